@@ -1,0 +1,13 @@
+//! vongdoi ("vòng đời", life cycle): turns Vietnam's population registry into care that
+//! arrives on time — vaccination reminders, school and identity-card notices, staff lists.
+//!
+//! Modules follow the data's path (ARCHITECTURE.md): `registry` (citizens, IDs, import and
+//! export) → `rules` (pure evaluation) → scheduling and delivery → reports. `store` sits beside
+//! them.
+
+pub mod cli;
+pub mod demo;
+pub mod logging;
+pub mod registry;
+pub mod store;
+pub mod text;

@@ -1,0 +1,493 @@
+//! The command line (SPEC.md). Thin: parse, open the store, call the library, print.
+
+use crate::demo::{self, Area, DemoOptions};
+use crate::registry::export::export_citizens;
+use crate::registry::import::{ErrorReport, ImportKind, Importer};
+use crate::registry::{AdminUnits, PersonalId};
+use crate::store::{Channel, Store, DEFAULT_DATABASE_URL};
+use anyhow::{bail, Context, Result};
+use chrono::{FixedOffset, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, IsTerminal};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "vongdoi",
+    version,
+    about = "vòng đời — nhắc tiêm chủng, căn cước và nhập học từ sổ dân cư / lifecycle reminders from the population registry"
+)]
+pub struct Cli {
+    /// Database: sqlite://FILE (default, created on first use) or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or update the database schema (done automatically by every command).
+    Migrate,
+    /// Fill the database with a realistic synthetic registry.
+    Demo(DemoArgs),
+    /// Import a CSV file (SPEC.md formats); bad rows go to the error report, good rows land.
+    Import {
+        kind: ImportKind,
+        file: PathBuf,
+        /// Write every problem as CSV `line,personal_id,field,reason` here.
+        #[arg(long)]
+        errors: Option<PathBuf>,
+    },
+    /// Write the registry out in the import format.
+    Export { what: ExportWhat, file: PathBuf },
+    /// One citizen: show, change personal ID, opt out of a channel.
+    Citizen {
+        #[command(subcommand)]
+        command: CitizenCommand,
+    },
+    /// Counts: citizens, households, contacts, records, largest communes.
+    Summary,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Exactly this many citizens.
+    #[arg(long, default_value_t = 10_000)]
+    population: u64,
+    /// The same seed gives the same registry.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Province (2-digit 2025 code) whose first communes hold the population.
+    #[arg(long, default_value = "01", conflicts_with_all = ["communes", "national"])]
+    province: String,
+    /// These communes (5-digit codes, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    communes: Vec<String>,
+    /// Spread over every commune of the country.
+    #[arg(long)]
+    national: bool,
+    /// The registry's "today" (default: today in Asia/Ho_Chi_Minh).
+    #[arg(long, value_parser = parse_date_arg)]
+    as_of: Option<NaiveDate>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportWhat {
+    Citizens,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum CitizenCommand {
+    /// One citizen with household, guardians, records and history.
+    Show {
+        pin: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Re-establish a personal ID (Law on Identification 2023 Art. 24); records follow.
+    ChangeId {
+        old: String,
+        new: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Stop (or with --undo, resume) messages on one channel.
+    OptOut {
+        pin: String,
+        #[arg(long, value_enum)]
+        channel: Channel,
+        #[arg(long)]
+        undo: bool,
+    },
+}
+
+fn parse_date_arg(s: &str) -> Result<NaiveDate, String> {
+    crate::registry::dates::parse_date(s)
+}
+
+fn parse_pin(s: &str) -> Result<PersonalId> {
+    PersonalId::parse(s).with_context(|| {
+        format!(
+            "số định danh không hợp lệ / not a valid personal ID: {}",
+            crate::registry::personal_id::mask_raw(s)
+        )
+    })
+}
+
+/// Today in Vietnam (UTC+7, no daylight saving). The one place the CLI reads the clock.
+pub fn today_in_vietnam() -> NaiveDate {
+    let ict = FixedOffset::east_opt(7 * 3600).expect("valid offset");
+    Utc::now().with_timezone(&ict).date_naive()
+}
+
+/// The vaccine codes the import accepts. Until the rule engine's catalogue is wired in, this
+/// is DOMAIN.md §3's list.
+fn is_known_vaccine(code: &str) -> bool {
+    [
+        "HEPB", "BCG", "PENTA", "HEXA", "DTP", "OPV", "IPV", "MEASLES", "MR", "MMR", "JE", "ROTA",
+        "TD",
+    ]
+    .contains(&code)
+}
+
+fn progress_bar(len: u64, unit: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {unit} ({{per_sec}}, còn/eta {{eta}})"
+        ))
+        .expect("valid template"),
+    );
+    bar
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let store = Store::connect(&cli.database_url).await?;
+    let result = dispatch(&store, cli.command).await;
+    store.close().await;
+    result
+}
+
+async fn dispatch(store: &Store, command: Command) -> Result<()> {
+    match command {
+        Command::Migrate => {
+            println!(
+                "cơ sở dữ liệu đã cập nhật / database is up to date ({})",
+                store.backend()
+            );
+        }
+        Command::Demo(args) => demo_command(store, args).await?,
+        Command::Import { kind, file, errors } => {
+            import_command(store, kind, &file, errors.as_deref()).await?
+        }
+        Command::Export {
+            what: ExportWhat::Citizens,
+            file,
+        } => {
+            let out = BufWriter::new(
+                File::create(&file).with_context(|| format!("cannot create {}", file.display()))?,
+            );
+            let n = export_citizens(store, out).await?;
+            println!(
+                "đã xuất/exported {n} công dân/citizens → {}",
+                file.display()
+            );
+        }
+        Command::Citizen { command } => citizen_command(store, command).await?,
+        Command::Summary => print_summary(store).await?,
+    }
+    Ok(())
+}
+
+async fn demo_command(store: &Store, a: DemoArgs) -> Result<()> {
+    let area = if a.national {
+        Area::National
+    } else if !a.communes.is_empty() {
+        Area::Communes(a.communes)
+    } else {
+        Area::Province(a.province)
+    };
+    let opts = DemoOptions {
+        population: a.population,
+        seed: a.seed,
+        area,
+        as_of: a.as_of.unwrap_or_else(today_in_vietnam),
+    };
+    let started = std::time::Instant::now();
+    let bar = progress_bar(opts.population, "người/people");
+    let counts = demo::generate(store, &opts, Utc::now(), |n| bar.set_position(n)).await?;
+    bar.finish_and_clear();
+    tracing::info!(
+        citizens = counts.citizens,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "demo registry written"
+    );
+    println!(
+        "sổ mẫu/demo registry: {} công dân/citizens, {} mũi tiêm/immunizations, {} thẻ căn cước/ID cards ({:.1} s)",
+        counts.citizens,
+        counts.immunizations,
+        counts.id_cards,
+        started.elapsed().as_secs_f64()
+    );
+    print_summary(store).await
+}
+
+async fn import_command(
+    store: &Store,
+    kind: ImportKind,
+    file: &Path,
+    errors: Option<&Path>,
+) -> Result<()> {
+    let label = file.display().to_string();
+    let input = File::open(file).with_context(|| format!("{label}: cannot open the file"))?;
+    let len = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = progress_bar(len, "bytes");
+    let input = bar.wrap_read(BufReader::with_capacity(1 << 16, input));
+    let mut report = match errors {
+        Some(path) => ErrorReport::to_csv(Box::new(BufWriter::new(
+            File::create(path)
+                .with_context(|| format!("cannot create the error report {}", path.display()))?,
+        )))?,
+        None => ErrorReport::to_stderr(&label),
+    };
+    let importer = Importer {
+        store,
+        source: format!(
+            "import:{}",
+            file.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or(label.clone())
+        ),
+        file_label: label.clone(),
+        today: today_in_vietnam(),
+        now: Utc::now(),
+    };
+    let summary = importer
+        .import(kind, input, &mut report, &is_known_vaccine)
+        .await?;
+    report.finish()?;
+    bar.finish_and_clear();
+    println!("{label}: {summary}");
+    if summary.problems > 0 {
+        match errors {
+            Some(path) => println!(
+                "{} vấn đề ghi tại/problems written to {}",
+                summary.problems,
+                path.display()
+            ),
+            None => println!(
+                "{} vấn đề (xem trên) / problems (above); --errors OUT.csv writes them all",
+                summary.problems
+            ),
+        }
+    }
+    Ok(())
+}
+
+async fn citizen_command(store: &Store, command: CitizenCommand) -> Result<()> {
+    match command {
+        CitizenCommand::Show { pin, format } => {
+            let pin = parse_pin(&pin)?;
+            let Some(stored) = store.citizen(pin).await? else {
+                bail!(
+                    "không có công dân {} / no citizen with personal ID {}",
+                    pin.masked(),
+                    pin.masked()
+                );
+            };
+            let c = &stored.citizen;
+            let household = match &c.household_id {
+                Some(h) => store
+                    .household(h)
+                    .await?
+                    .into_iter()
+                    .filter(|m| m.personal_id != pin)
+                    .collect(),
+                None => Vec::new(),
+            };
+            let mut guardians = Vec::new();
+            for (role, id) in [
+                ("mother", c.mother_id),
+                ("father", c.father_id),
+                ("guardian", c.guardian_id),
+            ] {
+                if let Some(id) = id {
+                    guardians.push((role, id, store.citizen(id).await?.map(|g| g.citizen)));
+                }
+            }
+            let immunizations = store.immunizations_of(pin).await?;
+            let id_cards = store.id_cards_of(pin).await?;
+            let history = store.history_of(pin).await?;
+            let id_changes = store.id_changes_of(pin).await?;
+            if format == Format::Json {
+                let json = serde_json::json!({
+                    "citizen": stored,
+                    "province_code": c.commune_code.province_code(),
+                    "household": household,
+                    "guardians": guardians.iter().map(|(role, id, g)| serde_json::json!({
+                        "role": role, "personal_id": id, "full_name": g.as_ref().map(|g| &g.full_name),
+                        "phone": g.as_ref().and_then(|g| g.phone.as_ref()), "email": g.as_ref().and_then(|g| g.email.as_ref()),
+                    })).collect::<Vec<_>>(),
+                    "immunizations": immunizations,
+                    "id_cards": id_cards,
+                    "history": history,
+                    "personal_id_changes": id_changes,
+                });
+                println!("{}", serde_json::to_string_pretty(&json)?);
+                return Ok(());
+            }
+            let units = AdminUnits::get();
+            let commune = units.commune(c.commune_code.as_str()).expect("validated");
+            let province = units.province(&commune.province_code).expect("embedded");
+            let or_dash = |s: Option<String>| s.unwrap_or_else(|| "—".into());
+            println!("Số định danh / Personal ID   {}", c.personal_id);
+            println!("Họ tên / Name                {}", c.full_name);
+            println!(
+                "Giới tính / Sex              {} ({})",
+                c.sex.label_vi(),
+                c.sex.code()
+            );
+            println!("Ngày sinh / Born             {}", c.date_of_birth);
+            if let Some(d) = c.date_of_death {
+                println!("Ngày mất / Died              {d}");
+            }
+            println!(
+                "Nơi ở / Lives in             {} ({}), {}",
+                commune.name, commune.code, province.name
+            );
+            println!(
+                "Hộ / Household               {}",
+                or_dash(c.household_id.clone())
+            );
+            println!(
+                "Điện thoại / Phone           {}{}",
+                or_dash(c.phone.as_ref().map(|p| p.to_string())),
+                if stored.sms_opt_out {
+                    " (từ chối SMS / SMS opt-out)"
+                } else {
+                    ""
+                }
+            );
+            println!(
+                "Email                        {}{}",
+                or_dash(c.email.as_ref().map(|e| e.to_string())),
+                if stored.email_opt_out {
+                    " (từ chối / opt-out)"
+                } else {
+                    ""
+                }
+            );
+            println!("Ngôn ngữ / Language          {}", c.language.code());
+            println!(
+                "Tạo / Created                {} by {}",
+                stored.created_at.format("%Y-%m-%d %H:%M"),
+                stored.created_by
+            );
+            for (role, id, g) in &guardians {
+                let label = match *role {
+                    "mother" => "Mẹ / Mother",
+                    "father" => "Cha / Father",
+                    _ => "Người giám hộ / Guardian",
+                };
+                println!(
+                    "{label:<29}{} {}",
+                    id,
+                    g.as_ref()
+                        .map(|g| g.full_name.as_str())
+                        .unwrap_or("(chưa có trong sổ / not registered)")
+                );
+            }
+            if !household.is_empty() {
+                println!("\nThành viên hộ / Household members:");
+                for m in &household {
+                    println!(
+                        "  {}  {:<28} {}  {}",
+                        m.personal_id,
+                        m.full_name,
+                        m.sex.code(),
+                        m.date_of_birth
+                    );
+                }
+            }
+            println!("\nTiêm chủng / Immunizations ({}):", immunizations.len());
+            for r in &immunizations {
+                println!(
+                    "  {}  {:<8} {}",
+                    r.date_given,
+                    r.vaccine,
+                    r.place.as_deref().unwrap_or("")
+                );
+            }
+            println!("\nThẻ căn cước / ID cards ({}):", id_cards.len());
+            for r in &id_cards {
+                println!("  {}", r.issued_on);
+            }
+            if !history.is_empty() || !id_changes.is_empty() {
+                println!("\nLịch sử thay đổi / Change history:");
+                for h in &history {
+                    println!(
+                        "  {}  {:<14} {} → {}  ({})",
+                        h.changed_at.format("%Y-%m-%d %H:%M"),
+                        h.field,
+                        h.old_value.as_deref().unwrap_or("—"),
+                        h.new_value.as_deref().unwrap_or("—"),
+                        h.source
+                    );
+                }
+            }
+        }
+        CitizenCommand::ChangeId { old, new, reason } => {
+            let (old, new) = (parse_pin(&old)?, parse_pin(&new)?);
+            let stored = store
+                .citizen(old)
+                .await?
+                .with_context(|| format!("no citizen with personal ID {}", old.masked()))?;
+            let problems = new.check_against(stored.citizen.sex, stored.citizen.date_of_birth);
+            if !problems.is_empty() {
+                bail!("số định danh mới không khớp hồ sơ / the new personal ID does not match the record: {}", problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "));
+            }
+            store
+                .change_personal_id(old, new, &reason, "command:citizen change-id", Utc::now())
+                .await?;
+            println!("đã đổi/changed {} → {}", old.masked(), new.masked());
+        }
+        CitizenCommand::OptOut { pin, channel, undo } => {
+            let pin = parse_pin(&pin)?;
+            if !store
+                .set_opt_out(pin, channel, !undo, "command:citizen opt-out", Utc::now())
+                .await?
+            {
+                bail!(
+                    "không có công dân {} / no citizen with personal ID {}",
+                    pin.masked(),
+                    pin.masked()
+                );
+            }
+            println!(
+                "{} {:?}: {}",
+                pin.masked(),
+                channel,
+                if undo {
+                    "nhận lại / opted back in"
+                } else {
+                    "từ chối / opted out"
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn print_summary(store: &Store) -> Result<()> {
+    let s = store.summary().await?;
+    let units = AdminUnits::get();
+    println!(
+        "Công dân / Citizens        {} (còn sống / living {})",
+        s.citizens, s.living
+    );
+    println!("Hộ / Households            {}", s.households);
+    println!("Có điện thoại / With phone {}", s.with_phone);
+    println!("Có email / With email      {}", s.with_email);
+    println!("Mũi tiêm / Immunizations   {}", s.immunizations);
+    println!("Thẻ căn cước / ID cards    {}", s.id_cards);
+    if !s.communes.is_empty() {
+        println!("Xã đông nhất / Largest communes:");
+        for (code, n) in s.communes.iter().take(5) {
+            let name = units.commune(code).map(|c| c.name.as_str()).unwrap_or("?");
+            println!("  {code} {name:<30} {n}");
+        }
+    }
+    Ok(())
+}

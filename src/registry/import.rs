@@ -1,0 +1,540 @@
+//! Streaming CSV import (SPEC.md formats). Memory holds one batch, whatever the file size.
+//! Every row is validated; every problem goes to the error report as
+//! `line,personal_id,field,reason`; good rows land even when their neighbours are bad.
+
+use super::citizen::{CitizenRow, FieldError, CITIZEN_COLUMNS};
+use super::records::{check_within_life, IdCardRow, ImmunizationRow};
+use super::{Citizen, IdCardRecord, Immunization, PersonalId};
+use crate::store::{Store, UpsertCounts};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::de::DeserializeOwned;
+use std::collections::HashSet;
+use std::io::{Read, Write};
+
+/// Rows per transaction. Large enough that per-batch round trips vanish, small enough that a
+/// batch of citizens stays a few megabytes.
+pub const BATCH_ROWS: usize = 2_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportKind {
+    Citizens,
+    Immunizations,
+    IdCards,
+}
+
+impl ImportKind {
+    fn required_columns(self) -> &'static [&'static str] {
+        match self {
+            ImportKind::Citizens => &[
+                "personal_id",
+                "full_name",
+                "sex",
+                "date_of_birth",
+                "commune_code",
+            ],
+            ImportKind::Immunizations => &["personal_id", "vaccine", "date_given"],
+            ImportKind::IdCards => &["personal_id", "issued_on"],
+        }
+    }
+
+    fn known_columns(self) -> &'static [&'static str] {
+        match self {
+            ImportKind::Citizens => &CITIZEN_COLUMNS,
+            ImportKind::Immunizations => &["personal_id", "vaccine", "date_given", "place"],
+            ImportKind::IdCards => &["personal_id", "issued_on"],
+        }
+    }
+}
+
+/// What one import did, for the closing summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Data rows read (the header is not counted).
+    pub read: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    /// Rows that were already stored exactly so.
+    pub unchanged: u64,
+    /// Rows not stored because of a problem.
+    pub rejected: u64,
+    /// Rows stored with a problem (a guardian link that points nowhere, dropped).
+    pub kept_with_warnings: u64,
+    /// Lines written to the error report.
+    pub problems: u64,
+}
+
+impl std::fmt::Display for ImportSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "đọc/read {} · thêm/inserted {} · cập nhật/updated {} · không đổi/unchanged {} · từ chối/rejected {}",
+            self.read, self.inserted, self.updated, self.unchanged, self.rejected
+        )?;
+        if self.kept_with_warnings > 0 {
+            write!(
+                f,
+                " · giữ kèm cảnh báo/kept with warnings {}",
+                self.kept_with_warnings
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Where problems go: the `--errors` CSV, or standard error when none was asked for.
+pub struct ErrorReport {
+    out: ErrorSink,
+    written: u64,
+}
+
+enum ErrorSink {
+    Csv(csv::Writer<Box<dyn Write>>),
+    /// Problems printed as `FILE:LINE: field: reason`, the first few only.
+    Terminal {
+        file: String,
+        limit: u64,
+    },
+}
+
+impl ErrorReport {
+    pub fn to_csv(out: Box<dyn Write>) -> std::io::Result<ErrorReport> {
+        let mut w = csv::Writer::from_writer(out);
+        w.write_record(["line", "personal_id", "field", "reason"])?;
+        Ok(ErrorReport {
+            out: ErrorSink::Csv(w),
+            written: 0,
+        })
+    }
+
+    pub fn to_stderr(file: &str) -> ErrorReport {
+        ErrorReport {
+            out: ErrorSink::Terminal {
+                file: file.to_string(),
+                limit: 50,
+            },
+            written: 0,
+        }
+    }
+
+    fn write(&mut self, line: u64, personal_id: &str, e: &FieldError) -> std::io::Result<()> {
+        self.written += 1;
+        match &mut self.out {
+            ErrorSink::Csv(w) => {
+                w.write_record([line.to_string().as_str(), personal_id, e.field, &e.reason])?
+            }
+            ErrorSink::Terminal { file, limit } => {
+                if self.written <= *limit {
+                    eprintln!("{file}:{line}: {}: {}", e.field, e.reason);
+                } else if self.written == *limit + 1 {
+                    eprintln!("{file}: … more problems; write them all with --errors OUT.csv");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> std::io::Result<()> {
+        if let ErrorSink::Csv(mut w) = self.out {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{file}: {problem}")]
+    Header { file: String, problem: String },
+    #[error("{file}: cannot read: {source}")]
+    Read { file: String, source: csv::Error },
+    #[error("cannot write the error report: {0}")]
+    Report(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// One import: the file's name (for messages and history), the clock, and the store.
+pub struct Importer<'a> {
+    pub store: &'a Store,
+    /// Recorded as the source of every change, e.g. `import:dan-cu-2026.csv`.
+    pub source: String,
+    pub file_label: String,
+    pub today: NaiveDate,
+    pub now: DateTime<Utc>,
+}
+
+/// A row of the file, read and decoded, with its line number.
+struct Line<T> {
+    line: u64,
+    raw_pin: String,
+    row: Result<T, FieldError>,
+}
+
+/// Reads data rows one by one, with line numbers, turning undecodable rows into problems.
+fn rows<T: DeserializeOwned, R: Read>(
+    kind: ImportKind,
+    file: &str,
+    input: R,
+) -> Result<impl Iterator<Item = Result<Line<T>, ImportError>>, ImportError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(input);
+    let headers = reader
+        .headers()
+        .map_err(|source| ImportError::Read {
+            file: file.to_string(),
+            source,
+        })?
+        .clone();
+    let present: HashSet<&str> = headers.iter().collect();
+    let missing: Vec<&str> = kind
+        .required_columns()
+        .iter()
+        .copied()
+        .filter(|c| !present.contains(c))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ImportError::Header {
+            file: file.to_string(),
+            problem: format!(
+                "dòng 1 thiếu cột {} / line 1 (the header) lacks the column(s) {}; expected: {}",
+                missing.join(", "),
+                missing.join(", "),
+                kind.known_columns().join(",")
+            ),
+        });
+    }
+    let unknown: Vec<&str> = headers
+        .iter()
+        .filter(|h| !kind.known_columns().contains(h))
+        .collect();
+    if !unknown.is_empty() {
+        tracing::warn!(columns = ?unknown, "ignoring unknown columns");
+    }
+    let pin_index = headers.iter().position(|h| h == "personal_id");
+    let columns = headers.len();
+    let file = file.to_string();
+    let mut records = reader.into_byte_records();
+    Ok(std::iter::from_fn(move || {
+        let record = records.next()?;
+        Some(match record {
+            Ok(bytes) => {
+                let line = bytes.position().map(|p| p.line()).unwrap_or(0);
+                let raw_pin = pin_index
+                    .and_then(|i| bytes.get(i))
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                let row = if bytes.len() != columns {
+                    Err(FieldError::new(
+                        "row",
+                        format!("dòng có {} cột, tiêu đề có {columns} / the row has {} fields, the header has {columns}", bytes.len(), bytes.len()),
+                    ))
+                } else {
+                    match csv::StringRecord::from_byte_record(bytes) {
+                        Ok(rec) => rec
+                            .deserialize::<T>(Some(&headers))
+                            .map_err(|e| FieldError::new("row", format!("không đọc được dòng / cannot read the row: {e}"))),
+                        Err(_) => Err(FieldError::new(
+                            "row",
+                            "dòng không phải UTF-8; lưu tệp dạng CSV UTF-8 / the row is not UTF-8: save the file as CSV UTF-8",
+                        )),
+                    }
+                };
+                Ok(Line { line, raw_pin, row })
+            }
+            Err(source) => Err(ImportError::Read {
+                file: file.clone(),
+                source,
+            }),
+        })
+    }))
+}
+
+impl Importer<'_> {
+    pub async fn import<R: Read>(
+        &self,
+        kind: ImportKind,
+        input: R,
+        report: &mut ErrorReport,
+        is_known_vaccine: &dyn Fn(&str) -> bool,
+    ) -> Result<ImportSummary, ImportError> {
+        let started = std::time::Instant::now();
+        let summary = match kind {
+            ImportKind::Citizens => self.citizens(input, report).await?,
+            ImportKind::Immunizations => {
+                self.immunizations(input, report, is_known_vaccine).await?
+            }
+            ImportKind::IdCards => self.id_cards(input, report).await?,
+        };
+        tracing::info!(
+            kind = ?kind,
+            read = summary.read,
+            inserted = summary.inserted,
+            updated = summary.updated,
+            rejected = summary.rejected,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "import finished"
+        );
+        Ok(summary)
+    }
+
+    async fn citizens<R: Read>(
+        &self,
+        input: R,
+        report: &mut ErrorReport,
+    ) -> Result<ImportSummary, ImportError> {
+        let mut summary = ImportSummary::default();
+        let mut batch = CitizenBatch::default();
+        for line in rows::<CitizenRow, R>(ImportKind::Citizens, &self.file_label, input)? {
+            let line = line?;
+            summary.read += 1;
+            let citizen = line
+                .row
+                .map_err(|e| vec![e])
+                .and_then(|r| r.validate(self.today));
+            match citizen {
+                Err(problems) => {
+                    summary.rejected += 1;
+                    for p in &problems {
+                        report.write(line.line, &line.raw_pin, p)?;
+                    }
+                }
+                Ok(c) => {
+                    // One batch never holds a personal ID twice: the later row must see the
+                    // earlier one stored to be recorded as its update.
+                    if batch.pins.contains(&c.personal_id) || batch.rows.len() >= BATCH_ROWS {
+                        self.flush_citizens(&mut batch, report, &mut summary)
+                            .await?;
+                    }
+                    batch.pins.insert(c.personal_id);
+                    batch.rows.push((line.line, c));
+                }
+            }
+        }
+        self.flush_citizens(&mut batch, report, &mut summary)
+            .await?;
+        summary.problems = report.written;
+        Ok(summary)
+    }
+
+    /// Checks guardian links (to someone registered, or earlier in this file), drops the ones
+    /// that point nowhere with a warning, and upserts the batch.
+    async fn flush_citizens(
+        &self,
+        batch: &mut CitizenBatch,
+        report: &mut ErrorReport,
+        summary: &mut ImportSummary,
+    ) -> Result<(), ImportError> {
+        if batch.rows.is_empty() {
+            return Ok(());
+        }
+        let referenced: Vec<PersonalId> = batch
+            .rows
+            .iter()
+            .flat_map(|(_, c)| c.guardians())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let registered = self.store.existing_ids(&referenced).await?;
+        let mut earlier_in_batch = HashSet::with_capacity(batch.rows.len());
+        for (line, c) in batch.rows.iter_mut() {
+            let mut warned = false;
+            for field in ["mother_id", "father_id", "guardian_id"] {
+                let link = c.link_mut(field).expect("known link field");
+                if let Some(target) = *link {
+                    if !registered.contains(&target) && !earlier_in_batch.contains(&target) {
+                        *link = None;
+                        warned = true;
+                        report.write(
+                            *line,
+                            c.personal_id.as_str(),
+                            &FieldError::new(
+                                field,
+                                format!(
+                                    "{} không có trong sổ và không ở dòng trước; đã lưu công dân nhưng bỏ liên kết này / {target} is neither registered nor on an earlier line: the citizen was stored without this link",
+                                    target
+                                ),
+                            ),
+                        )?;
+                    }
+                }
+            }
+            summary.kept_with_warnings += warned as u64;
+            earlier_in_batch.insert(c.personal_id);
+        }
+        let citizens: Vec<Citizen> = batch.rows.drain(..).map(|(_, c)| c).collect();
+        batch.pins.clear();
+        let counts: UpsertCounts = self
+            .store
+            .upsert_citizens(&citizens, &self.source, self.now)
+            .await?;
+        summary.inserted += counts.inserted;
+        summary.updated += counts.updated;
+        summary.unchanged += counts.unchanged;
+        Ok(())
+    }
+
+    async fn immunizations<R: Read>(
+        &self,
+        input: R,
+        report: &mut ErrorReport,
+        is_known_vaccine: &dyn Fn(&str) -> bool,
+    ) -> Result<ImportSummary, ImportError> {
+        let mut summary = ImportSummary::default();
+        let mut batch: Vec<(u64, Immunization)> = Vec::with_capacity(BATCH_ROWS);
+        for line in rows::<ImmunizationRow, R>(ImportKind::Immunizations, &self.file_label, input)?
+        {
+            let line = line?;
+            summary.read += 1;
+            match line
+                .row
+                .map_err(|e| vec![e])
+                .and_then(|r| r.validate(self.today, is_known_vaccine))
+            {
+                Ok(rec) => batch.push((line.line, rec)),
+                Err(problems) => {
+                    summary.rejected += 1;
+                    for p in &problems {
+                        report.write(line.line, &line.raw_pin, p)?;
+                    }
+                }
+            }
+            if batch.len() >= BATCH_ROWS {
+                self.flush_records(
+                    &mut batch,
+                    |r| (r.personal_id, r.date_given, "date_given"),
+                    report,
+                    &mut summary,
+                )
+                .await?;
+            }
+        }
+        self.flush_records(
+            &mut batch,
+            |r| (r.personal_id, r.date_given, "date_given"),
+            report,
+            &mut summary,
+        )
+        .await?;
+        summary.problems = report.written;
+        Ok(summary)
+    }
+
+    async fn id_cards<R: Read>(
+        &self,
+        input: R,
+        report: &mut ErrorReport,
+    ) -> Result<ImportSummary, ImportError> {
+        let mut summary = ImportSummary::default();
+        let mut batch: Vec<(u64, IdCardRecord)> = Vec::with_capacity(BATCH_ROWS);
+        for line in rows::<IdCardRow, R>(ImportKind::IdCards, &self.file_label, input)? {
+            let line = line?;
+            summary.read += 1;
+            match line
+                .row
+                .map_err(|e| vec![e])
+                .and_then(|r| r.validate(self.today))
+            {
+                Ok(rec) => batch.push((line.line, rec)),
+                Err(problems) => {
+                    summary.rejected += 1;
+                    for p in &problems {
+                        report.write(line.line, &line.raw_pin, p)?;
+                    }
+                }
+            }
+            if batch.len() >= BATCH_ROWS {
+                self.flush_records(
+                    &mut batch,
+                    |r| (r.personal_id, r.issued_on, "issued_on"),
+                    report,
+                    &mut summary,
+                )
+                .await?;
+            }
+        }
+        self.flush_records(
+            &mut batch,
+            |r| (r.personal_id, r.issued_on, "issued_on"),
+            report,
+            &mut summary,
+        )
+        .await?;
+        summary.problems = report.written;
+        Ok(summary)
+    }
+
+    /// Rejects records of unknown citizens or dated outside their life, stores the rest.
+    async fn flush_records<T: StoredRecord>(
+        &self,
+        batch: &mut Vec<(u64, T)>,
+        key: impl Fn(&T) -> (PersonalId, NaiveDate, &'static str),
+        report: &mut ErrorReport,
+        summary: &mut ImportSummary,
+    ) -> Result<(), ImportError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let pins: Vec<PersonalId> = batch
+            .iter()
+            .map(|(_, r)| key(r).0)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let lives = self.store.lifespans(&pins).await?;
+        let mut good = Vec::with_capacity(batch.len());
+        for (line, rec) in batch.drain(..) {
+            let (pin, date, field) = key(&rec);
+            match check_within_life(field, date, lives.get(&pin).copied()) {
+                Ok(()) => good.push(rec),
+                Err(problem) => {
+                    summary.rejected += 1;
+                    report.write(line, pin.as_str(), &problem)?;
+                }
+            }
+        }
+        let inserted = T::insert(self.store, &good, &self.source, self.now).await?;
+        summary.inserted += inserted;
+        summary.unchanged += good.len() as u64 - inserted;
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct CitizenBatch {
+    rows: Vec<(u64, Citizen)>,
+    pins: HashSet<PersonalId>,
+}
+
+/// A record kind the importer stores in bulk.
+trait StoredRecord: Sized {
+    async fn insert(
+        store: &Store,
+        records: &[Self],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> crate::store::Result<u64>;
+}
+
+impl StoredRecord for Immunization {
+    async fn insert(
+        store: &Store,
+        records: &[Self],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> crate::store::Result<u64> {
+        store.insert_immunizations(records, source, now).await
+    }
+}
+
+impl StoredRecord for IdCardRecord {
+    async fn insert(
+        store: &Store,
+        records: &[Self],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> crate::store::Result<u64> {
+        store.insert_id_cards(records, source, now).await
+    }
+}

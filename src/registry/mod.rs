@@ -1,0 +1,20 @@
+//! The registry: citizens keyed by personal ID, their immunization and ID-card records, and the
+//! validation that keeps bad data out (DOMAIN.md §1–2).
+
+pub mod admin_units;
+pub mod citizen;
+pub mod contact;
+pub mod dates;
+pub mod personal_id;
+pub mod records;
+pub mod sex;
+
+pub use admin_units::AdminUnits;
+pub use citizen::{Citizen, CitizenRow, CommuneCode, FieldError, Language};
+pub use contact::{Email, Phone};
+pub use personal_id::PersonalId;
+pub use records::{IdCardRecord, Immunization};
+pub use sex::Sex;
+
+pub mod export;
+pub mod import;

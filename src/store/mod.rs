@@ -1,0 +1,417 @@
+//! Storage behind one contract, two backends: SQLite (the embedded default, one file) and
+//! PostgreSQL (a province or the country, several instances). Selected once from the URL.
+//!
+//! `Store` is an enum rather than a trait object: the methods are async, the set of backends
+//! is closed, and a match keeps every call site free of generic bounds (ARCHITECTURE.md).
+//! Logic that does not depend on the backend — deciding what an upsert changes — lives here,
+//! once; each backend only runs SQL.
+
+mod postgres;
+mod sqlite;
+
+use crate::registry::{
+    Citizen, CommuneCode, IdCardRecord, Immunization, Language, PersonalId, Sex,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// The default database: a SQLite file in the working directory (SPEC.md).
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://vongdoi.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL '{0}' is not understood: use sqlite://FILE or postgres://USER@HOST/DB")]
+    UnknownScheme(String),
+    #[error("cannot open the database: {0}. Check DATABASE_URL / --database-url, that the server runs and the user may connect")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot bring the database schema up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the database holds a value this version cannot read ({0}); was it edited by hand?")]
+    Corrupt(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A citizen with what the store keeps beside the registry fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredCitizen {
+    #[serde(flatten)]
+    pub citizen: Citizen,
+    pub sms_opt_out: bool,
+    pub email_opt_out: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub changed_at: DateTime<Utc>,
+    pub source: String,
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PersonalIdChange {
+    pub old_id: String,
+    pub new_id: String,
+    pub changed_at: DateTime<Utc>,
+    pub source: String,
+    pub reason: String,
+}
+
+/// What an upsert of one batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpsertCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+impl std::ops::AddAssign for UpsertCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+    }
+}
+
+/// Birth and death dates, all an importer needs to check a record could be true.
+pub type Lifespan = (NaiveDate, Option<NaiveDate>);
+
+/// Counts for the summary after a demo or an import.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RegistrySummary {
+    pub citizens: i64,
+    pub living: i64,
+    pub households: i64,
+    pub with_phone: i64,
+    pub with_email: i64,
+    pub immunizations: i64,
+    pub id_cards: i64,
+    /// (commune code, living residents), largest first.
+    pub communes: Vec<(String, i64)>,
+}
+
+/// The rows one upsert batch must write, worked out from what the store already holds.
+pub(crate) struct UpsertPlan<'a> {
+    pub writes: Vec<&'a Citizen>,
+    /// Citizens in `writes` that are new (the rest are changed).
+    pub new: HashSet<PersonalId>,
+    pub history: Vec<(PersonalId, &'static str, String, String)>,
+    pub counts: UpsertCounts,
+}
+
+/// Decides, for a batch with distinct personal IDs, which citizens are new, which changed
+/// (with one history line per changed field) and which are as stored.
+pub(crate) fn plan_upsert<'a>(
+    existing: &HashMap<PersonalId, Citizen>,
+    batch: &'a [Citizen],
+) -> UpsertPlan<'a> {
+    let mut plan = UpsertPlan {
+        writes: Vec::new(),
+        new: HashSet::new(),
+        history: Vec::new(),
+        counts: UpsertCounts::default(),
+    };
+    for c in batch {
+        match existing.get(&c.personal_id) {
+            None => {
+                plan.counts.inserted += 1;
+                plan.new.insert(c.personal_id);
+                plan.writes.push(c);
+            }
+            Some(before) => {
+                let changes = c.changes_from(before);
+                if changes.is_empty() {
+                    plan.counts.unchanged += 1;
+                } else {
+                    plan.counts.updated += 1;
+                    plan.writes.push(c);
+                    plan.history.extend(
+                        changes
+                            .into_iter()
+                            .map(|(f, o, n)| (c.personal_id, f, o, n)),
+                    );
+                }
+            }
+        }
+    }
+    plan
+}
+
+/// A citizen row as both backends return it, before the registry types re-check it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct CitizenDbRow {
+    pub personal_id: String,
+    pub full_name: String,
+    pub sex: String,
+    pub date_of_birth: NaiveDate,
+    pub date_of_death: Option<NaiveDate>,
+    pub commune_code: String,
+    pub household_id: Option<String>,
+    pub mother_id: Option<String>,
+    pub father_id: Option<String>,
+    pub guardian_id: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub language: String,
+}
+
+pub(crate) const CITIZEN_SELECT: &str = "personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id, mother_id, father_id, guardian_id, phone, email, language";
+
+fn corrupt<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> StoreError + '_ {
+    move |e| StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+impl TryFrom<CitizenDbRow> for Citizen {
+    type Error = StoreError;
+    fn try_from(r: CitizenDbRow) -> Result<Citizen> {
+        let pin = |s: Option<String>, what: &str| -> Result<Option<PersonalId>> {
+            s.map(|s| PersonalId::parse(&s).map_err(corrupt(what)))
+                .transpose()
+        };
+        Ok(Citizen {
+            personal_id: PersonalId::parse(&r.personal_id).map_err(corrupt("personal_id"))?,
+            full_name: r.full_name,
+            sex: Sex::parse(&r.sex).map_err(corrupt("sex"))?,
+            date_of_birth: r.date_of_birth,
+            date_of_death: r.date_of_death,
+            commune_code: CommuneCode::parse(&r.commune_code).map_err(corrupt("commune_code"))?,
+            household_id: r.household_id,
+            mother_id: pin(r.mother_id, "mother_id")?,
+            father_id: pin(r.father_id, "father_id")?,
+            guardian_id: pin(r.guardian_id, "guardian_id")?,
+            phone: r
+                .phone
+                .map(|p| crate::registry::Phone::parse(&p).map_err(corrupt("phone")))
+                .transpose()?,
+            email: r
+                .email
+                .map(|e| crate::registry::Email::parse(&e).map_err(corrupt("email")))
+                .transpose()?,
+            language: Language::parse(&r.language).map_err(corrupt("language"))?,
+        })
+    }
+}
+
+/// Where a keyset page of citizens in birth order starts (exclusive).
+pub type BirthCursor = (NaiveDate, PersonalId);
+
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Store::Sqlite($s) => $e,
+            Store::Postgres($s) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// Opens (creating a SQLite file if needed) and migrates the database the URL names.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let store = Self::open(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens without migrating.
+    pub async fn open(url: &str) -> Result<Store> {
+        if url.starts_with("sqlite:") {
+            Ok(Store::Sqlite(SqliteStore::open(url).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Store::Postgres(PgStore::open(url).await?))
+        } else {
+            Err(StoreError::UnknownScheme(url.to_string()))
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Brings the schema up to date and refreshes the embedded administrative units.
+    pub async fn migrate(&self) -> Result<()> {
+        dispatch!(self, s => s.migrate().await)
+    }
+
+    /// Inserts new citizens and updates changed ones in one transaction, writing a history
+    /// line for every changed field. Personal IDs in `batch` must be distinct.
+    pub async fn upsert_citizens(
+        &self,
+        batch: &[Citizen],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<UpsertCounts> {
+        debug_assert_eq!(
+            batch
+                .iter()
+                .map(|c| c.personal_id)
+                .collect::<HashSet<_>>()
+                .len(),
+            batch.len(),
+            "upsert batches must not repeat a personal ID"
+        );
+        if batch.is_empty() {
+            return Ok(UpsertCounts::default());
+        }
+        dispatch!(self, s => s.upsert_citizens(batch, source, now).await)
+    }
+
+    /// Which of these personal IDs are registered.
+    pub async fn existing_ids(&self, pins: &[PersonalId]) -> Result<HashSet<PersonalId>> {
+        Ok(self.lifespans(pins).await?.into_keys().collect())
+    }
+
+    /// Birth and death dates of those of these citizens who are registered.
+    pub async fn lifespans(&self, pins: &[PersonalId]) -> Result<HashMap<PersonalId, Lifespan>> {
+        if pins.is_empty() {
+            return Ok(HashMap::new());
+        }
+        dispatch!(self, s => s.lifespans(pins).await)
+    }
+
+    /// Stores immunization records; a record already stored (same citizen, vaccine and date)
+    /// is skipped. Returns how many were new.
+    pub async fn insert_immunizations(
+        &self,
+        records: &[Immunization],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        dispatch!(self, s => s.insert_immunizations(records, source, now).await)
+    }
+
+    /// Stores ID-card issuance records, skipping ones already stored. Returns how many were new.
+    pub async fn insert_id_cards(
+        &self,
+        records: &[IdCardRecord],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        dispatch!(self, s => s.insert_id_cards(records, source, now).await)
+    }
+
+    /// A page of citizens in (date of birth, personal ID) order after `after`: parents come
+    /// before their children, so an export in this order re-imports with every link.
+    pub async fn citizens_by_birth(
+        &self,
+        after: Option<BirthCursor>,
+        limit: i64,
+    ) -> Result<Vec<Citizen>> {
+        dispatch!(self, s => s.citizens_by_birth(after, limit).await)
+    }
+
+    /// A page of citizens in personal-ID order after `after` (the scheduler's scan order).
+    pub async fn citizens_by_id(
+        &self,
+        after: Option<PersonalId>,
+        limit: i64,
+    ) -> Result<Vec<Citizen>> {
+        dispatch!(self, s => s.citizens_by_id(after, limit).await)
+    }
+
+    pub async fn citizen(&self, pin: PersonalId) -> Result<Option<StoredCitizen>> {
+        dispatch!(self, s => s.citizen(pin).await)
+    }
+
+    /// Everyone in a household, oldest first.
+    pub async fn household(&self, household_id: &str) -> Result<Vec<Citizen>> {
+        dispatch!(self, s => s.household(household_id).await)
+    }
+
+    /// A citizen's immunizations in date order.
+    pub async fn immunizations_of(&self, pin: PersonalId) -> Result<Vec<Immunization>> {
+        dispatch!(self, s => s.immunizations_of(pin).await)
+    }
+
+    /// A citizen's ID cards in date order.
+    pub async fn id_cards_of(&self, pin: PersonalId) -> Result<Vec<IdCardRecord>> {
+        dispatch!(self, s => s.id_cards_of(pin).await)
+    }
+
+    /// A citizen's change history, oldest first.
+    pub async fn history_of(&self, pin: PersonalId) -> Result<Vec<HistoryEntry>> {
+        dispatch!(self, s => s.history_of(pin).await)
+    }
+
+    /// Personal-ID changes that involve this ID, either side.
+    pub async fn id_changes_of(&self, pin: PersonalId) -> Result<Vec<PersonalIdChange>> {
+        dispatch!(self, s => s.id_changes_of(pin).await)
+    }
+
+    /// Re-establishes a personal ID (Law on Identification 2023 Art. 24): the citizen, their
+    /// records and every link to them move to the new ID, and the change is recorded.
+    pub async fn change_personal_id(
+        &self,
+        old: PersonalId,
+        new: PersonalId,
+        reason: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        dispatch!(self, s => s.change_personal_id(old, new, reason, source, now).await)
+    }
+
+    /// Sets a citizen's opt-out for one channel; returns false if no such citizen.
+    pub async fn set_opt_out(
+        &self,
+        pin: PersonalId,
+        channel: Channel,
+        opt_out: bool,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        dispatch!(self, s => s.set_opt_out(pin, channel, opt_out, source, now).await)
+    }
+
+    pub async fn summary(&self) -> Result<RegistrySummary> {
+        dispatch!(self, s => s.summary().await)
+    }
+
+    /// Closes the pools, flushing SQLite's WAL.
+    pub async fn close(&self) {
+        dispatch!(self, s => s.close().await)
+    }
+}
+
+/// A delivery channel a citizen can opt out of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sms,
+    Email,
+}
+
+impl Channel {
+    pub(crate) fn opt_out_column(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms_opt_out",
+            Channel::Email => "email_opt_out",
+        }
+    }
+}

@@ -1,0 +1,511 @@
+//! PostgreSQL, for a province or the whole country with several service instances. Bulk
+//! writes go through `UNNEST` of one array per column: one round trip per batch, however large.
+
+use super::*;
+use crate::registry::AdminUnits;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Row};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+fn pin_strings(pins: &[PersonalId]) -> Vec<String> {
+    pins.iter().map(|p| p.to_string()).collect()
+}
+
+impl PgStore {
+    pub async fn open(url: &str) -> Result<PgStore> {
+        let options = PgConnectOptions::from_str(url).map_err(StoreError::Connect)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(StoreError::Connect)?;
+        Ok(PgStore { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        let units = AdminUnits::get();
+        let mut tx = self.pool.begin().await?;
+        let col = |f: fn(&crate::registry::admin_units::Province) -> &String| -> Vec<String> {
+            units.provinces().iter().map(|p| f(p).clone()).collect()
+        };
+        sqlx::query(
+            "INSERT INTO provinces (code, name, kind) SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) \
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind",
+        )
+        .bind(col(|p| &p.code))
+        .bind(col(|p| &p.name))
+        .bind(col(|p| &p.kind))
+        .execute(&mut *tx)
+        .await?;
+        let col = |f: fn(&crate::registry::admin_units::Commune) -> &String| -> Vec<String> {
+            units.communes().iter().map(|c| f(c).clone()).collect()
+        };
+        sqlx::query(
+            "INSERT INTO communes (code, province_code, name, kind) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) \
+             ON CONFLICT (code) DO UPDATE SET province_code = excluded.province_code, name = excluded.name, kind = excluded.kind",
+        )
+        .bind(col(|c| &c.code))
+        .bind(col(|c| &c.province_code))
+        .bind(col(|c| &c.name))
+        .bind(col(|c| &c.kind))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn upsert_citizens(
+        &self,
+        batch: &[Citizen],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<UpsertCounts> {
+        let mut tx = self.pool.begin().await?;
+        // Lock the stored rows of this batch, so a concurrent import cannot slip a change in
+        // between the comparison and the write.
+        let pins: Vec<String> = batch.iter().map(|c| c.personal_id.to_string()).collect();
+        let rows = sqlx::query_as::<_, CitizenDbRow>(&format!(
+            "SELECT {CITIZEN_SELECT} FROM citizens WHERE personal_id = ANY($1) FOR UPDATE"
+        ))
+        .bind(&pins)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut existing = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let c = Citizen::try_from(row)?;
+            existing.insert(c.personal_id, c);
+        }
+        let plan = plan_upsert(&existing, batch);
+        if !plan.writes.is_empty() {
+            let w = &plan.writes;
+            let strings = |f: &dyn Fn(&Citizen) -> String| -> Vec<String> {
+                w.iter().map(|c| f(c)).collect()
+            };
+            let optional = |f: &dyn Fn(&Citizen) -> Option<String>| -> Vec<Option<String>> {
+                w.iter().map(|c| f(c)).collect()
+            };
+            sqlx::query(
+                "INSERT INTO citizens (personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id, \
+                 mother_id, father_id, guardian_id, phone, email, language, created_at, updated_at, created_by) \
+                 SELECT u.*, $14, $14, $15 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::date[], $5::date[], $6::text[], \
+                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]) AS u \
+                 ON CONFLICT (personal_id) DO UPDATE SET full_name = excluded.full_name, sex = excluded.sex, \
+                 date_of_birth = excluded.date_of_birth, date_of_death = excluded.date_of_death, \
+                 commune_code = excluded.commune_code, household_id = excluded.household_id, \
+                 mother_id = excluded.mother_id, father_id = excluded.father_id, guardian_id = excluded.guardian_id, \
+                 phone = excluded.phone, email = excluded.email, language = excluded.language, updated_at = excluded.updated_at",
+            )
+            .bind(strings(&|c| c.personal_id.to_string()))
+            .bind(strings(&|c| c.full_name.clone()))
+            .bind(strings(&|c| c.sex.code().to_string()))
+            .bind(w.iter().map(|c| c.date_of_birth).collect::<Vec<_>>())
+            .bind(w.iter().map(|c| c.date_of_death).collect::<Vec<_>>())
+            .bind(strings(&|c| c.commune_code.to_string()))
+            .bind(optional(&|c| c.household_id.clone()))
+            .bind(optional(&|c| c.mother_id.map(|p| p.to_string())))
+            .bind(optional(&|c| c.father_id.map(|p| p.to_string())))
+            .bind(optional(&|c| c.guardian_id.map(|p| p.to_string())))
+            .bind(optional(&|c| c.phone.as_ref().map(|p| p.to_string())))
+            .bind(optional(&|c| c.email.as_ref().map(|e| e.to_string())))
+            .bind(strings(&|c| c.language.code().to_string()))
+            .bind(now)
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !plan.history.is_empty() {
+            let h = &plan.history;
+            let blank_is_null = |s: &String| Some(s.clone()).filter(|s| !s.is_empty());
+            sqlx::query(
+                "INSERT INTO citizen_history (personal_id, changed_at, source, field, old_value, new_value) \
+                 SELECT u.pin, $5, $6, u.field, u.old, u.new FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) AS u(pin, field, old, new)",
+            )
+            .bind(h.iter().map(|e| e.0.to_string()).collect::<Vec<_>>())
+            .bind(h.iter().map(|e| e.1.to_string()).collect::<Vec<_>>())
+            .bind(h.iter().map(|e| blank_is_null(&e.2)).collect::<Vec<_>>())
+            .bind(h.iter().map(|e| blank_is_null(&e.3)).collect::<Vec<_>>())
+            .bind(now)
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(plan.counts)
+    }
+
+    pub async fn lifespans(&self, pins: &[PersonalId]) -> Result<HashMap<PersonalId, Lifespan>> {
+        let rows = sqlx::query_as::<_, (String, NaiveDate, Option<NaiveDate>)>(
+            "SELECT personal_id, date_of_birth, date_of_death FROM citizens WHERE personal_id = ANY($1)",
+        )
+        .bind(pin_strings(pins))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(pin, birth, death)| {
+                Ok((
+                    PersonalId::parse(&pin).map_err(corrupt("personal_id"))?,
+                    (birth, death),
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn insert_immunizations(
+        &self,
+        records: &[Immunization],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let done = sqlx::query(
+            "INSERT INTO immunizations (personal_id, vaccine, date_given, place, recorded_at, source) \
+             SELECT u.*, $5, $6 FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[]) AS u \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(records.iter().map(|r| r.personal_id.to_string()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.vaccine.clone()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.date_given).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.place.clone()).collect::<Vec<_>>())
+        .bind(now)
+        .bind(source)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn insert_id_cards(
+        &self,
+        records: &[IdCardRecord],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let done = sqlx::query(
+            "INSERT INTO id_cards (personal_id, issued_on, recorded_at, source) \
+             SELECT u.*, $3, $4 FROM UNNEST($1::text[], $2::date[]) AS u ON CONFLICT DO NOTHING",
+        )
+        .bind(
+            records
+                .iter()
+                .map(|r| r.personal_id.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(records.iter().map(|r| r.issued_on).collect::<Vec<_>>())
+        .bind(now)
+        .bind(source)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn citizens_by_birth(
+        &self,
+        after: Option<BirthCursor>,
+        limit: i64,
+    ) -> Result<Vec<Citizen>> {
+        let rows = match after {
+            None => {
+                sqlx::query_as::<_, CitizenDbRow>(&format!(
+                    "SELECT {CITIZEN_SELECT} FROM citizens ORDER BY date_of_birth, personal_id LIMIT $1"
+                ))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Some((dob, pin)) => {
+                sqlx::query_as::<_, CitizenDbRow>(&format!(
+                    "SELECT {CITIZEN_SELECT} FROM citizens WHERE (date_of_birth, personal_id) > ($1, $2) \
+                     ORDER BY date_of_birth, personal_id LIMIT $3"
+                ))
+                .bind(dob)
+                .bind(pin.as_str())
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.into_iter().map(Citizen::try_from).collect()
+    }
+
+    pub async fn citizens_by_id(
+        &self,
+        after: Option<PersonalId>,
+        limit: i64,
+    ) -> Result<Vec<Citizen>> {
+        let after = after.map(|p| p.to_string()).unwrap_or_default();
+        sqlx::query_as::<_, CitizenDbRow>(&format!(
+            "SELECT {CITIZEN_SELECT} FROM citizens WHERE personal_id > $1 ORDER BY personal_id LIMIT $2"
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Citizen::try_from)
+        .collect()
+    }
+
+    pub async fn citizen(&self, pin: PersonalId) -> Result<Option<StoredCitizen>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CITIZEN_SELECT}, sms_opt_out, email_opt_out, created_at, updated_at, created_by \
+             FROM citizens WHERE personal_id = $1"
+        ))
+        .bind(pin.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let citizen = Citizen::try_from(<CitizenDbRow as sqlx::FromRow<_>>::from_row(&row)?)?;
+        Ok(Some(StoredCitizen {
+            citizen,
+            sms_opt_out: row.try_get("sms_opt_out")?,
+            email_opt_out: row.try_get("email_opt_out")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            created_by: row.try_get("created_by")?,
+        }))
+    }
+
+    pub async fn household(&self, household_id: &str) -> Result<Vec<Citizen>> {
+        sqlx::query_as::<_, CitizenDbRow>(&format!(
+            "SELECT {CITIZEN_SELECT} FROM citizens WHERE household_id = $1 ORDER BY date_of_birth, personal_id"
+        ))
+        .bind(household_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Citizen::try_from)
+        .collect()
+    }
+
+    pub async fn immunizations_of(&self, pin: PersonalId) -> Result<Vec<Immunization>> {
+        let rows = sqlx::query_as::<_, (String, NaiveDate, Option<String>)>(
+            "SELECT vaccine, date_given, place FROM immunizations WHERE personal_id = $1 ORDER BY date_given, vaccine",
+        )
+        .bind(pin.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(vaccine, date_given, place)| Immunization {
+                personal_id: pin,
+                vaccine,
+                date_given,
+                place,
+            })
+            .collect())
+    }
+
+    pub async fn id_cards_of(&self, pin: PersonalId) -> Result<Vec<IdCardRecord>> {
+        let rows = sqlx::query_scalar::<_, NaiveDate>(
+            "SELECT issued_on FROM id_cards WHERE personal_id = $1 ORDER BY issued_on",
+        )
+        .bind(pin.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|issued_on| IdCardRecord {
+                personal_id: pin,
+                issued_on,
+            })
+            .collect())
+    }
+
+    pub async fn history_of(&self, pin: PersonalId) -> Result<Vec<HistoryEntry>> {
+        let rows = sqlx::query_as::<_, (DateTime<Utc>, String, String, Option<String>, Option<String>)>(
+            "SELECT changed_at, source, field, old_value, new_value FROM citizen_history WHERE personal_id = $1 ORDER BY id",
+        )
+        .bind(pin.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(changed_at, source, field, old_value, new_value)| HistoryEntry {
+                    changed_at,
+                    source,
+                    field,
+                    old_value,
+                    new_value,
+                },
+            )
+            .collect())
+    }
+
+    pub async fn id_changes_of(&self, pin: PersonalId) -> Result<Vec<PersonalIdChange>> {
+        let rows = sqlx::query_as::<_, (String, String, DateTime<Utc>, String, String)>(
+            "SELECT old_id, new_id, changed_at, source, reason FROM personal_id_changes WHERE old_id = $1 OR new_id = $1 ORDER BY id",
+        )
+        .bind(pin.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(old_id, new_id, changed_at, source, reason)| PersonalIdChange {
+                    old_id,
+                    new_id,
+                    changed_at,
+                    source,
+                    reason,
+                },
+            )
+            .collect())
+    }
+
+    pub async fn change_personal_id(
+        &self,
+        old: PersonalId,
+        new: PersonalId,
+        reason: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let taken: Option<String> =
+            sqlx::query_scalar("SELECT personal_id FROM citizens WHERE personal_id = $1")
+                .bind(new.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "số định danh mới {} đã thuộc về người khác / the new personal ID {} already belongs to another citizen",
+                new.masked(),
+                new.masked()
+            )));
+        }
+        let moved = sqlx::query(
+            "UPDATE citizens SET personal_id = $1, updated_at = $2 WHERE personal_id = $3",
+        )
+        .bind(new.as_str())
+        .bind(now)
+        .bind(old.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved == 0 {
+            return Err(StoreError::Conflict(format!(
+                "không có công dân với số định danh {} / no citizen has the personal ID {}",
+                old.masked(),
+                old.masked()
+            )));
+        }
+        for column in ["mother_id", "father_id", "guardian_id"] {
+            sqlx::query(&format!(
+                "UPDATE citizens SET {column} = $1 WHERE {column} = $2"
+            ))
+            .bind(new.as_str())
+            .bind(old.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE citizen_history SET personal_id = $1 WHERE personal_id = $2")
+            .bind(new.as_str())
+            .bind(old.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO personal_id_changes (old_id, new_id, changed_at, source, reason) VALUES ($1, $2, $3, $4, $5)")
+            .bind(old.as_str())
+            .bind(new.as_str())
+            .bind(now)
+            .bind(source)
+            .bind(reason)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO citizen_history (personal_id, changed_at, source, field, old_value, new_value) VALUES ($1, $2, $3, 'personal_id', $4, $5)")
+            .bind(new.as_str())
+            .bind(now)
+            .bind(source)
+            .bind(old.as_str())
+            .bind(new.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_opt_out(
+        &self,
+        pin: PersonalId,
+        channel: Channel,
+        opt_out: bool,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let column = channel.opt_out_column();
+        let mut tx = self.pool.begin().await?;
+        let before: Option<bool> = sqlx::query_scalar(&format!(
+            "SELECT {column} FROM citizens WHERE personal_id = $1 FOR UPDATE"
+        ))
+        .bind(pin.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(before) = before else {
+            return Ok(false);
+        };
+        if before != opt_out {
+            sqlx::query(&format!(
+                "UPDATE citizens SET {column} = $1, updated_at = $2 WHERE personal_id = $3"
+            ))
+            .bind(opt_out)
+            .bind(now)
+            .bind(pin.as_str())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO citizen_history (personal_id, changed_at, source, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(pin.as_str())
+                .bind(now)
+                .bind(source)
+                .bind(column)
+                .bind(before.to_string())
+                .bind(opt_out.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn summary(&self) -> Result<RegistrySummary> {
+        let (citizens, living, households, with_phone, with_email): (i64, i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(*) FILTER (WHERE date_of_death IS NULL), count(DISTINCT household_id), \
+             count(phone), count(email) FROM citizens",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let immunizations: i64 = sqlx::query_scalar("SELECT count(*) FROM immunizations")
+            .fetch_one(&self.pool)
+            .await?;
+        let id_cards: i64 = sqlx::query_scalar("SELECT count(*) FROM id_cards")
+            .fetch_one(&self.pool)
+            .await?;
+        let communes = sqlx::query_as(
+            "SELECT commune_code, count(*) AS n FROM citizens WHERE date_of_death IS NULL \
+             GROUP BY commune_code ORDER BY n DESC, commune_code LIMIT 20",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(RegistrySummary {
+            citizens,
+            living,
+            households,
+            with_phone,
+            with_email,
+            immunizations,
+            id_cards,
+            communes,
+        })
+    }
+}

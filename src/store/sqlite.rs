@@ -1,0 +1,528 @@
+//! The embedded default: one SQLite file, tuned as ARCHITECTURE.md says — WAL, synchronous
+//! NORMAL, a busy timeout, one writer connection beside a reader pool, and write transactions
+//! begun IMMEDIATE so two processes never deadlock upgrading a read lock.
+
+use super::*;
+use crate::registry::AdminUnits;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Rows per multi-row INSERT: 17 columns × 500 stays far below SQLite's 32,766 variables.
+const ROWS_PER_STATEMENT: usize = 500;
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+fn pins_params(pins: &[PersonalId]) -> String {
+    vec!["?"; pins.len()].join(",")
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::Connect)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true)
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(StoreError::Connect)?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true).create_if_missing(false))
+            .await
+            .map_err(StoreError::Connect)?;
+        Ok(SqliteStore { writer, readers })
+    }
+
+    pub async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.writer)
+            .await?;
+        let units = AdminUnits::get();
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO provinces (code, name, kind) ");
+        qb.push_values(units.provinces(), |mut b, p| {
+            b.push_bind(&p.code).push_bind(&p.name).push_bind(&p.kind);
+        });
+        qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind");
+        qb.build().execute(&mut *tx).await?;
+        for chunk in units.communes().chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO communes (code, province_code, name, kind) ",
+            );
+            qb.push_values(chunk, |mut b, c| {
+                b.push_bind(&c.code)
+                    .push_bind(&c.province_code)
+                    .push_bind(&c.name)
+                    .push_bind(&c.kind);
+            });
+            qb.push(" ON CONFLICT (code) DO UPDATE SET province_code = excluded.province_code, name = excluded.name, kind = excluded.kind");
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn upsert_citizens(
+        &self,
+        batch: &[Citizen],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<UpsertCounts> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // Read what is stored inside the write transaction, so the plan cannot go stale.
+        let mut existing = HashMap::new();
+        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT {CITIZEN_SELECT} FROM citizens WHERE personal_id IN ({})",
+                vec!["?"; chunk.len()].join(",")
+            );
+            let mut q = sqlx::query_as::<_, CitizenDbRow>(&sql);
+            for c in chunk {
+                q = q.bind(c.personal_id.as_str());
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                let c = Citizen::try_from(row)?;
+                existing.insert(c.personal_id, c);
+            }
+        }
+        let plan = plan_upsert(&existing, batch);
+        for chunk in plan.writes.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO citizens (personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id, mother_id, father_id, guardian_id, phone, email, language, created_at, updated_at, created_by) ",
+            );
+            qb.push_values(chunk, |mut b, c| {
+                b.push_bind(c.personal_id.as_str())
+                    .push_bind(&c.full_name)
+                    .push_bind(c.sex.code())
+                    .push_bind(c.date_of_birth)
+                    .push_bind(c.date_of_death)
+                    .push_bind(c.commune_code.as_str())
+                    .push_bind(c.household_id.as_deref())
+                    .push_bind(c.mother_id.map(|p| p.to_string()))
+                    .push_bind(c.father_id.map(|p| p.to_string()))
+                    .push_bind(c.guardian_id.map(|p| p.to_string()))
+                    .push_bind(c.phone.as_ref().map(|p| p.e164()))
+                    .push_bind(c.email.as_ref().map(|e| e.as_str()))
+                    .push_bind(c.language.code())
+                    .push_bind(now)
+                    .push_bind(now)
+                    .push_bind(source);
+            });
+            qb.push(
+                " ON CONFLICT (personal_id) DO UPDATE SET full_name = excluded.full_name, sex = excluded.sex, \
+                 date_of_birth = excluded.date_of_birth, date_of_death = excluded.date_of_death, \
+                 commune_code = excluded.commune_code, household_id = excluded.household_id, \
+                 mother_id = excluded.mother_id, father_id = excluded.father_id, guardian_id = excluded.guardian_id, \
+                 phone = excluded.phone, email = excluded.email, language = excluded.language, updated_at = excluded.updated_at",
+            );
+            qb.build().execute(&mut *tx).await?;
+        }
+        for chunk in plan.history.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO citizen_history (personal_id, changed_at, source, field, old_value, new_value) ",
+            );
+            qb.push_values(chunk, |mut b, (pin, field, old, new)| {
+                b.push_bind(pin.as_str())
+                    .push_bind(now)
+                    .push_bind(source)
+                    .push_bind(*field)
+                    .push_bind(Some(old.as_str()).filter(|s| !s.is_empty()))
+                    .push_bind(Some(new.as_str()).filter(|s| !s.is_empty()));
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(plan.counts)
+    }
+
+    pub async fn lifespans(&self, pins: &[PersonalId]) -> Result<HashMap<PersonalId, Lifespan>> {
+        let mut out = HashMap::with_capacity(pins.len());
+        for chunk in pins.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT personal_id, date_of_birth, date_of_death FROM citizens WHERE personal_id IN ({})",
+                pins_params(chunk)
+            );
+            let mut q = sqlx::query_as::<_, (String, NaiveDate, Option<NaiveDate>)>(&sql);
+            for p in chunk {
+                q = q.bind(p.as_str());
+            }
+            // Through the writer, so an import sees the batch it committed a moment ago.
+            for (pin, birth, death) in q.fetch_all(&self.writer).await? {
+                out.insert(
+                    PersonalId::parse(&pin).map_err(corrupt("personal_id"))?,
+                    (birth, death),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn insert_immunizations(
+        &self,
+        records: &[Immunization],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut inserted = 0;
+        for chunk in records.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO immunizations (personal_id, vaccine, date_given, place, recorded_at, source) ",
+            );
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.personal_id.as_str())
+                    .push_bind(&r.vaccine)
+                    .push_bind(r.date_given)
+                    .push_bind(r.place.as_deref())
+                    .push_bind(now)
+                    .push_bind(source);
+            });
+            qb.push(" ON CONFLICT DO NOTHING");
+            inserted += qb.build().execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    pub async fn insert_id_cards(
+        &self,
+        records: &[IdCardRecord],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut inserted = 0;
+        for chunk in records.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO id_cards (personal_id, issued_on, recorded_at, source) ",
+            );
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.personal_id.as_str())
+                    .push_bind(r.issued_on)
+                    .push_bind(now)
+                    .push_bind(source);
+            });
+            qb.push(" ON CONFLICT DO NOTHING");
+            inserted += qb.build().execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    pub async fn citizens_by_birth(
+        &self,
+        after: Option<BirthCursor>,
+        limit: i64,
+    ) -> Result<Vec<Citizen>> {
+        let rows = match after {
+            None => {
+                sqlx::query_as::<_, CitizenDbRow>(&format!(
+                    "SELECT {CITIZEN_SELECT} FROM citizens ORDER BY date_of_birth, personal_id LIMIT ?"
+                ))
+                .bind(limit)
+                .fetch_all(&self.readers)
+                .await?
+            }
+            Some((dob, pin)) => {
+                sqlx::query_as::<_, CitizenDbRow>(&format!(
+                    "SELECT {CITIZEN_SELECT} FROM citizens WHERE (date_of_birth, personal_id) > (?, ?) \
+                     ORDER BY date_of_birth, personal_id LIMIT ?"
+                ))
+                .bind(dob)
+                .bind(pin.as_str())
+                .bind(limit)
+                .fetch_all(&self.readers)
+                .await?
+            }
+        };
+        rows.into_iter().map(Citizen::try_from).collect()
+    }
+
+    pub async fn citizens_by_id(
+        &self,
+        after: Option<PersonalId>,
+        limit: i64,
+    ) -> Result<Vec<Citizen>> {
+        let after = after.map(|p| p.to_string()).unwrap_or_default();
+        sqlx::query_as::<_, CitizenDbRow>(&format!(
+            "SELECT {CITIZEN_SELECT} FROM citizens WHERE personal_id > ? ORDER BY personal_id LIMIT ?"
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.readers)
+        .await?
+        .into_iter()
+        .map(Citizen::try_from)
+        .collect()
+    }
+
+    pub async fn citizen(&self, pin: PersonalId) -> Result<Option<StoredCitizen>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CITIZEN_SELECT}, sms_opt_out, email_opt_out, created_at, updated_at, created_by \
+             FROM citizens WHERE personal_id = ?"
+        ))
+        .bind(pin.as_str())
+        .fetch_optional(&self.readers)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let citizen = Citizen::try_from(<CitizenDbRow as sqlx::FromRow<_>>::from_row(&row)?)?;
+        Ok(Some(StoredCitizen {
+            citizen,
+            sms_opt_out: row.try_get("sms_opt_out")?,
+            email_opt_out: row.try_get("email_opt_out")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            created_by: row.try_get("created_by")?,
+        }))
+    }
+
+    pub async fn household(&self, household_id: &str) -> Result<Vec<Citizen>> {
+        sqlx::query_as::<_, CitizenDbRow>(&format!(
+            "SELECT {CITIZEN_SELECT} FROM citizens WHERE household_id = ? ORDER BY date_of_birth, personal_id"
+        ))
+        .bind(household_id)
+        .fetch_all(&self.readers)
+        .await?
+        .into_iter()
+        .map(Citizen::try_from)
+        .collect()
+    }
+
+    pub async fn immunizations_of(&self, pin: PersonalId) -> Result<Vec<Immunization>> {
+        let rows = sqlx::query_as::<_, (String, NaiveDate, Option<String>)>(
+            "SELECT vaccine, date_given, place FROM immunizations WHERE personal_id = ? ORDER BY date_given, vaccine",
+        )
+        .bind(pin.as_str())
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(vaccine, date_given, place)| Immunization {
+                personal_id: pin,
+                vaccine,
+                date_given,
+                place,
+            })
+            .collect())
+    }
+
+    pub async fn id_cards_of(&self, pin: PersonalId) -> Result<Vec<IdCardRecord>> {
+        let rows = sqlx::query_scalar::<_, NaiveDate>(
+            "SELECT issued_on FROM id_cards WHERE personal_id = ? ORDER BY issued_on",
+        )
+        .bind(pin.as_str())
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|issued_on| IdCardRecord {
+                personal_id: pin,
+                issued_on,
+            })
+            .collect())
+    }
+
+    pub async fn history_of(&self, pin: PersonalId) -> Result<Vec<HistoryEntry>> {
+        let rows = sqlx::query_as::<_, (DateTime<Utc>, String, String, Option<String>, Option<String>)>(
+            "SELECT changed_at, source, field, old_value, new_value FROM citizen_history WHERE personal_id = ? ORDER BY id",
+        )
+        .bind(pin.as_str())
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(changed_at, source, field, old_value, new_value)| HistoryEntry {
+                    changed_at,
+                    source,
+                    field,
+                    old_value,
+                    new_value,
+                },
+            )
+            .collect())
+    }
+
+    pub async fn id_changes_of(&self, pin: PersonalId) -> Result<Vec<PersonalIdChange>> {
+        let rows = sqlx::query_as::<_, (String, String, DateTime<Utc>, String, String)>(
+            "SELECT old_id, new_id, changed_at, source, reason FROM personal_id_changes WHERE old_id = ?1 OR new_id = ?1 ORDER BY id",
+        )
+        .bind(pin.as_str())
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(old_id, new_id, changed_at, source, reason)| PersonalIdChange {
+                    old_id,
+                    new_id,
+                    changed_at,
+                    source,
+                    reason,
+                },
+            )
+            .collect())
+    }
+
+    pub async fn change_personal_id(
+        &self,
+        old: PersonalId,
+        new: PersonalId,
+        reason: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let taken: Option<String> =
+            sqlx::query_scalar("SELECT personal_id FROM citizens WHERE personal_id = ?")
+                .bind(new.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "số định danh mới {} đã thuộc về người khác / the new personal ID {} already belongs to another citizen",
+                new.masked(),
+                new.masked()
+            )));
+        }
+        let moved = sqlx::query(
+            "UPDATE citizens SET personal_id = ?, updated_at = ? WHERE personal_id = ?",
+        )
+        .bind(new.as_str())
+        .bind(now)
+        .bind(old.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved == 0 {
+            return Err(StoreError::Conflict(format!(
+                "không có công dân với số định danh {} / no citizen has the personal ID {}",
+                old.masked(),
+                old.masked()
+            )));
+        }
+        // Records follow through ON UPDATE CASCADE; links and history are plain columns.
+        for column in ["mother_id", "father_id", "guardian_id"] {
+            sqlx::query(&format!(
+                "UPDATE citizens SET {column} = ? WHERE {column} = ?"
+            ))
+            .bind(new.as_str())
+            .bind(old.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE citizen_history SET personal_id = ? WHERE personal_id = ?")
+            .bind(new.as_str())
+            .bind(old.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO personal_id_changes (old_id, new_id, changed_at, source, reason) VALUES (?, ?, ?, ?, ?)")
+            .bind(old.as_str())
+            .bind(new.as_str())
+            .bind(now)
+            .bind(source)
+            .bind(reason)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO citizen_history (personal_id, changed_at, source, field, old_value, new_value) VALUES (?, ?, ?, 'personal_id', ?, ?)")
+            .bind(new.as_str())
+            .bind(now)
+            .bind(source)
+            .bind(old.as_str())
+            .bind(new.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_opt_out(
+        &self,
+        pin: PersonalId,
+        channel: Channel,
+        opt_out: bool,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let column = channel.opt_out_column();
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let before: Option<bool> = sqlx::query_scalar(&format!(
+            "SELECT {column} FROM citizens WHERE personal_id = ?"
+        ))
+        .bind(pin.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(before) = before else {
+            return Ok(false);
+        };
+        if before != opt_out {
+            sqlx::query(&format!(
+                "UPDATE citizens SET {column} = ?, updated_at = ? WHERE personal_id = ?"
+            ))
+            .bind(opt_out)
+            .bind(now)
+            .bind(pin.as_str())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO citizen_history (personal_id, changed_at, source, field, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?)")
+                .bind(pin.as_str())
+                .bind(now)
+                .bind(source)
+                .bind(column)
+                .bind(before.to_string())
+                .bind(opt_out.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn summary(&self) -> Result<RegistrySummary> {
+        let (citizens, living, households, with_phone, with_email): (i64, i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(*) FILTER (WHERE date_of_death IS NULL), count(DISTINCT household_id), \
+             count(phone), count(email) FROM citizens",
+        )
+        .fetch_one(&self.readers)
+        .await?;
+        let immunizations: i64 = sqlx::query_scalar("SELECT count(*) FROM immunizations")
+            .fetch_one(&self.readers)
+            .await?;
+        let id_cards: i64 = sqlx::query_scalar("SELECT count(*) FROM id_cards")
+            .fetch_one(&self.readers)
+            .await?;
+        let communes = sqlx::query_as(
+            "SELECT commune_code, count(*) AS n FROM citizens WHERE date_of_death IS NULL \
+             GROUP BY commune_code ORDER BY n DESC, commune_code LIMIT 20",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(RegistrySummary {
+            citizens,
+            living,
+            households,
+            with_phone,
+            with_email,
+            immunizations,
+            id_cards,
+            communes,
+        })
+    }
+}
