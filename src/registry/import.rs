@@ -85,6 +85,9 @@ impl std::fmt::Display for ImportSummary {
 pub struct ErrorReport {
     out: ErrorSink,
     written: u64,
+    /// Problems of the batch in flight. Some are only found when the batch is stored (a link
+    /// to nobody), so they wait here and go out in line order.
+    pending: Vec<(u64, String, FieldError)>,
 }
 
 enum ErrorSink {
@@ -103,6 +106,7 @@ impl ErrorReport {
         Ok(ErrorReport {
             out: ErrorSink::Csv(w),
             written: 0,
+            pending: Vec::new(),
         })
     }
 
@@ -113,7 +117,26 @@ impl ErrorReport {
                 limit: 50,
             },
             written: 0,
+            pending: Vec::new(),
         }
+    }
+
+    fn add(&mut self, line: u64, personal_id: &str, e: FieldError) {
+        self.pending.push((line, personal_id.to_string(), e));
+    }
+
+    /// Writes the pending problems in line order (stable: a row's problems keep their order).
+    fn flush_pending(&mut self) -> std::io::Result<()> {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_by_key(|p| p.0);
+        for (line, pin, e) in &pending {
+            self.write(*line, pin, e)?;
+        }
+        Ok(())
+    }
+
+    fn pending_len(&self) -> usize {
+        self.pending.len()
     }
 
     fn write(&mut self, line: u64, personal_id: &str, e: &FieldError) -> std::io::Result<()> {
@@ -133,7 +156,8 @@ impl ErrorReport {
         Ok(())
     }
 
-    pub fn finish(self) -> std::io::Result<()> {
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.flush_pending()?;
         if let ErrorSink::Csv(mut w) = self.out {
             w.flush()?;
         }
@@ -296,8 +320,8 @@ impl Importer<'_> {
             match citizen {
                 Err(problems) => {
                     summary.rejected += 1;
-                    for p in &problems {
-                        report.write(line.line, &line.raw_pin, p)?;
+                    for p in problems {
+                        report.add(line.line, &line.raw_pin, p);
                     }
                 }
                 Ok(c) => {
@@ -310,6 +334,11 @@ impl Importer<'_> {
                     batch.pins.insert(c.personal_id);
                     batch.rows.push((line.line, c));
                 }
+            }
+            // A long run of bad rows must not pile up problems in memory.
+            if report.pending_len() >= BATCH_ROWS {
+                self.flush_citizens(&mut batch, report, &mut summary)
+                    .await?;
             }
         }
         self.flush_citizens(&mut batch, report, &mut summary)
@@ -327,7 +356,7 @@ impl Importer<'_> {
         summary: &mut ImportSummary,
     ) -> Result<(), ImportError> {
         if batch.rows.is_empty() {
-            return Ok(());
+            return Ok(report.flush_pending()?);
         }
         let referenced: Vec<PersonalId> = batch
             .rows
@@ -346,17 +375,17 @@ impl Importer<'_> {
                     if !registered.contains(&target) && !earlier_in_batch.contains(&target) {
                         *link = None;
                         warned = true;
-                        report.write(
+                        report.add(
                             *line,
                             c.personal_id.as_str(),
-                            &FieldError::new(
+                            FieldError::new(
                                 field,
                                 format!(
                                     "{} không có trong sổ và không ở dòng trước; đã lưu công dân nhưng bỏ liên kết này / {target} is neither registered nor on an earlier line: the citizen was stored without this link",
                                     target
                                 ),
                             ),
-                        )?;
+                        );
                     }
                 }
             }
@@ -372,6 +401,7 @@ impl Importer<'_> {
         summary.inserted += counts.inserted;
         summary.updated += counts.updated;
         summary.unchanged += counts.unchanged;
+        report.flush_pending()?;
         Ok(())
     }
 
@@ -395,12 +425,12 @@ impl Importer<'_> {
                 Ok(rec) => batch.push((line.line, rec)),
                 Err(problems) => {
                     summary.rejected += 1;
-                    for p in &problems {
-                        report.write(line.line, &line.raw_pin, p)?;
+                    for p in problems {
+                        report.add(line.line, &line.raw_pin, p);
                     }
                 }
             }
-            if batch.len() >= BATCH_ROWS {
+            if batch.len() + report.pending_len() >= BATCH_ROWS {
                 self.flush_records(
                     &mut batch,
                     |r| (r.personal_id, r.date_given, "date_given"),
@@ -439,12 +469,12 @@ impl Importer<'_> {
                 Ok(rec) => batch.push((line.line, rec)),
                 Err(problems) => {
                     summary.rejected += 1;
-                    for p in &problems {
-                        report.write(line.line, &line.raw_pin, p)?;
+                    for p in problems {
+                        report.add(line.line, &line.raw_pin, p);
                     }
                 }
             }
-            if batch.len() >= BATCH_ROWS {
+            if batch.len() + report.pending_len() >= BATCH_ROWS {
                 self.flush_records(
                     &mut batch,
                     |r| (r.personal_id, r.issued_on, "issued_on"),
@@ -474,7 +504,7 @@ impl Importer<'_> {
         summary: &mut ImportSummary,
     ) -> Result<(), ImportError> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(report.flush_pending()?);
         }
         let pins: Vec<PersonalId> = batch
             .iter()
@@ -490,13 +520,14 @@ impl Importer<'_> {
                 Ok(()) => good.push(rec),
                 Err(problem) => {
                     summary.rejected += 1;
-                    report.write(line, pin.as_str(), &problem)?;
+                    report.add(line, pin.as_str(), problem);
                 }
             }
         }
         let inserted = T::insert(self.store, &good, &self.source, self.now).await?;
         summary.inserted += inserted;
         summary.unchanged += good.len() as u64 - inserted;
+        report.flush_pending()?;
         Ok(())
     }
 }
