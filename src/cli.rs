@@ -4,6 +4,7 @@ use crate::demo::{self, Area, DemoOptions};
 use crate::registry::export::export_citizens;
 use crate::registry::import::{ErrorReport, ImportKind, Importer};
 use crate::registry::{AdminUnits, PersonalId};
+use crate::rules::{CheckContext, DoseRecord, Forecast, Lang, RuleSet, Subject};
 use crate::store::{Channel, Store, DEFAULT_DATABASE_URL};
 use anyhow::{bail, Context, Result};
 use chrono::{FixedOffset, NaiveDate, Utc};
@@ -23,6 +24,9 @@ pub struct Cli {
     /// Database: sqlite://FILE (default, created on first use) or postgres://USER@HOST/DB.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     database_url: String,
+    /// Rule folder (default: the rules shipped inside the binary).
+    #[arg(long, env = "VONGDOI_RULES", global = true)]
+    rules: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -50,6 +54,35 @@ enum Command {
     },
     /// Counts: citizens, households, contacts, records, largest communes.
     Summary,
+    /// Rule files: `rules check [DIR]` validates them and reports `file:line: problem`.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Every lifecycle item of one citizen on a date: vaccinations, ID card, school.
+    Forecast {
+        pin: String,
+        /// The day to evaluate (default: today in Asia/Ho_Chi_Minh).
+        #[arg(long, value_parser = parse_date_arg)]
+        as_of: Option<NaiveDate>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Table headings: vi (default) or en.
+        #[arg(long, value_enum, default_value_t = LangArg::Vi)]
+        lang: LangArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate a rule folder (default: --rules / VONGDOI_RULES, else the shipped rules).
+    Check { dir: Option<PathBuf> },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LangArg {
+    Vi,
+    En,
 }
 
 #[derive(Args)]
@@ -129,14 +162,71 @@ pub fn today_in_vietnam() -> NaiveDate {
     Utc::now().with_timezone(&ict).date_naive()
 }
 
-/// The vaccine codes the import accepts. Until the rule engine's catalogue is wired in, this
-/// is DOMAIN.md §3's list.
-fn is_known_vaccine(code: &str) -> bool {
-    [
-        "HEPB", "BCG", "PENTA", "HEXA", "DTP", "OPV", "IPV", "MEASLES", "MR", "MMR", "JE", "ROTA",
-        "TD",
-    ]
-    .contains(&code)
+/// What rule files are checked against: the embedded 2025 provinces and communes.
+fn check_context() -> CheckContext {
+    let units = AdminUnits::get();
+    CheckContext {
+        province_codes: units.provinces().iter().map(|p| p.code.clone()).collect(),
+        commune_codes: units.communes().iter().map(|c| c.code.clone()).collect(),
+    }
+}
+
+/// Loads the rule set every command works with. Rules that fail the check stop the command:
+/// nothing runs on a schedule nobody can vouch for.
+pub fn load_rules(dir: Option<&Path>) -> Result<RuleSet> {
+    match dir {
+        None => Ok(RuleSet::embedded()),
+        Some(dir) => RuleSet::load_dir(dir, &check_context()).map_err(|errors| {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            anyhow::anyhow!(
+                "{} lỗi trong tệp quy tắc / problem(s) in the rule files of {}: fix them (vongdoi rules check {})",
+                errors.len(),
+                dir.display(),
+                dir.display()
+            )
+        }),
+    }
+}
+
+/// One citizen's forecast from what the registry holds.
+pub async fn forecast_of(
+    store: &Store,
+    rules: &RuleSet,
+    pin: PersonalId,
+    as_of: NaiveDate,
+) -> Result<Forecast> {
+    let Some(stored) = store.citizen(pin).await? else {
+        bail!(
+            "không có công dân {} / no citizen with personal ID {}",
+            pin.masked(),
+            pin.masked()
+        );
+    };
+    let c = &stored.citizen;
+    let immunizations = store.immunizations_of(pin).await?;
+    let cards: Vec<NaiveDate> = store
+        .id_cards_of(pin)
+        .await?
+        .into_iter()
+        .map(|r| r.issued_on)
+        .collect();
+    let doses: Vec<DoseRecord> = immunizations
+        .iter()
+        .map(|r| DoseRecord {
+            vaccine: &r.vaccine,
+            date_given: r.date_given,
+        })
+        .collect();
+    let subject = Subject {
+        date_of_birth: c.date_of_birth,
+        date_of_death: c.date_of_death,
+        sex: c.sex,
+        province_code: c.commune_code.province_code(),
+        commune_code: c.commune_code.as_str(),
+    };
+    Ok(rules.evaluate(&subject, &doses, &cards, as_of))
 }
 
 fn progress_bar(len: u64, unit: &str) -> ProgressBar {
@@ -154,14 +244,52 @@ fn progress_bar(len: u64, unit: &str) -> ProgressBar {
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
+    // Checking rules needs no database.
+    if let Command::Rules {
+        command: RulesCommand::Check { dir },
+    } = &cli.command
+    {
+        let dir = dir.as_deref().or(cli.rules.as_deref());
+        let rules = load_rules(dir)?;
+        println!(
+            "quy tắc hợp lệ / rules are valid: {} ({} vắc xin/vaccines)",
+            dir.map(|d| d.display().to_string())
+                .unwrap_or_else(|| "embedded".into()),
+            rules.vaccine_codes().count()
+        );
+        return Ok(());
+    }
+    let rules = load_rules(cli.rules.as_deref())?;
     let store = Store::connect(&cli.database_url).await?;
-    let result = dispatch(&store, cli.command).await;
+    let result = dispatch(&store, &rules, cli.command).await;
     store.close().await;
     result
 }
 
-async fn dispatch(store: &Store, command: Command) -> Result<()> {
+async fn dispatch(store: &Store, rules: &RuleSet, command: Command) -> Result<()> {
     match command {
+        Command::Rules { .. } => unreachable!("handled before opening the database"),
+        Command::Forecast {
+            pin,
+            as_of,
+            format,
+            lang,
+        } => {
+            let pin = parse_pin(&pin)?;
+            let as_of = as_of.unwrap_or_else(today_in_vietnam);
+            let forecast = forecast_of(store, rules, pin, as_of).await?;
+            match format {
+                Format::Json => println!("{}", forecast.to_json(pin.as_str(), as_of)),
+                Format::Table => {
+                    let lang = match lang {
+                        LangArg::Vi => Lang::Vi,
+                        LangArg::En => Lang::En,
+                    };
+                    println!("{} — {as_of}", pin);
+                    print!("{}", forecast.to_table(lang));
+                }
+            }
+        }
         Command::Migrate => {
             println!(
                 "cơ sở dữ liệu đã cập nhật / database is up to date ({})",
@@ -170,7 +298,7 @@ async fn dispatch(store: &Store, command: Command) -> Result<()> {
         }
         Command::Demo(args) => demo_command(store, args).await?,
         Command::Import { kind, file, errors } => {
-            import_command(store, kind, &file, errors.as_deref()).await?
+            import_command(store, rules, kind, &file, errors.as_deref()).await?
         }
         Command::Export {
             what: ExportWhat::Citizens,
@@ -226,6 +354,7 @@ async fn demo_command(store: &Store, a: DemoArgs) -> Result<()> {
 
 async fn import_command(
     store: &Store,
+    rules: &RuleSet,
     kind: ImportKind,
     file: &Path,
     errors: Option<&Path>,
@@ -255,7 +384,9 @@ async fn import_command(
         now: Utc::now(),
     };
     let summary = importer
-        .import(kind, input, &mut report, &is_known_vaccine)
+        .import(kind, input, &mut report, &|code| {
+            rules.is_known_vaccine(code)
+        })
         .await?;
     report.finish()?;
     bar.finish_and_clear();

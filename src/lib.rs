@@ -9,5 +9,6 @@ pub mod cli;
 pub mod demo;
 pub mod logging;
 pub mod registry;
+pub mod rules;
 pub mod store;
 pub mod text;

@@ -1,0 +1,304 @@
+//! Reading rule files (a folder, or the copies embedded in the binary): TOML parsing, the
+//! checks across files (vaccine catalogue, overlapping versions), and assembling the
+//! [`RuleSet`]. The per-entry checks are in `check`.
+//!
+//! Every problem is collected (not just the first) and reported as `file:line: problem`,
+//! worded for the provincial health officer who edits the files: what is wrong and what to
+//! write instead.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::check::{line_of, reword_toml_error, Checker, Env, Place};
+use super::conditions::Conditions;
+use super::model::RuleFile;
+use super::{CheckContext, CohortRule, MilestoneRule, RuleError, RuleSet, SeriesRule, Vaccine};
+
+/// The shipped rule files, by the path they have in the repository.
+const EMBEDDED_FILES: [(&str, &str); 4] = [
+    (
+        "rules/vaccines.toml",
+        include_str!("../../rules/vaccines.toml"),
+    ),
+    (
+        "rules/vaccination.toml",
+        include_str!("../../rules/vaccination.toml"),
+    ),
+    (
+        "rules/id-card.toml",
+        include_str!("../../rules/id-card.toml"),
+    ),
+    ("rules/school.toml", include_str!("../../rules/school.toml")),
+];
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        [$(
+            (concat!($name, ".vi.txt"), include_str!(concat!("../../rules/templates/", $name, ".vi.txt"))),
+            (concat!($name, ".en.txt"), include_str!(concat!("../../rules/templates/", $name, ".en.txt"))),
+        )*]
+    };
+}
+
+/// The shipped templates (a new one in `rules/templates/` must be listed here to be embedded).
+const EMBEDDED_TEMPLATES: [(&str, &str); 10] = templates![
+    "vaccination-due-soon",
+    "vaccination-overdue",
+    "id-card-due-soon",
+    "id-card-overdue",
+    "school-enrolment",
+];
+
+pub(super) fn embedded(ctx: &CheckContext) -> Result<RuleSet, Vec<RuleError>> {
+    let files: Vec<(PathBuf, &str)> = EMBEDDED_FILES
+        .iter()
+        .map(|(p, t)| (PathBuf::from(p), *t))
+        .collect();
+    build(&files, &EMBEDDED_TEMPLATES, ctx)
+}
+
+pub(super) fn load_dir(dir: &Path, ctx: &CheckContext) -> Result<RuleSet, Vec<RuleError>> {
+    let folder_error = |path: &Path, problem: String| {
+        vec![RuleError {
+            file: path.to_path_buf(),
+            line: None,
+            problem,
+        }]
+    };
+    let mut paths = list_dir(dir, "toml")
+        .map_err(|e| folder_error(dir, format!("cannot read the rules folder: {e}")))?;
+    if paths.is_empty() {
+        return Err(folder_error(
+            dir,
+            "no rule files (*.toml) in this folder".into(),
+        ));
+    }
+    paths.sort();
+    let mut errors = Vec::new();
+    let mut texts = Vec::new();
+    for path in paths {
+        match fs::read_to_string(&path) {
+            Ok(text) => texts.push((path, text)),
+            Err(e) => errors.push(RuleError {
+                file: path,
+                line: None,
+                problem: format!("cannot read this file: {e}"),
+            }),
+        }
+    }
+    // A missing templates folder is not an error in itself: any notice naming a template
+    // will be reported as unknown.
+    let template_dir = dir.join("templates");
+    let mut template_texts = Vec::new();
+    if template_dir.is_dir() {
+        match list_dir(&template_dir, "txt") {
+            Ok(paths) => {
+                for path in paths {
+                    let name = path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .map(str::to_string);
+                    match (name, fs::read_to_string(&path)) {
+                        (Some(name), Ok(text)) => template_texts.push((name, text)),
+                        (_, Err(e)) => errors.push(RuleError {
+                            file: path,
+                            line: None,
+                            problem: format!("cannot read this template: {e}"),
+                        }),
+                        (None, _) => {}
+                    }
+                }
+            }
+            Err(e) => errors.extend(folder_error(
+                &template_dir,
+                format!("cannot read the templates folder: {e}"),
+            )),
+        }
+    }
+    let files: Vec<(PathBuf, &str)> = texts.iter().map(|(p, t)| (p.clone(), t.as_str())).collect();
+    let templates: Vec<(&str, &str)> = template_texts
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    match build(&files, &templates, ctx) {
+        Ok(rules) if errors.is_empty() => Ok(rules),
+        Ok(_) => Err(errors),
+        Err(more) => {
+            errors.extend(more);
+            Err(errors)
+        }
+    }
+}
+
+fn list_dir(dir: &Path, ext: &str) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_file() && path.extension().is_some_and(|e| e == ext) {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+/// Checks and compiles. `templates` are (file name, text) with names `<template>.<vi|en>.txt`.
+pub(super) fn build(
+    files: &[(PathBuf, &str)],
+    templates: &[(&str, &str)],
+    ctx: &CheckContext,
+) -> Result<RuleSet, Vec<RuleError>> {
+    let mut errors = Vec::new();
+
+    let mut parsed = Vec::new();
+    for (path, text) in files {
+        match toml::from_str::<RuleFile>(text) {
+            Ok(file) => parsed.push((Checker::new(path, text), file)),
+            Err(e) => errors.push(RuleError {
+                file: path.clone(),
+                line: e.span().map(|s| line_of(text, s.start)),
+                problem: reword_toml_error(e.message()),
+            }),
+        }
+    }
+
+    let mut pairs: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
+    for (file_name, text) in templates {
+        if let Some((name, lang)) = file_name
+            .strip_suffix(".txt")
+            .and_then(|n| n.rsplit_once('.'))
+        {
+            let slot = pairs.entry(name.to_string()).or_default();
+            match lang {
+                "vi" => slot.0 = Some(text.to_string()),
+                "en" => slot.1 = Some(text.to_string()),
+                _ => {}
+            }
+        }
+    }
+
+    // The catalogue first: every other entry refers to it, across files.
+    let mut vaccines: Vec<Vaccine> = Vec::new();
+    let mut vaccine_at: HashMap<String, Place> = HashMap::new();
+    for (check, file) in &parsed {
+        for v in &file.vaccine {
+            let code = v.code.get_ref();
+            if code.is_empty()
+                || !code
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            {
+                check.error(&mut errors, v.code.span(), format!("vaccine code \"{code}\" must be capital letters and digits only, e.g. \"MR\""));
+            } else if let Some(first) = vaccine_at.get(code) {
+                check.error(
+                    &mut errors,
+                    v.code.span(),
+                    format!(
+                        "vaccine code {code} is already defined at {first}; remove one of them"
+                    ),
+                );
+            } else {
+                vaccine_at.insert(code.clone(), check.place(v.code.span()));
+                vaccines.push(Vaccine {
+                    code: Arc::from(code.as_str()),
+                    name_vi: v.name_vi.clone(),
+                    name_en: v.name_en.clone(),
+                });
+            }
+        }
+    }
+    let catalogue: HashMap<&str, &Arc<str>> =
+        vaccines.iter().map(|v| (&*v.code, &v.code)).collect();
+    let env = Env {
+        ctx,
+        catalogue: &catalogue,
+        templates: &pairs,
+    };
+
+    let mut series: Vec<(SeriesRule, Place)> = Vec::new();
+    let mut milestones: Vec<(MilestoneRule, Place)> = Vec::new();
+    let mut cohorts: Vec<(CohortRule, Place)> = Vec::new();
+    for (check, file) in &parsed {
+        let mut errs = Vec::new();
+        for entry in &file.series {
+            if let Some(rule) = check.series(entry, &file.defaults, &env, &mut errs) {
+                series.push((rule, check.place(entry.id.span())));
+            }
+        }
+        for entry in &file.milestone {
+            if let Some(rule) = check.milestone(entry, &file.defaults, &env, &mut errs) {
+                milestones.push((rule, check.place(entry.id.span())));
+            }
+        }
+        for entry in &file.cohort {
+            if let Some(rule) = check.cohort(entry, &file.defaults, &env, &mut errs) {
+                cohorts.push((rule, check.place(entry.id.span())));
+            }
+        }
+        errors.extend(errs);
+    }
+
+    // Versions of one rule must never both apply to the same citizen on the same day, so
+    // that evaluation never has to choose.
+    let versions: Vec<(String, &Conditions, &Place)> = (series.iter())
+        .map(|(r, at)| (format!("series \"{}\"", r.id), &r.when, at))
+        .chain(
+            milestones
+                .iter()
+                .map(|(r, at)| (format!("milestone \"{}\"", r.id), &r.when, at)),
+        )
+        .chain(
+            cohorts
+                .iter()
+                .map(|(r, at)| (format!("cohort \"{}\"", r.id), &r.when, at)),
+        )
+        .collect();
+    for (i, (rule, when, at)) in versions.iter().enumerate() {
+        for (_, _, first) in versions[..i]
+            .iter()
+            .filter(|(other, other_when, _)| other == rule && other_when.may_overlap(when))
+        {
+            errors.push(at.error(format!(
+                "this version of {rule} applies to some of the same citizens as the version at \
+                 {first}; a schedule change must be a new version that starts where the old one \
+                 ends: give them non-overlapping `when` ranges (born_from/born_until, from/until) \
+                 or different provinces"
+            )));
+        }
+    }
+
+    if !errors.is_empty() {
+        errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        // A problem in a file's [defaults] shows up once per entry using them: say it once.
+        errors.dedup();
+        return Err(errors);
+    }
+    let templates = pairs
+        .into_iter()
+        .filter_map(|(name, pair)| match pair {
+            (Some(vi), Some(en)) => Some((name, (vi, en))),
+            _ => None,
+        })
+        .collect();
+    Ok(RuleSet {
+        vaccines,
+        series: series.into_iter().map(|(s, _)| s).collect(),
+        milestones: milestones.into_iter().map(|(m, _)| m).collect(),
+        cohorts: cohorts.into_iter().map(|(c, _)| c).collect(),
+        templates,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_rules_pass_the_check() {
+        if let Err(errors) = embedded(&CheckContext::builtin()) {
+            let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            panic!("{}", list.join("\n"));
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! `rules check`: the shipped rules pass, and each kind of mistake in a copy of them is
+//! reported at the right `file:line`. Expected lines are found by searching the edited text
+//! for the edit, not written down.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use vongdoi::rules::{CheckContext, RuleError, RuleSet};
+
+fn shipped() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")
+}
+
+/// A temporary folder, removed when the test ends.
+struct Fixture(PathBuf);
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+/// A copy of the shipped rules in a fresh temporary folder.
+fn copy(name: &str) -> Fixture {
+    let dir = std::env::temp_dir().join(format!("vongdoi-rules-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("templates")).unwrap();
+    for sub in ["", "templates"] {
+        for entry in fs::read_dir(shipped().join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                fs::copy(&path, dir.join(sub).join(path.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    Fixture(dir)
+}
+
+/// Replaces the `nth` (0-based) occurrence of `from` in `file` and returns the line where the
+/// replacement now starts.
+fn edit(dir: &Path, file: &str, from: &str, to: &str, nth: usize) -> usize {
+    let path = dir.join(file);
+    let text = fs::read_to_string(&path).unwrap();
+    let at = text
+        .match_indices(from)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("{from:?} not in {file}"))
+        .0;
+    let edited = format!("{}{}{}", &text[..at], to, &text[at + from.len()..]);
+    fs::write(&path, edited).unwrap();
+    text[..at].matches('\n').count() + 1
+}
+
+fn errors(dir: &Path) -> Vec<RuleError> {
+    errors_with(dir, &CheckContext::builtin())
+}
+
+fn errors_with(dir: &Path, ctx: &CheckContext) -> Vec<RuleError> {
+    match RuleSet::load_dir(dir, ctx) {
+        Ok(_) => panic!("expected problems in {}", dir.display()),
+        Err(errors) => errors,
+    }
+}
+
+/// Exactly one problem, at `file:line`, whose text contains every word of `words`.
+#[track_caller]
+fn assert_one(errors: &[RuleError], dir: &Path, file: &str, line: usize, words: &[&str]) {
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let e = &errors[0];
+    assert_eq!(e.file, dir.join(file), "{e}");
+    assert_eq!(e.line, Some(line), "{e}");
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!("{}:{line}: ", dir.join(file).display())),
+        "{shown}"
+    );
+    for w in words {
+        assert!(shown.contains(w), "{w:?} not in {shown}");
+    }
+}
+
+#[test]
+fn the_shipped_rules_pass() {
+    let rules = RuleSet::load_dir(&shipped(), &CheckContext::builtin()).unwrap_or_else(|e| {
+        panic!(
+            "{}",
+            e.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+    let codes: Vec<&str> = rules.vaccine_codes().collect();
+    assert_eq!(
+        codes,
+        [
+            "HEPB", "BCG", "PENTA", "HEXA", "DTP", "OPV", "IPV", "MEASLES", "MR", "MMR", "JE",
+            "ROTA", "TD"
+        ]
+    );
+    assert!(rules.is_known_vaccine("HEXA"));
+    assert!(!rules.is_known_vaccine("hexa"));
+    // The folder and the embedded copy are the same rules.
+    let embedded = RuleSet::embedded();
+    assert_eq!(embedded.vaccine_codes().collect::<Vec<_>>(), codes);
+    assert_eq!(
+        embedded.template_names().collect::<Vec<_>>(),
+        rules.template_names().collect::<Vec<_>>()
+    );
+    assert!(embedded
+        .template("vaccination-due-soon", vongdoi::rules::Lang::Vi)
+        .unwrap()
+        .contains("{{ child_name }}"));
+}
+
+#[test]
+fn a_toml_syntax_error_names_its_line() {
+    let dir = copy("syntax");
+    let line = edit(
+        &dir,
+        "school.toml",
+        "birth_year_plus = 6",
+        "birth_year_plus = = 6",
+        0,
+    );
+    assert_one(&errors(&dir), &dir, "school.toml", line, &[]);
+}
+
+#[test]
+fn an_unknown_field_names_its_line() {
+    let dir = copy("field");
+    let line = edit(
+        &dir,
+        "id-card.toml",
+        "overdue_after = ",
+        "overdue_afterr = ",
+        0,
+    );
+    assert_one(
+        &errors(&dir),
+        &dir,
+        "id-card.toml",
+        line,
+        &["unknown field", "overdue_afterr"],
+    );
+}
+
+#[test]
+fn an_unknown_vaccine_code() {
+    let dir = copy("vaccine");
+    let line = edit(&dir, "vaccination.toml", "\"HEXA\"]", "\"HEXAA\"]", 2);
+    assert_one(
+        &errors(&dir),
+        &dir,
+        "vaccination.toml",
+        line,
+        &["unknown vaccine code", "HEXAA", "PENTA"],
+    );
+}
+
+#[test]
+fn a_dose_after_a_missing_dose() {
+    let dir = copy("missing-dose");
+    // opv has doses 1, 2, 3: renumber 2 as 3.
+    let at = fs::read_to_string(dir.join("vaccination.toml"))
+        .unwrap()
+        .find("id = \"opv\"")
+        .unwrap();
+    let before = fs::read_to_string(dir.join("vaccination.toml")).unwrap()[..at]
+        .matches("number = 2")
+        .count();
+    let line = edit(&dir, "vaccination.toml", "number = 2", "number = 3", before);
+    let errs = errors(&dir);
+    // Dose "3" follows dose 1; the real dose 3 is then a duplicate: both are reported.
+    assert!(errs.len() == 2, "{errs:#?}");
+    assert_eq!(errs[0].line, Some(line), "{}", errs[0]);
+    assert!(
+        errs[0]
+            .problem
+            .contains("dose 3 follows dose 2, which this series does not define"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn unreadable_and_negative_durations() {
+    let dir = copy("duration");
+    let line = edit(
+        &dir,
+        "vaccination.toml",
+        "min_age = \"6 weeks\"",
+        "min_age = \"6 weks\"",
+        0,
+    );
+    assert_one(
+        &errors(&dir),
+        &dir,
+        "vaccination.toml",
+        line,
+        &["cannot read duration", "6 weks"],
+    );
+
+    let dir = copy("negative");
+    let line = edit(&dir, "id-card.toml", "\"30 days\"", "\"-30 days\"", 0);
+    assert_one(&errors(&dir), &dir, "id-card.toml", line, &["negative"]);
+}
+
+#[test]
+fn max_age_before_min_age() {
+    let dir = copy("max-age");
+    // td: min age 7 years, max 8 → make max 6 years.
+    let line = edit(
+        &dir,
+        "vaccination.toml",
+        "max_age = \"8 years\"",
+        "max_age = \"6 years\"",
+        0,
+    );
+    let errs = errors(&dir);
+    // Reported against min_age and rec_age, both on the max_age line.
+    assert!(
+        !errs.is_empty() && errs.iter().all(|e| e.line == Some(line)),
+        "{errs:#?}"
+    );
+    assert!(
+        errs[0]
+            .problem
+            .contains("max_age (6 years) is not after min_age (7 years)"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn overlapping_versions_of_a_rule() {
+    let dir = copy("overlap");
+    // Second rotavirus version made to cover every province: it overlaps the first.
+    let line = edit(
+        &dir,
+        "vaccination.toml",
+        "when = { born_from = 2026-01-01, provinces = [\"01\", \"79\"] }",
+        "when = { born_from = 2026-01-01 }",
+        0,
+    );
+    let errs = errors(&dir);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    // Reported at the id of the later version (4 lines above its `when`).
+    assert_eq!(errs[0].line, Some(line - 4), "{}", errs[0]);
+    assert!(errs[0].problem.contains("\"rota\""), "{}", errs[0]);
+    assert!(errs[0].problem.contains("vaccination.toml:"), "{}", errs[0]);
+
+    // A new version closing the old one by date of birth is fine.
+    let dir = copy("versions");
+    fs::write(
+        dir.join("td-2027.toml"),
+        TD_2027.replace("BORN_FROM", "2020-01-01"),
+    )
+    .unwrap();
+    edit(
+        &dir,
+        "vaccination.toml",
+        "id = \"td\"",
+        "id = \"td\"\nwhen = { born_until = 2019-12-31 }",
+        0,
+    );
+    RuleSet::load_dir(&dir, &CheckContext::builtin()).unwrap();
+    // …but not when the ranges share a day.
+    fs::write(
+        dir.join("td-2027.toml"),
+        TD_2027.replace("BORN_FROM", "2019-12-31"),
+    )
+    .unwrap();
+    let errs = errors(&dir);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_eq!(errs[0].file, dir.join("vaccination.toml"));
+}
+
+const TD_2027: &str = r#"
+# A made-up later schedule: Td at 6 for children born from BORN_FROM.
+[defaults]
+grace = "4 days"
+notices = [{ template = "vaccination-due-soon", at = "due", before = "3 days" }]
+
+[[series]]
+id = "td"
+name_vi = "Uốn ván, bạch hầu (Td) 6 tuổi"
+name_en = "Tetanus-diphtheria (Td) at 6"
+when = { born_from = BORN_FROM }
+
+[[series.dose]]
+number = 1
+counts = ["TD"]
+min_age = "6 years"
+rec_age = "6 years"
+overdue_after = "1 month"
+max_age = "8 years"
+"#;
+
+#[test]
+fn unknown_province_and_commune_codes() {
+    let dir = copy("province");
+    let line = edit(
+        &dir,
+        "vaccination.toml",
+        "\"01\", \"79\"]",
+        "\"01\", \"63\"]",
+        0,
+    );
+    assert_one(
+        &errors(&dir),
+        &dir,
+        "vaccination.toml",
+        line,
+        &["unknown province code", "63"],
+    );
+
+    // Commune codes are checked when the context has a commune list.
+    let dir = copy("commune");
+    let line = edit(
+        &dir,
+        "school.toml",
+        "birth_year_plus = 6",
+        "birth_year_plus = 6\nwhen = { communes = [\"00004\", \"99999\"] }",
+        0,
+    ) + 1;
+    let ctx = CheckContext {
+        commune_codes: ["00004", "00008"].map(String::from).into_iter().collect(),
+        ..CheckContext::builtin()
+    };
+    assert_one(
+        &errors_with(&dir, &ctx),
+        &dir,
+        "school.toml",
+        line,
+        &["unknown commune code", "99999"],
+    );
+    // …and not without one.
+    RuleSet::load_dir(&dir, &CheckContext::builtin()).unwrap();
+}
+
+#[test]
+fn a_notice_naming_a_missing_template() {
+    let dir = copy("template");
+    fs::remove_file(dir.join("templates/school-enrolment.en.txt")).unwrap();
+    let line = fs::read_to_string(dir.join("school.toml"))
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("template = \"school-enrolment\""))
+        .unwrap()
+        + 1;
+    assert_one(
+        &errors(&dir),
+        &dir,
+        "school.toml",
+        line,
+        &[
+            "unknown template",
+            "school-enrolment",
+            "templates/school-enrolment.en.txt",
+        ],
+    );
+}
+
+#[test]
+fn every_problem_is_reported_not_just_the_first() {
+    let dir = copy("many");
+    edit(&dir, "vaccination.toml", "\"BCG\"]", "\"BCGG\"]", 0);
+    edit(&dir, "id-card.toml", "\"30 days\"", "\"30 dayz\"", 0);
+    edit(
+        &dir,
+        "school.toml",
+        "template = \"school-enrolment\"",
+        "template = \"nope\"",
+        0,
+    );
+    let errs = errors(&dir);
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+    let files: Vec<_> = errs
+        .iter()
+        .map(|e| e.file.file_name().unwrap().to_str().unwrap())
+        .collect();
+    assert_eq!(files, ["id-card.toml", "school.toml", "vaccination.toml"]);
+}
+
+#[test]
+fn a_missing_folder() {
+    let dir = std::env::temp_dir().join("vongdoi-rules-does-not-exist");
+    let errs = errors(&dir);
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].line, None);
+    assert!(errs[0]
+        .to_string()
+        .starts_with(&format!("{}: ", dir.display())));
+}
+
+#[test]
+fn the_embedded_copy_is_the_whole_folder() {
+    // A file or template added to rules/ but not to the embedded list would make the binary's
+    // defaults differ from the folder: compare what both say about the same citizens.
+    let folder = RuleSet::load_dir(&shipped(), &CheckContext::builtin()).unwrap();
+    let embedded = RuleSet::embedded();
+    let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    for (dob, province) in [
+        ("2025-01-01", "04"),
+        ("2026-02-01", "79"),
+        ("1990-06-30", "01"),
+    ] {
+        let subject = vongdoi::rules::Subject {
+            date_of_birth: d(dob),
+            date_of_death: None,
+            sex: vongdoi::registry::Sex::Female,
+            province_code: province,
+            commune_code: "00004",
+        };
+        let as_of = d("2026-06-01");
+        assert_eq!(
+            folder.evaluate(&subject, &[], &[], as_of),
+            embedded.evaluate(&subject, &[], &[], as_of)
+        );
+    }
+    let count = |dir: &Path, ext: &str| {
+        fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == ext)
+            })
+            .count()
+    };
+    assert_eq!(
+        count(&shipped(), "toml"),
+        4,
+        "list new rule files in src/rules/load.rs"
+    );
+    assert_eq!(
+        count(&shipped().join("templates"), "txt"),
+        embedded.template_names().count() * 2,
+        "list new templates in src/rules/load.rs"
+    );
+}
