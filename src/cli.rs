@@ -304,14 +304,21 @@ async fn dispatch(store: &Store, rules: &RuleSet, command: Command) -> Result<()
             what: ExportWhat::Citizens,
             file,
         } => {
-            let out = BufWriter::new(
-                File::create(&file).with_context(|| format!("cannot create {}", file.display()))?,
-            );
-            let n = export_citizens(store, out).await?;
-            println!(
-                "đã xuất/exported {n} công dân/citizens → {}",
-                file.display()
-            );
+            // `-` writes to standard output, for pipes; the closing line then goes to stderr.
+            if file.as_os_str() == "-" {
+                let n = export_citizens(store, BufWriter::new(std::io::stdout().lock())).await?;
+                eprintln!("đã xuất/exported {n} công dân/citizens");
+            } else {
+                let out = BufWriter::new(
+                    File::create(&file)
+                        .with_context(|| format!("cannot create {}", file.display()))?,
+                );
+                let n = export_citizens(store, out).await?;
+                println!(
+                    "đã xuất/exported {n} công dân/citizens → {}",
+                    file.display()
+                );
+            }
         }
         Command::Citizen { command } => citizen_command(store, command).await?,
         Command::Summary => print_summary(store).await?,
