@@ -391,9 +391,12 @@ async fn import_command(
         now: Utc::now(),
     };
     let summary = importer
-        .import(kind, input, &mut report, &|code| {
-            rules.is_known_vaccine(code)
-        })
+        .import(
+            kind,
+            input,
+            &mut report,
+            rules.vaccine_codes().map(str::to_string).collect(),
+        )
         .await?;
     report.finish()?;
     bar.finish_and_clear();

@@ -46,7 +46,7 @@ pub struct DemoCounts {
     pub id_cards: u64,
 }
 
-const BATCH: usize = 2_000;
+const BATCH: usize = 50_000;
 const SOURCE: &str = "demo";
 
 const FAMILY_NAMES: [(&str, u32); 16] = [
@@ -242,11 +242,13 @@ impl Generator {
 
     fn personal_id(&mut self, province: &str, sex: Sex, dob: NaiveDate) -> PersonalId {
         // Nine in ten were born in the province they live in.
-        let prefix = if self.chance(0.9) {
-            self.pick(&self.local_prefixes[province].clone()).clone()
+        let local = self.chance(0.9);
+        let list = if local {
+            &self.local_prefixes[province]
         } else {
-            self.pick(&self.all_prefixes.clone()).clone()
+            &self.all_prefixes
         };
+        let prefix = list[self.rng.gen_range(0..list.len())].clone();
         let n = self
             .serials
             .entry((prefix.clone(), sex, dob.year()))

@@ -8,7 +8,7 @@ pub fn init() {
     let filter = std::env::var("VONGDOI_LOG")
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok())
-        .unwrap_or_else(|| "warn,vongdoi=info".into());
+        .unwrap_or_else(|| "warn,sqlx=error,vongdoi=info".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(filter))
         .with_writer(std::io::stderr)

@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 
 /// Rows per transaction. Large enough that per-batch round trips vanish, small enough that a
 /// batch of citizens stays a few megabytes.
-pub const BATCH_ROWS: usize = 2_000;
+pub const BATCH_ROWS: usize = 50_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ImportKind {
@@ -195,11 +195,11 @@ struct Line<T> {
 }
 
 /// Reads data rows one by one, with line numbers, turning undecodable rows into problems.
-fn rows<T: DeserializeOwned, R: Read>(
+fn rows<T: DeserializeOwned, R: Read + Send>(
     kind: ImportKind,
     file: &str,
     input: R,
-) -> Result<impl Iterator<Item = Result<Line<T>, ImportError>>, ImportError> {
+) -> Result<impl Iterator<Item = Result<Line<T>, ImportError>> + Send, ImportError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -275,21 +275,97 @@ fn rows<T: DeserializeOwned, R: Read>(
     }))
 }
 
+/// A row read and validated on the reader thread.
+struct Checked<V> {
+    line: u64,
+    raw_pin: String,
+    result: Result<V, Vec<FieldError>>,
+}
+
+/// Rows travel from the reader thread in chunks of this many.
+const CHUNK_ROWS: usize = 1_000;
+
+type Chunks<V> = tokio::sync::mpsc::Receiver<Result<Vec<Checked<V>>, ImportError>>;
+
+/// Reads and validates rows on their own thread while the caller writes the previous batch:
+/// parsing and the database then use both cores instead of taking turns. The channel holds a
+/// few chunks, so memory stays bounded however fast the file reads. The header is checked
+/// before this returns, so a file with the wrong columns fails at once.
+fn read_in_background<T, V, R>(
+    kind: ImportKind,
+    file: &str,
+    input: R,
+    validate: impl Fn(T) -> Result<V, Vec<FieldError>> + Send + 'static,
+) -> Result<Chunks<V>, ImportError>
+where
+    T: DeserializeOwned + 'static,
+    V: Send + 'static,
+    R: Read + Send + 'static,
+{
+    let lines = rows::<T, R>(kind, file, input)?;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    std::thread::Builder::new()
+        .name("import-reader".into())
+        .spawn(move || {
+            let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+            for line in lines {
+                match line {
+                    Ok(l) => chunk.push(Checked {
+                        line: l.line,
+                        raw_pin: l.raw_pin,
+                        result: l.row.map_err(|e| vec![e]).and_then(&validate),
+                    }),
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                }
+                // A closed channel means the importer stopped on an error: stop reading too.
+                if chunk.len() == CHUNK_ROWS
+                    && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
+                {
+                    return;
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = tx.blocking_send(Ok(chunk));
+            }
+        })
+        .map_err(ImportError::Report)?;
+    Ok(rx)
+}
+
 impl Importer<'_> {
-    pub async fn import<R: Read>(
+    /// Imports one file. `known_vaccines` is the rule set's vaccine catalogue.
+    pub async fn import<R: Read + Send + 'static>(
         &self,
         kind: ImportKind,
         input: R,
         report: &mut ErrorReport,
-        is_known_vaccine: &dyn Fn(&str) -> bool,
+        known_vaccines: HashSet<String>,
     ) -> Result<ImportSummary, ImportError> {
         let started = std::time::Instant::now();
+        let today = self.today;
+        let file = self.file_label.as_str();
         let summary = match kind {
-            ImportKind::Citizens => self.citizens(input, report).await?,
-            ImportKind::Immunizations => {
-                self.immunizations(input, report, is_known_vaccine).await?
+            ImportKind::Citizens => {
+                let rx =
+                    read_in_background(kind, file, input, move |r: CitizenRow| r.validate(today))?;
+                self.citizens(rx, report).await?
             }
-            ImportKind::IdCards => self.id_cards(input, report).await?,
+            ImportKind::Immunizations => {
+                let rx = read_in_background(kind, file, input, move |r: ImmunizationRow| {
+                    r.validate(today, &|code| known_vaccines.contains(code))
+                })?;
+                let key = |r: &Immunization| (r.personal_id, r.date_given, "date_given");
+                self.records(rx, key, report).await?
+            }
+            ImportKind::IdCards => {
+                let rx =
+                    read_in_background(kind, file, input, move |r: IdCardRow| r.validate(today))?;
+                let key = |r: &IdCardRecord| (r.personal_id, r.issued_on, "issued_on");
+                self.records(rx, key, report).await?
+            }
         };
         tracing::info!(
             kind = ?kind,
@@ -303,45 +379,75 @@ impl Importer<'_> {
         Ok(summary)
     }
 
-    async fn citizens<R: Read>(
+    async fn citizens(
         &self,
-        input: R,
+        mut rx: Chunks<Citizen>,
         report: &mut ErrorReport,
     ) -> Result<ImportSummary, ImportError> {
         let mut summary = ImportSummary::default();
         let mut batch = CitizenBatch::default();
-        for line in rows::<CitizenRow, R>(ImportKind::Citizens, &self.file_label, input)? {
-            let line = line?;
-            summary.read += 1;
-            let citizen = line
-                .row
-                .map_err(|e| vec![e])
-                .and_then(|r| r.validate(self.today));
-            match citizen {
-                Err(problems) => {
-                    summary.rejected += 1;
-                    for p in problems {
-                        report.add(line.line, &line.raw_pin, p);
+        while let Some(chunk) = rx.recv().await {
+            for line in chunk? {
+                summary.read += 1;
+                match line.result {
+                    Err(problems) => {
+                        summary.rejected += 1;
+                        for p in problems {
+                            report.add(line.line, &line.raw_pin, p);
+                        }
+                    }
+                    Ok(c) => {
+                        // One batch never holds a personal ID twice: the later row must see the
+                        // earlier one stored to be recorded as its update.
+                        if batch.pins.contains(&c.personal_id) || batch.rows.len() >= BATCH_ROWS {
+                            self.flush_citizens(&mut batch, report, &mut summary)
+                                .await?;
+                        }
+                        batch.pins.insert(c.personal_id);
+                        batch.rows.push((line.line, c));
                     }
                 }
-                Ok(c) => {
-                    // One batch never holds a personal ID twice: the later row must see the
-                    // earlier one stored to be recorded as its update.
-                    if batch.pins.contains(&c.personal_id) || batch.rows.len() >= BATCH_ROWS {
-                        self.flush_citizens(&mut batch, report, &mut summary)
-                            .await?;
-                    }
-                    batch.pins.insert(c.personal_id);
-                    batch.rows.push((line.line, c));
+                // A long run of bad rows must not pile up problems in memory.
+                if report.pending_len() >= BATCH_ROWS {
+                    self.flush_citizens(&mut batch, report, &mut summary)
+                        .await?;
                 }
-            }
-            // A long run of bad rows must not pile up problems in memory.
-            if report.pending_len() >= BATCH_ROWS {
-                self.flush_citizens(&mut batch, report, &mut summary)
-                    .await?;
             }
         }
         self.flush_citizens(&mut batch, report, &mut summary)
+            .await?;
+        summary.problems = report.written;
+        Ok(summary)
+    }
+
+    /// Immunization or ID-card records: rows in, checked against the registry, stored.
+    async fn records<T: StoredRecord>(
+        &self,
+        mut rx: Chunks<T>,
+        key: impl Fn(&T) -> (PersonalId, NaiveDate, &'static str) + Copy,
+        report: &mut ErrorReport,
+    ) -> Result<ImportSummary, ImportError> {
+        let mut summary = ImportSummary::default();
+        let mut batch: Vec<(u64, T)> = Vec::with_capacity(BATCH_ROWS);
+        while let Some(chunk) = rx.recv().await {
+            for line in chunk? {
+                summary.read += 1;
+                match line.result {
+                    Ok(rec) => batch.push((line.line, rec)),
+                    Err(problems) => {
+                        summary.rejected += 1;
+                        for p in problems {
+                            report.add(line.line, &line.raw_pin, p);
+                        }
+                    }
+                }
+                if batch.len() + report.pending_len() >= BATCH_ROWS {
+                    self.flush_records(&mut batch, key, report, &mut summary)
+                        .await?;
+                }
+            }
+        }
+        self.flush_records(&mut batch, key, report, &mut summary)
             .await?;
         summary.problems = report.written;
         Ok(summary)
@@ -403,96 +509,6 @@ impl Importer<'_> {
         summary.unchanged += counts.unchanged;
         report.flush_pending()?;
         Ok(())
-    }
-
-    async fn immunizations<R: Read>(
-        &self,
-        input: R,
-        report: &mut ErrorReport,
-        is_known_vaccine: &dyn Fn(&str) -> bool,
-    ) -> Result<ImportSummary, ImportError> {
-        let mut summary = ImportSummary::default();
-        let mut batch: Vec<(u64, Immunization)> = Vec::with_capacity(BATCH_ROWS);
-        for line in rows::<ImmunizationRow, R>(ImportKind::Immunizations, &self.file_label, input)?
-        {
-            let line = line?;
-            summary.read += 1;
-            match line
-                .row
-                .map_err(|e| vec![e])
-                .and_then(|r| r.validate(self.today, is_known_vaccine))
-            {
-                Ok(rec) => batch.push((line.line, rec)),
-                Err(problems) => {
-                    summary.rejected += 1;
-                    for p in problems {
-                        report.add(line.line, &line.raw_pin, p);
-                    }
-                }
-            }
-            if batch.len() + report.pending_len() >= BATCH_ROWS {
-                self.flush_records(
-                    &mut batch,
-                    |r| (r.personal_id, r.date_given, "date_given"),
-                    report,
-                    &mut summary,
-                )
-                .await?;
-            }
-        }
-        self.flush_records(
-            &mut batch,
-            |r| (r.personal_id, r.date_given, "date_given"),
-            report,
-            &mut summary,
-        )
-        .await?;
-        summary.problems = report.written;
-        Ok(summary)
-    }
-
-    async fn id_cards<R: Read>(
-        &self,
-        input: R,
-        report: &mut ErrorReport,
-    ) -> Result<ImportSummary, ImportError> {
-        let mut summary = ImportSummary::default();
-        let mut batch: Vec<(u64, IdCardRecord)> = Vec::with_capacity(BATCH_ROWS);
-        for line in rows::<IdCardRow, R>(ImportKind::IdCards, &self.file_label, input)? {
-            let line = line?;
-            summary.read += 1;
-            match line
-                .row
-                .map_err(|e| vec![e])
-                .and_then(|r| r.validate(self.today))
-            {
-                Ok(rec) => batch.push((line.line, rec)),
-                Err(problems) => {
-                    summary.rejected += 1;
-                    for p in problems {
-                        report.add(line.line, &line.raw_pin, p);
-                    }
-                }
-            }
-            if batch.len() + report.pending_len() >= BATCH_ROWS {
-                self.flush_records(
-                    &mut batch,
-                    |r| (r.personal_id, r.issued_on, "issued_on"),
-                    report,
-                    &mut summary,
-                )
-                .await?;
-            }
-        }
-        self.flush_records(
-            &mut batch,
-            |r| (r.personal_id, r.issued_on, "issued_on"),
-            report,
-            &mut summary,
-        )
-        .await?;
-        summary.problems = report.written;
-        Ok(summary)
     }
 
     /// Rejects records of unknown citizens or dated outside their life, stores the rest.

@@ -37,9 +37,15 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(StoreError::Connect)?;
+        // Readers scan in key order and need less cache than the writer's random inserts.
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true).create_if_missing(false))
+            .connect_with(
+                options
+                    .read_only(true)
+                    .create_if_missing(false)
+                    .pragma("cache_size", "-16384"),
+            )
             .await
             .map_err(StoreError::Connect)?;
         Ok(SqliteStore { writer, readers })
@@ -102,7 +108,9 @@ impl SqliteStore {
                 existing.insert(c.personal_id, c);
             }
         }
-        let plan = plan_upsert(&existing, batch);
+        let mut plan = plan_upsert(&existing, batch);
+        // In key order, each statement touches neighbouring pages of the personal-ID index.
+        plan.writes.sort_unstable_by_key(|c| c.personal_id);
         for chunk in plan.writes.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO citizens (personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id, mother_id, father_id, guardian_id, phone, email, language, created_at, updated_at, created_by) ",
@@ -182,6 +190,14 @@ impl SqliteStore {
     ) -> Result<u64> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut inserted = 0;
+        let mut records: Vec<&Immunization> = records.iter().collect();
+        records.sort_unstable_by(|a, b| {
+            (a.personal_id, &a.vaccine, a.date_given).cmp(&(
+                b.personal_id,
+                &b.vaccine,
+                b.date_given,
+            ))
+        });
         for chunk in records.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO immunizations (personal_id, vaccine, date_given, place, recorded_at, source) ",
