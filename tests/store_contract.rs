@@ -375,3 +375,95 @@ async fn opting_out_is_stored_and_recorded() {
         store.close().await;
     }
 }
+
+#[tokio::test]
+async fn evaluation_pages_carry_each_citizens_own_records() {
+    for db in common::all_backends().await {
+        let store = open(&db).await;
+        let b = db.backend;
+        store.upsert_citizens(&family(), "t", now()).await.unwrap();
+        let (mother, son, daughter) = (
+            pin("001190000001"),
+            pin("001225000002"),
+            pin("001326000003"),
+        );
+        let dose = |p: PersonalId, v: &str, d: &str| Immunization {
+            personal_id: p,
+            vaccine: v.into(),
+            date_given: d.parse().unwrap(),
+            place: None,
+        };
+        store
+            .insert_immunizations(
+                &[
+                    dose(daughter, "HEPB", "2026-02-28"),
+                    dose(son, "PENTA", "2025-04-01"),
+                    dose(son, "HEPB", "2025-01-31"),
+                    dose(son, "BCG", "2025-01-31"),
+                ],
+                "t",
+                now(),
+            )
+            .await
+            .unwrap();
+        store
+            .insert_id_cards(
+                &[IdCardRecord {
+                    personal_id: mother,
+                    issued_on: "2022-05-01".parse().unwrap(),
+                }],
+                "t",
+                now(),
+            )
+            .await
+            .unwrap();
+        let mut pages = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.evaluation_page(after, 2).await.unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some(last.citizen.personal_id);
+            pages.push(page);
+        }
+        assert_eq!(
+            pages.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![2, 1],
+            "{b}"
+        );
+        let all: Vec<_> = pages.into_iter().flatten().collect();
+        let ids: Vec<_> = all.iter().map(|r| r.citizen.personal_id).collect();
+        assert_eq!(ids, vec![mother, son, daughter], "{b}");
+        let doses = |i: usize| {
+            all[i]
+                .doses
+                .iter()
+                .map(|d| (d.vaccine.clone(), d.date_given.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert!(doses(0).is_empty(), "{b}");
+        assert_eq!(
+            all[0].id_cards,
+            vec!["2022-05-01".parse::<NaiveDate>().unwrap()],
+            "{b}"
+        );
+        assert_eq!(
+            doses(1),
+            vec![
+                ("BCG".into(), "2025-01-31".into()),
+                ("HEPB".into(), "2025-01-31".into()),
+                ("PENTA".into(), "2025-04-01".into())
+            ],
+            "{b}: in date order"
+        );
+        assert_eq!(
+            doses(2),
+            vec![("HEPB".to_string(), "2026-02-28".to_string())],
+            "{b}"
+        );
+        assert!(
+            all[1].id_cards.is_empty() && all[2].id_cards.is_empty(),
+            "{b}"
+        );
+        store.close().await;
+    }
+}

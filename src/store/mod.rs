@@ -205,6 +205,51 @@ impl TryFrom<CitizenDbRow> for Citizen {
     }
 }
 
+/// One dose as the rule engine needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedDose {
+    pub vaccine: String,
+    pub date_given: NaiveDate,
+}
+
+/// A citizen with their immunizations (in date order) and ID cards (in date order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CitizenRecords {
+    pub citizen: Citizen,
+    pub doses: Vec<RecordedDose>,
+    pub id_cards: Vec<NaiveDate>,
+}
+
+/// Joins a page of citizens with the records of their ID range; both inputs are in
+/// personal-ID order, so one forward walk matches them.
+fn merge_records(
+    citizens: Vec<Citizen>,
+    doses: Vec<(String, RecordedDose)>,
+    cards: Vec<(String, NaiveDate)>,
+) -> Vec<CitizenRecords> {
+    let mut doses = doses.into_iter().peekable();
+    let mut cards = cards.into_iter().peekable();
+    citizens
+        .into_iter()
+        .map(|citizen| {
+            let pin = citizen.personal_id.as_str().to_string();
+            // Records of IDs not in the page (none, with the foreign keys) are skipped.
+            while doses.next_if(|(p, _)| *p < pin).is_some() {}
+            while cards.next_if(|(p, _)| *p < pin).is_some() {}
+            let mut mine: Vec<RecordedDose> =
+                std::iter::from_fn(|| doses.next_if(|(p, _)| *p == pin).map(|(_, d)| d)).collect();
+            mine.sort_by(|a, b| (a.date_given, &a.vaccine).cmp(&(b.date_given, &b.vaccine)));
+            let my_cards: Vec<NaiveDate> =
+                std::iter::from_fn(|| cards.next_if(|(p, _)| *p == pin).map(|(_, d)| d)).collect();
+            CitizenRecords {
+                citizen,
+                doses: mine,
+                id_cards: my_cards,
+            }
+        })
+        .collect()
+}
+
 /// Where a keyset page of citizens in birth order starts (exclusive).
 pub type BirthCursor = (NaiveDate, PersonalId);
 
@@ -324,6 +369,24 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Citizen>> {
         dispatch!(self, s => s.citizens_by_birth(after, limit).await)
+    }
+
+    /// A page of citizens in personal-ID order after `after`, each with the records the rule
+    /// engine evaluates: the scan the scheduler and the staff lists are built on. Three
+    /// set-based queries per page (citizens, then the immunizations and ID cards of exactly that
+    /// ID range), so the cost per citizen does not depend on the page size.
+    pub async fn evaluation_page(
+        &self,
+        after: Option<PersonalId>,
+        limit: i64,
+    ) -> Result<Vec<CitizenRecords>> {
+        let citizens = self.citizens_by_id(after, limit).await?;
+        let (Some(first), Some(last)) = (citizens.first(), citizens.last()) else {
+            return Ok(Vec::new());
+        };
+        let (first, last) = (first.personal_id, last.personal_id);
+        let (doses, cards) = dispatch!(self, s => (s.doses_between(first, last).await?, s.id_cards_between(first, last).await?));
+        Ok(merge_records(citizens, doses, cards))
     }
 
     /// A page of citizens in personal-ID order after `after` (the scheduler's scan order).

@@ -257,6 +257,48 @@ impl PgStore {
         .collect()
     }
 
+    /// Immunizations of the citizens with IDs in `first..=last`, ordered by ID (the key's order).
+    pub async fn doses_between(
+        &self,
+        first: PersonalId,
+        last: PersonalId,
+    ) -> Result<Vec<(String, RecordedDose)>> {
+        let rows = sqlx::query_as::<_, (String, String, NaiveDate)>(
+            "SELECT personal_id, vaccine, date_given FROM immunizations WHERE personal_id >= $1 AND personal_id <= $2 ORDER BY personal_id",
+        )
+        .bind(first.as_str())
+        .bind(last.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(p, vaccine, date_given)| {
+                (
+                    p,
+                    RecordedDose {
+                        vaccine,
+                        date_given,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// ID cards of the citizens with IDs in `first..=last`, ordered by ID then date.
+    pub async fn id_cards_between(
+        &self,
+        first: PersonalId,
+        last: PersonalId,
+    ) -> Result<Vec<(String, NaiveDate)>> {
+        Ok(sqlx::query_as::<_, (String, NaiveDate)>(
+            "SELECT personal_id, issued_on FROM id_cards WHERE personal_id >= $1 AND personal_id <= $2 ORDER BY personal_id, issued_on",
+        )
+        .bind(first.as_str())
+        .bind(last.as_str())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     pub async fn citizen(&self, pin: PersonalId) -> Result<Option<StoredCitizen>> {
         let row = sqlx::query(&format!(
             "SELECT {CITIZEN_SELECT}, sms_opt_out, email_opt_out, created_at, updated_at, created_by \
