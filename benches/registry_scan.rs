@@ -68,7 +68,7 @@ fn main() {
         loop {
             let page = store.evaluation_page(after, PAGE).await.unwrap();
             let Some(last) = page.last() else { break };
-            after = Some(last.citizen.personal_id);
+            after = Some(last.personal_id);
             n += page.len() as u64;
         }
         let read_only = started.elapsed();
@@ -80,10 +80,9 @@ fn main() {
         loop {
             let page = store.evaluation_page(after, PAGE).await.unwrap();
             let Some(last) = page.last() else { break };
-            after = Some(last.citizen.personal_id);
+            after = Some(last.personal_id);
             let t = Instant::now();
             for r in &page {
-                let c = &r.citizen;
                 let doses: Vec<DoseRecord> = r
                     .doses
                     .iter()
@@ -93,11 +92,11 @@ fn main() {
                     })
                     .collect();
                 let subject = Subject {
-                    date_of_birth: c.date_of_birth,
-                    date_of_death: c.date_of_death,
-                    sex: c.sex,
-                    province_code: c.commune_code.province_code(),
-                    commune_code: c.commune_code.as_str(),
+                    date_of_birth: r.date_of_birth,
+                    date_of_death: r.date_of_death,
+                    sex: r.sex,
+                    province_code: r.commune_code.province_code(),
+                    commune_code: r.commune_code.as_str(),
                 };
                 items += rules
                     .evaluate(&subject, &doses, &r.id_cards, as_of)

@@ -422,7 +422,7 @@ async fn evaluation_pages_carry_each_citizens_own_records() {
         loop {
             let page = store.evaluation_page(after, 2).await.unwrap();
             let Some(last) = page.last() else { break };
-            after = Some(last.citizen.personal_id);
+            after = Some(last.personal_id);
             pages.push(page);
         }
         assert_eq!(
@@ -431,7 +431,17 @@ async fn evaluation_pages_carry_each_citizens_own_records() {
             "{b}"
         );
         let all: Vec<_> = pages.into_iter().flatten().collect();
-        let ids: Vec<_> = all.iter().map(|r| r.citizen.personal_id).collect();
+        let ids: Vec<_> = all.iter().map(|r| r.personal_id).collect();
+        assert_eq!(
+            (all[1].sex, all[1].commune_code.as_str()),
+            (vongdoi::registry::Sex::Male, "00004"),
+            "{b}"
+        );
+        assert_eq!(
+            all[2].date_of_birth,
+            "2026-02-28".parse::<NaiveDate>().unwrap(),
+            "{b}"
+        );
         assert_eq!(ids, vec![mother, son, daughter], "{b}");
         let doses = |i: usize| {
             all[i]

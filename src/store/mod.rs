@@ -212,42 +212,94 @@ pub struct RecordedDose {
     pub date_given: NaiveDate,
 }
 
-/// A citizen with their immunizations (in date order) and ID cards (in date order).
+/// What the rule engine needs of a citizen, with their records: the lean row of the registry
+/// scan. Names and contacts are left out on purpose — the scan touches everyone, and only the
+/// few with something due need them (fetch those with [`Store::citizen`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CitizenRecords {
-    pub citizen: Citizen,
+    pub personal_id: PersonalId,
+    pub sex: Sex,
+    pub date_of_birth: NaiveDate,
+    pub date_of_death: Option<NaiveDate>,
+    pub commune_code: CommuneCode,
+    /// In date order.
     pub doses: Vec<RecordedDose>,
+    /// In date order.
     pub id_cards: Vec<NaiveDate>,
 }
 
-/// Joins a page of citizens with the records of their ID range; both inputs are in
-/// personal-ID order, so one forward walk matches them.
-fn merge_records(
-    citizens: Vec<Citizen>,
-    doses: Vec<(String, RecordedDose)>,
-    cards: Vec<(String, NaiveDate)>,
-) -> Vec<CitizenRecords> {
-    let mut doses = doses.into_iter().peekable();
-    let mut cards = cards.into_iter().peekable();
-    citizens
-        .into_iter()
-        .map(|citizen| {
-            let pin = citizen.personal_id.as_str().to_string();
-            // Records of IDs not in the page (none, with the foreign keys) are skipped.
-            while doses.next_if(|(p, _)| *p < pin).is_some() {}
-            while cards.next_if(|(p, _)| *p < pin).is_some() {}
-            let mut mine: Vec<RecordedDose> =
-                std::iter::from_fn(|| doses.next_if(|(p, _)| *p == pin).map(|(_, d)| d)).collect();
-            mine.sort_by(|a, b| (a.date_given, &a.vaccine).cmp(&(b.date_given, &b.vaccine)));
-            let my_cards: Vec<NaiveDate> =
-                std::iter::from_fn(|| cards.next_if(|(p, _)| *p == pin).map(|(_, d)| d)).collect();
-            CitizenRecords {
-                citizen,
-                doses: mine,
-                id_cards: my_cards,
-            }
-        })
+/// How a page of the registry scan travels from the database: one text value for the whole
+/// page, a line per citizen — `personal_id|sex|birth|death|commune|date vaccine,…|date,…` —
+/// built by the database in personal-ID order. A row per citizen (or per dose) costs more in
+/// the driver's per-value copying than the database spends finding the data; one value per
+/// page makes reading the registry several times faster.
+pub(crate) fn parse_evaluation_page(page: &str) -> Result<Vec<CitizenRecords>> {
+    page.lines()
+        .filter(|l| !l.is_empty())
+        .map(parse_evaluation_line)
         .collect()
+}
+
+fn parse_evaluation_line(line: &str) -> Result<CitizenRecords> {
+    let bad = || {
+        StoreError::Corrupt(format!(
+            "scan line for {}",
+            crate::registry::personal_id::mask_raw(line.split('|').next().unwrap_or(""))
+        ))
+    };
+    let mut f = line.split('|');
+    let mut next = || f.next().ok_or_else(bad);
+    let (pin, sex, birth, death, commune, doses_text, cards_text) = (
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+    );
+    let mut doses = Vec::new();
+    for entry in doses_text.split(',').filter(|e| !e.is_empty()) {
+        let (date, vaccine) = entry.split_once(' ').ok_or_else(bad)?;
+        doses.push(RecordedDose {
+            vaccine: vaccine.to_string(),
+            date_given: iso_date(date)?,
+        });
+    }
+    doses.sort_by(|a, b| (a.date_given, &a.vaccine).cmp(&(b.date_given, &b.vaccine)));
+    let mut id_cards = cards_text
+        .split(',')
+        .filter(|e| !e.is_empty())
+        .map(iso_date)
+        .collect::<Result<Vec<_>>>()?;
+    id_cards.sort();
+    Ok(CitizenRecords {
+        personal_id: PersonalId::parse(pin).map_err(corrupt("personal_id"))?,
+        sex: Sex::parse(sex).map_err(corrupt("sex"))?,
+        date_of_birth: iso_date(birth)?,
+        date_of_death: if death.is_empty() {
+            None
+        } else {
+            Some(iso_date(death)?)
+        },
+        commune_code: CommuneCode::parse(commune).map_err(corrupt("commune_code"))?,
+        doses,
+        id_cards,
+    })
+}
+
+/// `YYYY-MM-DD` without the generality of a format string: the scan parses millions.
+fn iso_date(s: &str) -> Result<NaiveDate> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + (d - b'0') as u32)
+        })
+    };
+    (b.len() == 10 && b[4] == b'-' && b[7] == b'-')
+        .then(|| NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?))
+        .flatten()
+        .ok_or_else(|| StoreError::Corrupt(format!("date '{s}'")))
 }
 
 /// Where a keyset page of citizens in birth order starts (exclusive).
@@ -372,21 +424,15 @@ impl Store {
     }
 
     /// A page of citizens in personal-ID order after `after`, each with the records the rule
-    /// engine evaluates: the scan the scheduler and the staff lists are built on. Three
-    /// set-based queries per page (citizens, then the immunizations and ID cards of exactly that
-    /// ID range), so the cost per citizen does not depend on the page size.
+    /// engine evaluates: the scan the scheduler and the staff lists are built on. One query per
+    /// page, returned as one text value (see [`parse_evaluation_page`]).
     pub async fn evaluation_page(
         &self,
         after: Option<PersonalId>,
         limit: i64,
     ) -> Result<Vec<CitizenRecords>> {
-        let citizens = self.citizens_by_id(after, limit).await?;
-        let (Some(first), Some(last)) = (citizens.first(), citizens.last()) else {
-            return Ok(Vec::new());
-        };
-        let (first, last) = (first.personal_id, last.personal_id);
-        let (doses, cards) = dispatch!(self, s => (s.doses_between(first, last).await?, s.id_cards_between(first, last).await?));
-        Ok(merge_records(citizens, doses, cards))
+        let page = dispatch!(self, s => s.evaluation_page_text(after, limit).await?);
+        parse_evaluation_page(page.as_deref().unwrap_or(""))
     }
 
     /// A page of citizens in personal-ID order after `after` (the scheduler's scan order).

@@ -257,45 +257,26 @@ impl PgStore {
         .collect()
     }
 
-    /// Immunizations of the citizens with IDs in `first..=last`, ordered by ID (the key's order).
-    pub async fn doses_between(
+    /// The registry scan's page as one text value (see `parse_evaluation_page`); None when
+    /// no citizen comes after `after`.
+    pub(crate) async fn evaluation_page_text(
         &self,
-        first: PersonalId,
-        last: PersonalId,
-    ) -> Result<Vec<(String, RecordedDose)>> {
-        let rows = sqlx::query_as::<_, (String, String, NaiveDate)>(
-            "SELECT personal_id, vaccine, date_given FROM immunizations WHERE personal_id >= $1 AND personal_id <= $2 ORDER BY personal_id",
+        after: Option<PersonalId>,
+        limit: i64,
+    ) -> Result<Option<String>> {
+        let after = after.map(|p| p.to_string()).unwrap_or_default();
+        Ok(sqlx::query_scalar::<_, Option<String>>(
+            "SELECT string_agg(line, E'\\n' ORDER BY pid) FROM ( \
+               SELECT c.personal_id AS pid, c.personal_id || '|' || c.sex || '|' || c.date_of_birth::text || '|' || \
+               coalesce(c.date_of_death::text, '') || '|' || c.commune_code || '|' || \
+               coalesce((SELECT string_agg(i.date_given::text || ' ' || i.vaccine, ',') FROM immunizations i \
+                         WHERE i.personal_id = c.personal_id), '') || '|' || \
+               coalesce((SELECT string_agg(k.issued_on::text, ',') FROM id_cards k WHERE k.personal_id = c.personal_id), '') AS line \
+               FROM citizens c WHERE c.personal_id > $1 ORDER BY c.personal_id LIMIT $2) AS page",
         )
-        .bind(first.as_str())
-        .bind(last.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(p, vaccine, date_given)| {
-                (
-                    p,
-                    RecordedDose {
-                        vaccine,
-                        date_given,
-                    },
-                )
-            })
-            .collect())
-    }
-
-    /// ID cards of the citizens with IDs in `first..=last`, ordered by ID then date.
-    pub async fn id_cards_between(
-        &self,
-        first: PersonalId,
-        last: PersonalId,
-    ) -> Result<Vec<(String, NaiveDate)>> {
-        Ok(sqlx::query_as::<_, (String, NaiveDate)>(
-            "SELECT personal_id, issued_on FROM id_cards WHERE personal_id >= $1 AND personal_id <= $2 ORDER BY personal_id, issued_on",
-        )
-        .bind(first.as_str())
-        .bind(last.as_str())
-        .fetch_all(&self.pool)
+        .bind(after)
+        .bind(limit)
+        .fetch_one(&self.pool)
         .await?)
     }
 
