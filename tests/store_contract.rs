@@ -417,14 +417,19 @@ async fn evaluation_pages_carry_each_citizens_own_records() {
             )
             .await
             .unwrap();
+        let store = std::sync::Arc::new(store);
+        let mut scan = vongdoi::store::scan::scan_registry(store.clone(), None, 2);
         let mut pages = Vec::new();
-        let mut after = None;
-        loop {
-            let page = store.evaluation_page(after, 2).await.unwrap();
-            let Some(last) = page.last() else { break };
-            after = Some(last.personal_id);
-            pages.push(page);
+        while let Some(page) = scan.recv().await {
+            pages.push(page.unwrap());
         }
+        // Resuming from a checkpoint starts after it.
+        let resumed = store.evaluation_page(Some(mother), 10).await.unwrap();
+        assert_eq!(
+            resumed.iter().map(|r| r.personal_id).collect::<Vec<_>>(),
+            vec![son, daughter],
+            "{b}"
+        );
         assert_eq!(
             pages.iter().map(Vec::len).collect::<Vec<_>>(),
             vec![2, 1],

@@ -7,6 +7,7 @@
 //! once; each backend only runs SQL.
 
 mod postgres;
+pub mod scan;
 mod sqlite;
 
 use crate::registry::{
