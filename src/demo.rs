@@ -550,37 +550,72 @@ impl Generator {
 }
 
 /// Fills the store with exactly `opts.population` citizens and their records.
+/// One batch of generated people with their records.
+#[derive(Default)]
+struct Batch {
+    people: Vec<Citizen>,
+    doses: Vec<Immunization>,
+    cards: Vec<IdCardRecord>,
+}
+
+/// Generates households on their own thread, in batches, while the caller stores the previous
+/// batch: generation and the database then use both cores. Two batches in flight at most.
+fn generate_in_background(mut g: Generator, population: u64) -> tokio::sync::mpsc::Receiver<Batch> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    std::thread::Builder::new()
+        .name("demo-generator".into())
+        .spawn(move || {
+            let (mut made, mut batch) = (0u64, Batch::default());
+            while made < population {
+                let mut hh = g.household();
+                let room = (population - made) as usize;
+                if hh.people.len() > room {
+                    // The last household is cut to land on exactly N; members come parents first.
+                    hh.people.truncate(room);
+                    let kept: std::collections::HashSet<PersonalId> =
+                        hh.people.iter().map(|p| p.personal_id).collect();
+                    hh.doses.retain(|d| kept.contains(&d.personal_id));
+                    hh.cards.retain(|c| kept.contains(&c.personal_id));
+                }
+                made += hh.people.len() as u64;
+                batch.people.append(&mut hh.people);
+                batch.doses.append(&mut hh.doses);
+                batch.cards.append(&mut hh.cards);
+                if batch.people.len() >= BATCH
+                    && tx.blocking_send(std::mem::take(&mut batch)).is_err()
+                {
+                    return; // the writer stopped on an error
+                }
+            }
+            if !batch.people.is_empty() {
+                let _ = tx.blocking_send(batch);
+            }
+        })
+        .expect("start the demo generator thread");
+    rx
+}
+
+/// Fills the store with exactly `opts.population` citizens and their records.
 pub async fn generate(
     store: &Store,
     opts: &DemoOptions,
     now: DateTime<Utc>,
     mut progress: impl FnMut(u64),
 ) -> anyhow::Result<DemoCounts> {
-    let mut g = Generator::new(opts)?;
+    let mut batches = generate_in_background(Generator::new(opts)?, opts.population);
     let mut counts = DemoCounts::default();
-    let (mut people, mut doses, mut cards) =
-        (Vec::with_capacity(BATCH + 16), Vec::new(), Vec::new());
-    while counts.citizens + (people.len() as u64) < opts.population {
-        let mut hh = g.household();
-        let room = (opts.population - counts.citizens - people.len() as u64) as usize;
-        if hh.people.len() > room {
-            // The last household is cut to land on exactly N; members come parents first.
-            hh.people.truncate(room);
-            let kept: std::collections::HashSet<PersonalId> =
-                hh.people.iter().map(|p| p.personal_id).collect();
-            hh.doses.retain(|d| kept.contains(&d.personal_id));
-            hh.cards.retain(|c| kept.contains(&c.personal_id));
-        }
-        people.append(&mut hh.people);
-        doses.append(&mut hh.doses);
-        cards.append(&mut hh.cards);
-        if people.len() >= BATCH {
-            flush(store, &mut people, &mut doses, &mut cards, &mut counts, now).await?;
-            progress(counts.citizens);
-        }
+    while let Some(mut b) = batches.recv().await {
+        flush(
+            store,
+            &mut b.people,
+            &mut b.doses,
+            &mut b.cards,
+            &mut counts,
+            now,
+        )
+        .await?;
+        progress(counts.citizens);
     }
-    flush(store, &mut people, &mut doses, &mut cards, &mut counts, now).await?;
-    progress(counts.citizens);
     Ok(counts)
 }
 
