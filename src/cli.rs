@@ -59,6 +59,9 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// One scheduler pass for a day: brings the event ledger up to date, queues and delivers
+    /// the notices that fall due (SMS and email; files under ./outbox by default).
+    Run(RunArgs),
     /// Every lifecycle item of one citizen on a date: vaccinations, ID card, school.
     Forecast {
         pin: String,
@@ -71,6 +74,16 @@ enum Command {
         #[arg(long, value_enum, default_value_t = LangArg::Vi)]
         lang: LangArg,
     },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The day to run for (default: today in Asia/Ho_Chi_Minh).
+    #[arg(long, value_parser = parse_date_arg)]
+    as_of: Option<NaiveDate>,
+    /// Print what would be sent; write nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Subcommand)]
@@ -260,15 +273,92 @@ pub async fn run(cli: Cli) -> Result<()> {
         return Ok(());
     }
     let rules = load_rules(cli.rules.as_deref())?;
-    let store = Store::connect(&cli.database_url).await?;
-    let result = dispatch(&store, &rules, cli.command).await;
+    let store = std::sync::Arc::new(Store::connect(&cli.database_url).await?);
+    let result = match cli.command {
+        Command::Run(args) => run_command(store.clone(), &rules, args).await,
+        command => dispatch(&store, &rules, command).await,
+    };
     store.close().await;
     result
+}
+
+async fn run_command(store: std::sync::Arc<Store>, rules: &RuleSet, args: RunArgs) -> Result<()> {
+    let as_of = args.as_of.unwrap_or_else(today_in_vietnam);
+    let delivery = crate::delivery::DeliveryConfig::from_env()?;
+    let outbox = delivery.outbox_dir.clone();
+    let owner = format!(
+        "{}-{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "vongdoi".into()),
+        std::process::id()
+    );
+    let scheduler = crate::schedule::Scheduler {
+        store: store.clone(),
+        rules,
+        delivery,
+        owner,
+    };
+    let started = std::time::Instant::now();
+    let (report, planned) = scheduler.run(as_of, args.dry_run).await?;
+    if args.dry_run {
+        println!("chạy thử / dry run {as_of}: {} công dân/citizens, {} lời nhắc/notices (không ghi gì / nothing written)", report.evaluated, report.notices);
+        for p in &planned {
+            let n = &p.notice;
+            let to = match (&n.channel, &n.recipient_id) {
+                (Some(c), Some(r)) => {
+                    format!("{c} → {}", crate::registry::personal_id::mask_raw(r))
+                }
+                _ => "không liên lạc được / unreachable".into(),
+            };
+            println!(
+                "  {} {:<24} {:<22} {to}: {}",
+                crate::registry::personal_id::mask_raw(&n.personal_id),
+                n.item,
+                n.template,
+                n.line_sms
+            );
+        }
+        return Ok(());
+    }
+    if report.already_scanned {
+        println!("ngày {as_of} đã quét xong / {as_of} was scanned already: only queued messages were delivered");
+    }
+    if report.scanned_elsewhere {
+        println!("một phiên bản khác đang quét ngày {as_of} / another instance is scanning {as_of}: only delivered");
+    }
+    println!(
+        "chạy/run {as_of}: {} công dân/citizens · sổ sự kiện/ledger changes {} · lời nhắc mới/new notices {} (không liên lạc được/unreachable {}) · tin nhắn/messages queued {} · đã gửi/sent {} · thử lại/retrying {} · hỏng/dead {} ({:.1} s)",
+        report.evaluated,
+        report.ledger_changes,
+        report.notices,
+        report.unreachable,
+        report.messages_queued,
+        report.delivery.sent,
+        report.delivery.retried,
+        report.delivery.dead,
+        started.elapsed().as_secs_f64()
+    );
+    let messages = store.messages_of_day(as_of).await?;
+    let waiting = messages.iter().filter(|m| m.status == "queued").count();
+    if waiting > 0 {
+        println!("{waiting} tin chờ khung giờ gửi SMS / waiting for the SMS sending window (VONGDOI_SMS_WINDOW)");
+    }
+    for m in messages.iter().filter(|m| m.status == "sent").take(3) {
+        println!(
+            "  {} {} → …{}: {}",
+            m.id,
+            m.channel,
+            &m.address[m.address.len().saturating_sub(3)..],
+            m.body.lines().next().unwrap_or("")
+        );
+    }
+    println!("hộp thư đi / outbox: {}", outbox.display());
+    Ok(())
 }
 
 async fn dispatch(store: &Store, rules: &RuleSet, command: Command) -> Result<()> {
     match command {
         Command::Rules { .. } => unreachable!("handled before opening the database"),
+        Command::Run(_) => unreachable!("handled in run()"),
         Command::Forecast {
             pin,
             as_of,

@@ -6,9 +6,11 @@
 //! them.
 
 pub mod cli;
+pub mod delivery;
 pub mod demo;
 pub mod logging;
 pub mod registry;
 pub mod rules;
+pub mod schedule;
 pub mod store;
 pub mod text;

@@ -8,6 +8,7 @@
 
 mod postgres;
 pub mod scan;
+pub mod schedule;
 mod sqlite;
 
 use crate::registry::{
@@ -501,6 +502,112 @@ impl Store {
 
     pub async fn summary(&self) -> Result<RegistrySummary> {
         dispatch!(self, s => s.summary().await)
+    }
+
+    /// Registered citizens among `pins`, with opt-outs (recipients of notices).
+    pub async fn citizens_by_ids(&self, pins: &[PersonalId]) -> Result<Vec<StoredCitizen>> {
+        if pins.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.citizens_by_ids(pins).await)
+    }
+
+    /// Takes (or resumes) the scan of a run date for `owner` until `lease_until`.
+    pub async fn claim_run(
+        &self,
+        as_of: NaiveDate,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<schedule::RunClaim> {
+        dispatch!(self, s => s.claim_run(as_of, owner, lease_until, now).await)
+    }
+
+    /// The ledger rows of the citizens with IDs in `first..=last`.
+    pub async fn ledger_between(
+        &self,
+        first: PersonalId,
+        last: PersonalId,
+    ) -> Result<Vec<schedule::EventRow>> {
+        dispatch!(self, s => s.ledger_between(first.as_str(), last.as_str()).await)
+    }
+
+    /// Commits one scanned page: changed ledger rows, new notices (duplicates skipped) and the
+    /// checkpoint, atomically and only under the run's lease. Returns the new notices.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn commit_page(
+        &self,
+        as_of: NaiveDate,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        checkpoint: PersonalId,
+        evaluated: i64,
+        events: &[schedule::EventRow],
+        notices: &[schedule::NoticeRow],
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        dispatch!(self, s => s.commit_page(as_of, owner, lease_until, checkpoint.as_str(), evaluated, events, notices, now).await)
+    }
+
+    pub async fn finish_run(
+        &self,
+        as_of: NaiveDate,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        dispatch!(self, s => s.finish_run(as_of, owner, now).await)
+    }
+
+    pub async fn unmessaged_notices(&self, day: NaiveDate) -> Result<Vec<schedule::NoticeRow>> {
+        dispatch!(self, s => s.unmessaged_notices(day).await)
+    }
+
+    pub async fn queue_message(
+        &self,
+        m: &schedule::OutboxMessage,
+        notices: &[&schedule::NoticeRow],
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        dispatch!(self, s => s.queue_message(m, notices, now).await)
+    }
+
+    pub async fn claim_messages(
+        &self,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<schedule::OutboxMessage>> {
+        dispatch!(self, s => s.claim_messages(owner, lease_until, now, limit).await)
+    }
+
+    pub async fn mark_sent(
+        &self,
+        id: &str,
+        owner: &str,
+        provider_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        dispatch!(self, s => s.mark_sent(id, owner, provider_id, now).await)
+    }
+
+    pub async fn mark_failed(
+        &self,
+        id: &str,
+        owner: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
+        dispatch!(self, s => s.mark_failed(id, owner, error, retry_at).await)
+    }
+
+    pub async fn messages_of_day(&self, day: NaiveDate) -> Result<Vec<schedule::OutboxMessage>> {
+        dispatch!(self, s => s.messages_of_day(day).await)
+    }
+
+    /// (channel, status, count) over the whole outbox.
+    pub async fn outbox_counts(&self) -> Result<Vec<(String, String, i64)>> {
+        dispatch!(self, s => s.outbox_counts().await)
     }
 
     /// Closes the pools, flushing SQLite's WAL.

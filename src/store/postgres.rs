@@ -28,6 +28,18 @@ impl PgStore {
         Ok(PgStore { pool })
     }
 
+    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'_, sqlx::Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    pub(crate) fn read_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(crate) fn write_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -278,6 +290,28 @@ impl PgStore {
         .bind(limit)
         .fetch_one(&self.pool)
         .await?)
+    }
+
+    pub async fn citizens_by_ids(&self, pins: &[PersonalId]) -> Result<Vec<StoredCitizen>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CITIZEN_SELECT}, sms_opt_out, email_opt_out, created_at, updated_at, created_by \
+             FROM citizens WHERE personal_id = ANY($1)"
+        ))
+        .bind(pin_strings(pins))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredCitizen {
+                    citizen: Citizen::try_from(<CitizenDbRow as sqlx::FromRow<_>>::from_row(row)?)?,
+                    sms_opt_out: row.try_get("sms_opt_out")?,
+                    email_opt_out: row.try_get("email_opt_out")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                    created_by: row.try_get("created_by")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn citizen(&self, pin: PersonalId) -> Result<Option<StoredCitizen>> {

@@ -51,6 +51,19 @@ impl SqliteStore {
         Ok(SqliteStore { writer, readers })
     }
 
+    /// Write transactions begin IMMEDIATE: two processes never deadlock upgrading a read lock.
+    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'_, Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    pub(crate) fn read_pool(&self) -> &SqlitePool {
+        &self.readers
+    }
+
+    pub(crate) fn write_pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+
     pub async fn close(&self) {
         self.readers.close().await;
         self.writer.close().await;
@@ -310,6 +323,34 @@ impl SqliteStore {
         .bind(limit)
         .fetch_one(&self.readers)
         .await?)
+    }
+
+    pub async fn citizens_by_ids(&self, pins: &[PersonalId]) -> Result<Vec<StoredCitizen>> {
+        let mut out = Vec::with_capacity(pins.len());
+        for chunk in pins.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT {CITIZEN_SELECT}, sms_opt_out, email_opt_out, created_at, updated_at, created_by \
+                 FROM citizens WHERE personal_id IN ({})",
+                pins_params(chunk)
+            );
+            let mut q = sqlx::query(&sql);
+            for p in chunk {
+                q = q.bind(p.as_str());
+            }
+            for row in q.fetch_all(&self.readers).await? {
+                out.push(StoredCitizen {
+                    citizen: Citizen::try_from(<CitizenDbRow as sqlx::FromRow<_>>::from_row(
+                        &row,
+                    )?)?,
+                    sms_opt_out: row.try_get("sms_opt_out")?,
+                    email_opt_out: row.try_get("email_opt_out")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                    created_by: row.try_get("created_by")?,
+                });
+            }
+        }
+        Ok(out)
     }
 
     pub async fn citizen(&self, pin: PersonalId) -> Result<Option<StoredCitizen>> {

@@ -1,0 +1,238 @@
+//! A scheduler run for one date (issue #4): scan the registry in personal-ID order, evaluate
+//! the rules (the one engine), keep the event ledger, record the notices that fall due, then
+//! turn them into messages and deliver them.
+//!
+//! Nothing is lost, nothing twice: each page's ledger rows, notices and the run's checkpoint
+//! commit in one transaction under the run's lease, so a killed run resumes after its last
+//! page; notices and messages have unique keys, so re-running a day adds nothing and two
+//! instances on one PostgreSQL database send each message once.
+
+pub mod notices;
+mod recipients;
+
+use crate::delivery::{self, DeliveryConfig, DeliveryCounts};
+use crate::registry::AdminUnits;
+use crate::rules::{DoseRecord, Forecast, Lang, RuleSet, Subject};
+use crate::store::scan::{scan_registry, SCAN_PAGE};
+use crate::store::schedule::{EventRow, NoticeRow, RunClaim};
+use crate::store::{CitizenRecords, Store};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use notices::{is_actionable, notices_due};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What one run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Citizens evaluated by this process (0 when the day was done already).
+    pub evaluated: u64,
+    pub ledger_changes: u64,
+    /// New notices recorded (a notice already recorded for its date is not counted again).
+    pub notices: u64,
+    /// Notices with nobody to tell: no contact, or every channel opted out.
+    pub unreachable: u64,
+    pub messages_queued: u64,
+    pub delivery: DeliveryCounts,
+    /// The day's scan had finished before (this run only composed and delivered).
+    pub already_scanned: bool,
+    /// Another instance is scanning the day: this one only delivered.
+    pub scanned_elsewhere: bool,
+}
+
+/// A notice a dry run would send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedNotice {
+    pub notice: NoticeRow,
+}
+
+pub struct Scheduler<'a> {
+    pub store: Arc<Store>,
+    pub rules: &'a RuleSet,
+    pub delivery: DeliveryConfig,
+    /// Names this process in leases: host and process id.
+    pub owner: String,
+}
+
+fn subject_of(r: &CitizenRecords) -> Subject<'_> {
+    Subject {
+        date_of_birth: r.date_of_birth,
+        date_of_death: r.date_of_death,
+        sex: r.sex,
+        province_code: r.commune_code.province_code(),
+        commune_code: r.commune_code.as_str(),
+    }
+}
+
+pub fn evaluate(rules: &RuleSet, r: &CitizenRecords, as_of: NaiveDate) -> Forecast {
+    let doses: Vec<DoseRecord> = r
+        .doses
+        .iter()
+        .map(|d| DoseRecord {
+            vaccine: &d.vaccine,
+            date_given: d.date_given,
+        })
+        .collect();
+    rules.evaluate(&subject_of(r), &doses, &r.id_cards, as_of)
+}
+
+impl Scheduler<'_> {
+    /// One pass for `as_of`. With `dry_run`, returns the notices that would be recorded and
+    /// writes nothing at all.
+    pub async fn run(
+        &self,
+        as_of: NaiveDate,
+        dry_run: bool,
+    ) -> anyhow::Result<(RunReport, Vec<PlannedNotice>)> {
+        let mut report = RunReport::default();
+        let mut planned = Vec::new();
+        let lease = || Utc::now() + Duration::minutes(10);
+        let checkpoint = if dry_run {
+            Some(None)
+        } else {
+            match self
+                .store
+                .claim_run(as_of, &self.owner, lease(), Utc::now())
+                .await?
+            {
+                RunClaim::Claimed { checkpoint } => Some(
+                    checkpoint
+                        .map(|c| crate::registry::PersonalId::parse(&c))
+                        .transpose()?,
+                ),
+                RunClaim::Finished => {
+                    report.already_scanned = true;
+                    None
+                }
+                RunClaim::HeldByOther => {
+                    report.scanned_elsewhere = true;
+                    None
+                }
+            }
+        };
+        if let Some(after) = checkpoint {
+            let started = std::time::Instant::now();
+            let mut pages = scan_registry(self.store.clone(), after, SCAN_PAGE);
+            while let Some(page) = pages.recv().await {
+                let page = page?;
+                let (events, notices) = self.plan_page(&page, as_of).await?;
+                report.evaluated += page.len() as u64;
+                report.ledger_changes += events.len() as u64;
+                report.unreachable +=
+                    notices.iter().filter(|n| n.recipient_id.is_none()).count() as u64;
+                if dry_run {
+                    report.notices += notices.len() as u64;
+                    planned.extend(notices.into_iter().map(|notice| PlannedNotice { notice }));
+                    continue;
+                }
+                let last = page.last().expect("pages are never empty").personal_id;
+                report.notices += self
+                    .store
+                    .commit_page(
+                        as_of,
+                        &self.owner,
+                        lease(),
+                        last,
+                        page.len() as i64,
+                        &events,
+                        &notices,
+                        Utc::now(),
+                    )
+                    .await?;
+            }
+            if !dry_run {
+                self.store
+                    .finish_run(as_of, &self.owner, Utc::now())
+                    .await?;
+            }
+            tracing::info!(%as_of, evaluated = report.evaluated, notices = report.notices, elapsed_ms = started.elapsed().as_millis() as u64, "scan finished");
+        }
+        if dry_run {
+            return Ok((report, planned));
+        }
+        report.messages_queued =
+            delivery::compose(&self.store, &self.delivery, as_of, Utc::now()).await?;
+        report.delivery =
+            delivery::deliver_ready(&self.store, &self.delivery, &self.owner, Utc::now).await?;
+        Ok((report, planned))
+    }
+
+    /// Evaluates a page and works out its ledger changes and notices (no writes).
+    async fn plan_page(
+        &self,
+        page: &[CitizenRecords],
+        as_of: NaiveDate,
+    ) -> anyhow::Result<(Vec<EventRow>, Vec<NoticeRow>)> {
+        let (first, last) = (page[0].personal_id, page[page.len() - 1].personal_id);
+        let ledger: HashMap<(String, String), EventRow> = self
+            .store
+            .ledger_between(first, last)
+            .await?
+            .into_iter()
+            .map(|e| ((e.personal_id.clone(), e.item.clone()), e))
+            .collect();
+        let mut events = Vec::new();
+        let mut due = Vec::new();
+        for r in page {
+            let forecast = evaluate(self.rules, r, as_of);
+            let pin = r.personal_id.as_str().to_string();
+            let notices = notices_due(&forecast, as_of);
+            for item in &forecast.items {
+                let key = item.key().stable_key();
+                let stored = ledger.get(&(pin.clone(), key.clone()));
+                let notified = notices.iter().any(|n| std::ptr::eq(n.item, item));
+                if stored.is_none() && !is_actionable(item.status) && !notified {
+                    continue;
+                }
+                let row = EventRow {
+                    personal_id: pin.clone(),
+                    item: key,
+                    status: item.status.as_str().to_string(),
+                    earliest: item.earliest,
+                    due: item.due,
+                    overdue: item.overdue,
+                    expires: item.expires,
+                    completed_on: item.completed_on,
+                    changed_on: as_of,
+                };
+                if stored.is_none_or(|s| !s.same_state(&row)) {
+                    events.push(row);
+                }
+            }
+            for n in notices {
+                due.push((
+                    r,
+                    n.item.key().stable_key(),
+                    n.template.to_string(),
+                    n.date,
+                    n.item.info.name_vi.clone(),
+                    n.item.info.name_en.clone(),
+                    n.item.due,
+                ));
+            }
+        }
+        let notices =
+            recipients::resolve(&self.store, self.rules, &self.delivery, &due, as_of).await?;
+        Ok((events, notices))
+    }
+}
+
+/// Display helpers shared with the recipients module.
+pub(crate) fn place_name(commune: &str) -> String {
+    AdminUnits::get()
+        .commune(commune)
+        .map(|c| c.name.clone())
+        .unwrap_or_else(|| commune.to_string())
+}
+
+pub(crate) fn lang_of(code: &str) -> Lang {
+    if code == "en" {
+        Lang::En
+    } else {
+        Lang::Vi
+    }
+}
+
+/// Now, for the CLI's and tests' convenience.
+pub fn now() -> DateTime<Utc> {
+    Utc::now()
+}

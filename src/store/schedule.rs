@@ -1,0 +1,317 @@
+//! Storage for scheduling and delivery: runs with leases and checkpoints, the event ledger,
+//! notices and the outbox. The SQL is the same on both backends (placeholders `$1…` in order of
+//! first use, which SQLite reads too), so one macro stamps the methods onto each; only the
+//! write transaction and the row-lock clause differ.
+
+use super::{Result, StoreError};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+/// What claiming a run date found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunClaim {
+    /// This instance holds the lease; resume after the checkpoint (None: from the start).
+    Claimed { checkpoint: Option<String> },
+    /// The day was scanned to the end already.
+    Finished,
+    /// Another instance is scanning this day now.
+    HeldByOther,
+}
+
+/// A row of the event ledger.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EventRow {
+    pub personal_id: String,
+    pub item: String,
+    pub status: String,
+    pub earliest: Option<NaiveDate>,
+    pub due: Option<NaiveDate>,
+    pub overdue: Option<NaiveDate>,
+    pub expires: Option<NaiveDate>,
+    pub completed_on: Option<NaiveDate>,
+    pub changed_on: NaiveDate,
+}
+
+impl EventRow {
+    /// Same status and dates (when it last changed aside).
+    pub fn same_state(&self, other: &EventRow) -> bool {
+        (
+            &self.status,
+            self.earliest,
+            self.due,
+            self.overdue,
+            self.expires,
+            self.completed_on,
+        ) == (
+            &other.status,
+            other.earliest,
+            other.due,
+            other.overdue,
+            other.expires,
+            other.completed_on,
+        )
+    }
+}
+
+/// A notice, with its recipient resolved and its sentence rendered.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct NoticeRow {
+    pub personal_id: String,
+    pub item: String,
+    pub template: String,
+    pub notice_date: NaiveDate,
+    pub run_date: NaiveDate,
+    pub recipient_id: Option<String>,
+    pub channel: Option<String>,
+    pub address: Option<String>,
+    pub language: String,
+    pub line_sms: String,
+    pub line_email: String,
+    pub subject: String,
+}
+
+/// A row of the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub recipient_id: String,
+    pub channel: String,
+    pub address: String,
+    pub day: NaiveDate,
+    pub language: String,
+    pub subject: String,
+    pub body: String,
+    pub encoding: Option<String>,
+    pub segments: Option<i32>,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub provider_id: Option<String>,
+}
+
+pub(crate) const MESSAGE_COLUMNS: &str = "id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, last_error, provider_id";
+
+/// Rows per multi-row statement (SQLite's variable limit, PostgreSQL's 65,535 parameters).
+const ROWS: usize = 500;
+
+macro_rules! schedule_queries {
+    ($store:ty, $db:ty, $skip_locked:expr) => {
+        impl $store {
+            pub(crate) async fn claim_run(&self, as_of: NaiveDate, owner: &str, lease_until: DateTime<Utc>, now: DateTime<Utc>) -> Result<RunClaim> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("INSERT INTO runs (as_of, status, started_at) VALUES ($1, 'scanning', $2) ON CONFLICT (as_of) DO NOTHING")
+                    .bind(as_of)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let claimed: Option<(Option<String>,)> = sqlx::query_as(
+                    "UPDATE runs SET lease_owner = $1, lease_until = $2 WHERE as_of = $3 AND status <> 'finished' \
+                     AND (lease_owner IS NULL OR lease_until < $4 OR lease_owner = $1) RETURNING checkpoint",
+                )
+                .bind(owner)
+                .bind(lease_until)
+                .bind(as_of)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let status: String = sqlx::query_scalar("SELECT status FROM runs WHERE as_of = $1").bind(as_of).fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(match (claimed, status.as_str()) {
+                    (Some((checkpoint,)), _) => RunClaim::Claimed { checkpoint },
+                    (None, "finished") => RunClaim::Finished,
+                    (None, _) => RunClaim::HeldByOther,
+                })
+            }
+
+            pub(crate) async fn ledger_between(&self, first: &str, last: &str) -> Result<Vec<EventRow>> {
+                Ok(sqlx::query_as::<_, EventRow>(
+                    "SELECT personal_id, item, status, earliest, due, overdue, expires, completed_on, changed_on \
+                     FROM events WHERE personal_id >= $1 AND personal_id <= $2",
+                )
+                .bind(first)
+                .bind(last)
+                .fetch_all(self.read_pool())
+                .await?)
+            }
+
+            /// Writes one scanned page — changed ledger rows, new notices, the checkpoint — in one
+            /// transaction, and only while this instance still holds the run's lease.
+            #[allow(clippy::too_many_arguments)]
+            pub(crate) async fn commit_page(
+                &self,
+                as_of: NaiveDate,
+                owner: &str,
+                lease_until: DateTime<Utc>,
+                checkpoint: &str,
+                evaluated: i64,
+                events: &[EventRow],
+                notices: &[NoticeRow],
+                now: DateTime<Utc>,
+            ) -> Result<u64> {
+                let mut tx = self.write_tx().await?;
+                let mut inserted = 0;
+                for chunk in events.chunks(ROWS) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO events (personal_id, item, status, earliest, due, overdue, expires, completed_on, changed_on, updated_at) ",
+                    );
+                    qb.push_values(chunk, |mut b, e| {
+                        b.push_bind(&e.personal_id).push_bind(&e.item).push_bind(&e.status).push_bind(e.earliest).push_bind(e.due)
+                            .push_bind(e.overdue).push_bind(e.expires).push_bind(e.completed_on).push_bind(e.changed_on).push_bind(now);
+                    });
+                    qb.push(
+                        " ON CONFLICT (personal_id, item) DO UPDATE SET status = excluded.status, earliest = excluded.earliest, \
+                         due = excluded.due, overdue = excluded.overdue, expires = excluded.expires, completed_on = excluded.completed_on, \
+                         changed_on = excluded.changed_on, updated_at = excluded.updated_at",
+                    );
+                    qb.build().execute(&mut *tx).await?;
+                }
+                for chunk in notices.chunks(ROWS) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO notices (personal_id, item, template, notice_date, run_date, recipient_id, channel, address, language, line_sms, line_email, subject, created_at) ",
+                    );
+                    qb.push_values(chunk, |mut b, n| {
+                        b.push_bind(&n.personal_id).push_bind(&n.item).push_bind(&n.template).push_bind(n.notice_date).push_bind(n.run_date)
+                            .push_bind(&n.recipient_id).push_bind(&n.channel).push_bind(&n.address).push_bind(&n.language)
+                            .push_bind(&n.line_sms).push_bind(&n.line_email).push_bind(&n.subject).push_bind(now);
+                    });
+                    qb.push(" ON CONFLICT (personal_id, item, template, notice_date) DO NOTHING");
+                    inserted += qb.build().execute(&mut *tx).await?.rows_affected();
+                }
+                let held = sqlx::query(
+                    "UPDATE runs SET checkpoint = $1, evaluated = evaluated + $2, notices = notices + $3, lease_until = $4 \
+                     WHERE as_of = $5 AND lease_owner = $6",
+                )
+                .bind(checkpoint)
+                .bind(evaluated)
+                .bind(inserted as i64)
+                .bind(lease_until)
+                .bind(as_of)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if held == 0 {
+                    // Another instance took the day over; its pages win, ours is dropped whole.
+                    return Err(StoreError::Conflict(format!("lost the lease on the run of {as_of}")));
+                }
+                tx.commit().await?;
+                Ok(inserted)
+            }
+
+            pub(crate) async fn finish_run(&self, as_of: NaiveDate, owner: &str, now: DateTime<Utc>) -> Result<()> {
+                sqlx::query("UPDATE runs SET status = 'finished', finished_at = $1, lease_owner = NULL, lease_until = NULL WHERE as_of = $2 AND lease_owner = $3")
+                    .bind(now)
+                    .bind(as_of)
+                    .bind(owner)
+                    .execute(self.write_pool())
+                    .await?;
+                Ok(())
+            }
+
+            /// Notices with a recipient and no message yet, from this day or earlier ones.
+            pub(crate) async fn unmessaged_notices(&self, day: NaiveDate) -> Result<Vec<NoticeRow>> {
+                Ok(sqlx::query_as::<_, NoticeRow>(
+                    "SELECT personal_id, item, template, notice_date, run_date, recipient_id, channel, address, language, line_sms, line_email, subject \
+                     FROM notices WHERE message_id IS NULL AND recipient_id IS NOT NULL AND run_date <= $1 \
+                     ORDER BY recipient_id, channel, personal_id, item",
+                )
+                .bind(day)
+                .fetch_all(self.read_pool())
+                .await?)
+            }
+
+            /// Queues a message and links its notices, atomically. False when the recipient
+            /// already has a message on that channel that day (the notices then wait a day).
+            pub(crate) async fn queue_message(&self, m: &OutboxMessage, notices: &[&NoticeRow], now: DateTime<Utc>) -> Result<bool> {
+                let mut tx = self.write_tx().await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', 0, $11, $12) ON CONFLICT DO NOTHING",
+                )
+                .bind(&m.id).bind(&m.recipient_id).bind(&m.channel).bind(&m.address).bind(m.day).bind(&m.language)
+                .bind(&m.subject).bind(&m.body).bind(&m.encoding).bind(m.segments).bind(m.next_attempt_at).bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    return Ok(false);
+                }
+                for n in notices {
+                    sqlx::query("UPDATE notices SET message_id = $1 WHERE personal_id = $2 AND item = $3 AND template = $4 AND notice_date = $5")
+                        .bind(&m.id).bind(&n.personal_id).bind(&n.item).bind(&n.template).bind(n.notice_date)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            /// Leases up to `limit` messages ready to send: queued ones whose time has come, and
+            /// ones left `sending` by an instance whose lease ran out (it died mid-send).
+            pub(crate) async fn claim_messages(&self, owner: &str, lease_until: DateTime<Utc>, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxMessage>> {
+                let mut tx = self.write_tx().await?;
+                let rows = sqlx::query_as::<_, OutboxMessage>(&format!(
+                    "UPDATE messages SET status = 'sending', lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
+                     WHERE id IN (SELECT id FROM messages WHERE (status = 'queued' AND next_attempt_at <= $3) \
+                     OR (status = 'sending' AND lease_until < $3) ORDER BY next_attempt_at, id LIMIT $4 {}) \
+                     RETURNING {MESSAGE_COLUMNS}",
+                    $skip_locked
+                ))
+                .bind(owner)
+                .bind(lease_until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(rows)
+            }
+
+            /// Records a send; only the lease holder may (a late worker whose lease expired
+            /// cannot overwrite what a newer holder did).
+            pub(crate) async fn mark_sent(&self, id: &str, owner: &str, provider_id: Option<&str>, now: DateTime<Utc>) -> Result<bool> {
+                Ok(sqlx::query(
+                    "UPDATE messages SET status = 'sent', provider_id = $1, sent_at = $2, lease_owner = NULL, lease_until = NULL, last_error = NULL \
+                     WHERE id = $3 AND lease_owner = $4 AND status = 'sending'",
+                )
+                .bind(provider_id).bind(now).bind(id).bind(owner)
+                .execute(self.write_pool())
+                .await?
+                .rows_affected() == 1)
+            }
+
+            /// Records a failed attempt: retried at `retry_at`, or dead when None.
+            pub(crate) async fn mark_failed(&self, id: &str, owner: &str, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<bool> {
+                let (status, next) = match retry_at {
+                    Some(at) => ("queued", Some(at)),
+                    None => ("dead", None),
+                };
+                Ok(sqlx::query(
+                    "UPDATE messages SET status = $1, last_error = $2, next_attempt_at = COALESCE($3, next_attempt_at), lease_owner = NULL, lease_until = NULL \
+                     WHERE id = $4 AND lease_owner = $5 AND status = 'sending'",
+                )
+                .bind(status).bind(error).bind(next).bind(id).bind(owner)
+                .execute(self.write_pool())
+                .await?
+                .rows_affected() == 1)
+            }
+
+            pub(crate) async fn messages_of_day(&self, day: NaiveDate) -> Result<Vec<OutboxMessage>> {
+                Ok(sqlx::query_as::<_, OutboxMessage>(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE day = $1 ORDER BY channel, id"))
+                    .bind(day)
+                    .fetch_all(self.read_pool())
+                    .await?)
+            }
+
+            pub(crate) async fn outbox_counts(&self) -> Result<Vec<(String, String, i64)>> {
+                Ok(sqlx::query_as("SELECT channel, status, count(*) FROM messages GROUP BY channel, status ORDER BY channel, status")
+                    .fetch_all(self.read_pool())
+                    .await?)
+            }
+        }
+    };
+}
+
+schedule_queries!(super::SqliteStore, sqlx::Sqlite, "");
+schedule_queries!(super::PgStore, sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
