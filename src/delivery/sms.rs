@@ -22,6 +22,23 @@ impl Encoding {
 const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 const GSM7_EXTENDED: &str = "^{}\\[~]|€\u{0c}";
 
+/// Typographic punctuation GSM-7 lacks (one en dash would force the whole message to UCS-2
+/// and triple its parts), in the nearest GSM-7 form.
+fn plain_punctuation(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '–' | '—' | '‑' => out.push('-'),
+            '‘' | '’' => out.push('\''),
+            '“' | '”' => out.push('"'),
+            '…' => out.push_str("..."),
+            '\u{a0}' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The text as it will be sent, its encoding and how many parts it takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmsText {
@@ -34,7 +51,7 @@ pub struct SmsText {
 /// turns Vietnamese into GSM-7; otherwise the text keeps its marks and goes as UCS-2.
 pub fn prepare(text: &str, unaccented: bool) -> SmsText {
     let body = if unaccented {
-        unaccent(text)
+        plain_punctuation(&unaccent(text))
     } else {
         text.to_string()
     };
@@ -76,6 +93,11 @@ mod tests {
         let t = prepare("Trạm Y tế phường Đống Đa nhắc: bé An đến hạn tiêm", true);
         assert_eq!(t.body, "Tram Y te phuong Dong Da nhac: be An den han tiem");
         assert_eq!((t.encoding, t.segments), (Encoding::Gsm7, 1));
+        let t = prepare("Viêm não Nhật Bản – mũi 1 “sớm”…", true);
+        assert_eq!(
+            (t.body.as_str(), t.encoding),
+            ("Viem nao Nhat Ban - mui 1 \"som\"...", Encoding::Gsm7)
+        );
         assert_eq!(prepare(&"a".repeat(160), true).segments, 1);
         assert_eq!(prepare(&"a".repeat(161), true).segments, 2);
         assert_eq!(prepare(&"a".repeat(306), true).segments, 2);

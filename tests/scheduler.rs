@@ -1,0 +1,327 @@
+//! `vongdoi run` end to end on both backends: a day's notices go out once, a week of runs
+//! never repeats a message, a recorded dose silences its reminders, a killed run resumes
+//! without losing or doubling anything, and two instances share a day.
+
+mod common;
+
+use common::{all_backends, TestDb};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const CITIZENS: &str = "personal_id,full_name,sex,date_of_birth,date_of_death,commune_code,household_id,mother_id,father_id,guardian_id,phone,email,language
+001196000001,Trần Thị Lan,F,1996-04-02,,00004,HK1,,,,0912345678,,vi
+001226000002,Nguyễn Văn An,M,2026-09-20,,00004,HK1,001196000001,,,,,vi
+001326000003,Nguyễn Thị Bình,F,2026-09-20,,00004,HK1,001196000001,,,,,vi
+001086000004,Lê Văn Cường,M,1986-12-01,,00004,HK2,,,,,cuong@example.vn,vi
+";
+// Birth doses given, so the twins' next items are dtp/opv/rota 1, due 2026-11-20 (3-day
+// reminder on 11-17). Cường's card from 2021 (age 34) does not cover the renewal at 40
+// (2026-12-01), whose 60-day reminder fell on 2026-10-02: caught up on the first run.
+const DOSES: &str = "personal_id,vaccine,date_given,place
+001226000002,HEPB,2026-09-20,
+001226000002,BCG,2026-09-21,
+001326000003,HEPB,2026-09-20,
+001326000003,BCG,2026-09-21,
+";
+const CARDS: &str = "personal_id,issued_on\n001086000004,2021-03-01\n001196000001,2021-05-01\n";
+
+fn vongdoi(db: &TestDb, dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_vongdoi"))
+        .args(args)
+        .current_dir(dir)
+        .env("DATABASE_URL", &db.url)
+        .env("VONGDOI_LOG", "warn")
+        .env("VONGDOI_SMS_WINDOW", "00:00-24:00")
+        .env("VONGDOI_SMS_MAX_SEGMENTS", "10")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every SMS line as (id, body); panics on a repeated id.
+fn sms(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for line in fs::read_to_string(dir.join("outbox/sms.jsonl"))
+        .unwrap_or_default()
+        .lines()
+    {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let id = v["id"].as_str().unwrap().to_string();
+        assert!(
+            out.insert(id.clone(), v["body"].as_str().unwrap().to_string())
+                .is_none(),
+            "SMS {id} written twice"
+        );
+    }
+    out
+}
+
+fn emails(dir: &Path) -> BTreeSet<String> {
+    fs::read_dir(dir.join("outbox/email"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".eml"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_day_goes_out_once_and_a_week_never_repeats() {
+    for db in all_backends().await {
+        let b = db.backend;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::write(d.join("c.csv"), CITIZENS).unwrap();
+        fs::write(d.join("i.csv"), DOSES).unwrap();
+        fs::write(d.join("k.csv"), CARDS).unwrap();
+        vongdoi(&db, d, &["import", "citizens", "c.csv"]);
+        vongdoi(&db, d, &["import", "immunizations", "i.csv"]);
+        vongdoi(&db, d, &["import", "id-cards", "k.csv"]);
+
+        // A dry run writes nothing.
+        let dry = vongdoi(&db, d, &["run", "--as-of", "2026-11-17", "--dry-run"]);
+        assert!(
+            dry.contains("vaccination-due-soon") && !dry.contains("001196000001"),
+            "{b}: {dry}"
+        );
+        assert!(sms(d).is_empty() && emails(d).is_empty(), "{b}");
+
+        vongdoi(&db, d, &["run", "--as-of", "2026-11-17"]);
+        let first = sms(d);
+        assert_eq!(
+            first.len(),
+            1,
+            "{b}: the mother of twins gets one SMS: {first:?}"
+        );
+        let body = first.values().next().unwrap();
+        assert!(
+            body.contains("Nguyen Van An") && body.contains("Nguyen Thi Binh"),
+            "{b}: both twins, unaccented: {body}"
+        );
+        assert!(
+            body.is_ascii() && !body.contains("001226000002"),
+            "{b}: {body}"
+        );
+        let mails = emails(d);
+        assert_eq!(mails.len(), 1, "{b}: {mails:?}");
+        let eml =
+            fs::read_to_string(d.join("outbox/email").join(mails.iter().next().unwrap())).unwrap();
+        assert!(
+            eml.contains("To: cuong@example.vn")
+                && eml.contains("Lê Văn Cường")
+                && eml.contains("căn cước"),
+            "{b}: {eml}"
+        );
+
+        // The same day again: nothing new.
+        let again = vongdoi(&db, d, &["run", "--as-of", "2026-11-17"]);
+        assert!(again.contains("đã gửi/sent 0"), "{b}: {again}");
+        assert_eq!(sms(d), first, "{b}");
+        assert_eq!(emails(d), mails, "{b}");
+
+        // A week of daily runs: no message repeats (sms() panics on a repeated id), no new
+        // notice until the next one is due (the overdue date, 2026-12-20).
+        for day in 18..=24 {
+            vongdoi(&db, d, &["run", "--as-of", &format!("2026-11-{day}")]);
+        }
+        assert_eq!(sms(d), first, "{b}: nothing new that week");
+        assert_eq!(emails(d), mails, "{b}");
+
+        // Doses recorded (on the due date): on the overdue date the twins' reminders stay silent; a missed
+        // day (12-20 .. 12-22 not run) is caught up on 12-23 for anything still open.
+        fs::write(
+            d.join("i2.csv"),
+            "personal_id,vaccine,date_given,place\n001226000002,PENTA,2026-11-20,\n001226000002,OPV,2026-11-20,\n001226000002,ROTA,2026-11-20,\n",
+        )
+        .unwrap();
+        let out = vongdoi(&db, d, &["import", "immunizations", "i2.csv"]);
+        assert!(out.contains("thêm/inserted 3"), "{b}: {out}");
+        vongdoi(&db, d, &["run", "--as-of", "2026-12-23"]);
+        let later = sms(d);
+        let new: Vec<&String> = later
+            .iter()
+            .filter(|(id, _)| !first.contains_key(*id))
+            .map(|(_, body)| body)
+            .collect();
+        assert_eq!(new.len(), 1, "{b}: {new:?}");
+        // Bình is overdue for her first doses; An, vaccinated, is told only of his second
+        // doses (due 12-20; their 3-day reminder of 12-17 caught up on 12-23).
+        let body = new[0];
+        assert!(
+            body.contains("be Nguyen Thi Binh da qua han tiem"),
+            "{b}: {body}"
+        );
+        assert!(!body.contains("be Nguyen Van An da qua han"), "{b}: {body}");
+        assert!(
+            body.contains("be Nguyen Van An den han tiem Bach hau, ho ga, uon van - mui 2"),
+            "{b}: {body}"
+        );
+    }
+}
+
+/// Runs `vongdoi run` and kills it after `after_ms` (it may have finished by then).
+fn run_and_kill(db: &TestDb, dir: &Path, as_of: &str, after_ms: u64) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vongdoi"))
+        .args(["run", "--as-of", as_of])
+        .current_dir(dir)
+        .env("DATABASE_URL", &db.url)
+        .env("VONGDOI_LOG", "error")
+        .env("VONGDOI_SMS_WINDOW", "00:00-24:00")
+        .env("VONGDOI_SMS_MAX_SEGMENTS", "10")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(after_ms));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn killed_runs_lose_nothing_and_repeat_nothing() {
+    for db in all_backends().await {
+        let b = db.backend;
+        let reference_db = common::sqlite().await;
+        let (reference, killed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        for (db, dir) in [(&reference_db, reference.path()), (&db, killed.path())] {
+            vongdoi(
+                db,
+                dir,
+                &[
+                    "demo",
+                    "--population",
+                    "3000",
+                    "--seed",
+                    "5",
+                    "--as-of",
+                    "2026-11-21",
+                ],
+            );
+        }
+        vongdoi(
+            &reference_db,
+            reference.path(),
+            &["run", "--as-of", "2026-11-21"],
+        );
+        // Kill at several moments (the lease of a killed run must expire before another
+        // process may take the day over, so the kills fall inside one process's lease: each
+        // restart is the same owner only by chance — the lease is what is tested below).
+        for ms in [150, 400, 900] {
+            run_and_kill(&db, killed.path(), "2026-11-21", ms);
+        }
+        let _ = sms(killed.path()); // no SMS written twice so far
+        vongdoi_with_lease_expired(&db, killed.path());
+        assert_eq!(
+            sms(killed.path()),
+            sms(reference.path()),
+            "{b}: the same messages as a run never killed"
+        );
+        assert_eq!(emails(killed.path()), emails(reference.path()), "{b}");
+    }
+}
+
+/// Finishes a killed day. A killed process leaves its run lease and message leases behind;
+/// they expire (10 and 5 minutes); the test moves them into the past instead of waiting.
+fn vongdoi_with_lease_expired(db: &TestDb, dir: &Path) {
+    let url = db.url.clone();
+    // Its own runtime on its own thread: the test's runtime is blocked in join() meanwhile.
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let past = "2000-01-01T00:00:00Z";
+            if url.starts_with("sqlite") {
+                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+                sqlx::query("UPDATE runs SET lease_until = ?")
+                    .bind(past)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                sqlx::query("UPDATE messages SET lease_until = ? WHERE status = 'sending'")
+                    .bind(past)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+            } else {
+                let pool = sqlx::PgPool::connect(&url).await.unwrap();
+                sqlx::query("UPDATE runs SET lease_until = $1::timestamptz")
+                    .bind(past)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                sqlx::query(
+                    "UPDATE messages SET lease_until = $1::timestamptz WHERE status = 'sending'",
+                )
+                .bind(past)
+                .execute(&pool)
+                .await
+                .unwrap();
+                pool.close().await;
+            }
+        })
+    })
+    .join()
+    .unwrap();
+    vongdoi(db, dir, &["run", "--as-of", "2026-11-21"]);
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_send_each_message_once() {
+    for db in all_backends().await {
+        let b = db.backend;
+        let reference_db = common::sqlite().await;
+        let (reference, shared) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        for (db, dir) in [(&reference_db, reference.path()), (&db, shared.path())] {
+            vongdoi(
+                db,
+                dir,
+                &[
+                    "demo",
+                    "--population",
+                    "3000",
+                    "--seed",
+                    "9",
+                    "--as-of",
+                    "2026-11-21",
+                ],
+            );
+        }
+        vongdoi(
+            &reference_db,
+            reference.path(),
+            &["run", "--as-of", "2026-11-21"],
+        );
+        let spawn = || {
+            Command::new(env!("CARGO_BIN_EXE_vongdoi"))
+                .args(["run", "--as-of", "2026-11-21"])
+                .current_dir(shared.path())
+                .env("DATABASE_URL", &db.url)
+                .env("VONGDOI_LOG", "error")
+                .env("VONGDOI_SMS_WINDOW", "00:00-24:00")
+                .env("VONGDOI_SMS_MAX_SEGMENTS", "10")
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let (mut one, mut two) = (spawn(), spawn());
+        assert!(
+            one.wait().unwrap().success() && two.wait().unwrap().success(),
+            "{b}"
+        );
+        // Whichever instance scanned, a last pass delivers anything the other left queued.
+        vongdoi(&db, shared.path(), &["run", "--as-of", "2026-11-21"]);
+        assert_eq!(sms(shared.path()), sms(reference.path()), "{b}");
+        assert_eq!(emails(shared.path()), emails(reference.path()), "{b}");
+    }
+}
