@@ -9,6 +9,7 @@ pub mod cli;
 pub mod demo;
 pub mod logging;
 pub mod registry;
+pub mod reports;
 pub mod rules;
 pub mod store;
 pub mod text;
