@@ -343,9 +343,9 @@ impl Report {
     }
 
     pub fn to_json(&self, lang: Lang) -> serde_json::Value {
-        let defs: serde_json::Map<String, serde_json::Value> = definitions(lang)
+        let defs: Vec<serde_json::Value> = definitions(lang)
             .into_iter()
-            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .map(|(term, definition)| serde_json::json!({"term": term, "definition": definition}))
             .collect();
         let rows: Vec<serde_json::Value> = self
             .cells
@@ -403,9 +403,25 @@ impl Report {
         let mut page = Html::page(&title, &subtitle, true);
         let totals = self.totals();
         // Chart: the area's shares by dose, one bar per cohort.
-        let mut cats: Vec<String> = FIRST_YEAR.iter().map(|a| bi(lang, a.3, a.4)).collect();
-        cats.push(bi(lang, "Tiêm đủ", "Fully"));
-        cats.push(bi(lang, SECOND_YEAR.3, SECOND_YEAR.4));
+        // Short labels: nine groups share the page's width.
+        let cats: Vec<String> = match lang {
+            Lang::Vi => [
+                "BCG",
+                "VGB sơ sinh",
+                "DTP1",
+                "DTP3",
+                "OPV3",
+                "IPV1",
+                "Sởi 1",
+                "Tiêm đủ",
+                "Sởi 2",
+            ],
+            Lang::En => [
+                "BCG", "HepB-0", "DTP1", "DTP3", "OPV3", "IPV1", "MCV1", "Full", "MCV2",
+            ],
+        }
+        .map(String::from)
+        .to_vec();
         let shown: Vec<&String> = self.cohorts.iter().rev().take(FILLS.len()).rev().collect();
         let series: Vec<Bars> = shown
             .iter()

@@ -302,9 +302,9 @@ impl Report {
     }
 
     pub fn to_json(&self, lang: Lang) -> serde_json::Value {
-        let defs: serde_json::Map<String, serde_json::Value> = definitions(lang)
+        let defs: Vec<serde_json::Value> = definitions(lang)
             .into_iter()
-            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .map(|(term, definition)| serde_json::json!({"term": term, "definition": definition}))
             .collect();
         serde_json::json!({
             "report": "enrolment",
