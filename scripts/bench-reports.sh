@@ -35,7 +35,7 @@ for n in "${sizes[@]}"; do
     VONGDOI_BENCH_POPULATION=$n cargo bench --bench registry_scan
   fi
   url="sqlite://$PWD/$db"
-  commune=$("$bin" --database-url "$url" summary | awk '/Largest communes/ {getline; print $1; exit}')
+  commune=$("$bin" --database-url "$url" summary 2>/dev/null | awk '/Largest communes/ {getline; print $1; exit}')
   echo "registry of $n citizens ($db), commune $commune, as of $as_of"
   printf '  %-34s %9s %9s %10s %15s\n' report cold warm "peak RSS" output
   run "vaccination, one commune (csv)" "$bin" --database-url "$url" report vaccination --commune "$commune" --as-of $as_of
