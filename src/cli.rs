@@ -404,7 +404,7 @@ impl ItemArgs {
 /// One of the three forms of a report, written where `--output` says.
 fn write_report(
     common: &ReportCommon,
-    csv: impl FnOnce(&mut dyn Write) -> Result<()>,
+    csv: impl FnOnce(&mut dyn Write, Lang) -> Result<()>,
     json: impl FnOnce(Lang) -> serde_json::Value,
     html: impl FnOnce(Lang) -> String,
 ) -> Result<()> {
@@ -416,7 +416,7 @@ fn write_report(
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
     match common.format {
-        ReportFormat::Csv => csv(&mut out)?,
+        ReportFormat::Csv => csv(&mut out, lang)?,
         ReportFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &json(lang))?;
             writeln!(out)?;
@@ -445,7 +445,7 @@ async fn report_command(store: Arc<Store>, rules: &RuleSet, kind: ReportKind) ->
             .await?;
             write_report(
                 &common,
-                |w| r.write_csv(w),
+                |w, l| r.write_csv(w, l),
                 |l| r.to_json(l),
                 |l| r.to_html(l),
             )
@@ -461,7 +461,7 @@ async fn report_command(store: Arc<Store>, rules: &RuleSet, kind: ReportKind) ->
             .await?;
             write_report(
                 &common,
-                |w| r.write_csv(w),
+                |w, l| r.write_csv(w, l),
                 |l| r.to_json(l),
                 |l| r.to_html(l),
             )
@@ -485,7 +485,7 @@ async fn report_command(store: Arc<Store>, rules: &RuleSet, kind: ReportKind) ->
             .await?;
             write_report(
                 &common,
-                |w| r.write_csv(w),
+                |w, l| r.write_csv(w, l),
                 |l| r.to_json(l),
                 |l| r.to_html(l),
             )
@@ -512,7 +512,7 @@ async fn report_command(store: Arc<Store>, rules: &RuleSet, kind: ReportKind) ->
             .await?;
             write_report(
                 &common,
-                |w| r.write_csv(w),
+                |w, l| r.write_csv(w, l),
                 |l| r.to_json(l),
                 |l| r.to_html(l),
             )

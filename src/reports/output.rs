@@ -201,21 +201,19 @@ pub fn bar_chart(
         .fold(0.0_f64, f64::max);
     let max = max.unwrap_or_else(|| nice_ceiling(largest)).max(1.0);
     let mut svg = String::new();
-    let _ = write!(
+    let _ = writeln!(
         svg,
         r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{label}" font-family="sans-serif" font-size="10">
-<defs><pattern id="hatch" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="4" height="4" fill="#fff"/><line x1="0" y1="0" x2="0" y2="4" stroke="#444" stroke-width="1.6"/></pattern></defs>
-"##,
+<defs><pattern id="hatch" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="4" height="4" fill="#fff"/><line x1="0" y1="0" x2="0" y2="4" stroke="#444" stroke-width="1.6"/></pattern></defs>"##,
         label = esc(caption)
     );
     // Grid lines and the value axis, in five steps.
     for step in 0..=4 {
         let v = max * step as f64 / 4.0;
         let y = top + plot_h - plot_h * step as f64 / 4.0;
-        let _ = write!(
+        let _ = writeln!(
             svg,
-            r##"<line x1="{left}" y1="{y:.1}" x2="{x2:.1}" y2="{y:.1}" stroke="#ccc" stroke-width="0.6"/><text x="{tx:.1}" y="{ty:.1}" text-anchor="end">{v}{unit}</text>
-"##,
+            r##"<line x1="{left}" y1="{y:.1}" x2="{x2:.1}" y2="{y:.1}" stroke="#ccc" stroke-width="0.6"/><text x="{tx:.1}" y="{ty:.1}" text-anchor="end">{v}{unit}</text>"##,
             x2 = left + plot_w,
             tx = left - 4.0,
             ty = y + 3.0,
@@ -231,20 +229,18 @@ pub fn bar_chart(
             let (v, projected) = s.values.get(ci).copied().unwrap_or((0.0, false));
             let h = (v / max).clamp(0.0, 1.0) * plot_h;
             let fill = if projected { "url(#hatch)" } else { s.fill };
-            let _ = write!(
+            let _ = writeln!(
                 svg,
-                r##"<rect x="{x:.1}" y="{y:.1}" width="{bar_w:.1}" height="{h:.1}" fill="{fill}" stroke="#000" stroke-width="0.4"><title>{title}: {v}</title></rect>
-"##,
+                r##"<rect x="{x:.1}" y="{y:.1}" width="{bar_w:.1}" height="{h:.1}" fill="{fill}" stroke="#000" stroke-width="0.4"><title>{title}: {v}</title></rect>"##,
                 x = gx + bar_w * si as f64,
                 y = top + plot_h - h,
                 title = esc(&format!("{} {}", s.label, cat)),
                 v = format_tick(v),
             );
         }
-        let _ = write!(
+        let _ = writeln!(
             svg,
-            r##"<text x="{x:.1}" y="{y:.1}" text-anchor="middle">{}</text>
-"##,
+            r##"<text x="{x:.1}" y="{y:.1}" text-anchor="middle">{}</text>"##,
             esc(cat),
             x = left + group_w * (ci as f64 + 0.5),
             y = top + plot_h + 13.0,
@@ -254,10 +250,9 @@ pub fn bar_chart(
     let mut lx = left;
     let ly = height - 14.0;
     for s in series {
-        let _ = write!(
+        let _ = writeln!(
             svg,
-            r##"<rect x="{lx:.1}" y="{y:.1}" width="10" height="10" fill="{fill}" stroke="#000" stroke-width="0.4"/><text x="{tx:.1}" y="{ty:.1}">{label}</text>
-"##,
+            r##"<rect x="{lx:.1}" y="{y:.1}" width="10" height="10" fill="{fill}" stroke="#000" stroke-width="0.4"/><text x="{tx:.1}" y="{ty:.1}">{label}</text>"##,
             y = ly - 9.0,
             fill = s.fill,
             tx = lx + 14.0,
@@ -266,9 +261,9 @@ pub fn bar_chart(
         );
         lx += 24.0 + 6.0 * s.label.chars().count() as f64;
     }
-    let _ = write!(
+    let _ = writeln!(
         svg,
-        "</svg><figcaption>{}</figcaption></figure>\n",
+        "</svg><figcaption>{}</figcaption></figure>",
         esc(caption)
     );
     svg

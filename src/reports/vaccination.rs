@@ -168,7 +168,8 @@ pub async fn build(
 }
 
 impl Report {
-    pub fn write_csv<W: std::io::Write>(&self, out: W) -> Result<()> {
+    /// CSV: stable column names; `lang` picks the language of item names.
+    pub fn write_csv<W: std::io::Write>(&self, out: W, lang: Lang) -> Result<()> {
         write_csv(
             out,
             &CSV_COLUMNS,
@@ -185,7 +186,10 @@ impl Report {
                     r.series.clone(),
                     r.dose.to_string(),
                     r.vaccine.clone(),
-                    r.item_vi.clone(),
+                    match lang {
+                        Lang::Vi => r.item_vi.clone(),
+                        Lang::En => r.item_en.clone(),
+                    },
                     r.status.as_str().to_string(),
                     opt(r.earliest),
                     opt(r.due),
