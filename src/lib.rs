@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod demo;
 pub mod logging;
 pub mod registry;
+pub mod reports;
 pub mod rules;
 pub mod schedule;
 pub mod store;

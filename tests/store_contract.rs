@@ -482,3 +482,118 @@ async fn evaluation_pages_carry_each_citizens_own_records() {
         store.close().await;
     }
 }
+
+#[tokio::test]
+async fn filtered_scans_and_birth_year_counts_read_only_their_range() {
+    for db in common::all_backends().await {
+        let store = open(&db).await;
+        let b = db.backend;
+        let mut people = family();
+        // Twins in another commune, born the same day: the page cursor must split them right.
+        for (p, name) in [
+            ("001225000010", "Lê Văn Một"),
+            ("001225000011", "Lê Văn Hai"),
+        ] {
+            let mut c = citizen(p, name, "M", "2025-01-31", "");
+            c.commune_code = vongdoi::registry::CommuneCode::parse("00008").unwrap();
+            people.push(c);
+        }
+        // Died before the report date: not a living resident.
+        let mut gone = citizen("001225000012", "Lê Văn Ba", "M", "2025-06-01", "");
+        gone.date_of_death = Some("2026-01-01".parse().unwrap());
+        people.push(gone);
+        store.upsert_citizens(&people, "t", now()).await.unwrap();
+        let store = std::sync::Arc::new(store);
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let range = |commune: Option<&str>, from: &str, until: &str| vongdoi::store::ScanRange {
+            commune: commune.map(|c| vongdoi::registry::CommuneCode::parse(c).unwrap()),
+            born_from: day(from),
+            born_until: day(until),
+        };
+        let scan = |ranges: Vec<vongdoi::store::ScanRange>| {
+            let store = store.clone();
+            async move {
+                let mut rx = vongdoi::store::scan::scan_ranges(store, ranges, 1);
+                let mut ids = Vec::new();
+                while let Some(page) = rx.recv().await {
+                    ids.extend(page.unwrap().into_iter().map(|r| r.personal_id.to_string()));
+                }
+                ids
+            }
+        };
+        assert_eq!(
+            scan(vec![range(None, "2025-01-01", "2026-12-31")]).await,
+            [
+                "001225000002",
+                "001225000010",
+                "001225000011",
+                "001225000012",
+                "001326000003"
+            ],
+            "{b}: birth order, then personal ID"
+        );
+        assert_eq!(
+            scan(vec![
+                range(Some("00008"), "2025-01-31", "2025-01-31"),
+                range(Some("00004"), "2025-01-31", "2026-02-28"),
+            ])
+            .await,
+            [
+                "001225000010",
+                "001225000011",
+                "001225000002",
+                "001225000012",
+                "001326000003"
+            ],
+            "{b}: one commune after the other, both ends included"
+        );
+        assert!(
+            scan(vec![range(Some("00025"), "1900-01-01", "2026-12-31")])
+                .await
+                .is_empty(),
+            "{b}"
+        );
+
+        let counts = store
+            .living_by_commune_birth_year(None, 1990, 2025, today())
+            .await
+            .unwrap();
+        let got: Vec<_> = counts
+            .iter()
+            .map(|c| (c.commune_code.as_str(), c.birth_year, c.living))
+            .collect();
+        assert_eq!(
+            got,
+            [("00004", 1990, 1), ("00004", 2025, 1), ("00008", 2025, 2)],
+            "{b}: the dead and the 2026 birth are not counted"
+        );
+        let only = [vongdoi::registry::CommuneCode::parse("00008").unwrap()];
+        let counts = store
+            .living_by_commune_birth_year(Some(&only), 1990, 2026, day("2025-12-31"))
+            .await
+            .unwrap();
+        assert_eq!(counts.len(), 1, "{b}");
+        assert_eq!(counts[0].living, 2, "{b}");
+        // As of a day before the death, the third child was alive.
+        let counts = store
+            .living_by_commune_birth_year(None, 2025, 2025, day("2025-12-31"))
+            .await
+            .unwrap();
+        assert_eq!(counts.iter().map(|c| c.living).sum::<i64>(), 4, "{b}");
+
+        let mut found: Vec<String> = store
+            .citizens_by_ids(&[
+                pin("001225000011"),
+                pin("001190000001"),
+                pin("001299999999"),
+            ])
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.citizen.full_name)
+            .collect();
+        found.sort();
+        assert_eq!(found, ["Lê Văn Hai", "Trần Thị Lan"], "{b}");
+        store.close().await;
+    }
+}

@@ -217,6 +217,41 @@ impl RuleSet {
         self.templates.keys().map(String::as_str)
     }
 
+    /// The vaccination series ids, in rule order (each once, whatever its versions).
+    pub fn series_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        for s in &self.series {
+            if !ids.contains(&&*s.id) {
+                ids.push(&s.id);
+            }
+        }
+        ids
+    }
+
+    /// A birth date before which nobody can have an open vaccination dose on `as_of`: every
+    /// dose expires at its `max_age`. Staff lists read only citizens born after it, with a
+    /// month to spare for the calendar rule (the engine still decides each item).
+    pub fn vaccination_born_after(&self, as_of: NaiveDate) -> Option<NaiveDate> {
+        self.series
+            .iter()
+            .flat_map(|s| s.doses.iter())
+            .map(|d| Duration::months(1).sub_from(d.max_age.sub_from(as_of)))
+            .min()
+    }
+
+    /// The ages of a milestone rule (`id-card`: 14, 25, 40, 60), over all its versions.
+    pub fn milestone_ages(&self, kind: &str) -> Vec<u32> {
+        let mut ages: Vec<u32> = self
+            .milestones
+            .iter()
+            .filter(|m| &*m.id == kind)
+            .flat_map(|m| m.ages.iter().map(|(age, _)| *age))
+            .collect();
+        ages.sort_unstable();
+        ages.dedup();
+        ages
+    }
+
     /// Every lifecycle item of `subject` on `as_of` (DOMAIN.md §3–5).
     ///
     /// Records and cards dated after `as_of` are ignored. A citizen who died on or before

@@ -307,6 +307,25 @@ fn iso_date(s: &str) -> Result<NaiveDate> {
 /// Where a keyset page of citizens in birth order starts (exclusive).
 pub type BirthCursor = (NaiveDate, PersonalId);
 
+/// Which citizens a filtered registry scan reads: one commune (or every commune) and a range
+/// of birth dates, both ends included. Staff lists are about children or one commune: reading
+/// only them through the `citizens_commune_birth` / `citizens_birth` indexes, instead of the
+/// whole registry, is what keeps a commune's list under a second at any registry size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanRange {
+    pub commune: Option<CommuneCode>,
+    pub born_from: NaiveDate,
+    pub born_until: NaiveDate,
+}
+
+/// Living residents of one commune born in one calendar year (the enrolment report's unit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BirthYearCount {
+    pub commune_code: String,
+    pub birth_year: i32,
+    pub living: i64,
+}
+
 pub enum Store {
     Sqlite(SqliteStore),
     Postgres(PgStore),
@@ -437,6 +456,43 @@ impl Store {
         parse_evaluation_page(page.as_deref().unwrap_or(""))
     }
 
+    /// A page of the citizens in `range`, in (date of birth, personal ID) order after `after`,
+    /// each with the records the rule engine evaluates — [`Store::evaluation_page`] narrowed to
+    /// a commune and a birth range. One query per page, one text value.
+    pub async fn evaluation_page_in(
+        &self,
+        range: &ScanRange,
+        after: Option<BirthCursor>,
+        limit: i64,
+    ) -> Result<Vec<CitizenRecords>> {
+        if range.born_from > range.born_until {
+            return Ok(Vec::new());
+        }
+        let page = dispatch!(self, s => s.evaluation_page_in_text(range, after, limit).await?);
+        parse_evaluation_page(page.as_deref().unwrap_or(""))
+    }
+
+    /// Living residents (no death on or before `as_of`, born on or before it) by commune and
+    /// calendar year of birth, for birth years `from_year..=until_year`, in `communes` (None:
+    /// every commune). One GROUP BY over the birth-date indexes.
+    pub async fn living_by_commune_birth_year(
+        &self,
+        communes: Option<&[CommuneCode]>,
+        from_year: i32,
+        until_year: i32,
+        as_of: NaiveDate,
+    ) -> Result<Vec<BirthYearCount>> {
+        let born_from = NaiveDate::from_ymd_opt(from_year, 1, 1)
+            .ok_or_else(|| StoreError::Corrupt(format!("year {from_year}")))?;
+        let born_until = NaiveDate::from_ymd_opt(until_year, 12, 31)
+            .ok_or_else(|| StoreError::Corrupt(format!("year {until_year}")))?
+            .min(as_of);
+        if born_from > born_until || communes.is_some_and(|c| c.is_empty()) {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.living_by_commune_birth_year(communes, born_from, born_until, as_of).await)
+    }
+
     /// A page of citizens in personal-ID order after `after` (the scheduler's scan order).
     pub async fn citizens_by_id(
         &self,
@@ -504,7 +560,8 @@ impl Store {
         dispatch!(self, s => s.summary().await)
     }
 
-    /// Registered citizens among `pins`, with opt-outs (recipients of notices).
+    /// Registered citizens among `pins` (in no particular order), with opt-outs. Set-based:
+    /// one query per few hundred IDs, for the few citizens a list or a page of notices names.
     pub async fn citizens_by_ids(&self, pins: &[PersonalId]) -> Result<Vec<StoredCitizen>> {
         if pins.is_empty() {
             return Ok(Vec::new());

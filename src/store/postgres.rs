@@ -314,6 +314,81 @@ impl PgStore {
             .collect()
     }
 
+    /// A filtered scan page as one text value, in (date of birth, personal ID) order.
+    pub(crate) async fn evaluation_page_in_text(
+        &self,
+        range: &ScanRange,
+        after: Option<BirthCursor>,
+        limit: i64,
+    ) -> Result<Option<String>> {
+        let (after_birth, after_pin) = after
+            .map(|(d, p)| (d, p.to_string()))
+            .unwrap_or((range.born_from, String::new()));
+        // Two statements rather than `$1 IS NULL OR …`: a cached generic plan for that form
+        // could not use the commune index.
+        let commune = if range.commune.is_some() {
+            "c.commune_code = $1 AND"
+        } else {
+            "$1::text IS NULL AND"
+        };
+        Ok(sqlx::query_scalar::<_, Option<String>>(&format!(
+            "SELECT string_agg(line, E'\\n' ORDER BY dob, pid) FROM ( \
+               SELECT c.date_of_birth AS dob, c.personal_id AS pid, c.personal_id || '|' || c.sex || '|' || c.date_of_birth::text || '|' || \
+               coalesce(c.date_of_death::text, '') || '|' || c.commune_code || '|' || \
+               coalesce((SELECT string_agg(i.date_given::text || ' ' || i.vaccine, ',') FROM immunizations i \
+                         WHERE i.personal_id = c.personal_id), '') || '|' || \
+               coalesce((SELECT string_agg(k.issued_on::text, ',') FROM id_cards k WHERE k.personal_id = c.personal_id), '') AS line \
+               FROM citizens c WHERE {commune} \
+               c.date_of_birth >= GREATEST($2::date, $4::date) AND c.date_of_birth <= $3 \
+               AND (c.date_of_birth, c.personal_id) > ($4::date, $5::text) \
+               ORDER BY c.date_of_birth, c.personal_id LIMIT $6) AS page"
+        ))
+        .bind(range.commune.as_ref().map(|c| c.as_str()))
+        .bind(range.born_from)
+        .bind(range.born_until)
+        .bind(after_birth)
+        .bind(after_pin)
+        .bind(limit)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn living_by_commune_birth_year(
+        &self,
+        communes: Option<&[CommuneCode]>,
+        born_from: NaiveDate,
+        born_until: NaiveDate,
+        as_of: NaiveDate,
+    ) -> Result<Vec<BirthYearCount>> {
+        let filter = if communes.is_some() {
+            "AND commune_code = ANY($4)"
+        } else {
+            "AND $4::text[] IS NULL"
+        };
+        let communes: Option<Vec<String>> =
+            communes.map(|c| c.iter().map(|c| c.to_string()).collect());
+        Ok(sqlx::query_as::<_, (String, i32, i64)>(&format!(
+            "SELECT commune_code, EXTRACT(YEAR FROM date_of_birth)::int4 AS birth_year, count(*) \
+             FROM citizens WHERE date_of_birth >= $1 AND date_of_birth <= $2 \
+             AND (date_of_death IS NULL OR date_of_death > $3) \
+             {filter} \
+             GROUP BY commune_code, birth_year ORDER BY commune_code, birth_year"
+        ))
+        .bind(born_from)
+        .bind(born_until)
+        .bind(as_of)
+        .bind(communes)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|(commune_code, birth_year, living)| BirthYearCount {
+            commune_code,
+            birth_year,
+            living,
+        })
+        .collect())
+    }
+
     pub async fn citizen(&self, pin: PersonalId) -> Result<Option<StoredCitizen>> {
         let row = sqlx::query(&format!(
             "SELECT {CITIZEN_SELECT}, sms_opt_out, email_opt_out, created_at, updated_at, created_by \

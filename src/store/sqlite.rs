@@ -325,6 +325,47 @@ impl SqliteStore {
         .await?)
     }
 
+    /// A filtered scan page as one text value, in (date of birth, personal ID) order.
+    pub(crate) async fn evaluation_page_in_text(
+        &self,
+        range: &ScanRange,
+        after: Option<BirthCursor>,
+        limit: i64,
+    ) -> Result<Option<String>> {
+        // Without a cursor, start just before the range: every birth date >= born_from.
+        let (after_birth, after_pin) = after
+            .map(|(d, p)| (d, p.to_string()))
+            .unwrap_or((range.born_from, String::new()));
+        let commune = if range.commune.is_some() {
+            "c.commune_code = ? AND"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT group_concat(line, char(10) ORDER BY dob, pid) FROM ( \
+               SELECT c.date_of_birth AS dob, c.personal_id AS pid, c.personal_id || '|' || c.sex || '|' || c.date_of_birth || '|' || \
+               coalesce(c.date_of_death, '') || '|' || c.commune_code || '|' || \
+               coalesce((SELECT group_concat(i.date_given || ' ' || i.vaccine, ',') FROM immunizations i \
+                         WHERE i.personal_id = c.personal_id), '') || '|' || \
+               coalesce((SELECT group_concat(k.issued_on, ',') FROM id_cards k WHERE k.personal_id = c.personal_id), '') AS line \
+               FROM citizens c WHERE {commune} c.date_of_birth >= ? AND c.date_of_birth <= ? \
+               AND (c.date_of_birth > ? OR (c.date_of_birth = ? AND c.personal_id > ?)) \
+               ORDER BY c.date_of_birth, c.personal_id LIMIT ?)"
+        );
+        let mut q = sqlx::query_scalar::<_, Option<String>>(&sql);
+        if let Some(c) = &range.commune {
+            q = q.bind(c.as_str());
+        }
+        Ok(q.bind(after_birth.max(range.born_from))
+            .bind(range.born_until)
+            .bind(after_birth)
+            .bind(after_birth)
+            .bind(after_pin)
+            .bind(limit)
+            .fetch_one(&self.readers)
+            .await?)
+    }
+
     pub async fn citizens_by_ids(&self, pins: &[PersonalId]) -> Result<Vec<StoredCitizen>> {
         let mut out = Vec::with_capacity(pins.len());
         for chunk in pins.chunks(ROWS_PER_STATEMENT) {
@@ -351,6 +392,40 @@ impl SqliteStore {
             }
         }
         Ok(out)
+    }
+
+    pub async fn living_by_commune_birth_year(
+        &self,
+        communes: Option<&[CommuneCode]>,
+        born_from: NaiveDate,
+        born_until: NaiveDate,
+        as_of: NaiveDate,
+    ) -> Result<Vec<BirthYearCount>> {
+        let filter = communes
+            .map(|c| format!("AND commune_code IN ({})", vec!["?"; c.len()].join(",")))
+            .unwrap_or_default();
+        let sql = format!(
+            "SELECT commune_code, CAST(substr(date_of_birth, 1, 4) AS INTEGER) AS birth_year, count(*) \
+             FROM citizens WHERE date_of_birth >= ? AND date_of_birth <= ? \
+             AND (date_of_death IS NULL OR date_of_death > ?) {filter} \
+             GROUP BY commune_code, birth_year ORDER BY commune_code, birth_year"
+        );
+        let mut q = sqlx::query_as::<_, (String, i64, i64)>(&sql)
+            .bind(born_from)
+            .bind(born_until)
+            .bind(as_of);
+        for c in communes.unwrap_or(&[]) {
+            q = q.bind(c.as_str());
+        }
+        Ok(q.fetch_all(&self.readers)
+            .await?
+            .into_iter()
+            .map(|(commune_code, year, living)| BirthYearCount {
+                commune_code,
+                birth_year: year as i32,
+                living,
+            })
+            .collect())
     }
 
     pub async fn citizen(&self, pin: PersonalId) -> Result<Option<StoredCitizen>> {
