@@ -100,6 +100,17 @@ impl AdminUnits {
         }
     }
 
+    /// Identifies this version of the embedded tables (FNV-1a of both files), so a database
+    /// can tell whether it already holds them.
+    pub fn fingerprint() -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in ADMIN_UNITS_CSV.bytes().chain(PIN_PREFIXES_CSV.bytes()) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    }
+
     pub fn provinces(&self) -> &[Province] {
         &self.provinces
     }

@@ -16,7 +16,7 @@ use crate::rules::{DoseRecord, Forecast, Lang, RuleSet, Subject};
 use crate::store::scan::{scan_registry, SCAN_PAGE};
 use crate::store::schedule::{EventRow, NoticeRow, RunClaim};
 use crate::store::{CitizenRecords, Store};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate, Utc};
 use notices::{is_actionable, notices_due};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -230,9 +230,4 @@ pub(crate) fn lang_of(code: &str) -> Lang {
     } else {
         Lang::Vi
     }
-}
-
-/// Now, for the CLI's and tests' convenience.
-pub fn now() -> DateTime<Utc> {
-    Utc::now()
 }

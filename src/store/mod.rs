@@ -9,6 +9,7 @@
 mod postgres;
 pub mod scan;
 pub mod schedule;
+mod shared;
 mod sqlite;
 
 use crate::registry::{
