@@ -121,9 +121,49 @@ pub async fn compose(
     day: NaiveDate,
     now: DateTime<Utc>,
 ) -> anyhow::Result<u64> {
-    let notices = store.unmessaged_notices(day).await?;
+    // Recipients page by page, so memory does not grow with the day's notices. A full page may
+    // end inside a recipient's notices: that recipient is left for the next page, whole.
+    const PAGE: i64 = 5_000;
+    let (mut after, mut queued) = (String::new(), 0u64);
+    loop {
+        let mut notices = store.unmessaged_notices(day, &after, PAGE).await?;
+        let full = notices.len() as i64 == PAGE;
+        if full {
+            let last = notices
+                .last()
+                .and_then(|n| n.recipient_id.clone())
+                .unwrap_or_default();
+            let first = notices
+                .first()
+                .and_then(|n| n.recipient_id.clone())
+                .unwrap_or_default();
+            if first != last {
+                notices.retain(|n| n.recipient_id.as_deref() != Some(last.as_str()));
+            }
+            // A recipient with more notices than a page gets one page of them today; the rest
+            // wait for the next day's message.
+        }
+        let Some(last) = notices.last().and_then(|n| n.recipient_id.clone()) else {
+            return Ok(queued);
+        };
+        queued += compose_page(store, cfg, day, now, &notices).await?;
+        if !full {
+            return Ok(queued);
+        }
+        after = last;
+    }
+}
+
+/// Messages for one page of notices (whole recipients).
+async fn compose_page(
+    store: &Store,
+    cfg: &DeliveryConfig,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+    notices: &[NoticeRow],
+) -> anyhow::Result<u64> {
     let mut groups: BTreeMap<(String, String), Vec<&NoticeRow>> = BTreeMap::new();
-    for n in &notices {
+    for n in notices {
         if let (Some(r), Some(c)) = (&n.recipient_id, &n.channel) {
             groups.entry((r.clone(), c.clone())).or_default().push(n);
         }

@@ -616,8 +616,14 @@ impl Store {
         dispatch!(self, s => s.finish_run(as_of, owner, now).await)
     }
 
-    pub async fn unmessaged_notices(&self, day: NaiveDate) -> Result<Vec<schedule::NoticeRow>> {
-        dispatch!(self, s => s.unmessaged_notices(day).await)
+    /// A page of notices waiting for a message, for recipients after `after` (recipient order).
+    pub async fn unmessaged_notices(
+        &self,
+        day: NaiveDate,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<schedule::NoticeRow>> {
+        dispatch!(self, s => s.unmessaged_notices(day, after, limit).await)
     }
 
     pub async fn queue_message(

@@ -209,14 +209,17 @@ macro_rules! schedule_queries {
                 Ok(())
             }
 
-            /// Notices with a recipient and no message yet, from this day or earlier ones.
-            pub(crate) async fn unmessaged_notices(&self, day: NaiveDate) -> Result<Vec<NoticeRow>> {
+            /// Notices with a recipient and no message yet, from this day or earlier ones, for
+            /// recipients after `after` (in recipient order), at most `limit` rows.
+            pub(crate) async fn unmessaged_notices(&self, day: NaiveDate, after: &str, limit: i64) -> Result<Vec<NoticeRow>> {
                 Ok(sqlx::query_as::<_, NoticeRow>(
                     "SELECT personal_id, item, template, notice_date, run_date, recipient_id, channel, address, language, line_sms, line_email, subject \
-                     FROM notices WHERE message_id IS NULL AND recipient_id IS NOT NULL AND run_date <= $1 \
-                     ORDER BY recipient_id, channel, personal_id, item",
+                     FROM notices WHERE message_id IS NULL AND recipient_id IS NOT NULL AND run_date <= $1 AND recipient_id > $2 \
+                     ORDER BY recipient_id, channel, personal_id, item LIMIT $3",
                 )
                 .bind(day)
+                .bind(after)
+                .bind(limit)
                 .fetch_all(self.read_pool())
                 .await?)
             }
