@@ -440,12 +440,24 @@ async fn run_command(store: std::sync::Arc<Store>, rules: &RuleSet, args: RunArg
         report.delivery.dead,
         started.elapsed().as_secs_f64()
     );
-    let messages = store.messages_of_day(as_of).await?;
-    let waiting = messages.iter().filter(|m| m.status == "queued").count();
+    // Counts from one GROUP BY and three examples: the day may hold a million messages.
+    let waiting: i64 = store
+        .outbox_counts()
+        .await?
+        .iter()
+        .filter(|(_, status, _)| status == "queued")
+        .map(|(_, _, n)| n)
+        .sum();
     if waiting > 0 {
-        println!("{waiting} tin chờ khung giờ gửi SMS / waiting for the SMS sending window (VONGDOI_SMS_WINDOW)");
+        println!("{waiting} tin chờ gửi (khung giờ SMS hoặc thử lại) / waiting (SMS window or retry; VONGDOI_SMS_WINDOW)");
     }
-    for m in messages.iter().filter(|m| m.status == "sent").take(3) {
+    for m in store
+        .messages_of_day(as_of, 50)
+        .await?
+        .iter()
+        .filter(|m| m.status == "sent")
+        .take(3)
+    {
         println!(
             "  {} {} → …{}: {}",
             m.id,

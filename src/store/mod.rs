@@ -665,8 +665,13 @@ impl Store {
         dispatch!(self, s => s.mark_failed(id, owner, error, retry_at).await)
     }
 
-    pub async fn messages_of_day(&self, day: NaiveDate) -> Result<Vec<schedule::OutboxMessage>> {
-        dispatch!(self, s => s.messages_of_day(day).await)
+    /// The first `limit` messages of a day, by channel and id.
+    pub async fn messages_of_day(
+        &self,
+        day: NaiveDate,
+        limit: i64,
+    ) -> Result<Vec<schedule::OutboxMessage>> {
+        dispatch!(self, s => s.messages_of_day(day, limit).await)
     }
 
     /// (channel, status, count) over the whole outbox.

@@ -300,9 +300,10 @@ macro_rules! schedule_queries {
                 .rows_affected() == 1)
             }
 
-            pub(crate) async fn messages_of_day(&self, day: NaiveDate) -> Result<Vec<OutboxMessage>> {
-                Ok(sqlx::query_as::<_, OutboxMessage>(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE day = $1 ORDER BY channel, id"))
+            pub(crate) async fn messages_of_day(&self, day: NaiveDate, limit: i64) -> Result<Vec<OutboxMessage>> {
+                Ok(sqlx::query_as::<_, OutboxMessage>(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE day = $1 ORDER BY channel, id LIMIT $2"))
                     .bind(day)
+                    .bind(limit)
                     .fetch_all(self.read_pool())
                     .await?)
             }
