@@ -9,6 +9,53 @@ use sqlx::Row;
 macro_rules! registry_queries {
     ($store:ty, $for_update:expr) => {
         impl $store {
+    pub async fn citizens_by_birth(
+        &self,
+        after: Option<BirthCursor>,
+        limit: i64,
+    ) -> Result<Vec<Citizen>> {
+        let rows = match after {
+            None => {
+                sqlx::query_as::<_, CitizenDbRow>(&format!(
+                    "SELECT {CITIZEN_SELECT} FROM citizens ORDER BY date_of_birth, personal_id LIMIT $1"
+                ))
+                .bind(limit)
+                .fetch_all(self.read_pool())
+                .await?
+            }
+            Some((dob, pin)) => {
+                sqlx::query_as::<_, CitizenDbRow>(&format!(
+                    "SELECT {CITIZEN_SELECT} FROM citizens WHERE (date_of_birth, personal_id) > ($1, $2) \
+                     ORDER BY date_of_birth, personal_id LIMIT $3"
+                ))
+                .bind(dob)
+                .bind(pin.as_str())
+                .bind(limit)
+                .fetch_all(self.read_pool())
+                .await?
+            }
+        };
+        rows.into_iter().map(Citizen::try_from).collect()
+    }
+
+    pub async fn citizens_by_id(
+        &self,
+        after: Option<PersonalId>,
+        limit: i64,
+    ) -> Result<Vec<Citizen>> {
+        let after = after.map(|p| p.to_string()).unwrap_or_default();
+        sqlx::query_as::<_, CitizenDbRow>(&format!(
+            "SELECT {CITIZEN_SELECT} FROM citizens WHERE personal_id > $1 ORDER BY personal_id LIMIT $2"
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.read_pool())
+        .await?
+        .into_iter()
+        .map(Citizen::try_from)
+        .collect()
+    }
+
     pub async fn citizen(&self, pin: PersonalId) -> Result<Option<StoredCitizen>> {
         let row = sqlx::query(&format!(
             "SELECT {CITIZEN_SELECT}, sms_opt_out, email_opt_out, created_at, updated_at, created_by \

@@ -269,53 +269,6 @@ impl SqliteStore {
         Ok(inserted)
     }
 
-    pub async fn citizens_by_birth(
-        &self,
-        after: Option<BirthCursor>,
-        limit: i64,
-    ) -> Result<Vec<Citizen>> {
-        let rows = match after {
-            None => {
-                sqlx::query_as::<_, CitizenDbRow>(&format!(
-                    "SELECT {CITIZEN_SELECT} FROM citizens ORDER BY date_of_birth, personal_id LIMIT ?"
-                ))
-                .bind(limit)
-                .fetch_all(&self.readers)
-                .await?
-            }
-            Some((dob, pin)) => {
-                sqlx::query_as::<_, CitizenDbRow>(&format!(
-                    "SELECT {CITIZEN_SELECT} FROM citizens WHERE (date_of_birth, personal_id) > (?, ?) \
-                     ORDER BY date_of_birth, personal_id LIMIT ?"
-                ))
-                .bind(dob)
-                .bind(pin.as_str())
-                .bind(limit)
-                .fetch_all(&self.readers)
-                .await?
-            }
-        };
-        rows.into_iter().map(Citizen::try_from).collect()
-    }
-
-    pub async fn citizens_by_id(
-        &self,
-        after: Option<PersonalId>,
-        limit: i64,
-    ) -> Result<Vec<Citizen>> {
-        let after = after.map(|p| p.to_string()).unwrap_or_default();
-        sqlx::query_as::<_, CitizenDbRow>(&format!(
-            "SELECT {CITIZEN_SELECT} FROM citizens WHERE personal_id > ? ORDER BY personal_id LIMIT ?"
-        ))
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.readers)
-        .await?
-        .into_iter()
-        .map(Citizen::try_from)
-        .collect()
-    }
-
     /// The registry scan's page as one text value (see `parse_evaluation_page`); None when
     /// no citizen comes after `after`.
     pub(crate) async fn evaluation_page_text(
