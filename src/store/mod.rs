@@ -13,7 +13,7 @@ mod shared;
 mod sqlite;
 
 use crate::registry::{
-    Citizen, CommuneCode, IdCardRecord, Immunization, Language, PersonalId, Sex,
+    AdminUnits, Citizen, CommuneCode, IdCardRecord, Immunization, Language, PersonalId, Sex,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -369,7 +369,15 @@ impl Store {
 
     /// Brings the schema up to date and refreshes the embedded administrative units.
     pub async fn migrate(&self) -> Result<()> {
-        dispatch!(self, s => s.migrate().await)
+        dispatch!(self, s => s.migrate_schema().await)?;
+        // Every command migrates on start; re-seeding 3,321 communes each time is waste, so
+        // the units are written only when this binary carries a version the database lacks.
+        let fingerprint = AdminUnits::fingerprint();
+        let stored = dispatch!(self, s => s.admin_units_fingerprint().await)?;
+        if stored.as_deref() == Some(fingerprint.as_str()) {
+            return Ok(());
+        }
+        dispatch!(self, s => s.seed_admin_units(&fingerprint).await)
     }
 
     /// Inserts new citizens and updates changed ones in one transaction, writing a history

@@ -44,20 +44,16 @@ impl PgStore {
         self.pool.close().await;
     }
 
-    pub async fn migrate(&self) -> Result<()> {
+    /// Brings the schema up to date (the administrative units are `seed_admin_units`).
+    pub(crate) async fn migrate_schema(&self) -> Result<()> {
         sqlx::migrate!("./migrations/postgres")
             .run(&self.pool)
             .await?;
-        // Every command migrates on start; re-seeding 3,321 communes each time is waste, so
-        // the units are written only when this binary carries a version the database lacks.
-        let fingerprint = AdminUnits::fingerprint();
-        let stored: Option<String> =
-            sqlx::query_scalar("SELECT value FROM app_meta WHERE key = 'admin_units'")
-                .fetch_optional(&self.pool)
-                .await?;
-        if stored.as_deref() == Some(fingerprint.as_str()) {
-            return Ok(());
-        }
+        Ok(())
+    }
+
+    /// Writes the embedded provinces and communes, and records which version they are.
+    pub(crate) async fn seed_admin_units(&self, fingerprint: &str) -> Result<()> {
         let units = AdminUnits::get();
         let mut tx = self.pool.begin().await?;
         let col = |f: fn(&crate::registry::admin_units::Province) -> &String| -> Vec<String> {
@@ -87,7 +83,7 @@ impl PgStore {
         .execute(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO app_meta (key, value) VALUES ('admin_units', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-            .bind(&fingerprint)
+            .bind(fingerprint)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -9,6 +9,13 @@ use sqlx::Row;
 macro_rules! registry_queries {
     ($store:ty, $for_update:expr) => {
         impl $store {
+            /// Which version of the embedded administrative units the database holds.
+            pub(crate) async fn admin_units_fingerprint(&self) -> Result<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT value FROM app_meta WHERE key = 'admin_units'")
+                    .fetch_optional(self.read_pool())
+                    .await?)
+            }
+
     pub async fn citizens_by_birth(
         &self,
         after: Option<BirthCursor>,

@@ -69,20 +69,16 @@ impl SqliteStore {
         self.writer.close().await;
     }
 
-    pub async fn migrate(&self) -> Result<()> {
+    /// Brings the schema up to date (the administrative units are `seed_admin_units`).
+    pub(crate) async fn migrate_schema(&self) -> Result<()> {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.writer)
             .await?;
-        // Every command migrates on start; re-seeding 3,321 communes each time is waste, so
-        // the units are written only when this binary carries a version the database lacks.
-        let fingerprint = AdminUnits::fingerprint();
-        let stored: Option<String> =
-            sqlx::query_scalar("SELECT value FROM app_meta WHERE key = 'admin_units'")
-                .fetch_optional(&self.writer)
-                .await?;
-        if stored.as_deref() == Some(fingerprint.as_str()) {
-            return Ok(());
-        }
+        Ok(())
+    }
+
+    /// Writes the embedded provinces and communes, and records which version they are.
+    pub(crate) async fn seed_admin_units(&self, fingerprint: &str) -> Result<()> {
         let units = AdminUnits::get();
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO provinces (code, name, kind) ");
@@ -105,7 +101,7 @@ impl SqliteStore {
             qb.build().execute(&mut *tx).await?;
         }
         sqlx::query("INSERT INTO app_meta (key, value) VALUES ('admin_units', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-            .bind(&fingerprint)
+            .bind(fingerprint)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
