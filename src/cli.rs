@@ -76,6 +76,17 @@ enum Command {
         #[arg(long, value_enum, default_value_t = LangArg::Vi)]
         lang: LangArg,
     },
+    /// The long-running service: scheduled runs, delivery workers, HTTP (/healthz, delivery
+    /// reports, API) and Prometheus /metrics on its own port. Stops cleanly on SIGTERM.
+    Serve(ServeArgs),
+    /// What was sent, to whom (masked), what failed; `messages retry ID` sends a dead letter
+    /// again.
+    Messages {
+        #[command(subcommand)]
+        command: Option<MessagesCommand>,
+        #[command(flatten)]
+        filter: MessageFilterArgs,
+    },
     /// Staff outputs: vaccination and ID-card lists, coverage, enrolment forecasts.
     Report {
         #[command(subcommand)]
@@ -186,6 +197,48 @@ struct RunArgs {
     /// Print what would be sent; write nothing.
     #[arg(long)]
     dry_run: bool,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address of the HTTP listener (health, delivery reports, API).
+    #[arg(long, env = "VONGDOI_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Address of the Prometheus /metrics listener.
+    #[arg(long, env = "VONGDOI_METRICS_LISTEN", default_value = "127.0.0.1:9464")]
+    metrics_listen: std::net::SocketAddr,
+    /// When runs start: cron, six fields with seconds first, in Asia/Ho_Chi_Minh time.
+    #[arg(long, env = "VONGDOI_SCHEDULE", default_value = "0 0 6 * * *")]
+    schedule: crate::serve::Schedule,
+    /// Seconds between delivery passes (SMS held for the window, retries).
+    #[arg(long, env = "VONGDOI_DELIVER_EVERY", default_value_t = 10.0)]
+    deliver_every: f64,
+    /// Delivery reports must carry this token (?token= or the X-Vongdoi-Token header).
+    #[arg(long, env = "VONGDOI_WEBHOOK_TOKEN", hide_env_values = true)]
+    webhook_token: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum MessagesCommand {
+    /// Queue a dead or failed message again, now.
+    Retry { id: String },
+}
+
+#[derive(Args)]
+struct MessageFilterArgs {
+    /// queued, sending, sent, delivered, failed or dead.
+    #[arg(long)]
+    status: Option<String>,
+    /// sms or email.
+    #[arg(long)]
+    channel: Option<String>,
+    /// Messages of one day.
+    #[arg(long, value_parser = parse_date_arg)]
+    day: Option<NaiveDate>,
+    #[arg(long, default_value_t = 50)]
+    limit: i64,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 #[derive(Subcommand)]
@@ -378,6 +431,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     let store = Arc::new(Store::connect(&cli.database_url).await?);
     let result = match cli.command {
         Command::Run(args) => run_command(store.clone(), &rules, args).await,
+        Command::Serve(args) => serve_command(store.clone(), rules, args).await,
         Command::Report { kind } => report_command(store.clone(), &rules, kind).await,
         command => dispatch(&store, &rules, command).await,
     };
@@ -385,20 +439,114 @@ pub async fn run(cli: Cli) -> Result<()> {
     result
 }
 
+async fn serve_command(store: Arc<Store>, rules: RuleSet, args: ServeArgs) -> Result<()> {
+    if !(args.deliver_every > 0.0 && args.deliver_every.is_finite()) {
+        bail!("--deliver-every / VONGDOI_DELIVER_EVERY must be a positive number of seconds");
+    }
+    let state = crate::serve::AppState {
+        store,
+        rules: Arc::new(rules),
+        delivery: crate::delivery::DeliveryConfig::from_env()?,
+        metrics: Arc::new(crate::serve::metrics::Metrics::default()),
+        owner: crate::serve::owner_name(),
+        webhook_token: args.webhook_token,
+    };
+    crate::serve::serve(
+        state,
+        crate::serve::ServeSettings {
+            listen: args.listen,
+            metrics_listen: args.metrics_listen,
+            schedule: args.schedule,
+            deliver_every: std::time::Duration::from_secs_f64(args.deliver_every),
+            webhook_token: None,
+        },
+    )
+    .await
+}
+
+async fn messages_command(
+    store: &Store,
+    command: Option<MessagesCommand>,
+    f: MessageFilterArgs,
+) -> Result<()> {
+    if let Some(MessagesCommand::Retry { id }) = command {
+        if store.retry_message(&id, Utc::now()).await? {
+            println!("đã xếp hàng gửi lại / queued again: {id} (sent by the next run or delivery pass)");
+            return Ok(());
+        }
+        match store.message(&id).await? {
+            None => bail!("không có tin nhắn / no message {id}"),
+            Some(m) => bail!(
+                "tin nhắn {id} đang ở trạng thái {} / is {}: only failed or dead messages are retried",
+                m.status,
+                m.status
+            ),
+        }
+    }
+    let filter = crate::store::schedule::MessageFilter {
+        status: f.status,
+        channel: f.channel,
+        day: f.day,
+        limit: f.limit,
+    };
+    let messages = store.list_messages(&filter).await?;
+    if f.format == Format::Json {
+        // Addresses masked as everywhere staff look (DOMAIN.md §7): the recipient's personal
+        // ID to its last 4 digits, the phone or email to its end.
+        let rows: Vec<serde_json::Value> = messages
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "id": m.id, "day": m.day, "channel": m.channel, "status": m.status,
+                    "recipient": crate::registry::personal_id::mask_raw(&m.recipient_id),
+                    "address": mask_address(&m.address), "attempts": m.attempts,
+                    "segments": m.segments, "last_error": m.last_error, "provider_id": m.provider_id,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<34} {:<10} {:<6} {:<10} {:<14} {:<18} {:>3}  lỗi / error",
+        "mã / id", "ngày/day", "kênh", "trạng thái", "người nhận", "địa chỉ/address", "lần"
+    );
+    for m in &messages {
+        println!(
+            "{:<34} {:<10} {:<6} {:<10} {:<14} {:<18} {:>3}  {}",
+            m.id,
+            m.day,
+            m.channel,
+            m.status,
+            crate::registry::personal_id::mask_raw(&m.recipient_id),
+            mask_address(&m.address),
+            m.attempts,
+            m.last_error.as_deref().unwrap_or("")
+        );
+    }
+    println!("{} tin nhắn / messages", messages.len());
+    Ok(())
+}
+
+/// The last 3 characters of a phone number, the domain of an email address.
+fn mask_address(a: &str) -> String {
+    match a.split_once('@') {
+        Some((_, domain)) => format!("…@{domain}"),
+        None => format!("…{}", &a[a.len().saturating_sub(3)..]),
+    }
+}
+
 async fn run_command(store: std::sync::Arc<Store>, rules: &RuleSet, args: RunArgs) -> Result<()> {
     let as_of = args.as_of.unwrap_or_else(today_in_vietnam);
     let delivery = crate::delivery::DeliveryConfig::from_env()?;
     let outbox = delivery.outbox_dir.clone();
-    let owner = format!(
-        "{}-{}",
-        std::env::var("HOSTNAME").unwrap_or_else(|_| "vongdoi".into()),
-        std::process::id()
-    );
     let scheduler = crate::schedule::Scheduler {
         store: store.clone(),
         rules,
         delivery,
-        owner,
+        owner: crate::serve::owner_name(),
+        stop: crate::serve::shutdown::Shutdown::never(),
+        metrics: None,
     };
     let started = std::time::Instant::now();
     let (report, planned) = scheduler.run(as_of, args.dry_run).await?;
@@ -623,7 +771,8 @@ async fn dispatch(store: &Store, rules: &RuleSet, command: Command) -> Result<()
     match command {
         Command::Rules { .. } => unreachable!("handled before opening the database"),
         Command::Report { .. } => unreachable!("handled in run"),
-        Command::Run(_) => unreachable!("handled in run"),
+        Command::Run(_) | Command::Serve(_) => unreachable!("handled in run"),
+        Command::Messages { command, filter } => messages_command(store, command, filter).await?,
         Command::Forecast {
             pin,
             as_of,

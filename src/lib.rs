@@ -5,6 +5,7 @@
 //! export) → `rules` (pure evaluation) → scheduling and delivery → reports. `store` sits beside
 //! them.
 
+pub mod api;
 pub mod cli;
 pub mod delivery;
 pub mod demo;
@@ -13,5 +14,6 @@ pub mod registry;
 pub mod reports;
 pub mod rules;
 pub mod schedule;
+pub mod serve;
 pub mod store;
 pub mod text;

@@ -1,13 +1,24 @@
 //! Delivery: notices become messages (one per recipient, channel and day), and the outbox
-//! worker sends them through a channel. The embedded default channel writes files
-//! (SPEC.md: `outbox/email/*.eml`, `outbox/sms.jsonl`).
+//! worker sends them through the channels. The embedded default writes files (SPEC.md:
+//! `outbox/email/*.eml`, `outbox/sms.jsonl`); `VONGDOI_SMTP_URL` and `VONGDOI_SMS_URL` replace
+//! them with a real SMTP server and an SMS gateway.
 
+pub mod channels;
+pub mod email;
 pub mod file;
+pub mod gateway;
 pub mod sms;
+pub mod smtp;
 
+pub use channels::{Channels, SendError};
+
+use crate::registry::PersonalId;
+use crate::serve::metrics::Metrics;
+use crate::serve::shutdown::Shutdown;
 use crate::store::schedule::{NoticeRow, OutboxMessage};
 use crate::store::Store;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
+use futures_util::StreamExt;
 use std::collections::BTreeMap;
 
 /// Delivery settings, from the environment with working defaults.
@@ -24,6 +35,19 @@ pub struct DeliveryConfig {
     pub channels: Vec<String>,
     pub outbox_dir: std::path::PathBuf,
     pub mail_from: String,
+    /// A real SMTP server instead of `.eml` files (smtp://, smtps://, ?tls=required).
+    pub smtp_url: Option<String>,
+    pub smtp_connections: u32,
+    /// An SMS gateway instead of `sms.jsonl`.
+    pub gateway: Option<gateway::GatewayConfig>,
+    pub sms_concurrency: usize,
+    /// Messages per second per channel; None: as fast as the channel answers.
+    pub sms_rate: Option<f64>,
+    pub email_rate: Option<f64>,
+    /// The first retry waits this long, doubling each time (with jitter), up to
+    /// `max_attempts`; then the message is a dead letter.
+    pub retry_base: Duration,
+    pub max_attempts: i32,
 }
 
 impl DeliveryConfig {
@@ -58,8 +82,41 @@ impl DeliveryConfig {
                 .map(Into::into)
                 .unwrap_or_else(|| "outbox".into()),
             mail_from: var("VONGDOI_MAIL_FROM").unwrap_or_else(|| "vongdoi@localhost".into()),
+            smtp_url: var("VONGDOI_SMTP_URL"),
+            smtp_connections: positive(&var, "VONGDOI_SMTP_CONNECTIONS", 4.0)? as u32,
+            gateway: gateway::GatewayConfig::from_env()?,
+            sms_concurrency: positive(&var, "VONGDOI_SMS_CONCURRENCY", 16.0)? as usize,
+            sms_rate: var("VONGDOI_SMS_RATE").map(|_| positive(&var, "VONGDOI_SMS_RATE", 0.0)).transpose()?,
+            email_rate: var("VONGDOI_EMAIL_RATE").map(|_| positive(&var, "VONGDOI_EMAIL_RATE", 0.0)).transpose()?,
+            retry_base: Duration::milliseconds(
+                (var("VONGDOI_RETRY_BASE_SECONDS")
+                    .map(|_| non_negative(&var, "VONGDOI_RETRY_BASE_SECONDS"))
+                    .transpose()?
+                    .unwrap_or(30.0)
+                    * 1000.0) as i64,
+            ),
+            max_attempts: positive(&var, "VONGDOI_MAX_ATTEMPTS", 8.0)? as i32,
         })
     }
+}
+
+fn positive(var: &impl Fn(&str) -> Option<String>, key: &str, default: f64) -> anyhow::Result<f64> {
+    match var(key) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|n| *n > 0.0 && n.is_finite())
+            .ok_or_else(|| anyhow::anyhow!("{key} '{v}' is not a positive number")),
+    }
+}
+
+fn non_negative(var: &impl Fn(&str) -> Option<String>, key: &str) -> anyhow::Result<f64> {
+    let v = var(key).unwrap_or_default();
+    v.parse::<f64>()
+        .ok()
+        .filter(|n| *n >= 0.0 && n.is_finite())
+        .ok_or_else(|| anyhow::anyhow!("{key} '{v}' is not a number of seconds"))
 }
 
 fn parse_window(s: &str) -> Option<(NaiveTime, NaiveTime)> {
@@ -170,72 +227,99 @@ async fn compose_page(
     }
     let mut queued = 0;
     for ((recipient, channel), group) in groups {
-        let first = group[0];
-        let (body, encoding, segments, included) = if channel == "sms" {
-            let mut included = Vec::new();
-            let mut text = sms::prepare("", cfg.sms_unaccented);
-            for n in &group {
-                let candidate = if included.is_empty() {
-                    n.line_sms.clone()
-                } else {
-                    format!("{} {}", text.body, n.line_sms)
-                };
-                let prepared = sms::prepare(&candidate, cfg.sms_unaccented);
-                // The first notice always goes, even alone over the limit: nothing is lost.
-                if !included.is_empty() && prepared.segments > cfg.sms_segment_limit {
-                    break;
-                }
-                text = prepared;
-                included.push(*n);
-            }
-            (
-                text.body,
-                Some(text.encoding.as_str().to_string()),
-                Some(text.segments as i32),
-                included,
-            )
-        } else {
-            let body = group
-                .iter()
-                .map(|n| n.line_email.as_str())
-                .collect::<Vec<_>>()
-                .join("\n\n");
-            (body, None, None, group.clone())
-        };
-        let subject = if included.len() == 1 {
-            first.subject.clone()
-        } else if first.language == "en" {
-            format!("{} reminders", included.len())
-        } else {
-            format!("{} lời nhắc", included.len())
-        };
-        let next_attempt_at = if channel == "sms" {
-            next_sms_slot(now, cfg.sms_window)
-        } else {
-            now
-        };
-        let message = OutboxMessage {
-            id: message_id(&recipient, &channel, day),
-            recipient_id: recipient,
-            channel,
-            address: first.address.clone().unwrap_or_default(),
+        let address = group[0].address.clone().unwrap_or_default();
+        let (message, included) = build_message(
+            cfg,
+            &recipient,
+            &channel,
+            &address,
+            &group,
             day,
-            language: first.language.clone(),
-            subject,
-            body,
-            encoding,
-            segments,
-            status: "queued".into(),
-            attempts: 0,
-            next_attempt_at,
-            last_error: None,
-            provider_id: None,
-        };
+            now,
+            cfg.sms_segment_limit,
+        );
         if store.queue_message(&message, &included, now).await? {
             queued += 1;
         }
     }
     Ok(queued)
+}
+
+/// One message to `recipient` on `channel` carrying `group`'s notices (an SMS stops before the
+/// notice that would take it past `segment_limit`; the first always goes, so nothing is lost).
+/// Returns the message and the notices it carries.
+#[allow(clippy::too_many_arguments)]
+fn build_message<'a>(
+    cfg: &DeliveryConfig,
+    recipient: &str,
+    channel: &str,
+    address: &str,
+    group: &[&'a NoticeRow],
+    day: NaiveDate,
+    now: DateTime<Utc>,
+    segment_limit: u32,
+) -> (OutboxMessage, Vec<&'a NoticeRow>) {
+    let first = group[0];
+    let (body, encoding, segments, included) = if channel == "sms" {
+        let mut included = Vec::new();
+        let mut text = sms::prepare("", cfg.sms_unaccented);
+        for n in group {
+            let candidate = if included.is_empty() {
+                n.line_sms.clone()
+            } else {
+                format!("{} {}", text.body, n.line_sms)
+            };
+            let prepared = sms::prepare(&candidate, cfg.sms_unaccented);
+            if !included.is_empty() && prepared.segments > segment_limit {
+                break;
+            }
+            text = prepared;
+            included.push(*n);
+        }
+        (
+            text.body,
+            Some(text.encoding.as_str().to_string()),
+            Some(text.segments as i32),
+            included,
+        )
+    } else {
+        let body = group
+            .iter()
+            .map(|n| n.line_email.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        (body, None, None, group.to_vec())
+    };
+    let subject = if included.len() == 1 {
+        first.subject.clone()
+    } else if first.language == "en" {
+        format!("{} reminders", included.len())
+    } else {
+        format!("{} lời nhắc", included.len())
+    };
+    let next_attempt_at = if channel == "sms" {
+        next_sms_slot(now, cfg.sms_window)
+    } else {
+        now
+    };
+    let message = OutboxMessage {
+        id: message_id(recipient, channel, day),
+        recipient_id: recipient.to_string(),
+        channel: channel.to_string(),
+        address: address.to_string(),
+        day,
+        language: first.language.clone(),
+        subject,
+        body,
+        encoding,
+        segments,
+        status: "queued".into(),
+        attempts: 0,
+        next_attempt_at,
+        last_error: None,
+        provider_id: None,
+    };
+    (message, included)
 }
 
 /// What the outbox worker did.
@@ -244,51 +328,174 @@ pub struct DeliveryCounts {
     pub sent: u64,
     pub retried: u64,
     pub dead: u64,
+    /// Dead letters whose notices went out again on the recipient's other channel.
+    pub fell_back: u64,
 }
 
-/// Sends every message that is ready now, in leased batches, outside any transaction. Failures
-/// are retried with exponential backoff and jitter, up to a limit, then kept as dead letters.
+/// How one claimed message ended.
+enum Outcome {
+    Sent,
+    Retry,
+    Dead { fell_back: bool },
+    /// Not attempted: the service is stopping; the lease was given back.
+    Released,
+}
+
+/// Sends every message that is ready now, in leased batches, outside any transaction, several
+/// at a time per channel (within its rate limit). Transient failures are retried with
+/// exponential backoff and jitter; permanent ones, and transient ones past the attempt limit,
+/// become dead letters, and their notices go out on the recipient's other channel if there is
+/// one. When `stop` fires, in-flight sends finish and the rest of the batch is given back.
 pub async fn deliver_ready(
     store: &Store,
     cfg: &DeliveryConfig,
+    channels: &Channels,
     owner: &str,
-    now: impl Fn() -> DateTime<Utc>,
+    stop: &Shutdown,
+    metrics: Option<&Metrics>,
 ) -> anyhow::Result<DeliveryCounts> {
-    let channel = file::FileChannel::new(&cfg.outbox_dir, &cfg.mail_from)?;
     let mut counts = DeliveryCounts::default();
+    const BATCH: i64 = 500;
     loop {
-        let t = now();
+        if stop.is_set() {
+            return Ok(counts);
+        }
+        let t = Utc::now();
         let batch = store
-            .claim_messages(owner, t + Duration::minutes(5), t, 200)
+            .claim_messages(owner, t + Duration::minutes(5), t, BATCH)
             .await?;
         if batch.is_empty() {
             return Ok(counts);
         }
-        for m in &batch {
-            match channel.send(m) {
-                Ok(()) => {
-                    store.mark_sent(&m.id, owner, None, now()).await?;
-                    counts.sent += 1;
+        let mut outcomes = futures_util::stream::iter(batch)
+            .map(|m| deliver_one(store, cfg, channels, owner, stop, metrics, m))
+            .buffer_unordered(channels.concurrency());
+        while let Some(outcome) = outcomes.next().await {
+            match outcome? {
+                Outcome::Sent => counts.sent += 1,
+                Outcome::Retry => counts.retried += 1,
+                Outcome::Dead { fell_back } => {
+                    counts.dead += 1;
+                    counts.fell_back += fell_back as u64;
                 }
-                Err(e) => {
-                    const MAX_ATTEMPTS: i32 = 8;
-                    let retry_at = (m.attempts < MAX_ATTEMPTS).then(|| {
-                        let jitter = (m.id.len() as i64 * 7919 + m.attempts as i64 * 104_729) % 30;
-                        now() + Duration::seconds(30 * (1i64 << m.attempts.min(10)) + jitter)
-                    });
-                    tracing::warn!(message = %m.id, attempts = m.attempts, error = %e, "send failed");
-                    store
-                        .mark_failed(&m.id, owner, &e.to_string(), retry_at)
-                        .await?;
-                    if retry_at.is_some() {
-                        counts.retried += 1;
-                    } else {
-                        counts.dead += 1;
-                    }
-                }
+                Outcome::Released => {}
             }
         }
     }
+}
+
+async fn deliver_one(
+    store: &Store,
+    cfg: &DeliveryConfig,
+    channels: &Channels,
+    owner: &str,
+    stop: &Shutdown,
+    metrics: Option<&Metrics>,
+    m: OutboxMessage,
+) -> anyhow::Result<Outcome> {
+    let count = |outcome: &'static str| {
+        if let Some(metrics) = metrics {
+            metrics.send(&m.channel, outcome);
+        }
+    };
+    if stop.is_set() {
+        store.release_message(&m.id, owner).await?;
+        return Ok(Outcome::Released);
+    }
+    let (error, permanent) = match channels.send(&m).await {
+        Ok(provider_id) => {
+            store
+                .mark_sent(&m.id, owner, provider_id.as_deref(), Utc::now())
+                .await?;
+            count("sent");
+            return Ok(Outcome::Sent);
+        }
+        Err(SendError::Transient(e)) => (e, false),
+        Err(SendError::Permanent(e)) => (e, true),
+    };
+    tracing::warn!(message = %m.id, attempts = m.attempts, permanent, error = %error, "send failed");
+    if !permanent && m.attempts < cfg.max_attempts {
+        store
+            .mark_failed(&m.id, owner, &error, Some(retry_at(cfg, &m, Utc::now())))
+            .await?;
+        count("retry");
+        return Ok(Outcome::Retry);
+    }
+    let fell_back = fall_back(store, cfg, &m, Utc::now()).await?;
+    let error = if fell_back {
+        format!("{error} → gửi lại qua kênh khác / sent again on the other channel")
+    } else {
+        error
+    };
+    store.mark_failed(&m.id, owner, &error, None).await?;
+    count(if fell_back { "fallback" } else { "dead" });
+    Ok(Outcome::Dead { fell_back })
+}
+
+/// Exponential backoff with jitter: base × 2^(attempts−1), plus up to half of it again, so a
+/// gateway that came back is not hit by every retry at once. The jitter is derived from the
+/// message id and attempt, so it is spread across messages yet reproducible.
+fn retry_at(cfg: &DeliveryConfig, m: &OutboxMessage, now: DateTime<Utc>) -> DateTime<Utc> {
+    let step = cfg.retry_base * (1i32 << (m.attempts - 1).clamp(0, 16));
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in m.id.bytes().chain([m.attempts as u8]) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let jitter_ms = step.num_milliseconds() / 2;
+    let jitter = if jitter_ms > 0 {
+        Duration::milliseconds((h % jitter_ms as u64) as i64)
+    } else {
+        Duration::zero()
+    };
+    now + step + jitter
+}
+
+/// When a message cannot be delivered, its notices go to the same recipient on the other
+/// channel (issue #4 §4), if the recipient has an address there, has not opted out, and the
+/// operator allows that channel. True when a fallback message was queued.
+async fn fall_back(
+    store: &Store,
+    cfg: &DeliveryConfig,
+    failed: &OutboxMessage,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let other = if failed.channel == "sms" { "email" } else { "sms" };
+    if !cfg.channels.iter().any(|c| c == other) {
+        return Ok(false);
+    }
+    let Ok(pin) = PersonalId::parse(&failed.recipient_id) else {
+        return Ok(false);
+    };
+    let Some(person) = store.citizen(pin).await? else {
+        return Ok(false);
+    };
+    let address = match other {
+        "email" if !person.email_opt_out => person.citizen.email.map(|e| e.as_str().to_string()),
+        "sms" if !person.sms_opt_out => person.citizen.phone.map(|p| p.e164().to_string()),
+        _ => None,
+    };
+    let Some(address) = address else {
+        return Ok(false);
+    };
+    let notices = store.notices_of_message(&failed.id).await?;
+    if notices.is_empty() {
+        return Ok(false);
+    }
+    let group: Vec<&NoticeRow> = notices.iter().collect();
+    // Every notice of the failed message goes, whatever the SMS segment limit: they were
+    // promised today.
+    let (message, _) = build_message(
+        cfg,
+        &failed.recipient_id,
+        other,
+        &address,
+        &group,
+        failed.day,
+        now,
+        u32::MAX,
+    );
+    Ok(store.queue_fallback(&failed.id, &message, now).await?)
 }
 
 #[cfg(test)]

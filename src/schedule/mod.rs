@@ -10,7 +10,9 @@
 pub mod notices;
 mod recipients;
 
-use crate::delivery::{self, DeliveryConfig, DeliveryCounts};
+use crate::delivery::{self, Channels, DeliveryConfig, DeliveryCounts};
+use crate::serve::metrics::Metrics;
+use crate::serve::shutdown::Shutdown;
 use crate::registry::AdminUnits;
 use crate::rules::{DoseRecord, Forecast, Lang, RuleSet, Subject};
 use crate::store::scan::{scan_registry, SCAN_PAGE};
@@ -37,6 +39,9 @@ pub struct RunReport {
     pub already_scanned: bool,
     /// Another instance is scanning the day: this one only delivered.
     pub scanned_elsewhere: bool,
+    /// The service is stopping: the scan stopped after a committed page and gave its lease
+    /// back; the next run of the day resumes there.
+    pub interrupted: bool,
 }
 
 /// A notice a dry run would send.
@@ -51,6 +56,9 @@ pub struct Scheduler<'a> {
     pub delivery: DeliveryConfig,
     /// Names this process in leases: host and process id.
     pub owner: String,
+    /// Fires when `vongdoi serve` is stopping (`Shutdown::never()` for one-shot runs).
+    pub stop: Shutdown,
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 fn subject_of(r: &CitizenRecords) -> Subject<'_> {
@@ -113,6 +121,12 @@ impl Scheduler<'_> {
             let started = std::time::Instant::now();
             let mut pages = scan_registry(self.store.clone(), after, SCAN_PAGE);
             while let Some(page) = pages.recv().await {
+                if self.stop.is_set() && !dry_run {
+                    self.store.release_run(as_of, &self.owner).await?;
+                    report.interrupted = true;
+                    tracing::info!(%as_of, evaluated = report.evaluated, "scan stopped; the lease is given back");
+                    return Ok((report, planned));
+                }
                 let page = page?;
                 let (events, notices) = self.plan_page(&page, as_of).await?;
                 report.evaluated += page.len() as u64;
@@ -151,8 +165,16 @@ impl Scheduler<'_> {
         }
         report.messages_queued =
             delivery::compose(&self.store, &self.delivery, as_of, Utc::now()).await?;
-        report.delivery =
-            delivery::deliver_ready(&self.store, &self.delivery, &self.owner, Utc::now).await?;
+        let channels = Channels::from_config(&self.delivery)?;
+        report.delivery = delivery::deliver_ready(
+            &self.store,
+            &self.delivery,
+            &channels,
+            &self.owner,
+            &self.stop,
+            self.metrics.as_deref(),
+        )
+        .await?;
         Ok((report, planned))
     }
 

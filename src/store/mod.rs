@@ -687,6 +687,59 @@ impl Store {
         dispatch!(self, s => s.outbox_counts().await)
     }
 
+    pub async fn release_run(&self, as_of: NaiveDate, owner: &str) -> Result<()> {
+        dispatch!(self, s => s.release_run(as_of, owner).await)
+    }
+
+    pub async fn release_message(&self, id: &str, owner: &str) -> Result<bool> {
+        dispatch!(self, s => s.release_message(id, owner).await)
+    }
+
+    /// A gateway's delivery report, by our message id or the provider's id.
+    pub async fn record_delivery_report(
+        &self,
+        key: &str,
+        delivered: bool,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        dispatch!(self, s => s.record_delivery_report(key, delivered, error, now).await)
+    }
+
+    pub async fn notices_of_message(&self, id: &str) -> Result<Vec<schedule::NoticeRow>> {
+        dispatch!(self, s => s.notices_of_message(id).await)
+    }
+
+    pub async fn queue_fallback(
+        &self,
+        failed: &str,
+        m: &schedule::OutboxMessage,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        dispatch!(self, s => s.queue_fallback(failed, m, now).await)
+    }
+
+    pub async fn list_messages(
+        &self,
+        filter: &schedule::MessageFilter,
+    ) -> Result<Vec<schedule::OutboxMessage>> {
+        dispatch!(self, s => s.list_messages(filter).await)
+    }
+
+    pub async fn message(&self, id: &str) -> Result<Option<schedule::OutboxMessage>> {
+        dispatch!(self, s => s.message(id).await)
+    }
+
+    /// Queues a failed or dead message again now; false when it is neither.
+    pub async fn retry_message(&self, id: &str, now: DateTime<Utc>) -> Result<bool> {
+        dispatch!(self, s => s.retry_message(id, now).await)
+    }
+
+    /// A cheap query: is the database there?
+    pub async fn ping(&self) -> Result<()> {
+        dispatch!(self, s => s.ping().await)
+    }
+
     /// Closes the pools, flushing SQLite's WAL.
     pub async fn close(&self) {
         dispatch!(self, s => s.close().await)

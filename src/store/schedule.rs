@@ -90,6 +90,15 @@ pub struct OutboxMessage {
     pub provider_id: Option<String>,
 }
 
+/// Which messages `list_messages` returns.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub day: Option<NaiveDate>,
+    pub limit: i64,
+}
+
 pub(crate) const MESSAGE_COLUMNS: &str = "id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, last_error, provider_id";
 
 /// Rows per multi-row statement (SQLite's variable limit, PostgreSQL's 65,535 parameters).
@@ -306,6 +315,123 @@ macro_rules! schedule_queries {
                     .bind(limit)
                     .fetch_all(self.read_pool())
                     .await?)
+            }
+
+            /// Gives the day back before the end (the service is stopping): the checkpoint
+            /// stays, so the next instance resumes after the last committed page.
+            pub(crate) async fn release_run(&self, as_of: NaiveDate, owner: &str) -> Result<()> {
+                sqlx::query("UPDATE runs SET lease_owner = NULL, lease_until = NULL WHERE as_of = $1 AND lease_owner = $2")
+                    .bind(as_of)
+                    .bind(owner)
+                    .execute(self.write_pool())
+                    .await?;
+                Ok(())
+            }
+
+            /// Puts claimed messages that were never attempted back in the queue (stopping):
+            /// the claim's attempt is not counted.
+            pub(crate) async fn release_message(&self, id: &str, owner: &str) -> Result<bool> {
+                Ok(sqlx::query(
+                    "UPDATE messages SET status = 'queued', attempts = attempts - 1, lease_owner = NULL, lease_until = NULL \
+                     WHERE id = $1 AND lease_owner = $2 AND status = 'sending'",
+                )
+                .bind(id)
+                .bind(owner)
+                .execute(self.write_pool())
+                .await?
+                .rows_affected() == 1)
+            }
+
+            /// A delivery report from the gateway, found by our message id or the provider's.
+            /// Only a sent message can become delivered or failed; false when none matched.
+            pub(crate) async fn record_delivery_report(&self, key: &str, delivered: bool, error: Option<&str>, now: DateTime<Utc>) -> Result<bool> {
+                let status = if delivered { "delivered" } else { "failed" };
+                Ok(sqlx::query(
+                    "UPDATE messages SET status = $1, last_error = COALESCE($2, last_error), delivered_at = $3 \
+                     WHERE (id = $4 OR provider_id = $4) AND status IN ('sent', 'delivered', 'failed')",
+                )
+                .bind(status)
+                .bind(error)
+                .bind(now)
+                .bind(key)
+                .execute(self.write_pool())
+                .await?
+                .rows_affected() > 0)
+            }
+
+            /// The notices a message carries (to send them again on another channel).
+            pub(crate) async fn notices_of_message(&self, id: &str) -> Result<Vec<NoticeRow>> {
+                Ok(sqlx::query_as::<_, NoticeRow>(
+                    "SELECT personal_id, item, template, notice_date, run_date, recipient_id, channel, address, language, line_sms, line_email, subject \
+                     FROM notices WHERE message_id = $1 ORDER BY personal_id, item",
+                )
+                .bind(id)
+                .fetch_all(self.read_pool())
+                .await?)
+            }
+
+            /// Moves a message's notices to another message (the fallback channel) and queues
+            /// it, atomically; the failed message keeps its dead-letter row and the reason.
+            pub(crate) async fn queue_fallback(&self, failed: &str, m: &OutboxMessage, now: DateTime<Utc>) -> Result<bool> {
+                let mut tx = self.write_tx().await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', 0, $11, $12) ON CONFLICT DO NOTHING",
+                )
+                .bind(&m.id).bind(&m.recipient_id).bind(&m.channel).bind(&m.address).bind(m.day).bind(&m.language)
+                .bind(&m.subject).bind(&m.body).bind(&m.encoding).bind(m.segments).bind(m.next_attempt_at).bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    return Ok(false);
+                }
+                sqlx::query("UPDATE notices SET message_id = $1, channel = $2, address = $3 WHERE message_id = $4")
+                    .bind(&m.id).bind(&m.channel).bind(&m.address).bind(failed)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            /// Messages, newest day first, filtered; for officials' "what was sent, what failed".
+            pub(crate) async fn list_messages(&self, f: &MessageFilter) -> Result<Vec<OutboxMessage>> {
+                Ok(sqlx::query_as::<_, OutboxMessage>(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR channel = $2) \
+                     AND ($3 IS NULL OR day = $3) ORDER BY day DESC, id LIMIT $4"
+                ))
+                .bind(f.status.as_deref())
+                .bind(f.channel.as_deref())
+                .bind(f.day)
+                .bind(f.limit)
+                .fetch_all(self.read_pool())
+                .await?)
+            }
+
+            /// A message by id.
+            pub(crate) async fn message(&self, id: &str) -> Result<Option<OutboxMessage>> {
+                Ok(sqlx::query_as::<_, OutboxMessage>(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(self.read_pool())
+                    .await?)
+            }
+
+            /// Sends a failed or dead message again now (staff "retry"); false when the message
+            /// is not failed or dead.
+            pub(crate) async fn retry_message(&self, id: &str, now: DateTime<Utc>) -> Result<bool> {
+                Ok(sqlx::query(
+                    "UPDATE messages SET status = 'queued', attempts = 0, next_attempt_at = $1 WHERE id = $2 AND status IN ('dead', 'failed')",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(self.write_pool())
+                .await?
+                .rows_affected() == 1)
+            }
+
+            pub(crate) async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(self.read_pool()).await?;
+                Ok(())
             }
 
             pub(crate) async fn outbox_counts(&self) -> Result<Vec<(String, String, i64)>> {

@@ -1,0 +1,140 @@
+//! The channels a message can leave by, chosen by configuration (after crates.io's email
+//! module): SMTP or `.eml` files for email, an HTTP gateway or `sms.jsonl` for SMS. Each
+//! channel has its own concurrency and rate limit, so a slow SMTP server does not hold up SMS.
+
+use super::email;
+use super::file::FileChannel;
+use super::gateway::HttpGateway;
+use super::smtp::SmtpChannel;
+use super::DeliveryConfig;
+use crate::store::schedule::OutboxMessage;
+use lettre::message::Mailbox;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// Why a send failed, and whether trying again can help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// Timeouts, lost connections, HTTP 5xx/429, SMTP 4xx: retried with backoff.
+    Transient(String),
+    /// Invalid number or address, HTTP 4xx, SMTP 5xx, a refusal: never retried.
+    Permanent(String),
+}
+
+enum EmailTransport {
+    File,
+    Smtp(SmtpChannel),
+}
+
+enum SmsTransport {
+    File,
+    Gateway(HttpGateway),
+}
+
+/// A channel's limits: at most `permits` sends at once, at most one per `interval`.
+struct Limits {
+    permits: Semaphore,
+    pace: Option<(Duration, Mutex<Instant>)>,
+}
+
+impl Limits {
+    fn new(concurrency: usize, rate: Option<f64>) -> Limits {
+        Limits {
+            permits: Semaphore::new(concurrency.max(1)),
+            pace: rate.map(|r| (Duration::from_secs_f64(1.0 / r), Mutex::new(Instant::now()))),
+        }
+    }
+
+    /// Waits for a free slot; the permit is held for the send.
+    async fn acquire(&self) -> tokio::sync::SemaphorePermit<'_> {
+        let permit = self.permits.acquire().await.expect("semaphore never closed");
+        if let Some((interval, next)) = &self.pace {
+            // Reserve the next free instant, then sleep until it: sends are spaced evenly.
+            let at = {
+                let mut next = next.lock().expect("pace lock");
+                let at = (*next).max(Instant::now());
+                *next = at + *interval;
+                at
+            };
+            tokio::time::sleep_until(at).await;
+        }
+        permit
+    }
+}
+
+pub struct Channels {
+    file: FileChannel,
+    email: EmailTransport,
+    sms: SmsTransport,
+    from: Mailbox,
+    email_limits: Limits,
+    sms_limits: Limits,
+    concurrency: usize,
+}
+
+impl Channels {
+    pub fn from_config(cfg: &DeliveryConfig) -> anyhow::Result<Channels> {
+        let from: Mailbox = cfg.mail_from.parse().map_err(|e| {
+            anyhow::anyhow!("VONGDOI_MAIL_FROM '{}' is not an email address: {e}", cfg.mail_from)
+        })?;
+        let (email, email_concurrency) = match &cfg.smtp_url {
+            Some(url) => (
+                EmailTransport::Smtp(SmtpChannel::new(url, cfg.smtp_connections, Duration::from_secs(30))?),
+                cfg.smtp_connections as usize,
+            ),
+            // Files are written one at a time: appends and renames need no company.
+            None => (EmailTransport::File, 1),
+        };
+        let (sms, sms_concurrency) = match &cfg.gateway {
+            Some(g) => (
+                SmsTransport::Gateway(HttpGateway::new(g.clone(), cfg.sms_concurrency)?),
+                cfg.sms_concurrency,
+            ),
+            None => (SmsTransport::File, 1),
+        };
+        Ok(Channels {
+            file: FileChannel::new(&cfg.outbox_dir).map_err(|e| {
+                anyhow::anyhow!("cannot create the outbox folder {} (VONGDOI_OUTBOX_DIR): {e}", cfg.outbox_dir.display())
+            })?,
+            email,
+            sms,
+            from,
+            email_limits: Limits::new(email_concurrency, cfg.email_rate),
+            sms_limits: Limits::new(sms_concurrency, cfg.sms_rate),
+            concurrency: email_concurrency + sms_concurrency,
+        })
+    }
+
+    /// How many sends may be under way at once, all channels together.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// Sends one message; the provider's id (if the channel gives one) on success.
+    pub async fn send(&self, m: &OutboxMessage) -> Result<Option<String>, SendError> {
+        if m.channel == "email" {
+            let _permit = self.email_limits.acquire().await;
+            let message = email::build(m, &self.from)?;
+            match &self.email {
+                EmailTransport::Smtp(smtp) => smtp.send(message).await,
+                EmailTransport::File => self
+                    .file
+                    .write_email(m, &message.formatted())
+                    .map(|()| None)
+                    .map_err(|e| SendError::Transient(format!("outbox/email: {e}"))),
+            }
+        } else {
+            let _permit = self.sms_limits.acquire().await;
+            match &self.sms {
+                SmsTransport::Gateway(g) => g.send(m).await,
+                SmsTransport::File => self
+                    .file
+                    .append_sms(m)
+                    .map(|()| None)
+                    .map_err(|e| SendError::Transient(format!("outbox/sms.jsonl: {e}"))),
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! One email, built once for every transport: the `.eml` file of the embedded default holds
+//! the same bytes an SMTP server would receive (apart from the MIME boundary). UTF-8 subject
+//! and body with diacritics kept, plain text and HTML (issue #4 §5), and a Message-ID derived
+//! from the message id so that a resend is recognisably the same message.
+
+use super::SendError;
+use crate::store::schedule::OutboxMessage;
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::Message;
+
+pub fn message_id_header(id: &str) -> String {
+    format!("<{id}@vongdoi>")
+}
+
+pub fn build(m: &OutboxMessage, from: &Mailbox) -> Result<Message, SendError> {
+    let to: Mailbox = m.address.parse().map_err(|e| {
+        SendError::Permanent(format!("địa chỉ email không hợp lệ / invalid email address: {e}"))
+    })?;
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(&m.subject)
+        .message_id(Some(message_id_header(&m.id)))
+        // The time the message was queued for, not the send time: a resend is the same bytes.
+        .date(m.next_attempt_at.into())
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(m.body.clone()),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(html(m)),
+                ),
+        )
+        .map_err(|e| SendError::Permanent(format!("cannot build the email: {e}")))
+}
+
+/// The HTML part: the same paragraphs, escaped, readable on a phone.
+fn html(m: &OutboxMessage) -> String {
+    let lang = if m.language == "en" { "en" } else { "vi" };
+    let paragraphs: String = m
+        .body
+        .split("\n\n")
+        .map(|p| format!("<p>{}</p>\n", escape(p).replace('\n', "<br>")))
+        .collect();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title></head>\n\
+         <body style=\"font-family:sans-serif;font-size:16px;line-height:1.5;max-width:40em\">\n{paragraphs}</body></html>\n",
+        title = escape(&m.subject)
+    )
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    fn message(body: &str) -> OutboxMessage {
+        OutboxMessage {
+            id: "20261121-email-00ff".into(),
+            recipient_id: "001190000001".into(),
+            channel: "email".into(),
+            address: "me@example.vn".into(),
+            day: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+            language: "vi".into(),
+            subject: "Nhắc lịch tiêm chủng".into(),
+            body: body.into(),
+            encoding: None,
+            segments: None,
+            status: "sending".into(),
+            attempts: 1,
+            next_attempt_at: Utc.with_ymd_and_hms(2026, 11, 21, 1, 0, 0).unwrap(),
+            last_error: None,
+            provider_id: None,
+        }
+    }
+
+    #[test]
+    fn same_message_same_headers_and_both_parts() {
+        let from: Mailbox = "vongdoi <vongdoi@xa.gov.vn>".parse().unwrap();
+        let m = message("Bé <An> cần tiêm & uống.\n\nTrạm y tế xã.");
+        let a = String::from_utf8(build(&m, &from).unwrap().formatted()).unwrap();
+        assert!(a.contains("Message-ID: <20261121-email-00ff@vongdoi>"), "{a}");
+        assert!(a.contains("Date: Sat, 21 Nov 2026 01:00:00"), "{a}");
+        assert!(a.contains("text/plain") && a.contains("text/html"));
+        assert!(html(&m).contains("<p>Bé &lt;An&gt; cần tiêm &amp; uống.</p>"));
+        let mut bad = m.clone();
+        bad.address = "not an address".into();
+        assert!(matches!(build(&bad, &from), Err(SendError::Permanent(_))));
+    }
+}

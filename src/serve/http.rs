@@ -1,0 +1,140 @@
+//! The HTTP side of `vongdoi serve`: `/healthz`, the SMS gateway's delivery reports, the API of
+//! issue #6 on the main listener; Prometheus `/metrics` on a listener of its own, so it can
+//! stay on an internal address while the API is published.
+
+use super::shutdown::Shutdown;
+use super::AppState;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+pub fn app_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/webhooks/sms", post(delivery_report))
+        .with_state(state.clone())
+        .merge(crate::api::router(state))
+}
+
+pub async fn serve_app(listener: TcpListener, state: AppState, stop: Shutdown) -> anyhow::Result<()> {
+    axum::serve(listener, app_router(state))
+        .with_graceful_shutdown(async move { stop.wait().await })
+        .await?;
+    Ok(())
+}
+
+pub async fn serve_metrics(listener: TcpListener, state: AppState, stop: Shutdown) -> anyhow::Result<()> {
+    let router = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { stop.wait().await })
+        .await?;
+    Ok(())
+}
+
+/// 200 when the database answers; 503 otherwise (a load balancer takes the instance out).
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(json!({"status": "ok", "database": state.store.backend()})).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "problem": "cơ sở dữ liệu không trả lời / database not answering"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let outbox = match state.store.outbox_counts().await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::error!(error = %e, "metrics: cannot count the outbox");
+            Vec::new()
+        }
+    };
+    (
+        [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(&outbox, Utc::now().timestamp()),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// A delivery report from the SMS gateway. Accepts the generic shape
+/// `{"id": MESSAGE_ID, "status": "delivered"|"failed", "error": "…"}` and the common field
+/// names of Vietnamese gateways (`RequestId`, `SMSID`/`tranId` for the provider's id,
+/// `SendStatus`/`status`). A report for an unknown message is 404 so the gateway can tell.
+async fn delivery_report(
+    State(state): State<AppState>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+    body: Option<Json<Value>>,
+) -> Response {
+    if let Some(expected) = &state.webhook_token {
+        let given = q
+            .token
+            .or_else(|| headers.get("x-vongdoi-token").and_then(|v| v.to_str().ok()).map(String::from));
+        if given.as_deref() != Some(expected.as_str()) {
+            return problem(StatusCode::UNAUTHORIZED, "thiếu hoặc sai mã / missing or wrong token (VONGDOI_WEBHOOK_TOKEN)");
+        }
+    }
+    let Some(Json(report)) = body else {
+        return problem(StatusCode::BAD_REQUEST, "cần JSON / a JSON body is required");
+    };
+    let text = |keys: &[&str]| {
+        keys.iter().find_map(|k| match report.get(*k)? {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    };
+    let Some(key) = text(&["id", "message_id", "RequestId", "request_id", "provider_id", "SMSID", "tranId"]) else {
+        return problem(StatusCode::BAD_REQUEST, "thiếu mã tin nhắn / no message id (id, RequestId, SMSID…)");
+    };
+    let status = text(&["status", "SendStatus", "state"]).unwrap_or_default().to_lowercase();
+    let delivered = match status.as_str() {
+        "delivered" | "delivrd" | "success" | "ok" | "5" => true,
+        "failed" | "undeliv" | "undelivered" | "rejected" | "expired" | "fail" | "error" => false,
+        _ => return problem(StatusCode::BAD_REQUEST, "trạng thái không rõ / unknown status: use delivered or failed"),
+    };
+    let error = text(&["error", "reason", "ErrorMessage"]);
+    match state
+        .store
+        .record_delivery_report(&key, delivered, error.as_deref(), Utc::now())
+        .await
+    {
+        Ok(true) => {
+            state.metrics.delivery_report(if delivered { "delivered" } else { "failed" });
+            Json(json!({"recorded": true})).into_response()
+        }
+        Ok(false) => problem(StatusCode::NOT_FOUND, "không có tin nhắn đã gửi với mã này / no sent message with this id"),
+        Err(e) => {
+            tracing::error!(error = %e, "delivery report not recorded");
+            problem(StatusCode::SERVICE_UNAVAILABLE, "thử lại sau / try again later")
+        }
+    }
+}
+
+/// RFC 9457 problem details, Vietnamese first.
+fn problem(status: StatusCode, detail: &str) -> Response {
+    (
+        status,
+        [("content-type", "application/problem+json")],
+        Json(json!({"type": "about:blank", "title": status.canonical_reason().unwrap_or(""), "status": status.as_u16(), "detail": detail})),
+    )
+        .into_response()
+}

@@ -1,0 +1,101 @@
+//! Prometheus metrics, served on their own listener (ARCHITECTURE.md "Edges"): counters kept in
+//! this process, the outbox backlog read from the database at scrape time (it is shared by
+//! every instance). The text format is written by hand: a handful of series needs no crate.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+#[derive(Default)]
+pub struct Metrics {
+    runs_finished: AtomicU64,
+    runs_failed: AtomicU64,
+    citizens_evaluated: AtomicU64,
+    notices: AtomicU64,
+    /// Send attempts by (channel, outcome): sent, retry, dead, fallback.
+    sends: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// Delivery reports received by status.
+    reports: Mutex<BTreeMap<String, u64>>,
+    /// Unix seconds of the scheduled tick the current or last run started for, and when it did.
+    last_tick: AtomicI64,
+    last_run_started: AtomicI64,
+    last_run_finished: AtomicI64,
+}
+
+impl Metrics {
+    pub fn run_started(&self, tick: i64, now: i64) {
+        self.last_tick.store(tick, Ordering::Relaxed);
+        self.last_run_started.store(now, Ordering::Relaxed);
+    }
+
+    pub fn run_finished(&self, evaluated: u64, notices: u64, ok: bool, now: i64) {
+        if ok {
+            self.runs_finished.fetch_add(1, Ordering::Relaxed);
+            self.last_run_finished.store(now, Ordering::Relaxed);
+        } else {
+            self.runs_failed.fetch_add(1, Ordering::Relaxed);
+        }
+        self.citizens_evaluated
+            .fetch_add(evaluated, Ordering::Relaxed);
+        self.notices.fetch_add(notices, Ordering::Relaxed);
+    }
+
+    pub fn send(&self, channel: &str, outcome: &'static str) {
+        *self
+            .sends
+            .lock()
+            .expect("metrics lock")
+            .entry((channel.to_string(), outcome))
+            .or_default() += 1;
+    }
+
+    pub fn delivery_report(&self, status: &str) {
+        *self
+            .reports
+            .lock()
+            .expect("metrics lock")
+            .entry(status.to_string())
+            .or_default() += 1;
+    }
+
+    /// The exposition text; `outbox` is (channel, status, count) from the database.
+    pub fn render(&self, outbox: &[(String, String, i64)], now: i64) -> String {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut out = String::new();
+        header(&mut out, "vongdoi_runs_total", "counter", "Scheduler runs of this process by result.");
+        let _ = writeln!(out, "vongdoi_runs_total{{result=\"finished\"}} {}", load(&self.runs_finished));
+        let _ = writeln!(out, "vongdoi_runs_total{{result=\"failed\"}} {}", load(&self.runs_failed));
+        header(&mut out, "vongdoi_citizens_evaluated_total", "counter", "Citizens whose lifecycle items this process evaluated.");
+        let _ = writeln!(out, "vongdoi_citizens_evaluated_total {}", load(&self.citizens_evaluated));
+        header(&mut out, "vongdoi_notices_total", "counter", "Notices recorded by this process's runs.");
+        let _ = writeln!(out, "vongdoi_notices_total {}", load(&self.notices));
+        header(&mut out, "vongdoi_messages_total", "counter", "Send attempts of this process by channel and outcome (sent, retry, dead, fallback).");
+        for ((channel, outcome), n) in self.sends.lock().expect("metrics lock").iter() {
+            let _ = writeln!(out, "vongdoi_messages_total{{channel=\"{channel}\",outcome=\"{outcome}\"}} {n}");
+        }
+        header(&mut out, "vongdoi_delivery_reports_total", "counter", "Delivery reports received from the SMS gateway, by status.");
+        for (status, n) in self.reports.lock().expect("metrics lock").iter() {
+            let _ = writeln!(out, "vongdoi_delivery_reports_total{{status=\"{status}\"}} {n}");
+        }
+        header(&mut out, "vongdoi_outbox_messages", "gauge", "Messages in the outbox (all instances) by channel and status.");
+        for (channel, status, n) in outbox {
+            let _ = writeln!(out, "vongdoi_outbox_messages{{channel=\"{channel}\",status=\"{status}\"}} {n}");
+        }
+        // Lag: how long the latest scheduled tick has waited for its run to finish (0 once it
+        // has); a stuck or failing scheduler shows as a growing number.
+        let tick = self.last_tick.load(Ordering::Relaxed);
+        let finished = self.last_run_finished.load(Ordering::Relaxed);
+        let started = self.last_run_started.load(Ordering::Relaxed);
+        let lag = if tick == 0 || (finished >= tick && finished >= started) { 0 } else { (now - tick).max(0) };
+        header(&mut out, "vongdoi_scheduler_lag_seconds", "gauge", "Seconds since the latest scheduled run was due, while it has not finished.");
+        let _ = writeln!(out, "vongdoi_scheduler_lag_seconds {lag}");
+        header(&mut out, "vongdoi_last_run_finished_timestamp_seconds", "gauge", "When this process last finished a run (Unix seconds).");
+        let _ = writeln!(out, "vongdoi_last_run_finished_timestamp_seconds {finished}");
+        out
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}

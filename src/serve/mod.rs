@@ -1,0 +1,244 @@
+//! `vongdoi serve`: the long-running service (SPEC.md). A cron schedule in Asia/Ho_Chi_Minh
+//! starts a scheduler run for the day; a delivery worker sends what is ready (SMS held for
+//! their window, retries); an HTTP listener answers `/healthz`, delivery reports and the API;
+//! Prometheus metrics have their own listener. SIGTERM stops all of it cleanly.
+
+pub mod http;
+pub mod metrics;
+pub mod shutdown;
+
+use crate::delivery::{self, DeliveryConfig};
+use crate::rules::RuleSet;
+use crate::schedule::Scheduler;
+use crate::store::Store;
+use anyhow::{Context, Result};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+use metrics::Metrics;
+use shutdown::Shutdown;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// What every HTTP handler and background task shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub rules: Arc<RuleSet>,
+    pub delivery: DeliveryConfig,
+    pub metrics: Arc<Metrics>,
+    /// Names this process in leases.
+    pub owner: String,
+    /// When set, delivery reports must carry it (`?token=` or `X-Vongdoi-Token`).
+    pub webhook_token: Option<String>,
+}
+
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    pub metrics_listen: SocketAddr,
+    pub schedule: Schedule,
+    /// How often the delivery worker looks for messages that became ready.
+    pub deliver_every: std::time::Duration,
+    pub webhook_token: Option<String>,
+}
+
+/// A cron schedule (six fields, seconds first; ARCHITECTURE.md) read in Vietnam's time.
+#[derive(Debug, Clone)]
+pub struct Schedule(cron::Schedule);
+
+/// Asia/Ho_Chi_Minh: UTC+7 all year (no daylight saving since 1975).
+pub fn vietnam() -> FixedOffset {
+    FixedOffset::east_opt(7 * 3600).expect("valid offset")
+}
+
+impl FromStr for Schedule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Schedule, String> {
+        cron::Schedule::from_str(s).map(Schedule).map_err(|e| {
+            format!(
+                "lịch cron không hợp lệ / bad cron schedule '{s}': {e}; six fields, seconds first, \
+                 e.g. '0 0 6 * * *' for 06:00 every day (Asia/Ho_Chi_Minh)"
+            )
+        })
+    }
+}
+
+impl Schedule {
+    /// The next tick after `now`.
+    pub fn next_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.0
+            .after(&now.with_timezone(&vietnam()))
+            .next()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    /// The latest tick at or before `now` within the last day: the run a service that was down
+    /// at that moment still owes.
+    pub fn latest_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let from = (now - Duration::days(1)).with_timezone(&vietnam());
+        self.0
+            .after(&from)
+            .take_while(|t| t.with_timezone(&Utc) <= now)
+            .last()
+            .map(|t| t.with_timezone(&Utc))
+    }
+}
+
+/// The run date of a tick: its calendar day in Vietnam.
+pub fn run_date(tick: DateTime<Utc>) -> NaiveDate {
+    tick.with_timezone(&vietnam()).date_naive()
+}
+
+pub async fn serve(state: AppState, settings: ServeSettings) -> Result<()> {
+    let (trigger, stop) = Shutdown::new();
+    let app = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (VONGDOI_LISTEN / --listen)", settings.listen))?;
+    let metrics = tokio::net::TcpListener::bind(settings.metrics_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (VONGDOI_METRICS_LISTEN / --metrics-listen)",
+                settings.metrics_listen
+            )
+        })?;
+    // Printed, not only logged: scripts and tests that ask for port 0 read the real address.
+    println!("http: {}", app.local_addr()?);
+    println!("metrics: {}", metrics.local_addr()?);
+    tracing::info!(schedule = ?settings.schedule.0.to_string(), "serving");
+
+    let http_task = tokio::spawn(http::serve_app(app, state.clone(), stop.clone()));
+    let metrics_task = tokio::spawn(http::serve_metrics(metrics, state.clone(), stop.clone()));
+    let delivery_task = tokio::spawn(delivery_worker(
+        state.clone(),
+        settings.deliver_every,
+        stop.clone(),
+    ));
+    let scheduler_task = tokio::spawn(scheduler_loop(state.clone(), settings.schedule, stop.clone()));
+
+    shutdown::termination().await;
+    tracing::info!("stopping: finishing in-flight sends and releasing leases");
+    trigger.fire();
+    for (name, task) in [
+        ("scheduler", scheduler_task),
+        ("delivery", delivery_task),
+        ("http", http_task),
+        ("metrics", metrics_task),
+    ] {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(task = name, error = %format!("{e:#}"), "task failed"),
+            Err(e) => tracing::error!(task = name, error = %e, "task panicked"),
+        }
+    }
+    println!("đã dừng / stopped");
+    Ok(())
+}
+
+/// Runs the day at every tick; on start, the tick it missed while down (a run for a day already
+/// done only delivers what is waiting, so starting twice costs nothing).
+async fn scheduler_loop(state: AppState, schedule: Schedule, stop: Shutdown) -> Result<()> {
+    let mut due = schedule.latest_until(Utc::now());
+    loop {
+        if let Some(tick) = due.take() {
+            run_tick(&state, tick, &stop).await;
+        }
+        if stop.is_set() {
+            return Ok(());
+        }
+        let Some(next) = schedule.next_after(Utc::now()) else {
+            tracing::warn!("the cron schedule has no further ticks; no more runs");
+            stop.wait().await;
+            return Ok(());
+        };
+        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => due = Some(next),
+            _ = stop.wait() => return Ok(()),
+        }
+    }
+}
+
+async fn run_tick(state: &AppState, tick: DateTime<Utc>, stop: &Shutdown) {
+    let as_of = run_date(tick);
+    state.metrics.run_started(tick.timestamp(), Utc::now().timestamp());
+    let scheduler = Scheduler {
+        store: state.store.clone(),
+        rules: &state.rules,
+        delivery: state.delivery.clone(),
+        owner: state.owner.clone(),
+        stop: stop.clone(),
+        metrics: Some(state.metrics.clone()),
+    };
+    match scheduler.run(as_of, false).await {
+        Ok((report, _)) => {
+            let finished = !report.interrupted;
+            state.metrics.run_finished(
+                report.evaluated,
+                report.notices,
+                true,
+                if finished { Utc::now().timestamp() } else { 0 },
+            );
+            tracing::info!(%as_of, evaluated = report.evaluated, notices = report.notices, queued = report.messages_queued, sent = report.delivery.sent, interrupted = report.interrupted, "run done");
+        }
+        Err(e) => {
+            state.metrics.run_finished(0, 0, false, 0);
+            tracing::error!(%as_of, error = %format!("{e:#}"), "run failed; the next tick or a restart resumes it");
+        }
+    }
+}
+
+/// Sends what becomes ready between runs: SMS held for the morning window, retries.
+async fn delivery_worker(state: AppState, every: std::time::Duration, stop: Shutdown) -> Result<()> {
+    let channels = delivery::Channels::from_config(&state.delivery)?;
+    loop {
+        if let Err(e) = delivery::deliver_ready(
+            &state.store,
+            &state.delivery,
+            &channels,
+            &state.owner,
+            &stop,
+            Some(&state.metrics),
+        )
+        .await
+        {
+            tracing::error!(error = %format!("{e:#}"), "delivery pass failed; retrying");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.wait() => return Ok(()),
+        }
+    }
+}
+
+/// The lease owner name of this process: host and process id.
+pub fn owner_name() -> String {
+    format!(
+        "{}-{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "vongdoi".into()),
+        std::process::id()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn daily_six_oclock_is_vietnam_time() {
+        let s: Schedule = "0 0 6 * * *".parse().unwrap();
+        // 2026-11-21 23:05 UTC is 06:05 on the 22nd in Vietnam: the tick was 23:00 UTC.
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 23, 5, 0).unwrap();
+        let latest = s.latest_until(now).unwrap();
+        assert_eq!(latest, Utc.with_ymd_and_hms(2026, 11, 21, 23, 0, 0).unwrap());
+        assert_eq!(run_date(latest), NaiveDate::from_ymd_opt(2026, 11, 22).unwrap());
+        assert_eq!(
+            s.next_after(now).unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 22, 23, 0, 0).unwrap()
+        );
+        // Before 06:00 local the owed tick is yesterday's.
+        let early = Utc.with_ymd_and_hms(2026, 11, 21, 22, 0, 0).unwrap();
+        assert_eq!(run_date(s.latest_until(early).unwrap()), NaiveDate::from_ymd_opt(2026, 11, 21).unwrap());
+        assert!("0 6 * * *".parse::<Schedule>().is_err(), "five fields are refused");
+    }
+}
