@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{all_backends, TestDb};
+use common::{all_backends, mail_digest, TestDb};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
@@ -112,14 +112,18 @@ async fn a_day_goes_out_once_and_a_week_never_repeats() {
         );
         let mails = emails(d);
         assert_eq!(mails.len(), 1, "{b}: {mails:?}");
-        let eml =
-            fs::read_to_string(d.join("outbox/email").join(mails.iter().next().unwrap())).unwrap();
+        let eml = d.join("outbox/email").join(mails.iter().next().unwrap());
+        let mail = &mail_digest(&[&eml])[0];
+        let text = mail.text.clone().unwrap_or_default();
         assert!(
-            eml.contains("To: cuong@example.vn")
-                && eml.contains("Lê Văn Cường")
-                && eml.contains("căn cước"),
-            "{b}: {eml}"
+            mail.to == "cuong@example.vn" && text.contains("Lê Văn Cường") && text.contains("căn cước"),
+            "{b}: {mail:?}"
         );
+        assert!(
+            mail.html.as_deref().is_some_and(|h| h.contains("Lê Văn Cường") && h.contains("lang=\"vi\"")),
+            "{b}: an HTML part too: {mail:?}"
+        );
+        assert_eq!(mail.message_id, format!("<{}@vongdoi>", mails.iter().next().unwrap().trim_end_matches(".eml")));
 
         // The same day again: nothing new.
         let again = vongdoi(&db, d, &["run", "--as-of", "2026-11-17"]);

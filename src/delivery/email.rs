@@ -5,7 +5,8 @@
 
 use super::SendError;
 use crate::store::schedule::OutboxMessage;
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 pub fn message_id_header(id: &str) -> String {

@@ -113,3 +113,32 @@ pub fn vongdoi(db: &TestDb, dir: &std::path::Path, args: &[&str]) -> (bool, Stri
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// One decoded email, as `tests/fixtures/mail_digest.py` reads it (Python's email package:
+/// headers and bodies decoded whatever transfer encoding the sender chose).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Mail {
+    pub message_id: String,
+    pub to: String,
+    pub from: String,
+    pub subject: String,
+    pub text: Option<String>,
+    pub html: Option<String>,
+}
+
+/// The emails in `.eml` files or a Maildir, sorted by Message-ID.
+#[allow(dead_code)]
+pub fn mail_digest(paths: &[&std::path::Path]) -> Vec<Mail> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail_digest.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args(paths)
+        .output()
+        .expect("python3 runs (tests read emails with its email package)");
+    assert!(out.status.success(), "mail_digest: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
