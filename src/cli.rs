@@ -213,6 +213,10 @@ struct ServeArgs {
     /// Seconds between delivery passes (SMS held for the window, retries).
     #[arg(long, env = "VONGDOI_DELIVER_EVERY", default_value_t = 10.0)]
     deliver_every: f64,
+    /// Serve HTTP and deliver, but start no runs (an instance for the API only; another
+    /// instance keeps the schedule).
+    #[arg(long)]
+    no_schedule: bool,
     /// Delivery reports must carry this token (?token= or the X-Vongdoi-Token header).
     #[arg(long, env = "VONGDOI_WEBHOOK_TOKEN", hide_env_values = true)]
     webhook_token: Option<String>,
@@ -456,7 +460,7 @@ async fn serve_command(store: Arc<Store>, rules: RuleSet, args: ServeArgs) -> Re
         crate::serve::ServeSettings {
             listen: args.listen,
             metrics_listen: args.metrics_listen,
-            schedule: args.schedule,
+            schedule: (!args.no_schedule).then_some(args.schedule),
             deliver_every: std::time::Duration::from_secs_f64(args.deliver_every),
             webhook_token: None,
         },

@@ -35,7 +35,8 @@ pub struct AppState {
 pub struct ServeSettings {
     pub listen: SocketAddr,
     pub metrics_listen: SocketAddr,
-    pub schedule: Schedule,
+    /// None: this instance starts no runs.
+    pub schedule: Option<Schedule>,
     /// How often the delivery worker looks for messages that became ready.
     pub deliver_every: std::time::Duration,
     pub webhook_token: Option<String>,
@@ -104,7 +105,7 @@ pub async fn serve(state: AppState, settings: ServeSettings) -> Result<()> {
     // Printed, not only logged: scripts and tests that ask for port 0 read the real address.
     println!("http: {}", app.local_addr()?);
     println!("metrics: {}", metrics.local_addr()?);
-    tracing::info!(schedule = ?settings.schedule.0.to_string(), "serving");
+    tracing::info!(schedule = ?settings.schedule.as_ref().map(|s| s.0.to_string()), "serving");
 
     let http_task = tokio::spawn(http::serve_app(app, state.clone(), stop.clone()));
     let metrics_task = tokio::spawn(http::serve_metrics(metrics, state.clone(), stop.clone()));
@@ -113,7 +114,15 @@ pub async fn serve(state: AppState, settings: ServeSettings) -> Result<()> {
         settings.deliver_every,
         stop.clone(),
     ));
-    let scheduler_task = tokio::spawn(scheduler_loop(state.clone(), settings.schedule, stop.clone()));
+    let scheduler_task = tokio::spawn({
+        let (state, stop) = (state.clone(), stop.clone());
+        async move {
+            match settings.schedule {
+                Some(schedule) => scheduler_loop(state, schedule, stop).await,
+                None => Ok(()),
+            }
+        }
+    });
 
     shutdown::termination().await;
     tracing::info!("stopping: finishing in-flight sends and releasing leases");

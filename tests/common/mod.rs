@@ -142,3 +142,73 @@ pub fn mail_digest(paths: &[&std::path::Path]) -> Vec<Mail> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// A running `vongdoi serve` on ports the system chose; killed (SIGKILL) when dropped unless
+/// `terminate` stopped it first.
+pub struct Served {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT` of the main listener.
+    pub base: String,
+    /// `http://127.0.0.1:PORT` of the metrics listener.
+    pub metrics: String,
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Served {
+    /// Sends SIGTERM and waits; returns whether it exited successfully and what it printed.
+    pub fn terminate(&mut self) -> (bool, String) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().expect("wait for vongdoi serve");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        (status.success(), self.stdout.lock().unwrap().clone())
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `vongdoi serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 ARGS…` in `dir`
+/// with `envs`, and waits until it has printed both addresses.
+pub fn serve(db: &TestDb, dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Served {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vongdoi"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+        .args(args)
+        .current_dir(dir)
+        .env("DATABASE_URL", &db.url)
+        .env("VONGDOI_LOG", "warn")
+        .envs(envs.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start vongdoi serve");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let keep = printed.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            keep.lock().unwrap().push_str(&format!("{line}\n"));
+            for (prefix, which) in [("http: ", 0), ("metrics: ", 1)] {
+                if let Some(addr) = line.strip_prefix(prefix) {
+                    let _ = tx.send((which, format!("http://{addr}")));
+                }
+            }
+        }
+    });
+    let (mut base, mut metrics) = (String::new(), String::new());
+    while base.is_empty() || metrics.is_empty() {
+        match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok((0, a)) => base = a,
+            Ok((_, a)) => metrics = a,
+            Err(_) => panic!("vongdoi serve did not start: {}", printed.lock().unwrap()),
+        }
+    }
+    Served { child, base, metrics, stdout: printed }
+}
