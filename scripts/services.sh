@@ -3,6 +3,11 @@
 # Idempotent: safe to run again. Needs root (apt-get, pg_ctlcluster), as on the dev and CI machines.
 set -euo pipefail
 
+# A real SMTP server for the delivery tests: Debian's aiosmtpd (runs under /usr/bin/python3).
+if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+  apt-get update -qq && apt-get install -y -qq python3-aiosmtpd >/dev/null
+fi
+
 # PostgreSQL 15 is installed on the machine image but stopped.
 if ! command -v pg_ctlcluster >/dev/null; then
   apt-get update -qq && apt-get install -y -qq postgresql >/dev/null

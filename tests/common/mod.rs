@@ -212,3 +212,48 @@ pub fn serve(db: &TestDb, dir: &std::path::Path, args: &[&str], envs: &[(&str, &
     }
     Served { child, base, metrics, stdout: printed }
 }
+
+/// A helper server from `tests/fixtures/` (SMTP server, SMS gateway), killed when dropped.
+pub struct Fixture {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `interpreter tests/fixtures/SCRIPT ARGS…` and waits for its "port N" line.
+pub fn fixture(interpreter: &str, script: &str, args: &[&std::path::Path]) -> Fixture {
+    use std::io::BufRead;
+    let path = format!("{}/tests/fixtures/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut child = std::process::Command::new(interpreter)
+        .arg(&path)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {interpreter} {path}: {e}"));
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("port ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{script} did not start (printed {line:?}); for the SMTP server: apt-get install -y python3-aiosmtpd"));
+    Fixture { child, port }
+}
+
+/// Debian's aiosmtpd runs under Debian's Python (`/usr/bin/python3`), not a pyenv one.
+pub fn smtp_server(maildir: &std::path::Path) -> Fixture {
+    let ok = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import aiosmtpd"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "the SMTP tests need a real SMTP server: apt-get install -y python3-aiosmtpd (scripts/services.sh does)");
+    fixture("/usr/bin/python3", "smtp_server.py", &[maildir])
+}
