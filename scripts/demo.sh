@@ -24,3 +24,6 @@ echo "== what was sent (outbox/)"
 echo "SMS:   $(wc -l < outbox/sms.jsonl 2>/dev/null || echo 0) in outbox/sms.jsonl"
 echo "email: $(find outbox/email -name '*.eml' 2>/dev/null | wc -l) in outbox/email/"
 head -n 3 outbox/sms.jsonl 2>/dev/null || true
+echo
+echo "== vongdoi messages --limit 5 (what officials see: masked recipients, status, errors)"
+"$bin" messages --limit 5

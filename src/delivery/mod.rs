@@ -355,17 +355,34 @@ pub async fn deliver_ready(
     metrics: Option<&Metrics>,
 ) -> anyhow::Result<DeliveryCounts> {
     let mut counts = DeliveryCounts::default();
+    let started = std::time::Instant::now();
+    let done = |counts: DeliveryCounts| {
+        let attempts = counts.sent + counts.retried + counts.dead;
+        if attempts > 0 {
+            let secs = started.elapsed().as_secs_f64();
+            tracing::info!(
+                sent = counts.sent,
+                retried = counts.retried,
+                dead = counts.dead,
+                fell_back = counts.fell_back,
+                seconds = format!("{secs:.2}"),
+                per_second = format!("{:.0}", attempts as f64 / secs.max(1e-9)),
+                "delivery pass"
+            );
+        }
+        Ok(counts)
+    };
     const BATCH: i64 = 500;
     loop {
         if stop.is_set() {
-            return Ok(counts);
+            return done(counts);
         }
         let t = Utc::now();
         let batch = store
             .claim_messages(owner, t + Duration::minutes(5), t, BATCH)
             .await?;
         if batch.is_empty() {
-            return Ok(counts);
+            return done(counts);
         }
         let mut outcomes = futures_util::stream::iter(batch)
             .map(|m| deliver_one(store, cfg, channels, owner, stop, metrics, m))
