@@ -26,8 +26,11 @@ gateway_port=$(cut -d' ' -f2 "$work/gateway.port")
 smtp_port=$(cut -d' ' -f2 "$work/smtp.port")
 
 export VONGDOI_LOG=warn,vongdoi=info VONGDOI_SMS_WINDOW=00:00-24:00 VONGDOI_OUTBOX_DIR="$work/outbox"
-DATABASE_URL="sqlite://$work/sms.db" "$bin" demo --population "$n" --seed 1 --as-of 2026-11-21 >/dev/null
-cp "$work/sms.db" "$work/email.db"
+# Two demo databases (the same seed gives the same registry); copying the file would miss what
+# is still in its WAL.
+for db in sms email; do
+  DATABASE_URL="sqlite://$work/$db.db" "$bin" demo --population "$n" --seed 1 --as-of 2026-11-21 >/dev/null 2>&1
+done
 
 echo "== SMS → HTTP gateway on loopback ($n citizens, first run of 2026-11-21)"
 /usr/bin/time -f "run: %e s wall, %M KB peak" env DATABASE_URL="sqlite://$work/sms.db" VONGDOI_CHANNELS=sms \

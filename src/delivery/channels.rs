@@ -112,6 +112,11 @@ impl Channels {
         self.concurrency
     }
 
+    /// Makes what the file outbox wrote durable (end of a delivery pass).
+    pub fn sync(&self) -> std::io::Result<()> {
+        self.file.sync()
+    }
+
     /// Sends one message; the provider's id (if the channel gives one) on success.
     pub async fn send(&self, m: &OutboxMessage) -> Result<Option<String>, SendError> {
         if m.channel == "email" {

@@ -83,7 +83,10 @@ impl DeliveryConfig {
                 .unwrap_or_else(|| "outbox".into()),
             mail_from: var("VONGDOI_MAIL_FROM").unwrap_or_else(|| "vongdoi@localhost".into()),
             smtp_url: var("VONGDOI_SMTP_URL"),
-            smtp_connections: positive(&var, "VONGDOI_SMTP_CONNECTIONS", 4.0)? as u32,
+            // lettre writes a message's end marker in a segment of its own, which waits for the
+            // server's delayed ACK (~40 ms a message on one connection): throughput comes from
+            // several connections.
+            smtp_connections: positive(&var, "VONGDOI_SMTP_CONNECTIONS", 8.0)? as u32,
             gateway: gateway::GatewayConfig::from_env()?,
             sms_concurrency: positive(&var, "VONGDOI_SMS_CONCURRENCY", 16.0)? as usize,
             sms_rate: var("VONGDOI_SMS_RATE").map(|_| positive(&var, "VONGDOI_SMS_RATE", 0.0)).transpose()?,
@@ -357,6 +360,9 @@ pub async fn deliver_ready(
     let mut counts = DeliveryCounts::default();
     let started = std::time::Instant::now();
     let done = |counts: DeliveryCounts| {
+        channels
+            .sync()
+            .map_err(|e| anyhow::anyhow!("cannot sync the outbox ({}): {e}", cfg.outbox_dir.display()))?;
         let attempts = counts.sent + counts.retried + counts.dead;
         if attempts > 0 {
             let secs = started.elapsed().as_secs_f64();
