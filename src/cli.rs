@@ -462,7 +462,6 @@ async fn serve_command(store: Arc<Store>, rules: RuleSet, args: ServeArgs) -> Re
             metrics_listen: args.metrics_listen,
             schedule: (!args.no_schedule).then_some(args.schedule),
             deliver_every: std::time::Duration::from_secs_f64(args.deliver_every),
-            webhook_token: None,
         },
     )
     .await

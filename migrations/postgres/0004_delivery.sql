@@ -3,3 +3,8 @@ ALTER TABLE messages ADD COLUMN delivered_at TIMESTAMPTZ;
 -- Officials list messages by status (what failed, dead letters) and by day.
 CREATE INDEX messages_day ON messages (day, channel);
 CREATE INDEX messages_provider ON messages (provider_id) WHERE provider_id IS NOT NULL;
+-- Composing walks the unsent notices in recipient order, a page at a time: an index in that
+-- order (the one of 0002 led with run_date, so each page sorted every unsent notice again:
+-- 2 s a page on a catch-up run of 246,000 notices).
+DROP INDEX notices_unsent;
+CREATE INDEX notices_unsent ON notices (recipient_id, channel, personal_id, item) WHERE message_id IS NULL AND recipient_id IS NOT NULL;

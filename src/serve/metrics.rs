@@ -29,16 +29,18 @@ impl Metrics {
         self.last_run_started.store(now, Ordering::Relaxed);
     }
 
-    pub fn run_finished(&self, evaluated: u64, notices: u64, ok: bool, now: i64) {
-        if ok {
+    /// A run ended: `finished_at` is None when it stopped early (shutdown) and will resume.
+    pub fn run_ended(&self, evaluated: u64, notices: u64, finished_at: Option<i64>) {
+        if let Some(at) = finished_at {
             self.runs_finished.fetch_add(1, Ordering::Relaxed);
-            self.last_run_finished.store(now, Ordering::Relaxed);
-        } else {
-            self.runs_failed.fetch_add(1, Ordering::Relaxed);
+            self.last_run_finished.store(at, Ordering::Relaxed);
         }
-        self.citizens_evaluated
-            .fetch_add(evaluated, Ordering::Relaxed);
+        self.citizens_evaluated.fetch_add(evaluated, Ordering::Relaxed);
         self.notices.fetch_add(notices, Ordering::Relaxed);
+    }
+
+    pub fn run_failed(&self) {
+        self.runs_failed.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn send(&self, channel: &str, outcome: &'static str) {
@@ -98,4 +100,33 @@ impl Metrics {
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_grows_until_the_run_finishes() {
+        let m = Metrics::default();
+        let value = |text: &str, series: &str| -> String {
+            text.lines().find_map(|l| l.strip_prefix(series)).unwrap().trim().to_string()
+        };
+        assert_eq!(value(&m.render(&[], 1_000), "vongdoi_scheduler_lag_seconds "), "0", "no tick yet");
+        m.run_started(1_000, 1_001);
+        assert_eq!(value(&m.render(&[], 1_060), "vongdoi_scheduler_lag_seconds "), "60");
+        m.run_ended(5, 2, None);
+        assert_eq!(value(&m.render(&[], 1_090), "vongdoi_scheduler_lag_seconds "), "90", "an interrupted run still owes the day");
+        m.run_failed();
+        m.run_ended(7, 1, Some(1_100));
+        m.send("sms", "sent");
+        m.send("sms", "sent");
+        let text = m.render(&[("sms".into(), "queued".into(), 4)], 1_200);
+        assert_eq!(value(&text, "vongdoi_scheduler_lag_seconds "), "0");
+        assert_eq!(value(&text, "vongdoi_runs_total{result=\"finished\"} "), "1");
+        assert_eq!(value(&text, "vongdoi_runs_total{result=\"failed\"} "), "1");
+        assert_eq!(value(&text, "vongdoi_citizens_evaluated_total "), "12");
+        assert_eq!(value(&text, "vongdoi_messages_total{channel=\"sms\",outcome=\"sent\"} "), "2");
+        assert_eq!(value(&text, "vongdoi_outbox_messages{channel=\"sms\",status=\"queued\"} "), "4");
+    }
 }

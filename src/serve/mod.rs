@@ -39,7 +39,6 @@ pub struct ServeSettings {
     pub schedule: Option<Schedule>,
     /// How often the delivery worker looks for messages that became ready.
     pub deliver_every: std::time::Duration,
-    pub webhook_token: Option<String>,
 }
 
 /// A cron schedule (six fields, seconds first; ARCHITECTURE.md) read in Vietnam's time.
@@ -180,17 +179,15 @@ async fn run_tick(state: &AppState, tick: DateTime<Utc>, stop: &Shutdown) {
     };
     match scheduler.run(as_of, false).await {
         Ok((report, _)) => {
-            let finished = !report.interrupted;
-            state.metrics.run_finished(
+            state.metrics.run_ended(
                 report.evaluated,
                 report.notices,
-                true,
-                if finished { Utc::now().timestamp() } else { 0 },
+                (!report.interrupted).then(|| Utc::now().timestamp()),
             );
             tracing::info!(%as_of, evaluated = report.evaluated, notices = report.notices, queued = report.messages_queued, sent = report.delivery.sent, interrupted = report.interrupted, "run done");
         }
         Err(e) => {
-            state.metrics.run_finished(0, 0, false, 0);
+            state.metrics.run_failed();
             tracing::error!(%as_of, error = %format!("{e:#}"), "run failed; the next tick or a restart resumes it");
         }
     }
