@@ -112,6 +112,16 @@ impl Channels {
         self.concurrency
     }
 
+    /// Whether a sent message may be marked with the rest of its batch: the file outbox finds
+    /// a message it wrote before when it is claimed again, so a kill between writing and
+    /// marking repeats nothing; a gateway or SMTP server is marked one message at a time.
+    pub fn marks_in_batches(&self, m: &OutboxMessage) -> bool {
+        match m.channel.as_str() {
+            "email" => matches!(self.email, EmailTransport::File),
+            _ => matches!(self.sms, SmsTransport::File),
+        }
+    }
+
     /// Makes what the file outbox wrote durable (end of a delivery pass).
     pub fn sync(&self) -> std::io::Result<()> {
         self.file.sync()

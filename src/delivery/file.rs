@@ -2,7 +2,11 @@
 //! each SMS a JSON line in `outbox/sms.jsonl`. Written so that a killed run never writes the
 //! same message twice: an email file is named by the message id and written by rename (a
 //! retry replaces it with the same bytes); before appending an SMS that was attempted before,
-//! the file is searched for its id.
+//! the file is searched for its id (the ids already in the file are read once and then only
+//! what was appended since, so a run that resumes hundreds of messages does not read the file
+//! hundreds of times). Because of that check, the worker may mark file messages sent a batch
+//! at a time: a message written but not yet marked when the process dies is found in the
+//! file when it is claimed again, and not written twice.
 //!
 //! Lines are not synced one by one: a write() is in the kernel once it returns, so it survives
 //! the process being killed, which is the failure the outbox guards against (the SQLite store
@@ -12,12 +16,16 @@
 
 use crate::store::schedule::OutboxMessage;
 use std::fs::{self, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 pub struct FileChannel {
     email_dir: PathBuf,
     sms_file: PathBuf,
+    /// Ids found in sms.jsonl and the byte offset read up to; loaded on the first retry.
+    written: Mutex<Option<(HashSet<String>, u64)>>,
 }
 
 impl FileChannel {
@@ -27,6 +35,7 @@ impl FileChannel {
         Ok(FileChannel {
             email_dir,
             sms_file: dir.join("sms.jsonl"),
+            written: Mutex::new(None),
         })
     }
 
@@ -59,16 +68,29 @@ impl FileChannel {
     }
 
     fn sms_already_written(&self, id: &str) -> std::io::Result<bool> {
-        let Ok(f) = fs::File::open(&self.sms_file) else {
+        let mut written = self.written.lock().expect("outbox lock");
+        let (ids, offset) = written.get_or_insert_with(|| (HashSet::new(), 0));
+        let Ok(mut f) = fs::File::open(&self.sms_file) else {
             return Ok(false);
         };
-        let needle = format!("\"id\":\"{id}\"");
-        for line in BufReader::new(f).lines() {
-            if line?.contains(&needle) {
-                return Ok(true);
+        // Read what was appended since the last look (by this or another process).
+        f.seek(SeekFrom::Start(*offset))?;
+        let mut reader = BufReader::new(f);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = reader.read_line(&mut line)?;
+            if n == 0 || !line.ends_with('\n') {
+                break; // the end, or a line still being written: read it next time
+            }
+            *offset += n as u64;
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                if let Some(id) = v["id"].as_str() {
+                    ids.insert(id.to_string());
+                }
             }
         }
-        Ok(false)
+        Ok(ids.contains(id))
     }
 
     /// The email as an SMTP server would receive it (built by `delivery::email`).
@@ -77,5 +99,53 @@ impl FileChannel {
         let tmp = self.email_dir.join(format!(".{}.tmp", m.id));
         fs::write(&tmp, email)?;
         fs::rename(tmp, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, Utc};
+
+    fn sms(id: &str, attempts: i32) -> OutboxMessage {
+        OutboxMessage {
+            id: id.into(),
+            recipient_id: "001190000001".into(),
+            channel: "sms".into(),
+            address: "+84912345678".into(),
+            day: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+            language: "vi".into(),
+            subject: String::new(),
+            body: "Nhac lich".into(),
+            encoding: Some("gsm7".into()),
+            segments: Some(1),
+            status: "sending".into(),
+            attempts,
+            next_attempt_at: Utc::now(),
+            last_error: None,
+            provider_id: None,
+        }
+    }
+
+    #[test]
+    fn a_message_claimed_again_is_not_written_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = FileChannel::new(dir.path()).unwrap();
+        out.append_sms(&sms("a", 1)).unwrap();
+        // The process "dies" before marking: a new one claims "a" again (attempt 2).
+        let again = FileChannel::new(dir.path()).unwrap();
+        again.append_sms(&sms("a", 2)).unwrap();
+        again.append_sms(&sms("b", 1)).unwrap();
+        // Another process appends "c" after this one loaded the ids; its retry still sees it.
+        out.append_sms(&sms("c", 1)).unwrap();
+        again.append_sms(&sms("c", 2)).unwrap();
+        again.append_sms(&sms("d", 2)).unwrap(); // attempted before, but never written
+        again.sync().unwrap();
+        let ids: Vec<String> = fs::read_to_string(dir.path().join("sms.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids, ["a", "b", "c", "d"]);
     }
 }

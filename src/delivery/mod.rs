@@ -228,24 +228,23 @@ async fn compose_page(
             groups.entry((r.clone(), c.clone())).or_default().push(n);
         }
     }
-    let mut queued = 0;
-    for ((recipient, channel), group) in groups {
-        let address = group[0].address.clone().unwrap_or_default();
-        let (message, included) = build_message(
-            cfg,
-            &recipient,
-            &channel,
-            &address,
-            &group,
-            day,
-            now,
-            cfg.sms_segment_limit,
-        );
-        if store.queue_message(&message, &included, now).await? {
-            queued += 1;
-        }
-    }
-    Ok(queued)
+    let batch: Vec<_> = groups
+        .iter()
+        .map(|((recipient, channel), group)| {
+            let address = group[0].address.clone().unwrap_or_default();
+            build_message(
+                cfg,
+                recipient,
+                channel,
+                &address,
+                group,
+                day,
+                now,
+                cfg.sms_segment_limit,
+            )
+        })
+        .collect();
+    Ok(store.queue_messages(&batch, now).await?)
 }
 
 /// One message to `recipient` on `channel` carrying `group`'s notices (an SMS stops before the
@@ -338,6 +337,8 @@ pub struct DeliveryCounts {
 /// How one claimed message ended.
 enum Outcome {
     Sent,
+    /// Written to the file outbox; marked sent with the rest of the batch.
+    Written(String),
     Retry,
     Dead { fell_back: bool },
     /// Not attempted: the service is stopping; the lease was given back.
@@ -393,9 +394,11 @@ pub async fn deliver_ready(
         let mut outcomes = futures_util::stream::iter(batch)
             .map(|m| deliver_one(store, cfg, channels, owner, stop, metrics, m))
             .buffer_unordered(channels.concurrency());
+        let mut written = Vec::new();
         while let Some(outcome) = outcomes.next().await {
             match outcome? {
                 Outcome::Sent => counts.sent += 1,
+                Outcome::Written(id) => written.push(id),
                 Outcome::Retry => counts.retried += 1,
                 Outcome::Dead { fell_back } => {
                     counts.dead += 1;
@@ -403,6 +406,13 @@ pub async fn deliver_ready(
                 }
                 Outcome::Released => {}
             }
+        }
+        drop(outcomes);
+        if !written.is_empty() {
+            channels.sync().map_err(|e| {
+                anyhow::anyhow!("cannot sync the outbox ({}): {e}", cfg.outbox_dir.display())
+            })?;
+            counts.sent += store.mark_sent_many(&written, owner, Utc::now()).await?;
         }
     }
 }
@@ -427,10 +437,13 @@ async fn deliver_one(
     }
     let (error, permanent) = match channels.send(&m).await {
         Ok(provider_id) => {
+            count("sent");
+            if channels.marks_in_batches(&m) {
+                return Ok(Outcome::Written(m.id));
+            }
             store
                 .mark_sent(&m.id, owner, provider_id.as_deref(), Utc::now())
                 .await?;
-            count("sent");
             return Ok(Outcome::Sent);
         }
         Err(SendError::Transient(e)) => (e, false),

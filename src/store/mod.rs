@@ -634,13 +634,13 @@ impl Store {
         dispatch!(self, s => s.unmessaged_notices(day, after, limit).await)
     }
 
-    pub async fn queue_message(
+    /// Queues messages with their notices in one transaction; returns how many were new.
+    pub async fn queue_messages(
         &self,
-        m: &schedule::OutboxMessage,
-        notices: &[&schedule::NoticeRow],
+        batch: &[(schedule::OutboxMessage, Vec<&schedule::NoticeRow>)],
         now: DateTime<Utc>,
-    ) -> Result<bool> {
-        dispatch!(self, s => s.queue_message(m, notices, now).await)
+    ) -> Result<u64> {
+        dispatch!(self, s => s.queue_messages(batch, now).await)
     }
 
     pub async fn claim_messages(
@@ -661,6 +661,11 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool> {
         dispatch!(self, s => s.mark_sent(id, owner, provider_id, now).await)
+    }
+
+    /// Marks many leased messages sent in one transaction.
+    pub async fn mark_sent_many(&self, ids: &[String], owner: &str, now: DateTime<Utc>) -> Result<u64> {
+        dispatch!(self, s => s.mark_sent_many(ids, owner, now).await)
     }
 
     pub async fn mark_failed(

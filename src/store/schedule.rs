@@ -233,30 +233,36 @@ macro_rules! schedule_queries {
                 .await?)
             }
 
-            /// Queues a message and links its notices, atomically. False when the recipient
-            /// already has a message on that channel that day (the notices then wait a day).
-            pub(crate) async fn queue_message(&self, m: &OutboxMessage, notices: &[&NoticeRow], now: DateTime<Utc>) -> Result<bool> {
+            /// Queues messages and links their notices, in one transaction (a page of a day's
+            /// messages: one commit, not one per message). A message whose recipient already
+            /// has one on that channel that day is skipped, and its notices wait a day.
+            /// Returns how many were queued.
+            pub(crate) async fn queue_messages(&self, batch: &[(OutboxMessage, Vec<&NoticeRow>)], now: DateTime<Utc>) -> Result<u64> {
                 let mut tx = self.write_tx().await?;
-                let inserted = sqlx::query(
-                    "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', 0, $11, $12) ON CONFLICT DO NOTHING",
-                )
-                .bind(&m.id).bind(&m.recipient_id).bind(&m.channel).bind(&m.address).bind(m.day).bind(&m.language)
-                .bind(&m.subject).bind(&m.body).bind(&m.encoding).bind(m.segments).bind(m.next_attempt_at).bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if inserted == 0 {
-                    return Ok(false);
-                }
-                for n in notices {
-                    sqlx::query("UPDATE notices SET message_id = $1 WHERE personal_id = $2 AND item = $3 AND template = $4 AND notice_date = $5")
-                        .bind(&m.id).bind(&n.personal_id).bind(&n.item).bind(&n.template).bind(n.notice_date)
-                        .execute(&mut *tx)
-                        .await?;
+                let mut queued = 0;
+                for (m, notices) in batch {
+                    let inserted = sqlx::query(
+                        "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', 0, $11, $12) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&m.id).bind(&m.recipient_id).bind(&m.channel).bind(&m.address).bind(m.day).bind(&m.language)
+                    .bind(&m.subject).bind(&m.body).bind(&m.encoding).bind(m.segments).bind(m.next_attempt_at).bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if inserted == 0 {
+                        continue;
+                    }
+                    queued += 1;
+                    for n in notices {
+                        sqlx::query("UPDATE notices SET message_id = $1 WHERE personal_id = $2 AND item = $3 AND template = $4 AND notice_date = $5")
+                            .bind(&m.id).bind(&n.personal_id).bind(&n.item).bind(&n.template).bind(n.notice_date)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
                 tx.commit().await?;
-                Ok(true)
+                Ok(queued)
             }
 
             /// Leases up to `limit` messages ready to send: queued ones whose time has come, and
@@ -291,6 +297,26 @@ macro_rules! schedule_queries {
                 .execute(self.write_pool())
                 .await?
                 .rows_affected() == 1)
+            }
+
+            /// Records sends of the file outbox a batch at a time (see `delivery::file`).
+            pub(crate) async fn mark_sent_many(&self, ids: &[String], owner: &str, now: DateTime<Utc>) -> Result<u64> {
+                let mut tx = self.write_tx().await?;
+                let mut marked = 0;
+                for chunk in ids.chunks(ROWS) {
+                    let list = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+                    let sql = format!(
+                        "UPDATE messages SET status = 'sent', sent_at = $1, lease_owner = NULL, lease_until = NULL, last_error = NULL \
+                         WHERE lease_owner = $2 AND status = 'sending' AND id IN ({list})"
+                    );
+                    let mut q = sqlx::query(&sql).bind(now).bind(owner);
+                    for id in chunk {
+                        q = q.bind(id);
+                    }
+                    marked += q.execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+                Ok(marked)
             }
 
             /// Records a failed attempt: retried at `retry_at`, or dead when None.
