@@ -8,3 +8,7 @@ CREATE INDEX messages_provider ON messages (provider_id) WHERE provider_id IS NO
 -- 2 s a page on a catch-up run of 246,000 notices).
 DROP INDEX notices_unsent;
 CREATE INDEX notices_unsent ON notices (recipient_id, channel, personal_id, item) WHERE message_id IS NULL AND recipient_id IS NOT NULL;
+-- The outbox worker claims ready messages in (next_attempt_at, id) order: the index holds the
+-- whole order, so a claim reads its batch and stops.
+DROP INDEX messages_ready;
+CREATE INDEX messages_ready ON messages (status, next_attempt_at, id);
