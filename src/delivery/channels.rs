@@ -153,3 +153,22 @@ impl Channels {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_rate_spaces_sends_and_concurrency_caps_them() {
+        // 200 a second: the 11th send cannot start before 50 ms (a lower bound, never flaky).
+        let limits = Limits::new(4, Some(200.0));
+        let started = Instant::now();
+        for _ in 0..11 {
+            drop(limits.acquire().await);
+        }
+        assert!(started.elapsed() >= Duration::from_millis(50), "{:?}", started.elapsed());
+        let capped = Limits::new(2, None);
+        let (_a, _b) = (capped.acquire().await, capped.acquire().await);
+        assert_eq!(capped.permits.available_permits(), 0, "a third send waits");
+    }
+}
