@@ -233,6 +233,19 @@ macro_rules! schedule_queries {
                 .await?)
             }
 
+            /// Inserts a queued message; false when its (recipient, channel, day) has one.
+            async fn insert_message(tx: &mut sqlx::Transaction<'_, $db>, m: &OutboxMessage, now: DateTime<Utc>) -> Result<bool> {
+                Ok(sqlx::query(
+                    "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', 0, $11, $12) ON CONFLICT DO NOTHING",
+                )
+                .bind(&m.id).bind(&m.recipient_id).bind(&m.channel).bind(&m.address).bind(m.day).bind(&m.language)
+                .bind(&m.subject).bind(&m.body).bind(&m.encoding).bind(m.segments).bind(m.next_attempt_at).bind(now)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected() == 1)
+            }
+
             /// Queues messages and links their notices, in one transaction (a page of a day's
             /// messages: one commit, not one per message). A message whose recipient already
             /// has one on that channel that day is skipped, and its notices wait a day.
@@ -241,16 +254,8 @@ macro_rules! schedule_queries {
                 let mut tx = self.write_tx().await?;
                 let mut queued = 0;
                 for (m, notices) in batch {
-                    let inserted = sqlx::query(
-                        "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', 0, $11, $12) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(&m.id).bind(&m.recipient_id).bind(&m.channel).bind(&m.address).bind(m.day).bind(&m.language)
-                    .bind(&m.subject).bind(&m.body).bind(&m.encoding).bind(m.segments).bind(m.next_attempt_at).bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if inserted == 0 {
+                    let inserted = Self::insert_message(&mut tx, m, now).await?;
+                    if !inserted {
                         continue;
                     }
                     queued += 1;
@@ -413,16 +418,8 @@ macro_rules! schedule_queries {
             /// it, atomically; the failed message keeps its dead-letter row and the reason.
             pub(crate) async fn queue_fallback(&self, failed: &str, m: &OutboxMessage, now: DateTime<Utc>) -> Result<bool> {
                 let mut tx = self.write_tx().await?;
-                let inserted = sqlx::query(
-                    "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', 0, $11, $12) ON CONFLICT DO NOTHING",
-                )
-                .bind(&m.id).bind(&m.recipient_id).bind(&m.channel).bind(&m.address).bind(m.day).bind(&m.language)
-                .bind(&m.subject).bind(&m.body).bind(&m.encoding).bind(m.segments).bind(m.next_attempt_at).bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if inserted == 0 {
+                let inserted = Self::insert_message(&mut tx, m, now).await?;
+                if !inserted {
                     return Ok(false);
                 }
                 sqlx::query("UPDATE notices SET message_id = $1, channel = $2, address = $3 WHERE message_id = $4")
