@@ -629,35 +629,74 @@ async fn record_dose(
     }
 }
 
-/// The enrolment forecast of the key's area (or a part of it), with its charts.
+/// The enrolment forecast of the key's area (or a part of it): a chart and a table per
+/// commune, from the same report as `vongdoi report enrolment`.
 async fn enrolment(State(api): State<Arc<ApiState>>, staff: Staff, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+    use crate::reports::enrolment::LEVELS;
+    use crate::reports::output::{bar_chart, Bars, FILLS};
     let pairs = query_pairs(raw.as_deref());
     let (lang, asked) = lang_of(&headers, &pairs);
     let caller = staff.caller();
     let result = async {
         caller.require(&[Role::Education, Role::Registrar, Role::Health], "xem dự báo nhập học / read enrolment forecasts")?;
-        let q: Vec<(String, String)> = pairs.iter().filter(|(k, _)| k != "lang").cloned().collect();
+        let q: Vec<(String, String)> = pairs.iter().filter(|(k, v)| k != "lang" && !v.trim().is_empty()).cloned().collect();
         let rq = ReportQuery::parse(&q, &["years"])?;
         let r = crate::reports::enrolment::build(&api.app.store, rq.area(&caller)?, rq.as_of, rq.years, None)
             .await
             .map_err(|e| Problem::internal("enrolment page", format!("{e:#}")))?;
-        Ok::<_, Problem>(r.to_html(lang))
+        Ok::<_, Problem>(r)
     }
     .await;
-    match result {
-        Ok(report) => {
-            // The report's own printable page, with our navigation on top (hidden in print).
-            let nav = layout(lang, "", Some(&staff), "/staff/enrolment", "");
-            let nav = nav.split("<nav>").nth(1).and_then(|s| s.split("</nav>").next()).unwrap_or("");
-            let page = report.replacen(
-                "<body>",
-                &format!("<body><style>{CSS} main{{padding:0}}</style><nav>{nav}</nav>"),
-                1,
-            );
-            html(StatusCode::OK, asked, page)
-        }
-        Err(p) => error_page(lang, Some(&staff), p),
+    let r = match result {
+        Ok(r) => r,
+        Err(p) => return error_page(lang, Some(&staff), p),
+    };
+    let mut body = String::new();
+    let commune = param(&pairs, "commune").unwrap_or("");
+    let _ = write!(body, "<form method=\"get\" class=\"filters\"><label>{}<select name=\"commune\"><option value=\"\">{}</option>",
+        t(lang, "Xã", "Commune"), t(lang, "Cả địa bàn", "Whole area"));
+    let mut communes: Vec<&str> = r.rows.iter().map(|r| r.commune_code.as_str()).collect();
+    communes.dedup();
+    for c in &communes {
+        let _ = write!(body, "<option value=\"{c}\"{}>{}</option>", if *c == commune { " selected" } else { "" }, esc(&commune_label(c)));
     }
+    let _ = write!(body, "</select></label><label>{}<input type=\"number\" name=\"years\" min=\"1\" max=\"20\" value=\"{}\"></label><button type=\"submit\">{}</button></form>",
+        t(lang, "Số năm học", "School years"), r.years, t(lang, "Xem", "Show"));
+    let _ = write!(body, "<p>{}: {} — {}: {}–{}</p>", t(lang, "Ngày lập", "As of"), r.as_of, t(lang, "Năm học", "School years"),
+        r.first_year, r.first_year + r.years.max(1) as i32);
+    let years: Vec<i32> = (r.first_year..r.first_year + r.years.max(1) as i32).collect();
+    let cats: Vec<String> = years.iter().map(|y| format!("{y}–{}", y + 1)).collect();
+    let level_name = |l: &(&'static str, i32, &'static str, &'static str)| -> &'static str { match lang { Lang::Vi => l.2, Lang::En => l.3 } };
+    for c in &communes {
+        let rows: Vec<&crate::reports::enrolment::Row> = r.rows.iter().filter(|x| x.commune_code == *c).collect();
+        let get = |y: i32, level: &str| rows.iter().find(|x| x.school_year == y && x.level == level).map(|x| (x.children, x.projected)).unwrap_or((0, false));
+        let series: Vec<Bars> = LEVELS.iter().enumerate().map(|(i, l)| Bars {
+            label: level_name(l).to_string(),
+            fill: FILLS[i],
+            values: years.iter().map(|y| { let (n, p) = get(*y, l.0); (n as f64, p) }).collect(),
+        }).collect();
+        let _ = write!(body, "<section class=\"commune\" id=\"commune-{c}\"><h2>{}</h2><figure>{}</figure><div class=\"scroll\"><table><thead><tr><th>{}</th>",
+            esc(&commune_label(c)),
+            bar_chart(t(lang, "Số trẻ vào lớp theo năm học (gạch chéo: dự báo)", "Children entering by school year (hatched: projected)"), &cats, &series, None, ""),
+            t(lang, "Năm học", "School year"));
+        for l in LEVELS.iter() {
+            let _ = write!(body, "<th class=\"n\">{}</th>", level_name(l));
+        }
+        body.push_str("</tr></thead><tbody>");
+        for (y, cat) in years.iter().zip(&cats) {
+            let _ = write!(body, "<tr><td>{cat}</td>");
+            for l in LEVELS.iter() {
+                let (n, p) = get(*y, l.0);
+                let _ = write!(body, "<td class=\"n\">{n}{}</td>", if p { "*" } else { "" });
+            }
+            body.push_str("</tr>");
+        }
+        let _ = write!(body, "</tbody></table></div><p>* {}</p></section>", t(lang, "dự báo", "projected"));
+    }
+    if communes.is_empty() {
+        let _ = write!(body, "<p>{}</p>", t(lang, "Không có dữ liệu cho khu vực này.", "No data for this area."));
+    }
+    html(StatusCode::OK, asked, layout(lang, t(lang, "Dự báo nhập học theo xã", "Enrolment forecast by commune"), Some(&staff), "/staff/enrolment", &body))
 }
 
 /// What was sent, what failed, dead letters, with a retry button.
