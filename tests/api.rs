@@ -282,6 +282,17 @@ async fn done_when_roles_areas_audit_and_errors() {
         let p = problem(b, "dose before birth", &c.send(reqwest::Method::POST, &health, &format!("{}/immunizations", citizen(&pin)), json!({"vaccine": "BCG", "date_given": "2026-09-01"}), &[]).await, 400);
         assert_eq!(p["errors"][0]["field"], "date_given", "{b}: {p}");
         problem(b, "unknown vaccine", &c.send(reqwest::Method::POST, &health, &format!("{}/immunizations", citizen(&pin)), json!({"vaccine": "NOPE", "date_given": "2026-10-03"}), &[]).await, 400);
+        // ID cards: the registrar records them and lists who is due; health may not.
+        let card = c.send(reqwest::Method::POST, &registrar, &format!("{}/id-cards", citizen(&home_child)), json!({"issued_on": AS_OF}), &[]).await;
+        assert_eq!(card.0, 201, "{b}: {}", card.2);
+        problem(b, "health records a card", &c.send(reqwest::Method::POST, &health, &format!("{}/id-cards", citizen(&home_child)), json!({"issued_on": AS_OF}), &[]).await, 403);
+        let p = problem(b, "card in the future", &c.send(reqwest::Method::POST, &registrar, &format!("{}/id-cards", citizen(&home_child)), json!({"issued_on": "2099-01-01"}), &[]).await, 400);
+        assert_eq!(p["errors"][0]["field"], "issued_on", "{b}: {p}");
+        let (status, _, body) = c.get(Some(&registrar), &format!("/api/reports/id-cards?as_of={AS_OF}&due_within=365")).await;
+        assert_eq!(status, 200, "{b}: {body}");
+        let cards: Value = serde_json::from_str(&body).unwrap();
+        assert!(cards["rows"].as_array().unwrap().iter().all(|r| r["commune_code"] == HOME), "{b}: the registrar's commune only");
+        problem(b, "health lists ID cards", &c.get(Some(&health), "/api/reports/id-cards").await, 403);
         let actions: Vec<String> = audit_rows(&db, dir, &pin).iter().map(|r| r["action"].as_str().unwrap().to_string()).collect();
         for a in ["create", "update", "immunization"] {
             assert!(actions.iter().any(|x| x == a), "{b}: {a} audited: {actions:?}");

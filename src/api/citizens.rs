@@ -398,11 +398,10 @@ pub async fn get_forecast(
         .await
         .map_err(|e| Problem::internal("forecast", format!("{e:#}")))?;
     api.audit.person(&caller, pin.as_str(), "forecast", Some(as_of.to_string())).await?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        forecast.to_json(pin.as_str(), as_of),
-    )
-        .into_response())
+    // The document of `vongdoi forecast --format json`, without the indentation.
+    let body = serde_json::to_vec(&forecast.document(pin.as_str(), as_of))
+        .map_err(|e| Problem::internal("forecast json", e))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Who read or changed this person's data (a data-subject request, Law 91/2025 Art. 14).

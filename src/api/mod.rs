@@ -219,7 +219,14 @@ pub fn router(state: AppState) -> Router {
                 })
                 .on_request(())
                 .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {
-                    tracing::info!(status = res.status().as_u16(), ms = latency.as_millis() as u64, "answered");
+                    // Refusals and failures at info (who probes what), the rest at debug: a line
+                    // per request costs a third of the throughput of a busy endpoint.
+                    let (status, ms) = (res.status().as_u16(), latency.as_millis() as u64);
+                    if status >= 400 {
+                        tracing::info!(status, ms, "answered");
+                    } else {
+                        tracing::debug!(status, ms, "answered");
+                    }
                 }),
         )
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
