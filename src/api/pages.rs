@@ -490,9 +490,7 @@ async fn citizen_page(
     let result = async {
         let (pin, stored) = citizen_in_area(&api, &caller, &pin, citizens::READ_ROLES, "đọc hồ sơ công dân / read citizens").await?;
         let as_of = crate::cli::today_in_vietnam();
-        let forecast = crate::cli::forecast_of(&api.app.store, &api.app.rules, pin, as_of)
-            .await
-            .map_err(|e| Problem::internal("citizen page", format!("{e:#}")))?;
+        let forecast = citizens::forecast_of_stored(&api, pin, &stored, as_of).await?;
         let immunizations = api.app.store.immunizations_of(pin).await?;
         let c = &stored.citizen;
         let mut guardians = Vec::new();
