@@ -573,3 +573,60 @@ async fn staff_pages_in_a_real_browser() {
     assert!(by_key.iter().any(|r| r["action"] == "page:vaccination"), "the list page's children are audited");
     assert!(audit_rows(&db, dir, &neighbour_child).is_empty(), "the refused page left no read");
 }
+
+/// Logs name the route template and the request id, never a full personal ID (DOMAIN.md §7),
+/// even at debug and even for refused or malformed requests.
+#[tokio::test]
+async fn logs_carry_request_ids_and_no_personal_ids() {
+    use std::io::BufRead;
+    let db = common::sqlite().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    demo(&db, dir);
+    let all = citizens(&db, dir);
+    let (home_child, neighbour_child) = (child_in(&all, HOME), child_in(&all, NEIGHBOUR));
+    let health = key(&db, dir, "yte", &["--role", "health", "--commune", HOME]);
+    let log = dir.join("serve.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vongdoi"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--no-schedule"])
+        .current_dir(dir)
+        .env("DATABASE_URL", &db.url)
+        .env("VONGDOI_LOG", "debug,sqlx=warn,hyper=warn,h2=warn,reqwest=warn,rustls=warn")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("serve prints its address").unwrap();
+        if let Some(a) = line.strip_prefix("http: ") {
+            break format!("http://{a}");
+        }
+    };
+    let c = Client { http: reqwest::Client::new(), base };
+    let unknown = format!("{}999998", &home_child[..6]);
+    let mut ids = Vec::new();
+    for (path, status) in [
+        (format!("/api/citizens/{home_child}/forecast"), 200),
+        (format!("/api/citizens/{home_child}"), 200),
+        (format!("/api/citizens/{neighbour_child}"), 403),
+        (format!("/api/citizens/{unknown}"), 404),
+        (format!("/api/citizens/{}x", &home_child[..11]), 400),
+    ] {
+        let (got, headers, body) = c.get(Some(&health), &path).await;
+        assert_eq!(got, status, "{path}: {body}");
+        ids.push(headers["x-request-id"].to_str().unwrap().to_string());
+    }
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("/api/citizens/{pin}/forecast"), "the route template is logged: {text}");
+    for id in &ids {
+        assert!(text.contains(id.as_str()), "request id {id} in the log");
+    }
+    for pin in [&home_child, &neighbour_child, &unknown] {
+        assert!(!text.contains(pin.as_str()), "full ID {} in the log:\n{text}", &pin[8..]);
+    }
+    assert!(!text.contains(&health[3..]), "the key is not logged");
+}
