@@ -565,6 +565,12 @@ async fn citizen_page(
         };
         let status = s(&item["status"]);
         let cls = if status == "overdue" { " class=\"overdue\"" } else { "" };
+        use crate::rules::Status as St;
+        let status = [St::Completed, St::Upcoming, St::Eligible, St::Due, St::Overdue, St::Expired, St::Waiting]
+            .into_iter()
+            .find(|x| x.as_str() == status)
+            .map(|x| x.label(lang).to_string())
+            .unwrap_or(status);
         let _ = write!(
             body,
             "<tr><td data-label=\"{}\">{}</td><td data-label=\"{}\"{cls}>{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td></tr>",
