@@ -8,6 +8,11 @@ if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
   apt-get update -qq && apt-get install -y -qq python3-aiosmtpd >/dev/null
 fi
 
+# Headless Chromium for the staff pages' browser tests (Debian's package, no download).
+if ! command -v chromium >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+
 # PostgreSQL 15 is installed on the machine image but stopped.
 if ! command -v pg_ctlcluster >/dev/null; then
   apt-get update -qq && apt-get install -y -qq postgresql >/dev/null

@@ -92,6 +92,13 @@ enum Command {
         #[command(subcommand)]
         kind: ReportKind,
     },
+    /// API keys: create (shown once, stored as a SHA-256 hash), list, revoke.
+    Keys {
+        #[command(subcommand)]
+        command: crate::api::cli::KeysCommand,
+    },
+    /// Who read or changed whose data: the audit trail of the API and staff pages.
+    Audit(crate::api::cli::AuditArgs),
 }
 
 #[derive(Subcommand)]
@@ -829,6 +836,8 @@ async fn dispatch(store: &Store, rules: &RuleSet, command: Command) -> Result<()
         }
         Command::Citizen { command } => citizen_command(store, command).await?,
         Command::Summary => print_summary(store).await?,
+        Command::Keys { command } => crate::api::cli::keys_command(store, command).await?,
+        Command::Audit(args) => crate::api::cli::audit_command(store, args).await?,
     }
     Ok(())
 }

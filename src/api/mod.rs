@@ -1,10 +1,250 @@
 //! The JSON API and staff pages under `vongdoi serve` (issue #6). Mounted by `serve::http`
 //! beside `/healthz` and the delivery-report webhook.
+//!
+//! - [`keys`]: roles, areas, key material (`vongdoi keys …`, [`cli`]).
+//! - [`auth`]: `Authorization: Bearer KEY` → the key's role and area; per-key rate limit.
+//! - [`audit`]: one row per read or change of a person's data, committed before answering.
+//! - [`citizens`], [`reports`], [`messages`], [`runs`]: the `/api` handlers.
+//! - [`problem`]: RFC 9457 problem details for every error.
+//! - [`openapi`]: the route table that builds both the router and `/openapi.json`.
+//! - [`pages`]: server-rendered staff pages (login with a key, session cookie).
+//!
+//! Hardening is applied here to these routes only: request ids, a trace span per request that
+//! names the route template (never the URI, which may hold a personal ID), a body limit, a
+//! timeout, security headers, `Cache-Control: no-store` (personal data must not sit in caches).
+
+pub mod audit;
+pub mod auth;
+pub mod citizens;
+pub mod cli;
+pub mod keys;
+pub mod messages;
+pub mod openapi;
+pub mod pages;
+pub mod problem;
+pub mod reports;
+pub mod runs;
 
 use crate::serve::AppState;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Router;
+use keys::Role;
+use openapi::{Doc, Routes};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
 
-/// Routes of the API and the staff pages; empty until issue #6 lands.
-pub fn router(_state: AppState) -> Router {
-    Router::new()
+/// Largest request body accepted (JSON edits and forms are small).
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// Longest a request may take; a report over a province's registry fits well within it.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the API handlers share: the service's state and what only the API needs.
+pub struct ApiState {
+    pub app: AppState,
+    pub keys: auth::KeyCache,
+    pub limiter: auth::RateLimiter,
+    pub audit: audit::AuditSink,
+    /// The OpenAPI document, built once from the route table.
+    pub openapi: serde_json::Value,
+    pub docs_page: String,
+}
+
+const PIN_ROLES: &[Role] = &[Role::Registrar, Role::Health];
+
+/// Every route with its documentation. The router and `/openapi.json` both come from here.
+pub fn routes() -> Routes<Arc<ApiState>> {
+    use citizens as c;
+    let errors_read: &'static [u16] = &[400, 401, 403, 404, 503];
+    let errors_write: &'static [u16] = &[400, 403, 404, 409, 413, 415, 503];
+    Routes::new()
+        .add(
+            Doc { tag: "citizens", roles: PIN_ROLES, ok: (200, "application/json", Some("Citizen")), errors: errors_read,
+                  ..Doc::new("get", "/api/citizens/{pin}", "Một công dân với hộ, người giám hộ, hồ sơ và lịch sử (ETag) / One citizen with household, guardians, records and history (ETag)") },
+            c::get_citizen,
+        )
+        .add(
+            Doc { tag: "citizens", roles: &[Role::Registrar], body: Some("CitizenInput"), ok: (201, "application/json", None), errors: errors_write,
+                  ..Doc::new("post", "/api/citizens", "Thêm công dân (409 nếu đã có) / Register a citizen (409 if registered)") },
+            c::create_citizen,
+        )
+        .add(
+            Doc { tag: "citizens", roles: &[Role::Registrar], body: Some("CitizenPatch"), errors: errors_write,
+                  ..Doc::new("patch", "/api/citizens/{pin}", "Sửa công dân, ghi lịch sử; If-Match chống ghi đè (409) / Edit a citizen with history; If-Match against lost updates (409)") },
+            c::patch_citizen,
+        )
+        .add(
+            Doc { tag: "citizens", roles: &[Role::Registrar, Role::Health], body: Some("ImmunizationInput"), ok: (201, "application/json", None), errors: errors_write,
+                  ..Doc::new("post", "/api/citizens/{pin}/immunizations", "Ghi một mũi tiêm (409 nếu đã ghi) / Record a dose (409 if recorded)") },
+            c::post_immunization,
+        )
+        .add(
+            Doc { tag: "citizens", roles: &[Role::Registrar], body: Some("IdCardInput"), ok: (201, "application/json", None), errors: errors_write,
+                  ..Doc::new("post", "/api/citizens/{pin}/id-cards", "Ghi một lần cấp thẻ căn cước / Record an ID card issued") },
+            c::post_id_card,
+        )
+        .add(
+            Doc { tag: "citizens", roles: PIN_ROLES, query: &[("as_of", "string", "YYYY-MM-DD (mặc định hôm nay / default today)")],
+                  ok: (200, "application/json", Some("Forecast")), errors: errors_read,
+                  ..Doc::new("get", "/api/citizens/{pin}/forecast", "Dự báo vòng đời, như `vongdoi forecast --format json` / Lifecycle forecast, as `vongdoi forecast --format json`") },
+            c::get_forecast,
+        )
+        .add(
+            Doc { tag: "citizens", roles: &[Role::Auditor, Role::Registrar], ok: (200, "application/json", Some("AccessLog")), errors: errors_read,
+                  ..Doc::new("get", "/api/citizens/{pin}/access-log", "Ai đã đọc hoặc sửa dữ liệu của người này / Who read or changed this person's data") },
+            c::get_access_log,
+        )
+        .add(
+            Doc { tag: "reports", roles: &[Role::Health, Role::Registrar, Role::Education],
+                  query: &[
+                      ("province", "array", "Mã tỉnh, lặp lại được / province code, repeatable"),
+                      ("commune", "array", "Mã xã, lặp lại được / commune code, repeatable"),
+                      ("as_of", "string", "YYYY-MM-DD"),
+                      ("format", "string", "json | csv | html"),
+                      ("lang", "string", "vi | en"),
+                      ("status", "array", "vaccination, id-cards: due | overdue"),
+                      ("due_within", "integer", "vaccination, id-cards: days"),
+                      ("years", "integer", "enrolment: school years"),
+                      ("cohort", "string", "coverage: year | month"),
+                      ("cohorts", "integer", "coverage: how many cohorts"),
+                      ("explain", "boolean", "coverage: list the children counted (health)"),
+                  ],
+                  ok: (200, "application/json", None), errors: &[400, 403, 404, 503],
+                  ..Doc::new("get", "/api/reports/{kind}", "Báo cáo: vaccination (y tế), id-cards (hộ tịch), enrolment, coverage; giới hạn trong địa bàn của khóa / Reports: vaccination (health), id-cards (registrar), enrolment, coverage; limited to the key's area") },
+            reports::report,
+        )
+        .add(
+            Doc { tag: "delivery", roles: messages::ROLES,
+                  query: &[("status", "string", "queued | sending | sent | delivered | failed | dead"), ("channel", "string", "sms | email"),
+                           ("day", "string", "YYYY-MM-DD"), ("limit", "integer", "1–1000, default 100")],
+                  ok: (200, "application/json", Some("Messages")), errors: &[400, 403],
+                  ..Doc::new("get", "/api/messages", "Tin nhắn (người nhận che bớt) / Messages (recipients masked)") },
+            messages::list,
+        )
+        .add(
+            Doc { tag: "delivery", roles: messages::ROLES, errors: &[403, 404, 409],
+                  ..Doc::new("post", "/api/messages/{id}/retry", "Gửi lại tin nhắn hỏng / Queue a failed or dead message again") },
+            messages::retry,
+        )
+        .add(
+            Doc { tag: "delivery", roles: &[], body: Some("RunInput"), ok: (202, "application/json", None), errors: &[400, 403, 413, 415],
+                  ..Doc::new("post", "/api/runs", "Bắt đầu lượt chạy cho một ngày (chạy nền) / Start a run for a day (in the background)") },
+            runs::start,
+        )
+        .add(
+            Doc { tag: "delivery", roles: &[Role::Auditor], query: &[("limit", "integer", "1–1000, default 30")],
+                  ok: (200, "application/json", Some("Runs")), errors: &[400, 403],
+                  ..Doc::new("get", "/api/runs", "Các lượt chạy gần nhất / Latest runs") },
+            runs::list,
+        )
+        .add(
+            Doc { tag: "meta", public: true, errors: &[],
+                  ..Doc::new("get", "/openapi.json", "Tài liệu OpenAPI 3.1 này / This OpenAPI 3.1 document") },
+            openapi_json,
+        )
+        .add(
+            Doc { tag: "meta", public: true, errors: &[], ok: (200, "text/html", None),
+                  ..Doc::new("get", "/docs", "Trang tài liệu / Documentation page") },
+            docs,
+        )
+        // Served by `serve::http` beside this router; documented here.
+        .external(Doc { tag: "meta", public: true, errors: &[503],
+                        ..Doc::new("get", "/healthz", "Tình trạng (cơ sở dữ liệu) / Health (database)") })
+        .external(Doc { tag: "delivery", public: true, errors: &[400, 401, 404, 503],
+                        ..Doc::new("post", "/webhooks/sms", "Báo cáo gửi từ cổng SMS (mã VONGDOI_WEBHOOK_TOKEN) / SMS gateway delivery report (VONGDOI_WEBHOOK_TOKEN)") })
+        .pages()
+}
+
+/// Routes of the API and the staff pages. Starts the audit writer (needs a Tokio runtime).
+pub fn router(state: AppState) -> Router {
+    let Routes { router, docs } = routes();
+    let router_docs: Vec<Doc> = docs;
+    let api = Arc::new(ApiState {
+        audit: audit::AuditSink::start(state.store.clone()),
+        app: state,
+        keys: auth::KeyCache::default(),
+        limiter: auth::RateLimiter::from_env(),
+        openapi: openapi::document(&router_docs),
+        docs_page: openapi::docs_page(&router_docs),
+    });
+    let router = Router::new()
+        .merge(router)
+        .route("/api", axum::routing::any(unknown))
+        .route("/api/{*rest}", axum::routing::any(unknown))
+        .route("/staff/{*rest}", axum::routing::any(unknown));
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let headers = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::CACHE_CONTROL, "no-store"),
+        (HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()"),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+    ];
+    let mut router = router
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, TIMEOUT))
+        .layer(axum::middleware::from_fn(problem::problems_everywhere));
+    for (name, value) in headers {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
+    }
+    router
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    // The route template, never the URI: paths carry personal IDs.
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map(|p| p.as_str().to_string())
+                        .unwrap_or_else(|| "unmatched".into());
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    tracing::info_span!("http", method = %req.method(), route, request_id = %id)
+                })
+                .on_request(())
+                .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {
+                    // Refusals and failures at info (who probes what), the rest at debug: a line
+                    // per request costs a third of the throughput of a busy endpoint.
+                    let (status, ms) = (res.status().as_u16(), latency.as_millis() as u64);
+                    if status >= 400 {
+                        tracing::info!(status, ms, "answered");
+                    } else {
+                        tracing::debug!(status, ms, "answered");
+                    }
+                }),
+        )
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .with_state(api)
+}
+
+async fn unknown() -> problem::Problem {
+    problem::Problem::not_found("không có địa chỉ này / no such resource (see /openapi.json)")
+}
+
+async fn openapi_json(State(api): State<Arc<ApiState>>) -> Response {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(api.openapi.clone()),
+    )
+        .into_response()
+}
+
+async fn docs(State(api): State<Arc<ApiState>>) -> Response {
+    axum::response::Html(api.docs_page.clone()).into_response()
 }

@@ -6,6 +6,7 @@
 //! Logic that does not depend on the backend — deciding what an upsert changes — lives here,
 //! once; each backend only runs SQL.
 
+pub mod access;
 mod postgres;
 pub mod scan;
 pub mod schedule;

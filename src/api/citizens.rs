@@ -1,0 +1,459 @@
+//! `/api/citizens/…`: one person's registry entry, records, forecast and access log. Every
+//! handler checks role and area before reading anything else, and records the read or change
+//! in the audit trail before answering.
+
+use super::audit::AuditSink;
+use super::auth::Caller;
+use super::keys::Role;
+use super::problem::{ApiJson, ApiPath, ApiQuery, ApiResult, FieldProblem, Problem};
+use super::ApiState;
+use crate::registry::citizen::{CitizenRow, FieldError, CITIZEN_COLUMNS};
+use crate::registry::records::{check_within_life, IdCardRow, ImmunizationRow};
+use crate::registry::PersonalId;
+use crate::store::access::AuditFilter;
+use crate::store::StoredCitizen;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+pub const READ_ROLES: &[Role] = &[Role::Registrar, Role::Health];
+
+pub fn field_problems(errors: Vec<FieldError>) -> Problem {
+    Problem::fields(
+        errors
+            .into_iter()
+            .map(|e| FieldProblem {
+                field: e.field.to_string(),
+                reason: e.reason,
+            })
+            .collect(),
+    )
+}
+
+pub fn parse_pin(raw: &str) -> ApiResult<PersonalId> {
+    PersonalId::parse(raw).map_err(|e| Problem::field("personal_id", e.to_string()))
+}
+
+pub fn parse_date_field(field: &str, raw: &str) -> ApiResult<NaiveDate> {
+    crate::registry::dates::parse_date(raw).map_err(|e| Problem::field(field, e))
+}
+
+/// Parses the ID, checks the role, finds the citizen (404) and checks the area (403).
+pub async fn citizen_in_area(
+    api: &ApiState,
+    caller: &Caller,
+    raw_pin: &str,
+    roles: &[Role],
+    what: &str,
+) -> ApiResult<(PersonalId, StoredCitizen)> {
+    caller.require(roles, what)?;
+    let pin = parse_pin(raw_pin)?;
+    let stored = api.app.store.citizen(pin).await?.ok_or_else(|| no_citizen(pin))?;
+    caller.require_commune(stored.citizen.commune_code.as_str())?;
+    Ok((pin, stored))
+}
+
+pub fn no_citizen(pin: PersonalId) -> Problem {
+    Problem::not_found(format!(
+        "không có công dân {} / no citizen with personal ID {}",
+        pin.masked(),
+        pin.masked()
+    ))
+}
+
+/// A strong validator of the stored version: when it was last changed.
+pub fn etag(stored: &StoredCitizen) -> String {
+    format!("\"{}\"", stored.updated_at.timestamp_micros())
+}
+
+/// The citizen with guardians, household and records, as `vongdoi citizen show --format json`;
+/// records a read for the citizen and for every other person it names.
+pub async fn citizen_document(
+    api: &ApiState,
+    audit: &AuditSink,
+    caller: &Caller,
+    pin: PersonalId,
+    stored: &StoredCitizen,
+) -> ApiResult<Value> {
+    let store = &api.app.store;
+    let c = &stored.citizen;
+    let household = match &c.household_id {
+        Some(h) => store
+            .household(h)
+            .await?
+            .into_iter()
+            .filter(|m| m.personal_id != pin)
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut guardians = Vec::new();
+    for (role, id) in [("mother", c.mother_id), ("father", c.father_id), ("guardian", c.guardian_id)] {
+        if let Some(id) = id {
+            guardians.push((role, id, store.citizen(id).await?.map(|g| g.citizen)));
+        }
+    }
+    let immunizations = store.immunizations_of(pin).await?;
+    let id_cards = store.id_cards_of(pin).await?;
+    let history = store.history_of(pin).await?;
+    let mut reads: Vec<(String, Option<String>)> = vec![(pin.to_string(), Some("citizen".into()))];
+    for (role, id, g) in &guardians {
+        if g.is_some() {
+            reads.push((id.to_string(), Some(format!("{role} of {}", pin.masked()))));
+        }
+    }
+    for m in &household {
+        reads.push((m.personal_id.to_string(), Some(format!("household of {}", pin.masked()))));
+    }
+    audit
+        .persons(caller, "read", reads.iter().map(|(p, d)| (p.as_str(), d.clone())))
+        .await?;
+    Ok(json!({
+        "citizen": stored,
+        "province_code": c.commune_code.province_code(),
+        "household": household,
+        "guardians": guardians.iter().map(|(role, id, g)| json!({
+            "role": role, "personal_id": id, "full_name": g.as_ref().map(|g| &g.full_name),
+            "phone": g.as_ref().and_then(|g| g.phone.as_ref()), "email": g.as_ref().and_then(|g| g.email.as_ref()),
+        })).collect::<Vec<_>>(),
+        "immunizations": immunizations,
+        "id_cards": id_cards,
+        "history": history,
+    }))
+}
+
+pub async fn get_citizen(
+    State(api): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiPath(pin): ApiPath<String>,
+) -> ApiResult<Response> {
+    let (pin, stored) = citizen_in_area(&api, &caller, &pin, READ_ROLES, "đọc hồ sơ công dân / read citizens").await?;
+    let doc = citizen_document(&api, &api.audit, &caller, pin, &stored).await?;
+    let mut res = Json(doc).into_response();
+    res.headers_mut()
+        .insert(header::ETAG, HeaderValue::from_str(&etag(&stored)).expect("digits"));
+    Ok(res)
+}
+
+/// A citizen as JSON: the CSV fields, strings or null.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CitizenInput {
+    pub personal_id: Option<String>,
+    pub full_name: Option<String>,
+    pub sex: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub date_of_death: Option<String>,
+    pub commune_code: Option<String>,
+    pub household_id: Option<String>,
+    pub mother_id: Option<String>,
+    pub father_id: Option<String>,
+    pub guardian_id: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub language: Option<String>,
+}
+
+impl CitizenInput {
+    fn row(self) -> CitizenRow {
+        let s = |v: Option<String>| v.unwrap_or_default();
+        CitizenRow {
+            personal_id: s(self.personal_id),
+            full_name: s(self.full_name),
+            sex: s(self.sex),
+            date_of_birth: s(self.date_of_birth),
+            date_of_death: s(self.date_of_death),
+            commune_code: s(self.commune_code),
+            household_id: s(self.household_id),
+            mother_id: s(self.mother_id),
+            father_id: s(self.father_id),
+            guardian_id: s(self.guardian_id),
+            phone: s(self.phone),
+            email: s(self.email),
+            language: s(self.language),
+        }
+    }
+}
+
+/// Validates a citizen row fully: fields, then that linked parents and guardians are
+/// registered (as the importer does).
+async fn validate_citizen(api: &ApiState, row: &CitizenRow) -> ApiResult<crate::registry::Citizen> {
+    let c = row
+        .validate(crate::cli::today_in_vietnam())
+        .map_err(field_problems)?;
+    let links: Vec<(&'static str, PersonalId)> = [("mother_id", c.mother_id), ("father_id", c.father_id), ("guardian_id", c.guardian_id)]
+        .into_iter()
+        .filter_map(|(f, id)| id.map(|id| (f, id)))
+        .collect();
+    if !links.is_empty() {
+        let ids: Vec<PersonalId> = links.iter().map(|(_, id)| *id).collect();
+        let known = api.app.store.existing_ids(&ids).await?;
+        let missing: Vec<FieldProblem> = links
+            .iter()
+            .filter(|(_, id)| !known.contains(id))
+            .map(|(f, _)| FieldProblem {
+                field: f.to_string(),
+                reason: "không có trong sổ dân cư / not in the registry".into(),
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(Problem::fields(missing));
+        }
+    }
+    Ok(c)
+}
+
+pub async fn create_citizen(
+    State(api): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiJson(input): ApiJson<CitizenInput>,
+) -> ApiResult<Response> {
+    caller.require(&[Role::Registrar], "thêm công dân / register citizens")?;
+    let c = validate_citizen(&api, &input.row()).await?;
+    caller.require_commune(c.commune_code.as_str())?;
+    if api.app.store.citizen(c.personal_id).await?.is_some() {
+        return Err(Problem::conflict(format!(
+            "công dân {} đã có trong sổ; dùng PATCH để sửa / citizen {} is registered already: use PATCH to change",
+            c.personal_id.masked(),
+            c.personal_id.masked()
+        )));
+    }
+    let source = format!("api:{}", caller.0.name);
+    api.app.store.upsert_citizens(std::slice::from_ref(&c), &source, Utc::now()).await?;
+    api.audit.person(&caller, c.personal_id.as_str(), "create", None).await?;
+    tracing::info!(citizen = %c.personal_id.masked(), key = %caller.0.name, "citizen registered");
+    let stored = api.app.store.citizen(c.personal_id).await?.ok_or_else(|| no_citizen(c.personal_id))?;
+    let mut res = (StatusCode::CREATED, Json(json!({"citizen": stored}))).into_response();
+    let h = res.headers_mut();
+    h.insert(header::LOCATION, HeaderValue::from_str(&format!("/api/citizens/{}", c.personal_id)).expect("digits"));
+    h.insert(header::ETAG, HeaderValue::from_str(&etag(&stored)).expect("digits"));
+    Ok(res)
+}
+
+pub async fn patch_citizen(
+    State(api): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiPath(pin): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(changes): ApiJson<Map<String, Value>>,
+) -> ApiResult<Response> {
+    let (pin, stored) = citizen_in_area(&api, &caller, &pin, &[Role::Registrar], "sửa sổ dân cư / edit the registry").await?;
+    if let Some(expected) = headers.get(header::IF_MATCH) {
+        if expected.as_bytes() != etag(&stored).as_bytes() && expected.as_bytes() != b"*" {
+            return Err(Problem::conflict(
+                "hồ sơ đã bị người khác sửa sau lần đọc của bạn; đọc lại rồi sửa / the record changed since you read it (If-Match): read it again and re-apply your change",
+            ));
+        }
+    }
+    let mut record = stored.citizen.to_record();
+    let mut problems = Vec::new();
+    for (field, value) in &changes {
+        let Some(i) = CITIZEN_COLUMNS.iter().position(|c| c == field) else {
+            problems.push(FieldProblem { field: field.clone(), reason: "trường không có / unknown field".into() });
+            continue;
+        };
+        if i == 0 {
+            problems.push(FieldProblem {
+                field: field.clone(),
+                reason: "đổi số định danh bằng `vongdoi citizen change-id` / change a personal ID with `vongdoi citizen change-id`".into(),
+            });
+            continue;
+        }
+        match value {
+            Value::Null => record[i] = String::new(),
+            Value::String(s) => record[i] = s.clone(),
+            _ => problems.push(FieldProblem { field: field.clone(), reason: "cần chuỗi hoặc null / a string or null".into() }),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Problem::fields(problems));
+    }
+    let [personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id, mother_id, father_id, guardian_id, phone, email, language] =
+        record;
+    let row = CitizenRow {
+        personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id,
+        mother_id, father_id, guardian_id, phone, email, language,
+    };
+    let c = validate_citizen(&api, &row).await?;
+    // Moving someone out of the key's area is not this key's to decide.
+    caller.require_commune(c.commune_code.as_str())?;
+    let source = format!("api:{}", caller.0.name);
+    let counts = api.app.store.upsert_citizens(std::slice::from_ref(&c), &source, Utc::now()).await?;
+    let fields: Vec<&str> = changes.keys().map(String::as_str).collect();
+    api.audit.person(&caller, pin.as_str(), "update", Some(fields.join(","))).await?;
+    let after = api.app.store.citizen(pin).await?.ok_or_else(|| no_citizen(pin))?;
+    let history = api.app.store.history_of(pin).await?;
+    let mut res = Json(json!({"citizen": after, "changed": counts.updated == 1, "history": history})).into_response();
+    res.headers_mut()
+        .insert(header::ETAG, HeaderValue::from_str(&etag(&after)).expect("digits"));
+    Ok(res)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImmunizationInput {
+    pub vaccine: String,
+    pub date_given: String,
+    #[serde(default)]
+    pub place: Option<String>,
+}
+
+/// Records one dose after the same checks as the importer; 409 when it is recorded already.
+pub async fn record_dose(
+    api: &ApiState,
+    caller: &Caller,
+    pin: PersonalId,
+    stored: &StoredCitizen,
+    input: ImmunizationInput,
+) -> ApiResult<()> {
+    let rules = &api.app.rules;
+    let row = ImmunizationRow {
+        personal_id: pin.to_string(),
+        vaccine: input.vaccine,
+        date_given: input.date_given,
+        place: input.place.unwrap_or_default(),
+    };
+    let record = row
+        .validate(crate::cli::today_in_vietnam(), &|v| rules.vaccine_codes().any(|c| c == v))
+        .map_err(field_problems)?;
+    let life = (stored.citizen.date_of_birth, stored.citizen.date_of_death);
+    check_within_life("date_given", record.date_given, Some(life)).map_err(|e| field_problems(vec![e]))?;
+    let source = format!("api:{}", caller.0.name);
+    let new = api.app.store.insert_immunizations(std::slice::from_ref(&record), &source, Utc::now()).await?;
+    if new == 0 {
+        return Err(Problem::conflict(format!(
+            "mũi {} ngày {} đã được ghi / the {} dose of {} is recorded already",
+            record.vaccine, record.date_given, record.vaccine, record.date_given
+        )));
+    }
+    api.audit
+        .person(caller, pin.as_str(), "immunization", Some(format!("{} {}", record.vaccine, record.date_given)))
+        .await
+}
+
+pub async fn post_immunization(
+    State(api): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiPath(pin): ApiPath<String>,
+    ApiJson(input): ApiJson<ImmunizationInput>,
+) -> ApiResult<Response> {
+    let (pin, stored) = citizen_in_area(&api, &caller, &pin, &[Role::Registrar, Role::Health], "ghi mũi tiêm / record doses").await?;
+    record_dose(&api, &caller, pin, &stored, input).await?;
+    let immunizations = api.app.store.immunizations_of(pin).await?;
+    Ok((StatusCode::CREATED, Json(json!({"personal_id": pin, "immunizations": immunizations}))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdCardInput {
+    pub issued_on: String,
+}
+
+pub async fn post_id_card(
+    State(api): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiPath(pin): ApiPath<String>,
+    ApiJson(input): ApiJson<IdCardInput>,
+) -> ApiResult<Response> {
+    let (pin, stored) = citizen_in_area(&api, &caller, &pin, &[Role::Registrar], "ghi thẻ căn cước / record ID cards").await?;
+    let row = IdCardRow { personal_id: pin.to_string(), issued_on: input.issued_on };
+    let record = row.validate(crate::cli::today_in_vietnam()).map_err(field_problems)?;
+    let life = (stored.citizen.date_of_birth, stored.citizen.date_of_death);
+    check_within_life("issued_on", record.issued_on, Some(life)).map_err(|e| field_problems(vec![e]))?;
+    let source = format!("api:{}", caller.0.name);
+    if api.app.store.insert_id_cards(std::slice::from_ref(&record), &source, Utc::now()).await? == 0 {
+        return Err(Problem::conflict(format!(
+            "thẻ cấp ngày {} đã được ghi / a card issued on {} is recorded already",
+            record.issued_on, record.issued_on
+        )));
+    }
+    api.audit.person(&caller, pin.as_str(), "id-card", Some(record.issued_on.to_string())).await?;
+    let cards = api.app.store.id_cards_of(pin).await?;
+    Ok((StatusCode::CREATED, Json(json!({"personal_id": pin, "id_cards": cards}))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AsOfQuery {
+    pub as_of: Option<String>,
+}
+
+/// The forecast of one citizen: the JSON of `vongdoi forecast PIN --format json`.
+pub async fn get_forecast(
+    State(api): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiPath(pin): ApiPath<String>,
+    ApiQuery(q): ApiQuery<AsOfQuery>,
+) -> ApiResult<Response> {
+    let as_of = match q.as_of.as_deref() {
+        Some(d) => parse_date_field("as_of", d)?,
+        None => crate::cli::today_in_vietnam(),
+    };
+    let (pin, stored) = citizen_in_area(&api, &caller, &pin, READ_ROLES, "xem dự báo / read forecasts").await?;
+    let forecast = forecast_of_stored(&api, pin, &stored, as_of).await?;
+    api.audit.person(&caller, pin.as_str(), "forecast", Some(as_of.to_string())).await?;
+    // The document of `vongdoi forecast --format json`, without the indentation.
+    let body = serde_json::to_vec(&forecast.document(pin.as_str(), as_of))
+        .map_err(|e| Problem::internal("forecast json", e))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The forecast of a citizen already read (for the area check): what `cli::forecast_of` does
+/// after its own read of the citizen, so the hot endpoint reads the citizen once and the two
+/// record lists side by side. `tests/api.rs` holds the result equal to `vongdoi forecast`.
+pub async fn forecast_of_stored(
+    api: &ApiState,
+    pin: PersonalId,
+    stored: &StoredCitizen,
+    as_of: NaiveDate,
+) -> ApiResult<crate::rules::Forecast> {
+    let store = &api.app.store;
+    let (immunizations, cards) = tokio::try_join!(store.immunizations_of(pin), store.id_cards_of(pin))?;
+    let doses: Vec<crate::rules::DoseRecord> = immunizations
+        .iter()
+        .map(|r| crate::rules::DoseRecord { vaccine: &r.vaccine, date_given: r.date_given })
+        .collect();
+    let cards: Vec<NaiveDate> = cards.into_iter().map(|r| r.issued_on).collect();
+    let c = &stored.citizen;
+    let subject = crate::rules::Subject {
+        date_of_birth: c.date_of_birth,
+        date_of_death: c.date_of_death,
+        sex: c.sex,
+        province_code: c.commune_code.province_code(),
+        commune_code: c.commune_code.as_str(),
+    };
+    Ok(api.app.rules.evaluate(&subject, &doses, &cards, as_of))
+}
+
+/// Who read or changed this person's data (a data-subject request, Law 91/2025 Art. 14).
+pub async fn get_access_log(
+    State(api): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiPath(pin): ApiPath<String>,
+) -> ApiResult<Response> {
+    caller.require(&[Role::Auditor, Role::Registrar], "xem nhật ký truy cập / read access logs")?;
+    let pin = parse_pin(&pin)?;
+    // The registrar answers requests at the commune office: only for its own residents. A
+    // person no longer registered can still ask; the national roles answer that.
+    let stored = api.app.store.citizen(pin).await?;
+    match &stored {
+        Some(s) => caller.require_commune(s.citizen.commune_code.as_str())?,
+        None if caller.0.role.is_national() => {}
+        None => return Err(no_citizen(pin)),
+    }
+    let rows = api
+        .app
+        .store
+        .audit_rows(&AuditFilter { personal_id: Some(pin.to_string()), limit: 10_000, ..Default::default() })
+        .await?;
+    api.audit.person(&caller, pin.as_str(), "access-log", None).await?;
+    Ok(Json(json!({
+        "personal_id": pin,
+        "reads": rows.iter().map(|r| json!({"at": r.at, "key_name": r.key_name, "role": r.role, "action": r.action, "detail": r.detail})).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}

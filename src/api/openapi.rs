@@ -1,0 +1,351 @@
+//! The OpenAPI 3.1 document, from the same table that builds the router: [`Routes::add`] takes
+//! a route's documentation and its handler together, mounts the handler on the documented
+//! method and path, and keeps the entry. A handler cannot be served undocumented, and the
+//! document cannot list a route that is not served. `/docs` renders the same entries as a page.
+
+use super::keys::Role;
+use axum::handler::Handler;
+use axum::routing::{on, MethodFilter};
+use axum::Router;
+use serde_json::{json, Map, Value};
+
+/// A query parameter: name, JSON type, description.
+pub type Param = (&'static str, &'static str, &'static str);
+
+/// One documented route.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    /// `get`, `post`, `patch`.
+    pub method: &'static str,
+    /// axum 0.8 / OpenAPI path syntax: `/api/citizens/{pin}`.
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    /// Roles allowed besides admin; empty = any valid key (or none, for public routes).
+    pub roles: &'static [Role],
+    pub public: bool,
+    pub query: &'static [Param],
+    /// A schema under `components/schemas` for a JSON body.
+    pub body: Option<&'static str>,
+    /// Success status, media type, schema (under components) if JSON.
+    pub ok: (u16, &'static str, Option<&'static str>),
+    pub errors: &'static [u16],
+}
+
+impl Doc {
+    pub const fn new(method: &'static str, path: &'static str, summary: &'static str) -> Doc {
+        Doc {
+            method,
+            path,
+            summary,
+            tag: "api",
+            roles: &[],
+            public: false,
+            query: &[],
+            body: None,
+            ok: (200, "application/json", None),
+            errors: &[400, 401, 403, 404],
+        }
+    }
+}
+
+/// A router and the documentation of each of its routes, built together.
+pub struct Routes<S> {
+    pub router: Router<S>,
+    pub docs: Vec<Doc>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    pub fn new() -> Self {
+        Routes {
+            router: Router::new(),
+            docs: Vec::new(),
+        }
+    }
+
+    /// Mounts `handler` on the documented method and path.
+    pub fn add<H, T>(mut self, doc: Doc, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        let filter = match doc.method {
+            "get" => MethodFilter::GET,
+            "post" => MethodFilter::POST,
+            "patch" => MethodFilter::PATCH,
+            "put" => MethodFilter::PUT,
+            "delete" => MethodFilter::DELETE,
+            m => panic!("undocumented method {m}"),
+        };
+        self.router = self.router.route(doc.path, on(filter, handler));
+        self.docs.push(doc);
+        self
+    }
+
+    /// Documents a route another router serves (`/healthz`, the SMS webhook in `serve::http`).
+    pub fn external(mut self, doc: Doc) -> Self {
+        self.docs.push(doc);
+        self
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "Thành công / OK",
+        201 => "Đã tạo / Created",
+        202 => "Đã nhận, đang chạy / Accepted, running",
+        303 => "Chuyển trang / See other",
+        400 => "Dữ liệu không hợp lệ, chi tiết theo trường / Bad input, with field-level problems",
+        401 => "Thiếu hoặc sai khóa API / Missing or invalid API key",
+        403 => "Ngoài vai trò hoặc địa bàn / Outside the key's role or area",
+        404 => "Không tìm thấy / Not found",
+        409 => "Xung đột / Conflicting edit",
+        413 => "Nội dung quá lớn / Body over the limit",
+        415 => "Cần JSON / JSON required",
+        429 => "Quá nhiều yêu cầu / Rate limit",
+        503 => "Không ghi được nhật ký truy cập / Access not recordable",
+        _ => "",
+    }
+}
+
+/// The OpenAPI 3.1 document of these routes.
+pub fn document(docs: &[Doc]) -> Value {
+    let mut paths = Map::new();
+    for d in docs {
+        let mut params: Vec<Value> = path_params(d.path)
+            .into_iter()
+            .map(|p| {
+                json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"},
+                       "description": if p == "pin" { "Số định danh cá nhân 12 chữ số / 12-digit personal ID" } else { "" }})
+            })
+            .collect();
+        params.extend(d.query.iter().map(|(name, ty, desc)| {
+            let schema = if ty.starts_with("array") {
+                json!({"type": "array", "items": {"type": "string"}})
+            } else {
+                json!({"type": ty})
+            };
+            json!({"name": name, "in": "query", "required": false, "schema": schema, "description": desc,
+                   "explode": true, "style": "form"})
+        }));
+        let mut responses = Map::new();
+        let (code, media, schema) = d.ok;
+        let content = match schema {
+            Some(s) => json!({ media: {"schema": {"$ref": format!("#/components/schemas/{s}")}} }),
+            None if media == "application/json" => json!({ media: {"schema": {"type": "object"}} }),
+            None => json!({ media: {"schema": {"type": "string"}} }),
+        };
+        responses.insert(code.to_string(), json!({"description": reason(code), "content": content}));
+        let mut errors: Vec<u16> = d.errors.to_vec();
+        if !d.public {
+            errors.extend([401, 429]);
+        }
+        errors.sort();
+        errors.dedup();
+        for e in errors {
+            responses.insert(
+                e.to_string(),
+                json!({"description": reason(e), "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}),
+            );
+        }
+        let roles: Vec<&str> = std::iter::once("admin")
+            .chain(d.roles.iter().map(|r| r.as_str()))
+            .collect();
+        let mut op = json!({
+            "operationId": operation_id(d),
+            "summary": d.summary,
+            "tags": [d.tag],
+            "parameters": params,
+            "responses": responses,
+            "x-roles": if d.public { json!([]) } else { json!(roles) },
+        });
+        if d.public {
+            op["security"] = json!([]);
+        }
+        if let Some(body) = d.body {
+            op["requestBody"] = json!({"required": true, "content": {
+                "application/json": {"schema": {"$ref": format!("#/components/schemas/{body}")}},
+                "application/x-www-form-urlencoded": {"schema": {"$ref": format!("#/components/schemas/{body}")}},
+            }});
+            if !d.path.starts_with("/staff") {
+                op["requestBody"]["content"]
+                    .as_object_mut()
+                    .expect("object")
+                    .remove("application/x-www-form-urlencoded");
+            }
+        }
+        paths
+            .entry(d.path.to_string())
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("path item")
+            .insert(d.method.to_string(), op);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "vongdoi API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Nhắc tiêm chủng, căn cước và nhập học từ sổ dân cư; mọi lần đọc dữ liệu cá nhân được ghi nhật ký. / Lifecycle reminders from the population registry; every read of personal data is audited.",
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "tags": [
+            {"name": "citizens", "description": "Sổ dân cư / Registry"},
+            {"name": "reports", "description": "Báo cáo / Reports"},
+            {"name": "delivery", "description": "Tin nhắn và lượt chạy / Messages and runs"},
+            {"name": "meta", "description": "Tài liệu / Documentation"},
+            {"name": "pages", "description": "Trang cho cán bộ (HTML) / Staff pages (HTML)"},
+        ],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "vongdoi keys create --role ROLE …"}},
+            "schemas": schemas(),
+        },
+    })
+}
+
+fn operation_id(d: &Doc) -> String {
+    let mut id = d.method.to_string();
+    for part in d.path.split('/').filter(|p| !p.is_empty()) {
+        let part = part.trim_start_matches('{').trim_end_matches('}');
+        id.push('_');
+        id.push_str(&part.replace(['-', '.'], "_"));
+    }
+    id
+}
+
+/// The `{name}` segments of a path.
+pub fn path_params(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|s| s.trim_start_matches('*'))
+        .collect()
+}
+
+fn string() -> Value {
+    json!({"type": "string"})
+}
+
+fn nullable_string() -> Value {
+    json!({"type": ["string", "null"]})
+}
+
+fn schemas() -> Value {
+    let citizen_fields = [
+        "full_name", "sex", "date_of_birth", "date_of_death", "commune_code", "household_id",
+        "mother_id", "father_id", "guardian_id", "phone", "email", "language",
+    ];
+    let mut input = Map::new();
+    input.insert("personal_id".into(), string());
+    let mut patch = Map::new();
+    for f in citizen_fields {
+        input.insert(f.into(), nullable_string());
+        patch.insert(f.into(), nullable_string());
+    }
+    let date = json!({"type": ["string", "null"], "format": "date"});
+    json!({
+        "Problem": {
+            "type": "object",
+            "description": "RFC 9457 problem details",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": string(), "title": string(), "status": {"type": "integer"}, "detail": string(),
+                "errors": {"type": "array", "items": {"type": "object", "required": ["field", "reason"],
+                    "properties": {"field": string(), "reason": string()}}},
+            },
+        },
+        "CitizenInput": {
+            "type": "object", "additionalProperties": false,
+            "required": ["personal_id", "full_name", "sex", "date_of_birth", "commune_code"],
+            "properties": input,
+            "description": "Các trường như tệp CSV công dân (SPEC.md) / The citizen CSV fields (SPEC.md)",
+        },
+        "CitizenPatch": {
+            "type": "object", "additionalProperties": false, "properties": patch,
+            "description": "Chỉ các trường cần đổi; null xóa giá trị. Gửi If-Match với ETag đã đọc để tránh ghi đè / Only the fields to change; null clears. Send If-Match with the ETag you read to avoid lost updates (409)",
+        },
+        "Citizen": {"type": "object", "required": ["citizen", "immunizations", "id_cards", "history"],
+            "properties": {"citizen": {"type": "object"}, "province_code": string(), "guardians": {"type": "array"},
+                "household": {"type": "array"}, "immunizations": {"type": "array"}, "id_cards": {"type": "array"}, "history": {"type": "array"}}},
+        "ImmunizationInput": {
+            "type": "object", "additionalProperties": false, "required": ["vaccine", "date_given"],
+            "properties": {"vaccine": string(), "date_given": {"type": "string", "format": "date"}, "place": nullable_string()},
+        },
+        "IdCardInput": {
+            "type": "object", "additionalProperties": false, "required": ["issued_on"],
+            "properties": {"issued_on": {"type": "string", "format": "date"}},
+        },
+        "Forecast": {
+            "type": "object", "required": ["personal_id", "as_of", "items"],
+            "properties": {"personal_id": string(), "as_of": {"type": "string", "format": "date"},
+                "items": {"type": "array", "items": {"type": "object", "required": ["kind", "status"],
+                    "properties": {"kind": string(), "status": {"enum": ["completed", "upcoming", "eligible", "due", "overdue", "expired", "waiting"]},
+                        "earliest": date, "due": date, "overdue": date, "expires": date, "completed_on": date}}},
+                "invalid_doses": {"type": "array"}},
+        },
+        "AccessLog": {"type": "object", "required": ["personal_id", "reads"], "properties": {"personal_id": string(),
+            "reads": {"type": "array", "items": {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"},
+                "key_name": string(), "role": string(), "action": string(), "detail": nullable_string()}}}}},
+        "Messages": {"type": "array", "items": {"type": "object", "properties": {"id": string(), "day": string(), "channel": string(),
+            "status": string(), "recipient": string(), "address": string(), "attempts": {"type": "integer"}, "last_error": nullable_string()}}},
+        "RunInput": {"type": "object", "additionalProperties": false, "properties": {"as_of": {"type": ["string", "null"], "format": "date"}}},
+        "Runs": {"type": "array", "items": {"type": "object", "properties": {"as_of": string(), "status": string(),
+            "started_at": string(), "finished_at": nullable_string(), "evaluated": {"type": "integer"}, "notices": {"type": "integer"}}}},
+        "Login": {"type": "object", "required": ["key"], "properties": {"key": string(), "next": string()}},
+        "DoseForm": {"type": "object", "required": ["vaccine", "date_given", "csrf"], "properties": {"vaccine": string(), "date_given": string(), "place": string(), "csrf": string()}},
+        "RetryForm": {"type": "object", "required": ["csrf"], "properties": {"csrf": string()}},
+    })
+}
+
+/// `/docs`: the document as a readable page (no scripts, so the strict CSP holds).
+pub fn docs_page(docs: &[Doc]) -> String {
+    use crate::reports::output::esc;
+    let mut rows = String::new();
+    for d in docs {
+        let roles: Vec<&str> = if d.public {
+            vec!["công khai / public"]
+        } else {
+            std::iter::once("admin").chain(d.roles.iter().map(|r| r.as_str())).collect()
+        };
+        let query: Vec<&str> = d.query.iter().map(|q| q.0).collect();
+        rows.push_str(&format!(
+            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            d.method.to_uppercase(),
+            esc(d.path),
+            esc(d.summary),
+            esc(&roles.join(", ")),
+            esc(&query.join(", "))
+        ));
+    }
+    format!(
+        "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>vongdoi API — tài liệu / documentation</title><style>{}</style></head><body><main>\
+         <h1>vongdoi API — tài liệu / documentation</h1>\
+         <p>Mọi yêu cầu cần <code>Authorization: Bearer KHÓA</code> (tạo bằng <code>vongdoi keys create</code>). Lỗi trả về dạng RFC 9457. \
+         / Every request needs <code>Authorization: Bearer KEY</code> (made with <code>vongdoi keys create</code>). Errors are RFC 9457 problem details. \
+         Máy đọc / machine-readable: <a href=\"/openapi.json\">/openapi.json</a> (OpenAPI 3.1).</p>\
+         <div class=\"scroll\"><table><thead><tr><th>Phương thức / Method</th><th>Đường dẫn / Path</th><th>Mô tả / Summary</th><th>Vai trò / Roles</th><th>Tham số / Query</th></tr></thead>\
+         <tbody>{rows}</tbody></table></div></main></body></html>",
+        super::pages::CSS
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_parameters_and_operation_ids() {
+        assert_eq!(path_params("/api/citizens/{pin}/forecast"), vec!["pin"]);
+        let d = Doc::new("get", "/api/citizens/{pin}/access-log", "x");
+        assert_eq!(operation_id(&d), "get_api_citizens_pin_access_log");
+    }
+}

@@ -1,0 +1,289 @@
+//! `/api/reports/{kind}`: the CLI's `vongdoi report …` over HTTP, with its options as query
+//! parameters (`province` and `commune` repeatable), limited to the key's area: a report that
+//! asks for nothing gets the key's whole area; one that asks outside it gets 403. Lists that
+//! name people (vaccination, ID cards) leave an audit row per person listed.
+
+use super::auth::Caller;
+use super::citizens::parse_date_field;
+use super::keys::Role;
+use super::problem::{ApiResult, Problem};
+use super::ApiState;
+use crate::registry::{AdminUnits, CommuneCode};
+use crate::reports::{self, coverage::CohortBy, Area, ItemFilter};
+use crate::rules::{Lang, Status};
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// `a=1&b=2&a=3` → pairs, percent- and plus-decoded.
+pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    fn decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < b.len() => {
+                    let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                    match hex {
+                        Some(v) => {
+                            out.push(v);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    raw.unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// The report options, parsed and checked.
+pub struct ReportQuery {
+    pub provinces: Vec<String>,
+    pub communes: Vec<String>,
+    pub as_of: NaiveDate,
+    pub format: String,
+    pub lang: Lang,
+    pub statuses: Vec<Status>,
+    pub due_within: Option<u32>,
+    pub years: u32,
+    pub cohort: CohortBy,
+    pub cohorts: Option<u32>,
+    pub explain: bool,
+}
+
+impl ReportQuery {
+    pub fn parse(pairs: &[(String, String)], allowed: &[&str]) -> ApiResult<ReportQuery> {
+        let mut q = ReportQuery {
+            provinces: Vec::new(),
+            communes: Vec::new(),
+            as_of: crate::cli::today_in_vietnam(),
+            format: "json".into(),
+            lang: Lang::Vi,
+            statuses: Vec::new(),
+            due_within: None,
+            years: 6,
+            cohort: CohortBy::Year,
+            cohorts: None,
+            explain: false,
+        };
+        let units = AdminUnits::get();
+        let number = |k: &str, v: &str, max: u32| -> ApiResult<u32> {
+            v.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| Problem::field(k, format!("cần số nguyên 0–{max} / a whole number 0–{max}")))
+        };
+        for (k, v) in pairs {
+            if !allowed.contains(&k.as_str()) && !["province", "commune", "as_of", "format", "lang"].contains(&k.as_str()) {
+                return Err(Problem::field(k, "tham số không dùng cho báo cáo này / not a parameter of this report"));
+            }
+            for v in v.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+                match k.as_str() {
+                    "province" => {
+                        let code = if v.len() == 1 { format!("0{v}") } else { v.to_string() };
+                        if units.province(&code).is_none() {
+                            return Err(Problem::field("province", format!("mã tỉnh '{v}' không tồn tại / province code '{v}' does not exist")));
+                        }
+                        q.provinces.push(code);
+                    }
+                    "commune" => {
+                        let c = CommuneCode::parse(v).map_err(|e| Problem::field("commune", e))?;
+                        q.communes.push(c.as_str().to_string());
+                    }
+                    "as_of" => q.as_of = parse_date_field("as_of", v)?,
+                    "format" => {
+                        if !["json", "csv", "html"].contains(&v) {
+                            return Err(Problem::field("format", "json, csv hoặc/or html"));
+                        }
+                        q.format = v.to_string();
+                    }
+                    "lang" => {
+                        q.lang = match v {
+                            "vi" => Lang::Vi,
+                            "en" => Lang::En,
+                            _ => return Err(Problem::field("lang", "vi hoặc/or en")),
+                        }
+                    }
+                    "status" => q.statuses.push(match v {
+                        "due" => Status::Due,
+                        "overdue" => Status::Overdue,
+                        _ => return Err(Problem::field("status", "due hoặc/or overdue")),
+                    }),
+                    "due_within" => q.due_within = Some(number(k, v, 3660)?),
+                    "years" => q.years = number(k, v, 20)?.max(1),
+                    "cohorts" => q.cohorts = Some(number(k, v, 240)?.max(1)),
+                    "cohort" => {
+                        q.cohort = match v {
+                            "year" => CohortBy::Year,
+                            "month" => CohortBy::Month,
+                            _ => return Err(Problem::field("cohort", "year hoặc/or month")),
+                        }
+                    }
+                    "explain" => q.explain = matches!(v, "true" | "1" | "yes"),
+                    _ => unreachable!("checked above"),
+                }
+            }
+        }
+        Ok(q)
+    }
+
+    pub fn filter(&self) -> ItemFilter {
+        let mut statuses = self.statuses.clone();
+        if statuses.is_empty() {
+            statuses = vec![Status::Due, Status::Overdue];
+        }
+        statuses.dedup();
+        ItemFilter { statuses, due_within: self.due_within }
+    }
+
+    /// The report's area within the key's: asked for and allowed, or the key's own area.
+    pub fn area(&self, caller: &Caller) -> ApiResult<Area> {
+        let scope = &caller.0.scope;
+        let resolve = |p: &[String], c: &[String]| Area::resolve(p, c).map_err(|e| Problem::field("commune", e.to_string()));
+        if scope.everywhere() {
+            return resolve(&self.provinces, &self.communes);
+        }
+        if self.provinces.is_empty() && self.communes.is_empty() {
+            let p: Vec<String> = scope.provinces.iter().cloned().collect();
+            let c: Vec<String> = scope.communes.iter().cloned().collect();
+            return resolve(&p, &c);
+        }
+        let outside: BTreeSet<&String> = self
+            .provinces
+            .iter()
+            .filter(|p| !scope.contains_province(p))
+            .chain(self.communes.iter().filter(|c| !scope.contains_commune(c)))
+            .collect();
+        if !outside.is_empty() {
+            return Err(Problem::forbidden(format!(
+                "ngoài địa bàn của khóa ({}): {} / outside the key's area",
+                scope.describe(),
+                outside.into_iter().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        resolve(&self.provinces, &self.communes)
+    }
+}
+
+/// One of the three forms of a report.
+pub fn render(
+    q: &ReportQuery,
+    name: &str,
+    csv: impl FnOnce(&mut Vec<u8>, Lang) -> anyhow::Result<()>,
+    json: impl FnOnce(Lang) -> serde_json::Value,
+    html: impl FnOnce(Lang) -> String,
+) -> ApiResult<Response> {
+    Ok(match q.format.as_str() {
+        "csv" => {
+            let mut out = Vec::new();
+            csv(&mut out, q.lang).map_err(|e| Problem::internal("report csv", e))?;
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}-{}.csv\"", q.as_of)),
+                ],
+                out,
+            )
+                .into_response()
+        }
+        "html" => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html(q.lang)).into_response(),
+        _ => axum::Json(json(q.lang)).into_response(),
+    })
+}
+
+fn failed(e: anyhow::Error) -> Problem {
+    Problem::internal("report", format!("{e:#}"))
+}
+
+pub async fn report(
+    State(api): State<Arc<ApiState>>,
+    caller: Caller,
+    axum::extract::Path(kind): axum::extract::Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let pairs = query_pairs(raw.as_deref());
+    let store = api.app.store.clone();
+    let rules = &api.app.rules;
+    match kind.as_str() {
+        "vaccination" => {
+            caller.require(&[Role::Health], "xem danh sách tiêm chủng / read vaccination lists")?;
+            let q = ReportQuery::parse(&pairs, &["status", "due_within"])?;
+            let r = reports::vaccination::build(store, rules, q.area(&caller)?, q.as_of, q.filter()).await.map_err(failed)?;
+            let mut seen = BTreeSet::new();
+            let pins: Vec<String> = r.rows.iter().map(|r| r.personal_id.to_string()).filter(|p| seen.insert(p.clone())).collect();
+            api.audit
+                .persons(&caller, "report:vaccination", pins.iter().map(|p| (p.as_str(), Some(q.as_of.to_string()))))
+                .await?;
+            render(&q, "vaccination", |w, l| r.write_csv(w, l), |l| r.to_json(l), |l| r.to_html(l))
+        }
+        "id-cards" => {
+            caller.require(&[Role::Registrar], "xem danh sách căn cước / read ID-card lists")?;
+            let q = ReportQuery::parse(&pairs, &["status", "due_within"])?;
+            let r = reports::id_cards::build(store, rules, q.area(&caller)?, q.as_of, q.filter()).await.map_err(failed)?;
+            let mut seen = BTreeSet::new();
+            let pins: Vec<String> = r.rows.iter().map(|r| r.personal_id.to_string()).filter(|p| seen.insert(p.clone())).collect();
+            api.audit
+                .persons(&caller, "report:id-cards", pins.iter().map(|p| (p.as_str(), Some(q.as_of.to_string()))))
+                .await?;
+            render(&q, "id-cards", |w, l| r.write_csv(w, l), |l| r.to_json(l), |l| r.to_html(l))
+        }
+        "enrolment" => {
+            caller.require(&[Role::Education, Role::Registrar, Role::Health], "xem dự báo nhập học / read enrolment forecasts")?;
+            let q = ReportQuery::parse(&pairs, &["years"])?;
+            let r = reports::enrolment::build(&store, q.area(&caller)?, q.as_of, q.years, None).await.map_err(failed)?;
+            render(&q, "enrolment", |w, l| r.write_csv(w, l), |l| r.to_json(l), |l| r.to_html(l))
+        }
+        "coverage" => {
+            caller.require(&[Role::Health, Role::Education], "xem độ bao phủ / read coverage")?;
+            let q = ReportQuery::parse(&pairs, &["cohort", "cohorts", "explain"])?;
+            if q.explain {
+                // The explanation lists each child counted: a health matter.
+                caller.require(&[Role::Health], "xem danh sách trẻ được đếm (explain) / list the children counted (explain)")?;
+            }
+            let default = match q.cohort {
+                CohortBy::Year => 3,
+                CohortBy::Month => 12,
+            };
+            let r = reports::coverage::build(store, rules, q.area(&caller)?, q.as_of, q.cohort, q.cohorts.unwrap_or(default), q.explain)
+                .await
+                .map_err(failed)?;
+            render(&q, "coverage", |w, l| r.write_csv(w, l), |l| r.to_json(l), |l| r.to_html(l))
+        }
+        _ => Err(Problem::not_found(
+            "không có báo cáo này; dùng vaccination, coverage, enrolment hoặc id-cards / no such report: vaccination, coverage, enrolment or id-cards",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_pairs_decode_and_repeat() {
+        let p = query_pairs(Some("commune=00004&commune=00008&as_of=2026-01-02&x=a%20b+c&y=%zz"));
+        assert_eq!(p[0], ("commune".into(), "00004".into()));
+        assert_eq!(p[1], ("commune".into(), "00008".into()));
+        assert_eq!(p[3], ("x".into(), "a b c".into()));
+        assert_eq!(p[4], ("y".into(), "%zz".into()));
+        assert!(query_pairs(None).is_empty());
+    }
+}

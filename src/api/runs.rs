@@ -1,0 +1,86 @@
+//! `/api/runs`: start a scheduler run for a day (in the background; 202) and list runs. The
+//! run is the one `vongdoi run` and the cron schedule start: claiming the day's lease means two
+//! requests, or a request and the schedule, never scan the same day twice at once.
+
+use super::auth::Caller;
+use super::citizens::parse_date_field;
+use super::keys::Role;
+use super::problem::{ApiJson, ApiQuery, ApiResult, Problem};
+use super::ApiState;
+use crate::schedule::Scheduler;
+use crate::serve::shutdown::Shutdown;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunInput {
+    pub as_of: Option<String>,
+}
+
+pub async fn start(State(api): State<Arc<ApiState>>, caller: Caller, ApiJson(input): ApiJson<RunInput>) -> ApiResult<Response> {
+    caller.require(&[], "bắt đầu lượt chạy / start runs")?;
+    let as_of = match input.as_of.as_deref() {
+        Some(d) => parse_date_field("as_of", d)?,
+        None => crate::cli::today_in_vietnam(),
+    };
+    let today = crate::cli::today_in_vietnam();
+    if as_of > today + chrono::Duration::days(1) {
+        return Err(Problem::field("as_of", "không chạy cho ngày tương lai / no runs for future days"));
+    }
+    let state = api.app.clone();
+    let key = caller.0.name.clone();
+    tokio::spawn(async move {
+        state.metrics.run_started(Utc::now().timestamp(), Utc::now().timestamp());
+        let scheduler = Scheduler {
+            store: state.store.clone(),
+            rules: &state.rules,
+            delivery: state.delivery.clone(),
+            owner: state.owner.clone(),
+            stop: Shutdown::never(),
+            metrics: Some(state.metrics.clone()),
+        };
+        match scheduler.run(as_of, false).await {
+            Ok((report, _)) => {
+                state.metrics.run_finished(
+                    report.evaluated,
+                    report.notices,
+                    true,
+                    if report.interrupted { 0 } else { Utc::now().timestamp() },
+                );
+                tracing::info!(%as_of, %key, evaluated = report.evaluated, notices = report.notices, "run started over the API done");
+            }
+            Err(e) => {
+                state.metrics.run_finished(0, 0, false, 0);
+                tracing::error!(%as_of, %key, error = %format!("{e:#}"), "run started over the API failed");
+            }
+        }
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, "/api/runs")],
+        Json(json!({"as_of": as_of, "status": "started"})),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunsQuery {
+    pub limit: Option<i64>,
+}
+
+pub async fn list(State(api): State<Arc<ApiState>>, caller: Caller, ApiQuery(q): ApiQuery<RunsQuery>) -> ApiResult<Response> {
+    caller.require(&[Role::Auditor], "xem lượt chạy / list runs")?;
+    let limit = q.limit.unwrap_or(30);
+    if !(1..=1000).contains(&limit) {
+        return Err(Problem::field("limit", "1–1000"));
+    }
+    Ok(Json(api.app.store.runs(limit).await?).into_response())
+}

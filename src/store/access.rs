@@ -1,0 +1,257 @@
+//! Storage for the edges (issue #6): API keys (SHA-256 hashes only), staff browser sessions,
+//! the audit trail of who read or changed whose data, and the list of scheduler runs. The SQL
+//! is written once (placeholders `$1…`, which SQLite reads too) and stamped onto each backend
+//! by a macro, as in [`super::schedule`]; the `Store` wrappers live here too, so this whole
+//! feature is one file beside `mod.rs`.
+
+use super::{PgStore, Result, SqliteStore, Store, StoreError};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+/// A stored API key: who it is, what it may do, where. Never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ApiKeyRow {
+    pub name: String,
+    pub role: String,
+    /// Comma-separated 2-digit province codes.
+    pub provinces: String,
+    /// Comma-separated 5-digit commune codes.
+    pub communes: String,
+    #[serde(skip)]
+    pub key_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// One read or change of one person's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct AuditRow {
+    pub at: DateTime<Utc>,
+    pub key_name: String,
+    pub role: String,
+    pub personal_id: String,
+    pub action: String,
+    pub detail: Option<String>,
+}
+
+/// Which audit rows [`Store::audit_rows`] returns (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub personal_id: Option<String>,
+    pub key_name: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub limit: i64,
+}
+
+/// A scheduler run as `GET /api/runs` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct RunRow {
+    pub as_of: NaiveDate,
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub evaluated: i64,
+    pub notices: i64,
+    pub lease_owner: Option<String>,
+}
+
+const KEY_COLUMNS: &str = "name, role, provinces, communes, key_hash, created_at, revoked_at";
+
+/// Audit rows per multi-row INSERT (7 columns, far below either backend's parameter limit).
+const AUDIT_ROWS: usize = 500;
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+macro_rules! access_queries {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            pub(crate) async fn insert_api_key(&self, k: &ApiKeyRow) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO api_keys (name, role, provinces, communes, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&k.name)
+                .bind(&k.role)
+                .bind(&k.provinces)
+                .bind(&k.communes)
+                .bind(&k.key_hash)
+                .bind(k.created_at)
+                .execute(self.write_pool())
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict(format!(
+                            "khóa tên '{}' đã có / a key named '{}' exists already",
+                            k.name, k.name
+                        ))
+                    } else {
+                        e.into()
+                    }
+                })?;
+                Ok(())
+            }
+
+            pub(crate) async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRow>> {
+                Ok(sqlx::query_as::<_, ApiKeyRow>(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1"))
+                    .bind(hash)
+                    .fetch_optional(self.read_pool())
+                    .await?)
+            }
+
+            pub(crate) async fn api_keys(&self) -> Result<Vec<ApiKeyRow>> {
+                Ok(sqlx::query_as::<_, ApiKeyRow>(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY name"))
+                    .fetch_all(self.read_pool())
+                    .await?)
+            }
+
+            pub(crate) async fn revoke_api_key(&self, name: &str, now: DateTime<Utc>) -> Result<bool> {
+                let mut tx = self.write_tx().await?;
+                let n = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+                    .bind(now)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query("DELETE FROM api_sessions WHERE key_name = $1").bind(name).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(n == 1)
+            }
+
+            pub(crate) async fn insert_session(&self, id_hash: &str, key_name: &str, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<()> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("DELETE FROM api_sessions WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO api_sessions (id_hash, key_name, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(id_hash)
+                    .bind(key_name)
+                    .bind(now)
+                    .bind(expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            /// The key of a live session (not expired; a revoked key's sessions are deleted).
+            pub(crate) async fn session_key(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<ApiKeyRow>> {
+                Ok(sqlx::query_as::<_, ApiKeyRow>(
+                    "SELECT k.name, k.role, k.provinces, k.communes, k.key_hash, k.created_at, k.revoked_at \
+                     FROM api_sessions s JOIN api_keys k ON k.name = s.key_name WHERE s.id_hash = $1 AND s.expires_at > $2",
+                )
+                .bind(id_hash)
+                .bind(now)
+                .fetch_optional(self.read_pool())
+                .await?)
+            }
+
+            pub(crate) async fn delete_session(&self, id_hash: &str) -> Result<()> {
+                sqlx::query("DELETE FROM api_sessions WHERE id_hash = $1").bind(id_hash).execute(self.write_pool()).await?;
+                Ok(())
+            }
+
+            pub(crate) async fn insert_audit(&self, rows: &[AuditRow]) -> Result<()> {
+                let mut tx = self.write_tx().await?;
+                for chunk in rows.chunks(AUDIT_ROWS) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO audit (at, key_name, role, personal_id, action, detail) ");
+                    qb.push_values(chunk, |mut b, r| {
+                        b.push_bind(r.at).push_bind(&r.key_name).push_bind(&r.role).push_bind(&r.personal_id).push_bind(&r.action).push_bind(&r.detail);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            pub(crate) async fn audit_rows(&self, f: &AuditFilter) -> Result<Vec<AuditRow>> {
+                Ok(sqlx::query_as::<_, AuditRow>(
+                    "SELECT at, key_name, role, personal_id, action, detail FROM audit \
+                     WHERE ($1 IS NULL OR personal_id = $1) AND ($2 IS NULL OR key_name = $2) AND ($3 IS NULL OR at >= $3) \
+                     ORDER BY at DESC, id DESC LIMIT $4",
+                )
+                .bind(f.personal_id.as_deref())
+                .bind(f.key_name.as_deref())
+                .bind(f.since)
+                .bind(f.limit)
+                .fetch_all(self.read_pool())
+                .await?)
+            }
+
+            pub(crate) async fn runs(&self, limit: i64) -> Result<Vec<RunRow>> {
+                Ok(sqlx::query_as::<_, RunRow>(
+                    "SELECT as_of, status, started_at, finished_at, evaluated, notices, lease_owner FROM runs ORDER BY as_of DESC LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(self.read_pool())
+                .await?)
+            }
+        }
+    };
+}
+
+access_queries!(SqliteStore, sqlx::Sqlite);
+access_queries!(PgStore, sqlx::Postgres);
+
+macro_rules! on_backend {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Store::Sqlite($s) => $e,
+            Store::Postgres($s) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// Stores a new key; a name already taken is [`StoreError::Conflict`].
+    pub async fn insert_api_key(&self, key: &ApiKeyRow) -> Result<()> {
+        on_backend!(self, s => s.insert_api_key(key).await)
+    }
+
+    /// The key with this SHA-256 hash (revoked or not: the caller decides).
+    pub async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRow>> {
+        on_backend!(self, s => s.api_key_by_hash(hash).await)
+    }
+
+    pub async fn api_keys(&self) -> Result<Vec<ApiKeyRow>> {
+        on_backend!(self, s => s.api_keys().await)
+    }
+
+    /// Revokes a key and ends its browser sessions; false when no live key has that name.
+    pub async fn revoke_api_key(&self, name: &str, now: DateTime<Utc>) -> Result<bool> {
+        on_backend!(self, s => s.revoke_api_key(name, now).await)
+    }
+
+    pub async fn insert_session(
+        &self,
+        id_hash: &str,
+        key_name: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        on_backend!(self, s => s.insert_session(id_hash, key_name, now, expires_at).await)
+    }
+
+    pub async fn session_key(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<ApiKeyRow>> {
+        on_backend!(self, s => s.session_key(id_hash, now).await)
+    }
+
+    pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        on_backend!(self, s => s.delete_session(id_hash).await)
+    }
+
+    /// Appends audit rows in one transaction.
+    pub async fn insert_audit(&self, rows: &[AuditRow]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        on_backend!(self, s => s.insert_audit(rows).await)
+    }
+
+    pub async fn audit_rows(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
+        on_backend!(self, s => s.audit_rows(filter).await)
+    }
+
+    /// The latest scheduler runs, newest first.
+    pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>> {
+        on_backend!(self, s => s.runs(limit).await)
+    }
+}
