@@ -7,7 +7,6 @@ use super::citizens::parse_date_field;
 use super::keys::Role;
 use super::problem::{ApiJson, ApiQuery, ApiResult, Problem};
 use super::ApiState;
-use crate::schedule::Scheduler;
 use crate::serve::shutdown::Shutdown;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -36,31 +35,11 @@ pub async fn start(State(api): State<Arc<ApiState>>, caller: Caller, ApiJson(inp
     }
     let state = api.app.clone();
     let key = caller.0.name.clone();
+    tracing::info!(%as_of, %key, "run started over the API");
     tokio::spawn(async move {
-        state.metrics.run_started(Utc::now().timestamp(), Utc::now().timestamp());
-        let scheduler = Scheduler {
-            store: state.store.clone(),
-            rules: &state.rules,
-            delivery: state.delivery.clone(),
-            owner: state.owner.clone(),
-            stop: Shutdown::never(),
-            metrics: Some(state.metrics.clone()),
-        };
-        match scheduler.run(as_of, false).await {
-            Ok((report, _)) => {
-                state.metrics.run_finished(
-                    report.evaluated,
-                    report.notices,
-                    true,
-                    if report.interrupted { 0 } else { Utc::now().timestamp() },
-                );
-                tracing::info!(%as_of, %key, evaluated = report.evaluated, notices = report.notices, "run started over the API done");
-            }
-            Err(e) => {
-                state.metrics.run_finished(0, 0, false, 0);
-                tracing::error!(%as_of, %key, error = %format!("{e:#}"), "run started over the API failed");
-            }
-        }
+        // Runs to the end even if the service stops; the lease and checkpoint let the next run
+        // of the day resume after a restart.
+        crate::serve::run_day(&state, as_of, Utc::now(), &Shutdown::never()).await;
     });
     Ok((
         StatusCode::ACCEPTED,

@@ -167,8 +167,13 @@ async fn scheduler_loop(state: AppState, schedule: Schedule, stop: Shutdown) -> 
 }
 
 async fn run_tick(state: &AppState, tick: DateTime<Utc>, stop: &Shutdown) {
-    let as_of = run_date(tick);
-    state.metrics.run_started(tick.timestamp(), Utc::now().timestamp());
+    run_day(state, run_date(tick), tick, stop).await;
+}
+
+/// One run for `as_of` (due at `due_at`, for the lag metric), logged and counted; a failure is
+/// logged, not returned: the next tick, a restart or `POST /api/runs` resumes the day.
+pub(crate) async fn run_day(state: &AppState, as_of: NaiveDate, due_at: DateTime<Utc>, stop: &Shutdown) {
+    state.metrics.run_started(due_at.timestamp(), Utc::now().timestamp());
     let scheduler = Scheduler {
         store: state.store.clone(),
         rules: &state.rules,
