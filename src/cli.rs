@@ -481,7 +481,9 @@ async fn messages_command(
 ) -> Result<()> {
     if let Some(MessagesCommand::Retry { id }) = command {
         if store.retry_message(&id, Utc::now()).await? {
-            println!("đã xếp hàng gửi lại / queued again: {id} (sent by the next run or delivery pass)");
+            println!(
+                "đã xếp hàng gửi lại / queued again: {id} (sent by the next run or delivery pass)"
+            );
             return Ok(());
         }
         match store.message(&id).await? {

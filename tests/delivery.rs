@@ -24,17 +24,38 @@ fn run(db: &TestDb, dir: &Path, args: &[&str], envs: &[(&str, String)]) -> Strin
         .envs(envs.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn demo(db: &TestDb, dir: &Path) {
-    run(db, dir, &["demo", "--population", "3000", "--seed", "9", "--as-of", DAY], &[]);
+    run(
+        db,
+        dir,
+        &[
+            "demo",
+            "--population",
+            "3000",
+            "--seed",
+            "9",
+            "--as-of",
+            DAY,
+        ],
+        &[],
+    );
 }
 
 fn eml_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = fs::read_dir(dir.join("outbox/email"))
-        .map(|d| d.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
+        .map(|d| {
+            d.map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files
@@ -47,7 +68,10 @@ fn sms_lines(dir: &Path) -> BTreeMap<String, String> {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["id"].as_str().unwrap().to_string(), v["to"].as_str().unwrap().to_string())
+            (
+                v["id"].as_str().unwrap().to_string(),
+                v["to"].as_str().unwrap().to_string(),
+            )
         })
         .collect()
 }
@@ -71,21 +95,63 @@ async fn a_real_smtp_server_receives_exactly_the_emails_of_the_file_outbox() {
         let smtp = smtp_server(&maildir);
         // Email first wherever there is an address: more emails to compare.
         let prefer_email = ("VONGDOI_CHANNELS", "email,sms".to_string());
-        run(&reference, files.path(), &["run", "--as-of", DAY], &[prefer_email.clone()]);
-        let smtp_url = ("VONGDOI_SMTP_URL", format!("smtp://127.0.0.1:{}", smtp.port));
-        run(&db, served.path(), &["run", "--as-of", DAY], &[prefer_email.clone(), smtp_url.clone()]);
+        run(
+            &reference,
+            files.path(),
+            &["run", "--as-of", DAY],
+            &[prefer_email.clone()],
+        );
+        let smtp_url = (
+            "VONGDOI_SMTP_URL",
+            format!("smtp://127.0.0.1:{}", smtp.port),
+        );
+        run(
+            &db,
+            served.path(),
+            &["run", "--as-of", DAY],
+            &[prefer_email.clone(), smtp_url.clone()],
+        );
 
-        let expected = mail_digest(&eml_files(files.path()).iter().map(|p| p.as_path()).collect::<Vec<_>>());
+        let expected = mail_digest(
+            &eml_files(files.path())
+                .iter()
+                .map(|p| p.as_path())
+                .collect::<Vec<_>>(),
+        );
         let received = mail_digest(&[&maildir]);
-        assert!(expected.len() >= 50, "{b}: a 3,000-person registry sends dozens of emails: {}", expected.len());
-        assert_eq!(received, expected, "{b}: SMTP got exactly the file outbox's emails");
-        assert!(eml_files(served.path()).is_empty(), "{b}: no .eml files once SMTP is configured");
-        assert!(received.iter().all(|m| m.html.is_some() && m.text.is_some()), "{b}: plain text and HTML");
+        assert!(
+            expected.len() >= 50,
+            "{b}: a 3,000-person registry sends dozens of emails: {}",
+            expected.len()
+        );
+        assert_eq!(
+            received, expected,
+            "{b}: SMTP got exactly the file outbox's emails"
+        );
+        assert!(
+            eml_files(served.path()).is_empty(),
+            "{b}: no .eml files once SMTP is configured"
+        );
+        assert!(
+            received
+                .iter()
+                .all(|m| m.html.is_some() && m.text.is_some()),
+            "{b}: plain text and HTML"
+        );
 
         // The same day again sends nothing more.
-        run(&db, served.path(), &["run", "--as-of", DAY], &[prefer_email, smtp_url]);
+        run(
+            &db,
+            served.path(),
+            &["run", "--as-of", DAY],
+            &[prefer_email, smtp_url],
+        );
         assert_eq!(mail_digest(&[&maildir]).len(), expected.len(), "{b}");
-        let sent = messages(&db, served.path(), &["--channel", "email", "--status", "sent"]);
+        let sent = messages(
+            &db,
+            served.path(),
+            &["--channel", "email", "--status", "sent"],
+        );
         assert_eq!(sent.len(), expected.len(), "{b}");
     }
 }
@@ -108,7 +174,11 @@ const DOSES: &str = "personal_id,vaccine,date_given,place
 ";
 
 fn load_people(db: &TestDb, dir: &Path) {
-    for (name, text, kind) in [("c.csv", CITIZENS, "citizens"), ("i.csv", CARDS, "id-cards"), ("d.csv", DOSES, "immunizations")] {
+    for (name, text, kind) in [
+        ("c.csv", CITIZENS, "citizens"),
+        ("i.csv", CARDS, "id-cards"),
+        ("d.csv", DOSES, "immunizations"),
+    ] {
         fs::write(dir.join(name), text).unwrap();
         run(db, dir, &["import", kind, name], &[]);
     }
@@ -124,24 +194,44 @@ async fn smtp_refusals_retry_or_fall_back_to_sms() {
         let smtp = smtp_server(&maildir);
         let envs = [
             ("VONGDOI_CHANNELS", "email,sms".to_string()),
-            ("VONGDOI_SMTP_URL", format!("smtp://127.0.0.1:{}", smtp.port)),
+            (
+                "VONGDOI_SMTP_URL",
+                format!("smtp://127.0.0.1:{}", smtp.port),
+            ),
         ];
         run(&db, dir.path(), &["run", "--as-of", DAY], &envs);
         let mails = mail_digest(&[&maildir]);
         let to: Vec<&str> = mails.iter().map(|m| m.to.as_str()).collect();
         // busy@ was refused twice with 451 (transient), then accepted: once, not three times.
-        assert_eq!(to.iter().filter(|t| **t == "busy@example.vn").count(), 1, "{b}: {to:?}");
+        assert_eq!(
+            to.iter().filter(|t| **t == "busy@example.vn").count(),
+            1,
+            "{b}: {to:?}"
+        );
         assert!(!to.contains(&"nobody@example.vn"), "{b}");
         // nobody@ got 550 (permanent): a dead letter, and the notice went by SMS instead.
         let dead = messages(&db, dir.path(), &["--status", "dead"]);
         assert_eq!(dead.len(), 1, "{b}: {dead:?}");
         let error = dead[0]["last_error"].as_str().unwrap();
-        assert!(error.contains("550") && error.contains("other channel"), "{b}: {error}");
-        assert_eq!(dead[0]["attempts"], 1, "{b}: permanent failures are not retried");
+        assert!(
+            error.contains("550") && error.contains("other channel"),
+            "{b}: {error}"
+        );
+        assert_eq!(
+            dead[0]["attempts"], 1,
+            "{b}: permanent failures are not retried"
+        );
         let sms = sms_lines(dir.path());
-        assert_eq!(sms.values().filter(|to| *to == "+84912000005").count(), 1, "{b}: fallback SMS {sms:?}");
+        assert_eq!(
+            sms.values().filter(|to| *to == "+84912000005").count(),
+            1,
+            "{b}: fallback SMS {sms:?}"
+        );
         let busy = messages(&db, dir.path(), &["--channel", "email", "--status", "sent"]);
-        assert!(busy.iter().any(|m| m["attempts"] == 3), "{b}: two 451s then success: {busy:?}");
+        assert!(
+            busy.iter().any(|m| m["attempts"] == 3),
+            "{b}: two 451s then success: {busy:?}"
+        );
     }
 }
 
@@ -158,11 +248,17 @@ async fn gateway_faults_are_retried_or_dead_and_every_sms_reaches_the_gateway_on
         let log = served.path().join("gateway.jsonl");
         let gateway = fixture("python3", "sms_gateway.py", &[&log, Path::new("faults")]);
         let envs = [
-            ("VONGDOI_SMS_URL", format!("http://127.0.0.1:{}/send", gateway.port)),
+            (
+                "VONGDOI_SMS_URL",
+                format!("http://127.0.0.1:{}/send", gateway.port),
+            ),
             ("VONGDOI_SMS_TIMEOUT_SECONDS", "1".to_string()),
         ];
         run(&db, served.path(), &["run", "--as-of", DAY], &envs);
-        assert!(sms_lines(served.path()).is_empty(), "{b}: no sms.jsonl once a gateway is configured");
+        assert!(
+            sms_lines(served.path()).is_empty(),
+            "{b}: no sms.jsonl once a gateway is configured"
+        );
 
         let requests: Vec<serde_json::Value> = fs::read_to_string(&log)
             .unwrap()
@@ -173,38 +269,90 @@ async fn gateway_faults_are_retried_or_dead_and_every_sms_reaches_the_gateway_on
             requests
                 .iter()
                 .filter(|r| r["outcome"] == outcome)
-                .map(|r| (r["id"].as_str().unwrap().to_string(), r["to"].as_str().unwrap().to_string()))
+                .map(|r| {
+                    (
+                        r["id"].as_str().unwrap().to_string(),
+                        r["to"].as_str().unwrap().to_string(),
+                    )
+                })
                 .collect()
         };
-        let last = |digit: char| expected.iter().filter(move |(_, to)| to.ends_with(digit)).map(|(id, _)| id.clone());
+        let last = |digit: char| {
+            expected
+                .iter()
+                .filter(move |(_, to)| to.ends_with(digit))
+                .map(|(id, _)| id.clone())
+        };
         let accepted: BTreeSet<String> = with("accepted").into_iter().map(|(id, _)| id).collect();
-        assert_eq!(accepted.len(), with("accepted").len(), "{b}: each id accepted once");
+        assert_eq!(
+            accepted.len(),
+            with("accepted").len(),
+            "{b}: each id accepted once"
+        );
         // Every SMS the file outbox holds reached the gateway, except the invalid numbers.
-        let wanted: BTreeSet<String> = expected.iter().filter(|(_, to)| !to.ends_with('1')).map(|(id, _)| id.clone()).collect();
+        let wanted: BTreeSet<String> = expected
+            .iter()
+            .filter(|(_, to)| !to.ends_with('1'))
+            .map(|(id, _)| id.clone())
+            .collect();
         assert!(wanted.len() > 100, "{b}: {}", wanted.len());
         assert_eq!(accepted, wanted, "{b}");
         // 500 twice then success; 429 once; 400 never retried.
         assert_eq!(with("500").len(), 2 * last('0').count(), "{b}");
         assert_eq!(with("429").len(), last('4').count(), "{b}");
-        assert_eq!(with("400").len(), last('1').count(), "{b}: a permanent failure is tried once");
+        assert_eq!(
+            with("400").len(),
+            last('1').count(),
+            "{b}: a permanent failure is tried once"
+        );
         // A reply lost to the timeout: the retry carries the same id, the gateway drops it as a
         // duplicate; nothing else crossed the wire twice.
-        let duplicates: BTreeSet<String> = with("duplicate").into_iter().map(|(id, _)| id).collect();
+        let duplicates: BTreeSet<String> =
+            with("duplicate").into_iter().map(|(id, _)| id).collect();
         let slow: BTreeSet<String> = last('2').collect();
-        assert!(!slow.is_empty() && duplicates == slow, "{b}: duplicates {} vs lost replies {}", duplicates.len(), slow.len());
+        assert!(
+            !slow.is_empty() && duplicates == slow,
+            "{b}: duplicates {} vs lost replies {}",
+            duplicates.len(),
+            slow.len()
+        );
 
-        let dead = messages(&db, served.path(), &["--channel", "sms", "--status", "dead"]);
-        let dead_ids: BTreeSet<String> = dead.iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
+        let dead = messages(
+            &db,
+            served.path(),
+            &["--channel", "sms", "--status", "dead"],
+        );
+        let dead_ids: BTreeSet<String> = dead
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(dead_ids, last('1').collect::<BTreeSet<_>>(), "{b}");
-        assert!(dead.iter().all(|m| m["last_error"].as_str().unwrap().contains("400")), "{b}");
-        let sent = messages(&db, served.path(), &["--channel", "sms", "--status", "sent"]);
+        assert!(
+            dead.iter()
+                .all(|m| m["last_error"].as_str().unwrap().contains("400")),
+            "{b}"
+        );
+        let sent = messages(
+            &db,
+            served.path(),
+            &["--channel", "sms", "--status", "sent"],
+        );
         assert_eq!(sent.len(), wanted.len(), "{b}");
-        assert!(sent.iter().all(|m| m["provider_id"].as_str().is_some_and(|p| p.starts_with('P'))), "{b}: the gateway's id is kept");
+        assert!(
+            sent.iter().all(|m| m["provider_id"]
+                .as_str()
+                .is_some_and(|p| p.starts_with('P'))),
+            "{b}: the gateway's id is kept"
+        );
 
         // The same day again: not one more request.
         let before = requests.len();
         run(&db, served.path(), &["run", "--as-of", DAY], &envs);
-        assert_eq!(fs::read_to_string(&log).unwrap().lines().count(), before, "{b}");
+        assert_eq!(
+            fs::read_to_string(&log).unwrap().lines().count(),
+            before,
+            "{b}"
+        );
     }
 }
 
@@ -216,14 +364,25 @@ async fn an_invalid_number_falls_back_to_email() {
         load_people(&db, dir.path());
         let log = dir.path().join("gateway.jsonl");
         let gateway = fixture("python3", "sms_gateway.py", &[&log, Path::new("faults")]);
-        let envs = [("VONGDOI_SMS_URL", format!("http://127.0.0.1:{}/send", gateway.port))];
+        let envs = [(
+            "VONGDOI_SMS_URL",
+            format!("http://127.0.0.1:{}/send", gateway.port),
+        )];
         // On 11-25 the twins' doses are overdue: their mother's number (…1) is refused.
         run(&db, dir.path(), &["run", "--as-of", "2026-11-25"], &envs);
-        let mails = mail_digest(&eml_files(dir.path()).iter().map(|p| p.as_path()).collect::<Vec<_>>());
+        let mails = mail_digest(
+            &eml_files(dir.path())
+                .iter()
+                .map(|p| p.as_path())
+                .collect::<Vec<_>>(),
+        );
         let to_lan: Vec<_> = mails.iter().filter(|m| m.to == "lan@example.vn").collect();
         assert_eq!(to_lan.len(), 1, "{b}: {mails:?}");
         let text = to_lan[0].text.as_deref().unwrap();
-        assert!(text.contains("Nguyễn Văn An") && text.contains("Nguyễn Thị Bình"), "{b}: both twins, with marks: {text}");
+        assert!(
+            text.contains("Nguyễn Văn An") && text.contains("Nguyễn Thị Bình"),
+            "{b}: both twins, with marks: {text}"
+        );
         let dead = messages(&db, dir.path(), &["--status", "dead"]);
         assert_eq!(dead.len(), 1, "{b}: {dead:?}");
         assert_eq!(dead[0]["channel"], "sms", "{b}");

@@ -116,14 +116,24 @@ async fn a_day_goes_out_once_and_a_week_never_repeats() {
         let mail = &mail_digest(&[&eml])[0];
         let text = mail.text.clone().unwrap_or_default();
         assert!(
-            mail.to == "cuong@example.vn" && text.contains("Lê Văn Cường") && text.contains("căn cước"),
+            mail.to == "cuong@example.vn"
+                && text.contains("Lê Văn Cường")
+                && text.contains("căn cước"),
             "{b}: {mail:?}"
         );
         assert!(
-            mail.html.as_deref().is_some_and(|h| h.contains("Lê Văn Cường") && h.contains("lang=\"vi\"")),
+            mail.html
+                .as_deref()
+                .is_some_and(|h| h.contains("Lê Văn Cường") && h.contains("lang=\"vi\"")),
             "{b}: an HTML part too: {mail:?}"
         );
-        assert_eq!(mail.message_id, format!("<{}@vongdoi>", mails.iter().next().unwrap().trim_end_matches(".eml")));
+        assert_eq!(
+            mail.message_id,
+            format!(
+                "<{}@vongdoi>",
+                mails.iter().next().unwrap().trim_end_matches(".eml")
+            )
+        );
 
         // The same day again: nothing new.
         let again = vongdoi(&db, d, &["run", "--as-of", "2026-11-17"]);

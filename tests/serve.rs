@@ -11,20 +11,39 @@ async fn health_metrics_and_a_clean_stop() {
         let dir = tempfile::tempdir().unwrap();
         let mut served = serve(&db, dir.path(), &["--no-schedule"], &[]);
         let http = reqwest::Client::new();
-        let health = http.get(format!("{}/healthz", served.base)).send().await.unwrap();
+        let health = http
+            .get(format!("{}/healthz", served.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(health.status(), 200, "{b}");
         let body: serde_json::Value = health.json().await.unwrap();
         assert_eq!(body["status"], "ok", "{b}: {body}");
         assert_eq!(body["database"], b, "{b}: {body}");
 
-        let metrics = http.get(format!("{}/metrics", served.metrics)).send().await.unwrap();
+        let metrics = http
+            .get(format!("{}/metrics", served.metrics))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(metrics.status(), 200, "{b}");
         let text = metrics.text().await.unwrap();
-        for family in ["vongdoi_runs_total", "vongdoi_scheduler_lag_seconds", "vongdoi_outbox_messages"] {
-            assert!(text.contains(&format!("# TYPE {family} ")), "{b}: {family} in {text}");
+        for family in [
+            "vongdoi_runs_total",
+            "vongdoi_scheduler_lag_seconds",
+            "vongdoi_outbox_messages",
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {family} ")),
+                "{b}: {family} in {text}"
+            );
         }
         // Metrics are not on the public listener.
-        let hidden = http.get(format!("{}/metrics", served.base)).send().await.unwrap();
+        let hidden = http
+            .get(format!("{}/metrics", served.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(hidden.status(), 404, "{b}");
 
         let (ok, printed) = served.terminate();
@@ -65,7 +84,14 @@ async fn the_owed_run_starts_at_once_and_delivery_reports_are_recorded() {
     for db in all_backends().await {
         let b = db.backend;
         let dir = tempfile::tempdir().unwrap();
-        assert!(vongdoi(&db, dir.path(), &["demo", "--population", "3000", "--seed", "9"]).0);
+        assert!(
+            vongdoi(
+                &db,
+                dir.path(),
+                &["demo", "--population", "3000", "--seed", "9"]
+            )
+            .0
+        );
         let mut served = serve(
             &db,
             dir.path(),
@@ -74,30 +100,70 @@ async fn the_owed_run_starts_at_once_and_delivery_reports_are_recorded() {
         );
         let http = reqwest::Client::new();
         let text = wait_for_finished_run(&http, &served).await;
-        assert!(metric(&text, "vongdoi_citizens_evaluated_total") == Some(3000.0), "{b}: {text}");
-        assert_eq!(metric(&text, "vongdoi_scheduler_lag_seconds"), Some(0.0), "{b}: {text}");
-        let sent = metric(&text, "vongdoi_messages_total{channel=\"sms\",outcome=\"sent\"}").unwrap_or(0.0);
+        assert!(
+            metric(&text, "vongdoi_citizens_evaluated_total") == Some(3000.0),
+            "{b}: {text}"
+        );
+        assert_eq!(
+            metric(&text, "vongdoi_scheduler_lag_seconds"),
+            Some(0.0),
+            "{b}: {text}"
+        );
+        let sent = metric(
+            &text,
+            "vongdoi_messages_total{channel=\"sms\",outcome=\"sent\"}",
+        )
+        .unwrap_or(0.0);
         let sms = std::fs::read_to_string(dir.path().join("outbox/sms.jsonl")).unwrap();
-        assert!(sent > 0.0 && sent as usize == sms.lines().count(), "{b}: {sent} vs {}", sms.lines().count());
+        assert!(
+            sent > 0.0 && sent as usize == sms.lines().count(),
+            "{b}: {sent} vs {}",
+            sms.lines().count()
+        );
 
-        let id = serde_json::from_str::<serde_json::Value>(sms.lines().next().unwrap()).unwrap()["id"]
+        let id = serde_json::from_str::<serde_json::Value>(sms.lines().next().unwrap()).unwrap()
+            ["id"]
             .as_str()
             .unwrap()
             .to_string();
         let report = |token: &str, body: serde_json::Value| {
-            http.post(format!("{}/webhooks/sms?token={token}", served.base)).json(&body).send()
+            http.post(format!("{}/webhooks/sms?token={token}", served.base))
+                .json(&body)
+                .send()
         };
-        let wrong = report("nope", serde_json::json!({"id": id, "status": "delivered"})).await.unwrap();
+        let wrong = report("nope", serde_json::json!({"id": id, "status": "delivered"}))
+            .await
+            .unwrap();
         assert_eq!(wrong.status(), 401, "{b}");
-        let unknown = report("s3cret", serde_json::json!({"id": "20991231-sms-0", "status": "delivered"})).await.unwrap();
+        let unknown = report(
+            "s3cret",
+            serde_json::json!({"id": "20991231-sms-0", "status": "delivered"}),
+        )
+        .await
+        .unwrap();
         assert_eq!(unknown.status(), 404, "{b}");
-        let bad = report("s3cret", serde_json::json!({"id": id, "status": "maybe"})).await.unwrap();
+        let bad = report("s3cret", serde_json::json!({"id": id, "status": "maybe"}))
+            .await
+            .unwrap();
         assert_eq!(bad.status(), 400, "{b}");
-        assert_eq!(bad.headers()["content-type"], "application/problem+json", "{b}");
+        assert_eq!(
+            bad.headers()["content-type"],
+            "application/problem+json",
+            "{b}"
+        );
         // eSMS-style field names work too.
-        let ok = report("s3cret", serde_json::json!({"RequestId": id, "SendStatus": "5"})).await.unwrap();
+        let ok = report(
+            "s3cret",
+            serde_json::json!({"RequestId": id, "SendStatus": "5"}),
+        )
+        .await
+        .unwrap();
         assert_eq!(ok.status(), 200, "{b}");
-        let (_, out, _) = vongdoi(&db, dir.path(), &["messages", "--status", "delivered", "--format", "json"]);
+        let (_, out, _) = vongdoi(
+            &db,
+            dir.path(),
+            &["messages", "--status", "delivered", "--format", "json"],
+        );
         let delivered: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
         assert_eq!(delivered.len(), 1, "{b}: {out}");
         assert_eq!(delivered[0]["id"], id.as_str(), "{b}");
@@ -115,9 +181,20 @@ async fn sigterm_mid_delivery_loses_nothing_and_sends_nothing_twice() {
     for db in all_backends().await {
         let b = db.backend;
         let dir = tempfile::tempdir().unwrap();
-        assert!(vongdoi(&db, dir.path(), &["demo", "--population", "4000", "--seed", "3"]).0);
+        assert!(
+            vongdoi(
+                &db,
+                dir.path(),
+                &["demo", "--population", "4000", "--seed", "3"]
+            )
+            .0
+        );
         let log = dir.path().join("gateway.jsonl");
-        let gateway = common::fixture("python3", "sms_gateway.py", &[&log, std::path::Path::new("slow")]);
+        let gateway = common::fixture(
+            "python3",
+            "sms_gateway.py",
+            &[&log, std::path::Path::new("slow")],
+        );
         let url = format!("http://127.0.0.1:{}/send", gateway.port);
         let envs = [
             ("VONGDOI_SMS_WINDOW", "00:00-24:00"),
@@ -128,7 +205,9 @@ async fn sigterm_mid_delivery_loses_nothing_and_sends_nothing_twice() {
         // Stop once some, not all, messages have gone out.
         let mut seen = 0;
         for _ in 0..600 {
-            seen = std::fs::read_to_string(&log).map(|s| s.lines().count()).unwrap_or(0);
+            seen = std::fs::read_to_string(&log)
+                .map(|s| s.lines().count())
+                .unwrap_or(0);
             if seen >= 20 {
                 break;
             }
@@ -137,28 +216,65 @@ async fn sigterm_mid_delivery_loses_nothing_and_sends_nothing_twice() {
         assert!(seen >= 20, "{b}: the run never started sending");
         let (ok, printed) = served.terminate();
         assert!(ok, "{b}: {printed}");
-        let (_, out, _) = vongdoi(&db, dir.path(), &["messages", "--status", "sending", "--format", "json"]);
-        assert_eq!(out.trim(), "[]", "{b}: no message left leased after SIGTERM");
+        let (_, out, _) = vongdoi(
+            &db,
+            dir.path(),
+            &["messages", "--status", "sending", "--format", "json"],
+        );
+        assert_eq!(
+            out.trim(),
+            "[]",
+            "{b}: no message left leased after SIGTERM"
+        );
         let before = std::fs::read_to_string(&log).unwrap().lines().count();
 
         // The next pass (same day: a plain `run` for the service's date) sends the rest.
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vongdoi"));
-        cmd.args(["run"]).current_dir(dir.path()).env("DATABASE_URL", &db.url).env("VONGDOI_LOG", "warn");
+        cmd.args(["run"])
+            .current_dir(dir.path())
+            .env("DATABASE_URL", &db.url)
+            .env("VONGDOI_LOG", "warn");
         for (k, v) in envs {
             cmd.env(k, v);
         }
         cmd.env("VONGDOI_SMS_CONCURRENCY", "32");
         let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{b}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{b}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let requests: Vec<serde_json::Value> = std::fs::read_to_string(&log)
             .unwrap()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert!(requests.len() > before, "{b}: the rest was sent after the restart");
-        let ids: std::collections::BTreeSet<&str> = requests.iter().map(|r| r["id"].as_str().unwrap()).collect();
-        assert_eq!(ids.len(), requests.len(), "{b}: no message crossed the wire twice");
-        let (_, out, _) = vongdoi(&db, dir.path(), &["messages", "--status", "sent", "--channel", "sms", "--format", "json", "--limit", "100000"]);
+        assert!(
+            requests.len() > before,
+            "{b}: the rest was sent after the restart"
+        );
+        let ids: std::collections::BTreeSet<&str> =
+            requests.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(
+            ids.len(),
+            requests.len(),
+            "{b}: no message crossed the wire twice"
+        );
+        let (_, out, _) = vongdoi(
+            &db,
+            dir.path(),
+            &[
+                "messages",
+                "--status",
+                "sent",
+                "--channel",
+                "sms",
+                "--format",
+                "json",
+                "--limit",
+                "100000",
+            ],
+        );
         let sent: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
         assert_eq!(sent.len(), requests.len(), "{b}");
     }

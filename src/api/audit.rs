@@ -97,7 +97,13 @@ impl AuditSink {
     }
 
     /// One row for one person.
-    pub async fn person(&self, caller: &Caller, pin: &str, action: &str, detail: Option<String>) -> ApiResult<()> {
+    pub async fn person(
+        &self,
+        caller: &Caller,
+        pin: &str,
+        action: &str,
+        detail: Option<String>,
+    ) -> ApiResult<()> {
         self.persons(caller, action, [(pin, detail)]).await
     }
 }

@@ -70,9 +70,7 @@ impl RateLimiter {
     pub fn take(&self, key: &str) -> Result<(), u64> {
         let mut buckets = self.buckets.lock().expect("rate limiter");
         let now = Instant::now();
-        let (tokens, at) = buckets
-            .entry(key.to_string())
-            .or_insert((self.burst, now));
+        let (tokens, at) = buckets.entry(key.to_string()).or_insert((self.burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
         *at = now;
         if *tokens >= 1.0 {
@@ -155,7 +153,9 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
             })
             .filter(|k| !k.is_empty() && k.len() <= 200)
             .ok_or_else(Problem::unauthorized)?;
-        let key = key_of(api, presented).await?.ok_or_else(Problem::unauthorized)?;
+        let key = key_of(api, presented)
+            .await?
+            .ok_or_else(Problem::unauthorized)?;
         within_rate(api, &key)?;
         parts.extensions.insert(key.clone());
         Ok(Caller(key))

@@ -53,7 +53,12 @@ pub async fn citizen_in_area(
 ) -> ApiResult<(PersonalId, StoredCitizen)> {
     caller.require(roles, what)?;
     let pin = parse_pin(raw_pin)?;
-    let stored = api.app.store.citizen(pin).await?.ok_or_else(|| no_citizen(pin))?;
+    let stored = api
+        .app
+        .store
+        .citizen(pin)
+        .await?
+        .ok_or_else(|| no_citizen(pin))?;
     caller.require_commune(stored.citizen.commune_code.as_str())?;
     Ok((pin, stored))
 }
@@ -92,7 +97,11 @@ pub async fn citizen_document(
         None => Vec::new(),
     };
     let mut guardians = Vec::new();
-    for (role, id) in [("mother", c.mother_id), ("father", c.father_id), ("guardian", c.guardian_id)] {
+    for (role, id) in [
+        ("mother", c.mother_id),
+        ("father", c.father_id),
+        ("guardian", c.guardian_id),
+    ] {
         if let Some(id) = id {
             guardians.push((role, id, store.citizen(id).await?.map(|g| g.citizen)));
         }
@@ -107,10 +116,17 @@ pub async fn citizen_document(
         }
     }
     for m in &household {
-        reads.push((m.personal_id.to_string(), Some(format!("household of {}", pin.masked()))));
+        reads.push((
+            m.personal_id.to_string(),
+            Some(format!("household of {}", pin.masked())),
+        ));
     }
     audit
-        .persons(caller, "read", reads.iter().map(|(p, d)| (p.as_str(), d.clone())))
+        .persons(
+            caller,
+            "read",
+            reads.iter().map(|(p, d)| (p.as_str(), d.clone())),
+        )
         .await?;
     Ok(json!({
         "citizen": stored,
@@ -131,11 +147,20 @@ pub async fn get_citizen(
     caller: Caller,
     ApiPath(pin): ApiPath<String>,
 ) -> ApiResult<Response> {
-    let (pin, stored) = citizen_in_area(&api, &caller, &pin, READ_ROLES, "đọc hồ sơ công dân / read citizens").await?;
+    let (pin, stored) = citizen_in_area(
+        &api,
+        &caller,
+        &pin,
+        READ_ROLES,
+        "đọc hồ sơ công dân / read citizens",
+    )
+    .await?;
     let doc = citizen_document(&api, &api.audit, &caller, pin, &stored).await?;
     let mut res = Json(doc).into_response();
-    res.headers_mut()
-        .insert(header::ETAG, HeaderValue::from_str(&etag(&stored)).expect("digits"));
+    res.headers_mut().insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag(&stored)).expect("digits"),
+    );
     Ok(res)
 }
 
@@ -185,10 +210,14 @@ async fn validate_citizen(api: &ApiState, row: &CitizenRow) -> ApiResult<crate::
     let c = row
         .validate(crate::cli::today_in_vietnam())
         .map_err(field_problems)?;
-    let links: Vec<(&'static str, PersonalId)> = [("mother_id", c.mother_id), ("father_id", c.father_id), ("guardian_id", c.guardian_id)]
-        .into_iter()
-        .filter_map(|(f, id)| id.map(|id| (f, id)))
-        .collect();
+    let links: Vec<(&'static str, PersonalId)> = [
+        ("mother_id", c.mother_id),
+        ("father_id", c.father_id),
+        ("guardian_id", c.guardian_id),
+    ]
+    .into_iter()
+    .filter_map(|(f, id)| id.map(|id| (f, id)))
+    .collect();
     if !links.is_empty() {
         let ids: Vec<PersonalId> = links.iter().map(|(_, id)| *id).collect();
         let known = api.app.store.existing_ids(&ids).await?;
@@ -223,14 +252,30 @@ pub async fn create_citizen(
         )));
     }
     let source = format!("api:{}", caller.0.name);
-    api.app.store.upsert_citizens(std::slice::from_ref(&c), &source, Utc::now()).await?;
-    api.audit.person(&caller, c.personal_id.as_str(), "create", None).await?;
+    api.app
+        .store
+        .upsert_citizens(std::slice::from_ref(&c), &source, Utc::now())
+        .await?;
+    api.audit
+        .person(&caller, c.personal_id.as_str(), "create", None)
+        .await?;
     tracing::info!(citizen = %c.personal_id.masked(), key = %caller.0.name, "citizen registered");
-    let stored = api.app.store.citizen(c.personal_id).await?.ok_or_else(|| no_citizen(c.personal_id))?;
+    let stored = api
+        .app
+        .store
+        .citizen(c.personal_id)
+        .await?
+        .ok_or_else(|| no_citizen(c.personal_id))?;
     let mut res = (StatusCode::CREATED, Json(json!({"citizen": stored}))).into_response();
     let h = res.headers_mut();
-    h.insert(header::LOCATION, HeaderValue::from_str(&format!("/api/citizens/{}", c.personal_id)).expect("digits"));
-    h.insert(header::ETAG, HeaderValue::from_str(&etag(&stored)).expect("digits"));
+    h.insert(
+        header::LOCATION,
+        HeaderValue::from_str(&format!("/api/citizens/{}", c.personal_id)).expect("digits"),
+    );
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag(&stored)).expect("digits"),
+    );
     Ok(res)
 }
 
@@ -241,7 +286,14 @@ pub async fn patch_citizen(
     headers: HeaderMap,
     ApiJson(changes): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Response> {
-    let (pin, stored) = citizen_in_area(&api, &caller, &pin, &[Role::Registrar], "sửa sổ dân cư / edit the registry").await?;
+    let (pin, stored) = citizen_in_area(
+        &api,
+        &caller,
+        &pin,
+        &[Role::Registrar],
+        "sửa sổ dân cư / edit the registry",
+    )
+    .await?;
     if let Some(expected) = headers.get(header::IF_MATCH) {
         if expected.as_bytes() != etag(&stored).as_bytes() && expected.as_bytes() != b"*" {
             return Err(Problem::conflict(
@@ -253,7 +305,10 @@ pub async fn patch_citizen(
     let mut problems = Vec::new();
     for (field, value) in &changes {
         let Some(i) = CITIZEN_COLUMNS.iter().position(|c| c == field) else {
-            problems.push(FieldProblem { field: field.clone(), reason: "trường không có / unknown field".into() });
+            problems.push(FieldProblem {
+                field: field.clone(),
+                reason: "trường không có / unknown field".into(),
+            });
             continue;
         };
         if i == 0 {
@@ -266,7 +321,10 @@ pub async fn patch_citizen(
         match value {
             Value::Null => record[i] = String::new(),
             Value::String(s) => record[i] = s.clone(),
-            _ => problems.push(FieldProblem { field: field.clone(), reason: "cần chuỗi hoặc null / a string or null".into() }),
+            _ => problems.push(FieldProblem {
+                field: field.clone(),
+                reason: "cần chuỗi hoặc null / a string or null".into(),
+            }),
         }
     }
     if !problems.is_empty() {
@@ -275,21 +333,47 @@ pub async fn patch_citizen(
     let [personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id, mother_id, father_id, guardian_id, phone, email, language] =
         record;
     let row = CitizenRow {
-        personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id,
-        mother_id, father_id, guardian_id, phone, email, language,
+        personal_id,
+        full_name,
+        sex,
+        date_of_birth,
+        date_of_death,
+        commune_code,
+        household_id,
+        mother_id,
+        father_id,
+        guardian_id,
+        phone,
+        email,
+        language,
     };
     let c = validate_citizen(&api, &row).await?;
     // Moving someone out of the key's area is not this key's to decide.
     caller.require_commune(c.commune_code.as_str())?;
     let source = format!("api:{}", caller.0.name);
-    let counts = api.app.store.upsert_citizens(std::slice::from_ref(&c), &source, Utc::now()).await?;
+    let counts = api
+        .app
+        .store
+        .upsert_citizens(std::slice::from_ref(&c), &source, Utc::now())
+        .await?;
     let fields: Vec<&str> = changes.keys().map(String::as_str).collect();
-    api.audit.person(&caller, pin.as_str(), "update", Some(fields.join(","))).await?;
-    let after = api.app.store.citizen(pin).await?.ok_or_else(|| no_citizen(pin))?;
+    api.audit
+        .person(&caller, pin.as_str(), "update", Some(fields.join(",")))
+        .await?;
+    let after = api
+        .app
+        .store
+        .citizen(pin)
+        .await?
+        .ok_or_else(|| no_citizen(pin))?;
     let history = api.app.store.history_of(pin).await?;
-    let mut res = Json(json!({"citizen": after, "changed": counts.updated == 1, "history": history})).into_response();
-    res.headers_mut()
-        .insert(header::ETAG, HeaderValue::from_str(&etag(&after)).expect("digits"));
+    let mut res =
+        Json(json!({"citizen": after, "changed": counts.updated == 1, "history": history}))
+            .into_response();
+    res.headers_mut().insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag(&after)).expect("digits"),
+    );
     Ok(res)
 }
 
@@ -318,12 +402,19 @@ pub async fn record_dose(
         place: input.place.unwrap_or_default(),
     };
     let record = row
-        .validate(crate::cli::today_in_vietnam(), &|v| rules.vaccine_codes().any(|c| c == v))
+        .validate(crate::cli::today_in_vietnam(), &|v| {
+            rules.vaccine_codes().any(|c| c == v)
+        })
         .map_err(field_problems)?;
     let life = (stored.citizen.date_of_birth, stored.citizen.date_of_death);
-    check_within_life("date_given", record.date_given, Some(life)).map_err(|e| field_problems(vec![e]))?;
+    check_within_life("date_given", record.date_given, Some(life))
+        .map_err(|e| field_problems(vec![e]))?;
     let source = format!("api:{}", caller.0.name);
-    let new = api.app.store.insert_immunizations(std::slice::from_ref(&record), &source, Utc::now()).await?;
+    let new = api
+        .app
+        .store
+        .insert_immunizations(std::slice::from_ref(&record), &source, Utc::now())
+        .await?;
     if new == 0 {
         return Err(Problem::conflict(format!(
             "mũi {} ngày {} đã được ghi / the {} dose of {} is recorded already",
@@ -331,7 +422,12 @@ pub async fn record_dose(
         )));
     }
     api.audit
-        .person(caller, pin.as_str(), "immunization", Some(format!("{} {}", record.vaccine, record.date_given)))
+        .person(
+            caller,
+            pin.as_str(),
+            "immunization",
+            Some(format!("{} {}", record.vaccine, record.date_given)),
+        )
         .await
 }
 
@@ -341,10 +437,21 @@ pub async fn post_immunization(
     ApiPath(pin): ApiPath<String>,
     ApiJson(input): ApiJson<ImmunizationInput>,
 ) -> ApiResult<Response> {
-    let (pin, stored) = citizen_in_area(&api, &caller, &pin, &[Role::Registrar, Role::Health], "ghi mũi tiêm / record doses").await?;
+    let (pin, stored) = citizen_in_area(
+        &api,
+        &caller,
+        &pin,
+        &[Role::Registrar, Role::Health],
+        "ghi mũi tiêm / record doses",
+    )
+    .await?;
     record_dose(&api, &caller, pin, &stored, input).await?;
     let immunizations = api.app.store.immunizations_of(pin).await?;
-    Ok((StatusCode::CREATED, Json(json!({"personal_id": pin, "immunizations": immunizations}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"personal_id": pin, "immunizations": immunizations})),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -359,21 +466,51 @@ pub async fn post_id_card(
     ApiPath(pin): ApiPath<String>,
     ApiJson(input): ApiJson<IdCardInput>,
 ) -> ApiResult<Response> {
-    let (pin, stored) = citizen_in_area(&api, &caller, &pin, &[Role::Registrar], "ghi thẻ căn cước / record ID cards").await?;
-    let row = IdCardRow { personal_id: pin.to_string(), issued_on: input.issued_on };
-    let record = row.validate(crate::cli::today_in_vietnam()).map_err(field_problems)?;
+    let (pin, stored) = citizen_in_area(
+        &api,
+        &caller,
+        &pin,
+        &[Role::Registrar],
+        "ghi thẻ căn cước / record ID cards",
+    )
+    .await?;
+    let row = IdCardRow {
+        personal_id: pin.to_string(),
+        issued_on: input.issued_on,
+    };
+    let record = row
+        .validate(crate::cli::today_in_vietnam())
+        .map_err(field_problems)?;
     let life = (stored.citizen.date_of_birth, stored.citizen.date_of_death);
-    check_within_life("issued_on", record.issued_on, Some(life)).map_err(|e| field_problems(vec![e]))?;
+    check_within_life("issued_on", record.issued_on, Some(life))
+        .map_err(|e| field_problems(vec![e]))?;
     let source = format!("api:{}", caller.0.name);
-    if api.app.store.insert_id_cards(std::slice::from_ref(&record), &source, Utc::now()).await? == 0 {
+    if api
+        .app
+        .store
+        .insert_id_cards(std::slice::from_ref(&record), &source, Utc::now())
+        .await?
+        == 0
+    {
         return Err(Problem::conflict(format!(
             "thẻ cấp ngày {} đã được ghi / a card issued on {} is recorded already",
             record.issued_on, record.issued_on
         )));
     }
-    api.audit.person(&caller, pin.as_str(), "id-card", Some(record.issued_on.to_string())).await?;
+    api.audit
+        .person(
+            &caller,
+            pin.as_str(),
+            "id-card",
+            Some(record.issued_on.to_string()),
+        )
+        .await?;
     let cards = api.app.store.id_cards_of(pin).await?;
-    Ok((StatusCode::CREATED, Json(json!({"personal_id": pin, "id_cards": cards}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"personal_id": pin, "id_cards": cards})),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -393,9 +530,18 @@ pub async fn get_forecast(
         Some(d) => parse_date_field("as_of", d)?,
         None => crate::cli::today_in_vietnam(),
     };
-    let (pin, stored) = citizen_in_area(&api, &caller, &pin, READ_ROLES, "xem dự báo / read forecasts").await?;
+    let (pin, stored) = citizen_in_area(
+        &api,
+        &caller,
+        &pin,
+        READ_ROLES,
+        "xem dự báo / read forecasts",
+    )
+    .await?;
     let forecast = forecast_of_stored(&api, pin, &stored, as_of).await?;
-    api.audit.person(&caller, pin.as_str(), "forecast", Some(as_of.to_string())).await?;
+    api.audit
+        .person(&caller, pin.as_str(), "forecast", Some(as_of.to_string()))
+        .await?;
     // The document of `vongdoi forecast --format json`, without the indentation.
     let body = serde_json::to_vec(&forecast.document(pin.as_str(), as_of))
         .map_err(|e| Problem::internal("forecast json", e))?;
@@ -412,10 +558,14 @@ pub async fn forecast_of_stored(
     as_of: NaiveDate,
 ) -> ApiResult<crate::rules::Forecast> {
     let store = &api.app.store;
-    let (immunizations, cards) = tokio::try_join!(store.immunizations_of(pin), store.id_cards_of(pin))?;
+    let (immunizations, cards) =
+        tokio::try_join!(store.immunizations_of(pin), store.id_cards_of(pin))?;
     let doses: Vec<crate::rules::DoseRecord> = immunizations
         .iter()
-        .map(|r| crate::rules::DoseRecord { vaccine: &r.vaccine, date_given: r.date_given })
+        .map(|r| crate::rules::DoseRecord {
+            vaccine: &r.vaccine,
+            date_given: r.date_given,
+        })
         .collect();
     let cards: Vec<NaiveDate> = cards.into_iter().map(|r| r.issued_on).collect();
     let c = &stored.citizen;
@@ -435,7 +585,10 @@ pub async fn get_access_log(
     caller: Caller,
     ApiPath(pin): ApiPath<String>,
 ) -> ApiResult<Response> {
-    caller.require(&[Role::Auditor, Role::Registrar], "xem nhật ký truy cập / read access logs")?;
+    caller.require(
+        &[Role::Auditor, Role::Registrar],
+        "xem nhật ký truy cập / read access logs",
+    )?;
     let pin = parse_pin(&pin)?;
     // The registrar answers requests at the commune office: only for its own residents. A
     // person no longer registered can still ask; the national roles answer that.
@@ -448,9 +601,15 @@ pub async fn get_access_log(
     let rows = api
         .app
         .store
-        .audit_rows(&AuditFilter { personal_id: Some(pin.to_string()), limit: 10_000, ..Default::default() })
+        .audit_rows(&AuditFilter {
+            personal_id: Some(pin.to_string()),
+            limit: 10_000,
+            ..Default::default()
+        })
         .await?;
-    api.audit.person(&caller, pin.as_str(), "access-log", None).await?;
+    api.audit
+        .person(&caller, pin.as_str(), "access-log", None)
+        .await?;
     Ok(Json(json!({
         "personal_id": pin,
         "reads": rows.iter().map(|r| json!({"at": r.at, "key_name": r.key_name, "role": r.role, "action": r.action, "detail": r.detail})).collect::<Vec<_>>(),

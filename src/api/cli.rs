@@ -56,8 +56,16 @@ pub struct AuditArgs {
 
 pub async fn keys_command(store: &Store, command: KeysCommand) -> Result<()> {
     match command {
-        KeysCommand::Create { role, provinces, communes, national, name } => {
-            let name = name.unwrap_or_else(|| format!("{}-{}", role.as_str(), Utc::now().format("%Y%m%d%H%M%S")));
+        KeysCommand::Create {
+            role,
+            provinces,
+            communes,
+            national,
+            name,
+        } => {
+            let name = name.unwrap_or_else(|| {
+                format!("{}-{}", role.as_str(), Utc::now().format("%Y%m%d%H%M%S"))
+            });
             let (row, key) = new_key(&name, role, &provinces, &communes, national, Utc::now())?;
             store.insert_api_key(&row).await?;
             let info = KeyInfo::from_row(&row).expect("a new key is live");
@@ -75,11 +83,19 @@ pub async fn keys_command(store: &Store, command: KeysCommand) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&keys)?);
                 return Ok(());
             }
-            println!("{:<28} {:<10} {:<30} {:<20} trạng thái / status", "tên / name", "vai trò", "địa bàn / area", "tạo / created");
+            println!(
+                "{:<28} {:<10} {:<30} {:<20} trạng thái / status",
+                "tên / name", "vai trò", "địa bàn / area", "tạo / created"
+            );
             for k in &keys {
                 let area = match (k.provinces.is_empty(), k.communes.is_empty()) {
                     (true, true) => "toàn quốc / all".to_string(),
-                    _ => [k.provinces.as_str(), k.communes.as_str()].iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>().join(" "),
+                    _ => [k.provinces.as_str(), k.communes.as_str()]
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(" "),
                 };
                 println!(
                     "{:<28} {:<10} {:<30} {:<20} {}",
@@ -111,7 +127,10 @@ pub async fn audit_command(store: &Store, a: AuditArgs) -> Result<()> {
         .as_deref()
         .map(|p| {
             crate::registry::PersonalId::parse(p).map_err(|e| {
-                anyhow::anyhow!("số định danh không hợp lệ / not a valid personal ID {}: {e}", crate::registry::personal_id::mask_raw(p))
+                anyhow::anyhow!(
+                    "số định danh không hợp lệ / not a valid personal ID {}: {e}",
+                    crate::registry::personal_id::mask_raw(p)
+                )
             })
         })
         .transpose()?;
@@ -134,15 +153,23 @@ pub async fn audit_command(store: &Store, a: AuditArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!("{:<20} {:<24} {:<10} {:<13} {:<20} chi tiết / detail", "lúc / at (UTC+7)", "khóa / key", "vai trò", "công dân", "việc / action");
+    println!(
+        "{:<20} {:<24} {:<10} {:<13} {:<20} chi tiết / detail",
+        "lúc / at (UTC+7)", "khóa / key", "vai trò", "công dân", "việc / action"
+    );
     for r in &rows {
         println!(
             "{:<20} {:<24} {:<10} {:<13} {:<20} {}",
-            r.at.with_timezone(&crate::serve::vietnam()).format("%Y-%m-%d %H:%M:%S"),
+            r.at.with_timezone(&crate::serve::vietnam())
+                .format("%Y-%m-%d %H:%M:%S"),
             r.key_name,
             r.role,
             // Full ID only when the operator asked about that person.
-            if citizen.is_some() { r.personal_id.clone() } else { crate::registry::personal_id::mask_raw(&r.personal_id) },
+            if citizen.is_some() {
+                r.personal_id.clone()
+            } else {
+                crate::registry::personal_id::mask_raw(&r.personal_id)
+            },
             r.action,
             r.detail.as_deref().unwrap_or("")
         );

@@ -25,7 +25,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Admin, Role::Registrar, Role::Health, Role::Education, Role::Auditor];
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Registrar,
+        Role::Health,
+        Role::Education,
+        Role::Auditor,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -101,7 +107,11 @@ impl Scope {
         if self.everywhere() {
             return "toàn quốc / everywhere".into();
         }
-        let mut parts: Vec<String> = self.provinces.iter().map(|p| format!("tỉnh/province {p}")).collect();
+        let mut parts: Vec<String> = self
+            .provinces
+            .iter()
+            .map(|p| format!("tỉnh/province {p}"))
+            .collect();
         parts.extend(self.communes.iter().map(|c| format!("xã/commune {c}")));
         parts.join(", ")
     }
@@ -111,7 +121,11 @@ impl Scope {
     }
 
     fn split(s: &str) -> BTreeSet<String> {
-        s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+        s.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
     }
 }
 
@@ -169,7 +183,9 @@ pub fn new_key(
     let name = name.trim();
     if name.is_empty()
         || name.len() > 64
-        || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
     {
         anyhow::bail!("tên khóa chỉ gồm chữ, số và - _ . @ (tối đa 64) / a key name is letters, digits and - _ . @ (at most 64)");
     }
@@ -177,7 +193,11 @@ pub fn new_key(
     let mut scope = Scope::default();
     for p in provinces {
         let p = p.trim();
-        let code = if p.len() == 1 { format!("0{p}") } else { p.to_string() };
+        let code = if p.len() == 1 {
+            format!("0{p}")
+        } else {
+            p.to_string()
+        };
         if units.province(&code).is_none() {
             anyhow::bail!("mã tỉnh '{p}' không tồn tại / province code '{p}' does not exist (2-digit 2025 code)");
         }
@@ -239,7 +259,10 @@ mod tests {
         let info = KeyInfo::from_row(&a).unwrap();
         assert!(info.scope.contains_commune("00004"));
         assert!(!info.scope.contains_commune("00008"));
-        assert!(new_key("c", Role::Health, &[], &[], false, now).is_err(), "unscoped health key needs --national");
+        assert!(
+            new_key("c", Role::Health, &[], &[], false, now).is_err(),
+            "unscoped health key needs --national"
+        );
         assert!(new_key("d", Role::Admin, &["01".into()], &[], false, now).is_err());
         assert!(new_key("bad name", Role::Admin, &[], &[], false, now).is_err());
         assert!(new_key("e", Role::Health, &["99".into()], &[], false, now).is_err());

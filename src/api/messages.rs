@@ -30,7 +30,10 @@ impl MessagesQuery {
     pub fn filter(&self) -> ApiResult<MessageFilter> {
         if let Some(s) = &self.status {
             if !STATUSES.contains(&s.as_str()) {
-                return Err(Problem::field("status", format!("một trong / one of {}", STATUSES.join(", "))));
+                return Err(Problem::field(
+                    "status",
+                    format!("một trong / one of {}", STATUSES.join(", ")),
+                ));
             }
         }
         if let Some(c) = &self.channel {
@@ -38,12 +41,21 @@ impl MessagesQuery {
                 return Err(Problem::field("channel", "sms hoặc/or email"));
             }
         }
-        let day = self.day.as_deref().map(|d| parse_date_field("day", d)).transpose()?;
+        let day = self
+            .day
+            .as_deref()
+            .map(|d| parse_date_field("day", d))
+            .transpose()?;
         let limit = self.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             return Err(Problem::field("limit", "1–1000"));
         }
-        Ok(MessageFilter { status: self.status.clone(), channel: self.channel.clone(), day, limit })
+        Ok(MessageFilter {
+            status: self.status.clone(),
+            channel: self.channel.clone(),
+            day,
+            limit,
+        })
     }
 }
 
@@ -51,7 +63,16 @@ impl MessagesQuery {
 pub fn mask_address(a: &str) -> String {
     match a.split_once('@') {
         Some((_, domain)) => format!("…@{domain}"),
-        None => format!("…{}", a.chars().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect::<String>()),
+        None => format!(
+            "…{}",
+            a.chars()
+                .rev()
+                .take(3)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<String>()
+        ),
     }
 }
 
@@ -66,7 +87,11 @@ pub fn message_json(m: &OutboxMessage) -> Value {
 
 pub const ROLES: &[Role] = &[Role::Auditor];
 
-pub async fn list(State(api): State<Arc<ApiState>>, caller: Caller, ApiQuery(q): ApiQuery<MessagesQuery>) -> ApiResult<Response> {
+pub async fn list(
+    State(api): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<MessagesQuery>,
+) -> ApiResult<Response> {
     caller.require(ROLES, "xem tin nhắn / read the outbox")?;
     let messages = api.app.store.list_messages(&q.filter()?).await?;
     Ok(Json(messages.iter().map(message_json).collect::<Vec<_>>()).into_response())
@@ -87,9 +112,18 @@ pub async fn retry_message(api: &ApiState, id: &str) -> ApiResult<()> {
     }
 }
 
-pub async fn retry(State(api): State<Arc<ApiState>>, caller: Caller, ApiPath(id): ApiPath<String>) -> ApiResult<Response> {
+pub async fn retry(
+    State(api): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Response> {
     caller.require(ROLES, "gửi lại tin nhắn / retry messages")?;
     retry_message(&api, &id).await?;
-    let m = api.app.store.message(&id).await?.ok_or_else(|| Problem::not_found("không có tin nhắn này / no such message"))?;
+    let m = api
+        .app
+        .store
+        .message(&id)
+        .await?
+        .ok_or_else(|| Problem::not_found("không có tin nhắn này / no such message"))?;
     Ok(Json(message_json(&m)).into_response())
 }

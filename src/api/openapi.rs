@@ -141,7 +141,10 @@ pub fn document(docs: &[Doc]) -> Value {
             None if media == "application/json" => json!({ media: {"schema": {"type": "object"}} }),
             None => json!({ media: {"schema": {"type": "string"}} }),
         };
-        responses.insert(code.to_string(), json!({"description": reason(code), "content": content}));
+        responses.insert(
+            code.to_string(),
+            json!({"description": reason(code), "content": content}),
+        );
         let mut errors: Vec<u16> = d.errors.to_vec();
         if !d.public {
             errors.extend([401, 429]);
@@ -240,8 +243,18 @@ fn nullable_string() -> Value {
 
 fn schemas() -> Value {
     let citizen_fields = [
-        "full_name", "sex", "date_of_birth", "date_of_death", "commune_code", "household_id",
-        "mother_id", "father_id", "guardian_id", "phone", "email", "language",
+        "full_name",
+        "sex",
+        "date_of_birth",
+        "date_of_death",
+        "commune_code",
+        "household_id",
+        "mother_id",
+        "father_id",
+        "guardian_id",
+        "phone",
+        "email",
+        "language",
     ];
     let mut input = Map::new();
     input.insert("personal_id".into(), string());
@@ -313,7 +326,9 @@ pub fn docs_page(docs: &[Doc]) -> String {
         let roles: Vec<&str> = if d.public {
             vec!["công khai / public"]
         } else {
-            std::iter::once("admin").chain(d.roles.iter().map(|r| r.as_str())).collect()
+            std::iter::once("admin")
+                .chain(d.roles.iter().map(|r| r.as_str()))
+                .collect()
         };
         let query: Vec<&str> = d.query.iter().map(|q| q.0).collect();
         rows.push_str(&format!(

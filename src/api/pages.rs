@@ -84,11 +84,14 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// `?lang=` (remembered in a cookie), else the cookie, else Vietnamese.
 fn lang_of(headers: &HeaderMap, pairs: &[(String, String)]) -> (Lang, Option<Lang>) {
-    let asked = pairs.iter().find(|(k, _)| k == "lang").and_then(|(_, v)| match v.as_str() {
-        "en" => Some(Lang::En),
-        "vi" => Some(Lang::Vi),
-        _ => None,
-    });
+    let asked = pairs
+        .iter()
+        .find(|(k, _)| k == "lang")
+        .and_then(|(_, v)| match v.as_str() {
+            "en" => Some(Lang::En),
+            "vi" => Some(Lang::Vi),
+            _ => None,
+        });
     let lang = asked.unwrap_or(match cookie(headers, LANG_COOKIE) {
         Some("en") => Lang::En,
         _ => Lang::Vi,
@@ -99,7 +102,9 @@ fn lang_of(headers: &HeaderMap, pairs: &[(String, String)]) -> (Lang, Option<Lan
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -125,7 +130,9 @@ impl Staff {
         if given == self.csrf() {
             Ok(())
         } else {
-            Err(Problem::forbidden("biểu mẫu hết hạn, tải lại trang / the form expired: reload the page"))
+            Err(Problem::forbidden(
+                "biểu mẫu hết hạn, tải lại trang / the form expired: reload the page",
+            ))
         }
     }
 }
@@ -135,7 +142,11 @@ impl FromRequestParts<Arc<ApiState>> for Staff {
 
     async fn from_request_parts(parts: &mut Parts, api: &Arc<ApiState>) -> Result<Staff, Response> {
         let login = || {
-            let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/staff");
+            let next = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/staff");
             Redirect::to(&format!("/staff/login?next={}", urlencode(next))).into_response()
         };
         let Some(session) = cookie(&parts.headers, SESSION_COOKIE).filter(|s| s.len() == 64) else {
@@ -165,13 +176,28 @@ fn layout(lang: Lang, title: &str, staff: Option<&Staff>, path: &str, body: &str
     if let Some(s) = staff {
         let r = s.key.role;
         if matches!(r, Role::Admin | Role::Health) {
-            let _ = write!(nav, "<a href=\"/staff/vaccination\">{}</a>", t(lang, "Tiêm chủng", "Vaccination"));
+            let _ = write!(
+                nav,
+                "<a href=\"/staff/vaccination\">{}</a>",
+                t(lang, "Tiêm chủng", "Vaccination")
+            );
         }
-        if matches!(r, Role::Admin | Role::Health | Role::Education | Role::Registrar) {
-            let _ = write!(nav, "<a href=\"/staff/enrolment\">{}</a>", t(lang, "Nhập học", "Enrolment"));
+        if matches!(
+            r,
+            Role::Admin | Role::Health | Role::Education | Role::Registrar
+        ) {
+            let _ = write!(
+                nav,
+                "<a href=\"/staff/enrolment\">{}</a>",
+                t(lang, "Nhập học", "Enrolment")
+            );
         }
         if matches!(r, Role::Admin | Role::Auditor) {
-            let _ = write!(nav, "<a href=\"/staff/delivery\">{}</a>", t(lang, "Gửi tin", "Delivery"));
+            let _ = write!(
+                nav,
+                "<a href=\"/staff/delivery\">{}</a>",
+                t(lang, "Gửi tin", "Delivery")
+            );
         }
     }
     let other = match lang {
@@ -179,7 +205,14 @@ fn layout(lang: Lang, title: &str, staff: Option<&Staff>, path: &str, body: &str
         Lang::En => ("vi", "Tiếng Việt"),
     };
     let sep = if path.contains('?') { '&' } else { '?' };
-    let _ = write!(nav, "<a href=\"{}{sep}lang={}\" lang=\"{}\">{}</a>", esc(path), other.0, other.0, other.1);
+    let _ = write!(
+        nav,
+        "<a href=\"{}{sep}lang={}\" lang=\"{}\">{}</a>",
+        esc(path),
+        other.0,
+        other.0,
+        other.1
+    );
     if let Some(s) = staff {
         let _ = write!(
             nav,
@@ -203,17 +236,35 @@ fn layout(lang: Lang, title: &str, staff: Option<&Staff>, path: &str, body: &str
 fn html(status: StatusCode, asked_lang: Option<Lang>, page: String) -> Response {
     let mut res = (status, axum::response::Html(page)).into_response();
     if let Some(l) = asked_lang {
-        let v = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", match l { Lang::Vi => "vi", Lang::En => "en" });
-        res.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&v).expect("ascii"));
+        let v = format!(
+            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            match l {
+                Lang::Vi => "vi",
+                Lang::En => "en",
+            }
+        );
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&v).expect("ascii"),
+        );
     }
     res
 }
 
 fn error_page(lang: Lang, staff: Option<&Staff>, p: Problem) -> Response {
-    let body = format!("<p class=\"err\">{}</p>{}<p><a href=\"/staff\">{}</a></p>",
+    let body = format!(
+        "<p class=\"err\">{}</p>{}<p><a href=\"/staff\">{}</a></p>",
         esc(&p.detail),
-        p.errors.iter().map(|e| format!("<p class=\"err\"><b>{}</b>: {}</p>", esc(&e.field), esc(&e.reason))).collect::<String>(),
-        t(lang, "Về trang chính", "Back to the start"));
+        p.errors
+            .iter()
+            .map(|e| format!(
+                "<p class=\"err\"><b>{}</b>: {}</p>",
+                esc(&e.field),
+                esc(&e.reason)
+            ))
+            .collect::<String>(),
+        t(lang, "Về trang chính", "Back to the start")
+    );
     let title = match p.status.as_u16() {
         400 => t(lang, "Dữ liệu không hợp lệ", "Invalid input"),
         403 => t(lang, "Không có quyền", "Not allowed"),
@@ -234,7 +285,11 @@ struct LoginForm {
 
 /// Only our own pages are places to go after signing in (no open redirect).
 fn safe_next(next: &str) -> String {
-    if next.starts_with("/staff") && !next.contains("//") && !next.contains('\\') && !next.starts_with("/staff/login") {
+    if next.starts_with("/staff")
+        && !next.contains("//")
+        && !next.contains('\\')
+        && !next.starts_with("/staff/login")
+    {
         next.to_string()
     } else {
         "/staff".to_string()
@@ -256,17 +311,31 @@ fn login_page(lang: Lang, next: &str, problem: Option<&str>) -> String {
         t(lang, "Khóa do quản trị viên cấp (vongdoi keys create). Trình duyệt chỉ giữ mã phiên, không giữ khóa.",
           "Your key comes from the administrator (vongdoi keys create). The browser keeps only a session id, never the key.")
     );
-    layout(lang, t(lang, "Đăng nhập cán bộ", "Staff sign-in"), None, &format!("/staff/login?next={}", urlencode(next)), &body)
+    layout(
+        lang,
+        t(lang, "Đăng nhập cán bộ", "Staff sign-in"),
+        None,
+        &format!("/staff/login?next={}", urlencode(next)),
+        &body,
+    )
 }
 
 async fn login_form(headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     let pairs = query_pairs(raw.as_deref());
     let (lang, asked) = lang_of(&headers, &pairs);
-    let next = pairs.iter().find(|(k, _)| k == "next").map(|(_, v)| safe_next(v)).unwrap_or_else(|| "/staff".into());
+    let next = pairs
+        .iter()
+        .find(|(k, _)| k == "next")
+        .map(|(_, v)| safe_next(v))
+        .unwrap_or_else(|| "/staff".into());
     html(StatusCode::OK, asked, login_page(lang, &next, None))
 }
 
-async fn login(State(api): State<Arc<ApiState>>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+async fn login(
+    State(api): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let (lang, _) = lang_of(&headers, &[]);
     let next = safe_next(&form.next);
     let key = match super::auth::key_of(&api, form.key.trim()).await {
@@ -275,7 +344,15 @@ async fn login(State(api): State<Arc<ApiState>>, headers: HeaderMap, Form(form):
             return html(
                 StatusCode::UNAUTHORIZED,
                 None,
-                login_page(lang, &next, Some(t(lang, "Khóa không đúng hoặc đã bị thu hồi.", "The key is wrong or revoked."))),
+                login_page(
+                    lang,
+                    &next,
+                    Some(t(
+                        lang,
+                        "Khóa không đúng hoặc đã bị thu hồi.",
+                        "The key is wrong or revoked.",
+                    )),
+                ),
             )
         }
         Err(p) => return error_page(lang, None, p),
@@ -291,7 +368,12 @@ async fn login(State(api): State<Arc<ApiState>>, headers: HeaderMap, Form(form):
     if let Err(e) = api
         .app
         .store
-        .insert_session(&sha256_hex(&session), &key.name, now, now + chrono::Duration::hours(SESSION_HOURS))
+        .insert_session(
+            &sha256_hex(&session),
+            &key.name,
+            now,
+            now + chrono::Duration::hours(SESSION_HOURS),
+        )
         .await
     {
         return error_page(lang, None, e.into());
@@ -314,10 +396,26 @@ async fn login(State(api): State<Arc<ApiState>>, headers: HeaderMap, Form(form):
         esc(&next),
         t(lang, "Tiếp tục", "Continue")
     );
-    let page = layout(lang, t(lang, "Đăng nhập cán bộ", "Staff sign-in"), None, "/staff", &body)
-        .replacen("<head>", &format!("<head><meta http-equiv=\"refresh\" content=\"0;url={}\">", esc(&next)), 1);
+    let page = layout(
+        lang,
+        t(lang, "Đăng nhập cán bộ", "Staff sign-in"),
+        None,
+        "/staff",
+        &body,
+    )
+    .replacen(
+        "<head>",
+        &format!(
+            "<head><meta http-equiv=\"refresh\" content=\"0;url={}\">",
+            esc(&next)
+        ),
+        1,
+    );
     let mut res = html(StatusCode::OK, None, page);
-    res.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ascii"));
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("ascii"),
+    );
     res
 }
 
@@ -327,11 +425,20 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(State(api): State<Arc<ApiState>>, staff: Staff, Form(form): Form<CsrfForm>) -> Response {
+async fn logout(
+    State(api): State<Arc<ApiState>>,
+    staff: Staff,
+    Form(form): Form<CsrfForm>,
+) -> Response {
     if let Err(p) = staff.check_csrf(&form.csrf) {
         return error_page(Lang::Vi, Some(&staff), p);
     }
-    if let Err(e) = api.app.store.delete_session(&sha256_hex(&staff.session)).await {
+    if let Err(e) = api
+        .app
+        .store
+        .delete_session(&sha256_hex(&staff.session))
+        .await
+    {
         return error_page(Lang::Vi, Some(&staff), e.into());
     }
     let mut res = Redirect::to("/staff/login").into_response();
@@ -352,7 +459,11 @@ async fn home(staff: Staff) -> Response {
 }
 
 fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.trim().is_empty())
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.trim().is_empty())
 }
 
 fn commune_label(code: &str) -> String {
@@ -363,11 +474,19 @@ fn commune_label(code: &str) -> String {
 }
 
 /// The vaccination list of a commune: who is due or overdue, with the guardian to call.
-async fn vaccination(State(api): State<Arc<ApiState>>, staff: Staff, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+async fn vaccination(
+    State(api): State<Arc<ApiState>>,
+    staff: Staff,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let pairs = query_pairs(raw.as_deref());
     let (lang, asked) = lang_of(&headers, &pairs);
     let caller = staff.caller();
-    if let Err(p) = caller.require(&[Role::Health], "xem danh sách tiêm chủng / read vaccination lists") {
+    if let Err(p) = caller.require(
+        &[Role::Health],
+        "xem danh sách tiêm chủng / read vaccination lists",
+    ) {
         return error_page(lang, Some(&staff), p);
     }
     let choices = staff.key.scope.commune_codes();
@@ -378,13 +497,25 @@ async fn vaccination(State(api): State<Arc<ApiState>>, staff: Staff, headers: He
     let due_within = param(&pairs, "due_within").unwrap_or("");
     let as_of = param(&pairs, "as_of").unwrap_or("");
     let mut body = String::new();
-    let _ = write!(body, "<form method=\"get\" class=\"filters\"><label>{}", t(lang, "Xã", "Commune"));
+    let _ = write!(
+        body,
+        "<form method=\"get\" class=\"filters\"><label>{}",
+        t(lang, "Xã", "Commune")
+    );
     match &choices {
         Some(codes) => {
             body.push_str("<select name=\"commune\">");
             for c in codes {
-                let sel = if commune.as_deref() == Some(c.as_str()) { " selected" } else { "" };
-                let _ = write!(body, "<option value=\"{c}\"{sel}>{}</option>", esc(&commune_label(c)));
+                let sel = if commune.as_deref() == Some(c.as_str()) {
+                    " selected"
+                } else {
+                    ""
+                };
+                let _ = write!(
+                    body,
+                    "<option value=\"{c}\"{sel}>{}</option>",
+                    esc(&commune_label(c))
+                );
             }
             body.push_str("</select>");
         }
@@ -410,7 +541,17 @@ async fn vaccination(State(api): State<Arc<ApiState>>, staff: Staff, headers: He
         t(lang, "Xem", "Show"),
     );
     let Some(commune) = commune else {
-        return html(StatusCode::OK, asked, layout(lang, t(lang, "Danh sách tiêm chủng", "Vaccination list"), Some(&staff), "/staff/vaccination", &body));
+        return html(
+            StatusCode::OK,
+            asked,
+            layout(
+                lang,
+                t(lang, "Danh sách tiêm chủng", "Vaccination list"),
+                Some(&staff),
+                "/staff/vaccination",
+                &body,
+            ),
+        );
     };
     let mut q = vec![("commune".to_string(), commune.clone())];
     for k in ["status", "due_within", "as_of"] {
@@ -421,13 +562,29 @@ async fn vaccination(State(api): State<Arc<ApiState>>, staff: Staff, headers: He
     let result = async {
         let rq = ReportQuery::parse(&q, &["status", "due_within"])?;
         let area = rq.area(&caller)?;
-        let r = crate::reports::vaccination::build(api.app.store.clone(), &api.app.rules, area, rq.as_of, rq.filter())
-            .await
-            .map_err(|e| Problem::internal("vaccination page", format!("{e:#}")))?;
+        let r = crate::reports::vaccination::build(
+            api.app.store.clone(),
+            &api.app.rules,
+            area,
+            rq.as_of,
+            rq.filter(),
+        )
+        .await
+        .map_err(|e| Problem::internal("vaccination page", format!("{e:#}")))?;
         let mut seen = std::collections::BTreeSet::new();
-        let pins: Vec<String> = r.rows.iter().map(|r| r.personal_id.to_string()).filter(|p| seen.insert(p.clone())).collect();
+        let pins: Vec<String> = r
+            .rows
+            .iter()
+            .map(|r| r.personal_id.to_string())
+            .filter(|p| seen.insert(p.clone()))
+            .collect();
         api.audit
-            .persons(&caller, "page:vaccination", pins.iter().map(|p| (p.as_str(), Some(rq.as_of.to_string()))))
+            .persons(
+                &caller,
+                "page:vaccination",
+                pins.iter()
+                    .map(|p| (p.as_str(), Some(rq.as_of.to_string()))),
+            )
             .await?;
         Ok::<_, Problem>((r, rq))
     }
@@ -446,8 +603,26 @@ async fn vaccination(State(api): State<Arc<ApiState>>, staff: Staff, headers: He
         t(lang, "mũi cần tiêm", "doses to give")
     );
     let heads = match lang {
-        Lang::Vi => ["Họ tên", "Ngày sinh", "Mũi", "Trạng thái", "Hạn", "Quá hạn (ngày)", "Người giám hộ", "Điện thoại"],
-        Lang::En => ["Name", "Born", "Dose", "Status", "Due", "Days overdue", "Guardian", "Phone"],
+        Lang::Vi => [
+            "Họ tên",
+            "Ngày sinh",
+            "Mũi",
+            "Trạng thái",
+            "Hạn",
+            "Quá hạn (ngày)",
+            "Người giám hộ",
+            "Điện thoại",
+        ],
+        Lang::En => [
+            "Name",
+            "Born",
+            "Dose",
+            "Status",
+            "Due",
+            "Days overdue",
+            "Guardian",
+            "Phone",
+        ],
     };
     body.push_str("<div class=\"scroll\"><table class=\"cards\" id=\"vaccination\"><thead><tr>");
     for h in heads {
@@ -456,7 +631,11 @@ async fn vaccination(State(api): State<Arc<ApiState>>, staff: Staff, headers: He
     body.push_str("</tr></thead><tbody>");
     for row in &r.rows {
         let status = row.status.label(lang);
-        let cls = if row.days_overdue > 0 { " class=\"overdue\"" } else { "" };
+        let cls = if row.days_overdue > 0 {
+            " class=\"overdue\""
+        } else {
+            ""
+        };
         let _ = write!(
             body,
             "<tr><td data-label=\"{}\"><a href=\"/staff/citizens/{}\">{}</a></td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{} ({})</td>\
@@ -472,8 +651,26 @@ async fn vaccination(State(api): State<Arc<ApiState>>, staff: Staff, headers: He
         );
     }
     body.push_str("</tbody></table></div>");
-    let path = format!("/staff/vaccination?{}", raw.as_deref().unwrap_or("").split('&').filter(|p| !p.starts_with("lang=")).collect::<Vec<_>>().join("&"));
-    html(StatusCode::OK, asked, layout(lang, t(lang, "Danh sách tiêm chủng", "Vaccination list"), Some(&staff), &path, &body))
+    let path = format!(
+        "/staff/vaccination?{}",
+        raw.as_deref()
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.starts_with("lang="))
+            .collect::<Vec<_>>()
+            .join("&")
+    );
+    html(
+        StatusCode::OK,
+        asked,
+        layout(
+            lang,
+            t(lang, "Danh sách tiêm chủng", "Vaccination list"),
+            Some(&staff),
+            &path,
+            &body,
+        ),
+    )
 }
 
 /// One citizen: facts, guardians, forecast, records, and a form to record a dose.
@@ -488,13 +685,24 @@ async fn citizen_page(
     let (lang, asked) = lang_of(&headers, &pairs);
     let caller = staff.caller();
     let result = async {
-        let (pin, stored) = citizen_in_area(&api, &caller, &pin, citizens::READ_ROLES, "đọc hồ sơ công dân / read citizens").await?;
+        let (pin, stored) = citizen_in_area(
+            &api,
+            &caller,
+            &pin,
+            citizens::READ_ROLES,
+            "đọc hồ sơ công dân / read citizens",
+        )
+        .await?;
         let as_of = crate::cli::today_in_vietnam();
         let forecast = citizens::forecast_of_stored(&api, pin, &stored, as_of).await?;
         let immunizations = api.app.store.immunizations_of(pin).await?;
         let c = &stored.citizen;
         let mut guardians = Vec::new();
-        for (role, id) in [("mother", c.mother_id), ("father", c.father_id), ("guardian", c.guardian_id)] {
+        for (role, id) in [
+            ("mother", c.mother_id),
+            ("father", c.father_id),
+            ("guardian", c.guardian_id),
+        ] {
             if let Some(id) = id {
                 if let Some(g) = api.app.store.citizen(id).await? {
                     guardians.push((role, g.citizen));
@@ -502,8 +710,19 @@ async fn citizen_page(
             }
         }
         let mut reads = vec![(pin.to_string(), Some("citizen page".to_string()))];
-        reads.extend(guardians.iter().map(|(role, g)| (g.personal_id.to_string(), Some(format!("{role} of {}", pin.masked())))));
-        api.audit.persons(&caller, "page:citizen", reads.iter().map(|(p, d)| (p.as_str(), d.clone()))).await?;
+        reads.extend(guardians.iter().map(|(role, g)| {
+            (
+                g.personal_id.to_string(),
+                Some(format!("{role} of {}", pin.masked())),
+            )
+        }));
+        api.audit
+            .persons(
+                &caller,
+                "page:citizen",
+                reads.iter().map(|(p, d)| (p.as_str(), d.clone())),
+            )
+            .await?;
         Ok::<_, Problem>((pin, stored, forecast, immunizations, guardians, as_of))
     }
     .await;
@@ -514,7 +733,11 @@ async fn citizen_page(
     let c = &stored.citizen;
     let mut body = String::new();
     if param(&pairs, "recorded").is_some() {
-        let _ = write!(body, "<p class=\"ok\" id=\"recorded\">{}</p>", t(lang, "Đã ghi mũi tiêm.", "Dose recorded."));
+        let _ = write!(
+            body,
+            "<p class=\"ok\" id=\"recorded\">{}</p>",
+            t(lang, "Đã ghi mũi tiêm.", "Dose recorded.")
+        );
     }
     let _ = write!(
         body,
@@ -525,7 +748,11 @@ async fn citizen_page(
         t(lang, "Xã", "Commune"), esc(&commune_label(c.commune_code.as_str())),
     );
     if !guardians.is_empty() {
-        let _ = write!(body, "<h2>{}</h2><ul>", t(lang, "Người liên hệ", "Contacts"));
+        let _ = write!(
+            body,
+            "<h2>{}</h2><ul>",
+            t(lang, "Người liên hệ", "Contacts")
+        );
         for (role, g) in &guardians {
             let label = match (role, lang) {
                 (&"mother", Lang::Vi) => "Mẹ",
@@ -540,7 +767,9 @@ async fn citizen_page(
                 body,
                 "<li>{label}: {} {}</li>",
                 esc(&g.full_name),
-                phone.map(|p| format!("<a href=\"tel:{}\">{}</a>", esc(&p), esc(&p))).unwrap_or_default()
+                phone
+                    .map(|p| format!("<a href=\"tel:{}\">{}</a>", esc(&p), esc(&p)))
+                    .unwrap_or_default()
             );
         }
         body.push_str("</ul>");
@@ -548,29 +777,68 @@ async fn citizen_page(
     let doc = serde_json::to_value(forecast.document(pin.as_str(), as_of)).unwrap_or_default();
     let _ = write!(body, "<h2>{} ({as_of})</h2><div class=\"scroll\"><table class=\"cards\" id=\"forecast\"><thead><tr>", t(lang, "Dự báo", "Forecast"));
     let heads = match lang {
-        Lang::Vi => ["Mục", "Trạng thái", "Từ ngày", "Hạn", "Quá hạn từ", "Đã xong"],
-        Lang::En => ["Item", "Status", "Earliest", "Due", "Overdue from", "Completed"],
+        Lang::Vi => [
+            "Mục",
+            "Trạng thái",
+            "Từ ngày",
+            "Hạn",
+            "Quá hạn từ",
+            "Đã xong",
+        ],
+        Lang::En => [
+            "Item",
+            "Status",
+            "Earliest",
+            "Due",
+            "Overdue from",
+            "Completed",
+        ],
     };
     for h in heads {
         let _ = write!(body, "<th>{h}</th>");
     }
     body.push_str("</tr></thead><tbody>");
-    let s = |v: &serde_json::Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.as_u64().map(|n| n.to_string()).unwrap_or_default());
+    let s = |v: &serde_json::Value| {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.as_u64().map(|n| n.to_string()).unwrap_or_default())
+    };
     for item in doc["items"].as_array().into_iter().flatten() {
         let what = match s(&item["kind"]).as_str() {
-            "vaccination" => format!("{} {} {}", t(lang, "Tiêm", "Vaccine"), s(&item["series"]), s(&item["dose"])),
-            "id-card" => format!("{} {}", t(lang, "Căn cước tuổi", "ID card at"), s(&item["milestone"])),
+            "vaccination" => format!(
+                "{} {} {}",
+                t(lang, "Tiêm", "Vaccine"),
+                s(&item["series"]),
+                s(&item["dose"])
+            ),
+            "id-card" => format!(
+                "{} {}",
+                t(lang, "Căn cước tuổi", "ID card at"),
+                s(&item["milestone"])
+            ),
             "school" => format!("{} {}", t(lang, "Nhập học", "School"), s(&item["level"])),
             k => k.to_string(),
         };
         let status = s(&item["status"]);
-        let cls = if status == "overdue" { " class=\"overdue\"" } else { "" };
+        let cls = if status == "overdue" {
+            " class=\"overdue\""
+        } else {
+            ""
+        };
         use crate::rules::Status as St;
-        let status = [St::Completed, St::Upcoming, St::Eligible, St::Due, St::Overdue, St::Expired, St::Waiting]
-            .into_iter()
-            .find(|x| x.as_str() == status)
-            .map(|x| x.label(lang).to_string())
-            .unwrap_or(status);
+        let status = [
+            St::Completed,
+            St::Upcoming,
+            St::Eligible,
+            St::Due,
+            St::Overdue,
+            St::Expired,
+            St::Waiting,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == status)
+        .map(|x| x.label(lang).to_string())
+        .unwrap_or(status);
         let _ = write!(
             body,
             "<tr><td data-label=\"{}\">{}</td><td data-label=\"{}\"{cls}>{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td></tr>",
@@ -582,7 +850,13 @@ async fn citizen_page(
     let _ = write!(body, "<h2>{} ({})</h2><div class=\"scroll\"><table id=\"immunizations\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
         t(lang, "Mũi đã tiêm", "Doses given"), immunizations.len(), t(lang, "Ngày", "Date"), t(lang, "Vắc xin", "Vaccine"), t(lang, "Nơi tiêm", "Place"));
     for r in &immunizations {
-        let _ = write!(body, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", r.date_given, esc(&r.vaccine), esc(r.place.as_deref().unwrap_or("")));
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            r.date_given,
+            esc(&r.vaccine),
+            esc(r.place.as_deref().unwrap_or(""))
+        );
     }
     body.push_str("</tbody></table></div>");
     if matches!(staff.key.role, Role::Admin | Role::Health | Role::Registrar) {
@@ -597,7 +871,17 @@ async fn citizen_page(
             t(lang, "Ngày tiêm", "Date given"), t(lang, "Nơi tiêm", "Place"), t(lang, "Ghi", "Record"));
     }
     let title = format!("{} — {}", c.full_name, pin.masked());
-    html(StatusCode::OK, asked, layout(lang, &title, Some(&staff), &format!("/staff/citizens/{pin}"), &body))
+    html(
+        StatusCode::OK,
+        asked,
+        layout(
+            lang,
+            &title,
+            Some(&staff),
+            &format!("/staff/citizens/{pin}"),
+            &body,
+        ),
+    )
 }
 
 #[derive(Deserialize)]
@@ -621,8 +905,19 @@ async fn record_dose(
     let caller = staff.caller();
     let result = async {
         staff.check_csrf(&form.csrf)?;
-        let (pin, stored) = citizen_in_area(&api, &caller, &pin, &[Role::Registrar, Role::Health], "ghi mũi tiêm / record doses").await?;
-        let input = ImmunizationInput { vaccine: form.vaccine, date_given: form.date_given, place: Some(form.place) };
+        let (pin, stored) = citizen_in_area(
+            &api,
+            &caller,
+            &pin,
+            &[Role::Registrar, Role::Health],
+            "ghi mũi tiêm / record doses",
+        )
+        .await?;
+        let input = ImmunizationInput {
+            vaccine: form.vaccine,
+            date_given: form.date_given,
+            place: Some(form.place),
+        };
         citizens::record_dose(&api, &caller, pin, &stored, input).await?;
         Ok::<_, Problem>(pin)
     }
@@ -635,19 +930,37 @@ async fn record_dose(
 
 /// The enrolment forecast of the key's area (or a part of it): a chart and a table per
 /// commune, from the same report as `vongdoi report enrolment`.
-async fn enrolment(State(api): State<Arc<ApiState>>, staff: Staff, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+async fn enrolment(
+    State(api): State<Arc<ApiState>>,
+    staff: Staff,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
     use crate::reports::enrolment::LEVELS;
     use crate::reports::output::{bar_chart, Bars, FILLS};
     let pairs = query_pairs(raw.as_deref());
     let (lang, asked) = lang_of(&headers, &pairs);
     let caller = staff.caller();
     let result = async {
-        caller.require(&[Role::Education, Role::Registrar, Role::Health], "xem dự báo nhập học / read enrolment forecasts")?;
-        let q: Vec<(String, String)> = pairs.iter().filter(|(k, v)| k != "lang" && !v.trim().is_empty()).cloned().collect();
+        caller.require(
+            &[Role::Education, Role::Registrar, Role::Health],
+            "xem dự báo nhập học / read enrolment forecasts",
+        )?;
+        let q: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(k, v)| k != "lang" && !v.trim().is_empty())
+            .cloned()
+            .collect();
         let rq = ReportQuery::parse(&q, &["years"])?;
-        let r = crate::reports::enrolment::build(&api.app.store, rq.area(&caller)?, rq.as_of, rq.years, None)
-            .await
-            .map_err(|e| Problem::internal("enrolment page", format!("{e:#}")))?;
+        let r = crate::reports::enrolment::build(
+            &api.app.store,
+            rq.area(&caller)?,
+            rq.as_of,
+            rq.years,
+            None,
+        )
+        .await
+        .map_err(|e| Problem::internal("enrolment page", format!("{e:#}")))?;
         Ok::<_, Problem>(r)
     }
     .await;
@@ -662,23 +975,56 @@ async fn enrolment(State(api): State<Arc<ApiState>>, staff: Staff, headers: Head
     let mut communes: Vec<&str> = r.rows.iter().map(|r| r.commune_code.as_str()).collect();
     communes.dedup();
     for c in &communes {
-        let _ = write!(body, "<option value=\"{c}\"{}>{}</option>", if *c == commune { " selected" } else { "" }, esc(&commune_label(c)));
+        let _ = write!(
+            body,
+            "<option value=\"{c}\"{}>{}</option>",
+            if *c == commune { " selected" } else { "" },
+            esc(&commune_label(c))
+        );
     }
     let _ = write!(body, "</select></label><label>{}<input type=\"number\" name=\"years\" min=\"1\" max=\"20\" value=\"{}\"></label><button type=\"submit\">{}</button></form>",
         t(lang, "Số năm học", "School years"), r.years, t(lang, "Xem", "Show"));
-    let _ = write!(body, "<p>{}: {} — {}: {}–{}</p>", t(lang, "Ngày lập", "As of"), r.as_of, t(lang, "Năm học", "School years"),
-        r.first_year, r.first_year + r.years.max(1) as i32);
+    let _ = write!(
+        body,
+        "<p>{}: {} — {}: {}–{}</p>",
+        t(lang, "Ngày lập", "As of"),
+        r.as_of,
+        t(lang, "Năm học", "School years"),
+        r.first_year,
+        r.first_year + r.years.max(1) as i32
+    );
     let years: Vec<i32> = (r.first_year..r.first_year + r.years.max(1) as i32).collect();
     let cats: Vec<String> = years.iter().map(|y| format!("{y}–{}", y + 1)).collect();
-    let level_name = |l: &(&'static str, i32, &'static str, &'static str)| -> &'static str { match lang { Lang::Vi => l.2, Lang::En => l.3 } };
+    let level_name = |l: &(&'static str, i32, &'static str, &'static str)| -> &'static str {
+        match lang {
+            Lang::Vi => l.2,
+            Lang::En => l.3,
+        }
+    };
     for c in &communes {
-        let rows: Vec<&crate::reports::enrolment::Row> = r.rows.iter().filter(|x| x.commune_code == *c).collect();
-        let get = |y: i32, level: &str| rows.iter().find(|x| x.school_year == y && x.level == level).map(|x| (x.children, x.projected)).unwrap_or((0, false));
-        let series: Vec<Bars> = LEVELS.iter().enumerate().map(|(i, l)| Bars {
-            label: level_name(l).to_string(),
-            fill: FILLS[i],
-            values: years.iter().map(|y| { let (n, p) = get(*y, l.0); (n as f64, p) }).collect(),
-        }).collect();
+        let rows: Vec<&crate::reports::enrolment::Row> =
+            r.rows.iter().filter(|x| x.commune_code == *c).collect();
+        let get = |y: i32, level: &str| {
+            rows.iter()
+                .find(|x| x.school_year == y && x.level == level)
+                .map(|x| (x.children, x.projected))
+                .unwrap_or((0, false))
+        };
+        let series: Vec<Bars> = LEVELS
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Bars {
+                label: level_name(l).to_string(),
+                fill: FILLS[i],
+                values: years
+                    .iter()
+                    .map(|y| {
+                        let (n, p) = get(*y, l.0);
+                        (n as f64, p)
+                    })
+                    .collect(),
+            })
+            .collect();
         let _ = write!(body, "<section class=\"commune\" id=\"commune-{c}\"><h2>{}</h2><figure>{}</figure><div class=\"scroll\"><table><thead><tr><th>{}</th>",
             esc(&commune_label(c)),
             bar_chart(t(lang, "Số trẻ vào lớp theo năm học (gạch chéo: dự báo)", "Children entering by school year (hatched: projected)"), &cats, &series, None, ""),
@@ -695,16 +1041,47 @@ async fn enrolment(State(api): State<Arc<ApiState>>, staff: Staff, headers: Head
             }
             body.push_str("</tr>");
         }
-        let _ = write!(body, "</tbody></table></div><p>* {}</p></section>", t(lang, "dự báo", "projected"));
+        let _ = write!(
+            body,
+            "</tbody></table></div><p>* {}</p></section>",
+            t(lang, "dự báo", "projected")
+        );
     }
     if communes.is_empty() {
-        let _ = write!(body, "<p>{}</p>", t(lang, "Không có dữ liệu cho khu vực này.", "No data for this area."));
+        let _ = write!(
+            body,
+            "<p>{}</p>",
+            t(
+                lang,
+                "Không có dữ liệu cho khu vực này.",
+                "No data for this area."
+            )
+        );
     }
-    html(StatusCode::OK, asked, layout(lang, t(lang, "Dự báo nhập học theo xã", "Enrolment forecast by commune"), Some(&staff), "/staff/enrolment", &body))
+    html(
+        StatusCode::OK,
+        asked,
+        layout(
+            lang,
+            t(
+                lang,
+                "Dự báo nhập học theo xã",
+                "Enrolment forecast by commune",
+            ),
+            Some(&staff),
+            "/staff/enrolment",
+            &body,
+        ),
+    )
 }
 
 /// What was sent, what failed, dead letters, with a retry button.
-async fn delivery(State(api): State<Arc<ApiState>>, staff: Staff, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+async fn delivery(
+    State(api): State<Arc<ApiState>>,
+    staff: Staff,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let pairs = query_pairs(raw.as_deref());
     let (lang, asked) = lang_of(&headers, &pairs);
     let caller = staff.caller();
@@ -727,7 +1104,12 @@ async fn delivery(State(api): State<Arc<ApiState>>, staff: Staff, headers: Heade
     };
     let mut body = String::new();
     if let Some(id) = param(&pairs, "retried") {
-        let _ = write!(body, "<p class=\"ok\" id=\"retried\">{} {}</p>", t(lang, "Đã xếp hàng gửi lại:", "Queued again:"), esc(id));
+        let _ = write!(
+            body,
+            "<p class=\"ok\" id=\"retried\">{} {}</p>",
+            t(lang, "Đã xếp hàng gửi lại:", "Queued again:"),
+            esc(id)
+        );
     }
     let _ = write!(body, "<h2>{}</h2><table id=\"counts\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
         t(lang, "Tổng hợp", "Summary"), t(lang, "Kênh", "Channel"), t(lang, "Trạng thái", "Status"), t(lang, "Số tin", "Messages"));
@@ -738,13 +1120,37 @@ async fn delivery(State(api): State<Arc<ApiState>>, staff: Staff, headers: Heade
     let status = param(&pairs, "status").unwrap_or("");
     let _ = write!(body, "<form method=\"get\" class=\"filters\"><label>{}<select name=\"status\"><option value=\"\">{}</option>", t(lang, "Trạng thái", "Status"), t(lang, "Tất cả", "All"));
     for s in super::messages::STATUSES {
-        let _ = write!(body, "<option{}>{s}</option>", if s == status { " selected" } else { "" });
+        let _ = write!(
+            body,
+            "<option{}>{s}</option>",
+            if s == status { " selected" } else { "" }
+        );
     }
     let _ = write!(body, "</select></label><label>{}<input type=\"date\" name=\"day\" value=\"{}\"></label><button type=\"submit\">{}</button></form>",
         t(lang, "Ngày", "Day"), esc(param(&pairs, "day").unwrap_or("")), t(lang, "Xem", "Show"));
     let heads = match lang {
-        Lang::Vi => ["Mã", "Ngày", "Kênh", "Trạng thái", "Người nhận", "Địa chỉ", "Lần", "Lỗi", ""],
-        Lang::En => ["Id", "Day", "Channel", "Status", "Recipient", "Address", "Attempts", "Error", ""],
+        Lang::Vi => [
+            "Mã",
+            "Ngày",
+            "Kênh",
+            "Trạng thái",
+            "Người nhận",
+            "Địa chỉ",
+            "Lần",
+            "Lỗi",
+            "",
+        ],
+        Lang::En => [
+            "Id",
+            "Day",
+            "Channel",
+            "Status",
+            "Recipient",
+            "Address",
+            "Attempts",
+            "Error",
+            "",
+        ],
     };
     body.push_str("<div class=\"scroll\"><table class=\"cards\" id=\"messages\"><thead><tr>");
     for h in heads {
@@ -769,10 +1175,24 @@ async fn delivery(State(api): State<Arc<ApiState>>, staff: Staff, headers: Heade
         );
     }
     if messages.is_empty() {
-        let _ = write!(body, "<tr><td colspan=\"9\">{}</td></tr>", t(lang, "Không có tin nhắn.", "No messages."));
+        let _ = write!(
+            body,
+            "<tr><td colspan=\"9\">{}</td></tr>",
+            t(lang, "Không có tin nhắn.", "No messages.")
+        );
     }
     body.push_str("</tbody></table></div>");
-    html(StatusCode::OK, asked, layout(lang, t(lang, "Gửi tin nhắn", "Delivery"), Some(&staff), "/staff/delivery", &body))
+    html(
+        StatusCode::OK,
+        asked,
+        layout(
+            lang,
+            t(lang, "Gửi tin nhắn", "Delivery"),
+            Some(&staff),
+            "/staff/delivery",
+            &body,
+        ),
+    )
 }
 
 async fn retry(
@@ -789,7 +1209,9 @@ async fn retry(
     }
     .await;
     match result {
-        Ok(()) => Redirect::to(&format!("/staff/delivery?retried={}", urlencode(&id))).into_response(),
+        Ok(()) => {
+            Redirect::to(&format!("/staff/delivery?retried={}", urlencode(&id))).into_response()
+        }
         Err(p) => error_page(Lang::Vi, Some(&staff), p),
     }
 }
@@ -866,7 +1288,10 @@ mod tests {
     #[test]
     fn cookies_are_found_by_name() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; vongdoi_session=abc; vongdoi_lang=en"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; vongdoi_session=abc; vongdoi_lang=en"),
+        );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
         assert_eq!(lang_of(&h, &[]).0, Lang::En);
         assert_eq!(cookie(&h, "b"), None);

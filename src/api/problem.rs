@@ -135,7 +135,8 @@ impl IntoResponse for Problem {
             HeaderValue::from_static("application/problem+json"),
         );
         if let Some(s) = self.retry_after {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
@@ -177,7 +178,10 @@ fn json_rejection(r: JsonRejection) -> Problem {
         ),
         JsonRejection::JsonDataError(e) => Problem::field(
             "body",
-            format!("dữ liệu JSON sai kiểu / JSON of the wrong shape: {}", e.body_text()),
+            format!(
+                "dữ liệu JSON sai kiểu / JSON of the wrong shape: {}",
+                e.body_text()
+            ),
         ),
         JsonRejection::JsonSyntaxError(_) => {
             Problem::field("body", "JSON không đúng cú pháp / malformed JSON")
@@ -208,9 +212,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(Problem::field(
                 "query",
-                format!("tham số không hợp lệ / bad query parameter: {}", e.body_text()),
+                format!(
+                    "tham số không hợp lệ / bad query parameter: {}",
+                    e.body_text()
+                ),
             )),
-            Err(_) => Err(Problem::field("query", "tham số không hợp lệ / bad query parameters")),
+            Err(_) => Err(Problem::field(
+                "query",
+                "tham số không hợp lệ / bad query parameters",
+            )),
         }
     }
 }
@@ -223,9 +233,10 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
-            Err(PathRejection::FailedToDeserializePathParams(_)) => {
-                Err(Problem::field("path", "tham số đường dẫn không hợp lệ / bad path parameter"))
-            }
+            Err(PathRejection::FailedToDeserializePathParams(_)) => Err(Problem::field(
+                "path",
+                "tham số đường dẫn không hợp lệ / bad path parameter",
+            )),
             Err(_) => Err(Problem::bad_request("đường dẫn không hợp lệ / bad path")),
         }
     }

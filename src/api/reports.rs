@@ -28,7 +28,9 @@ pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
             match b[i] {
                 b'+' => out.push(b' '),
                 b'%' if i + 2 < b.len() => {
-                    let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                    let hex = std::str::from_utf8(&b[i + 1..i + 3])
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok());
                     match hex {
                         Some(v) => {
                             out.push(v);
@@ -89,16 +91,27 @@ impl ReportQuery {
                 .parse::<u32>()
                 .ok()
                 .filter(|n| *n <= max)
-                .ok_or_else(|| Problem::field(k, format!("cần số nguyên 0–{max} / a whole number 0–{max}")))
+                .ok_or_else(|| {
+                    Problem::field(k, format!("cần số nguyên 0–{max} / a whole number 0–{max}"))
+                })
         };
         for (k, v) in pairs {
-            if !allowed.contains(&k.as_str()) && !["province", "commune", "as_of", "format", "lang"].contains(&k.as_str()) {
-                return Err(Problem::field(k, "tham số không dùng cho báo cáo này / not a parameter of this report"));
+            if !allowed.contains(&k.as_str())
+                && !["province", "commune", "as_of", "format", "lang"].contains(&k.as_str())
+            {
+                return Err(Problem::field(
+                    k,
+                    "tham số không dùng cho báo cáo này / not a parameter of this report",
+                ));
             }
             for v in v.split(',').map(str::trim).filter(|v| !v.is_empty()) {
                 match k.as_str() {
                     "province" => {
-                        let code = if v.len() == 1 { format!("0{v}") } else { v.to_string() };
+                        let code = if v.len() == 1 {
+                            format!("0{v}")
+                        } else {
+                            v.to_string()
+                        };
                         if units.province(&code).is_none() {
                             return Err(Problem::field("province", format!("mã tỉnh '{v}' không tồn tại / province code '{v}' does not exist")));
                         }
@@ -151,13 +164,18 @@ impl ReportQuery {
             statuses = vec![Status::Due, Status::Overdue];
         }
         statuses.dedup();
-        ItemFilter { statuses, due_within: self.due_within }
+        ItemFilter {
+            statuses,
+            due_within: self.due_within,
+        }
     }
 
     /// The report's area within the key's: asked for and allowed, or the key's own area.
     pub fn area(&self, caller: &Caller) -> ApiResult<Area> {
         let scope = &caller.0.scope;
-        let resolve = |p: &[String], c: &[String]| Area::resolve(p, c).map_err(|e| Problem::field("commune", e.to_string()));
+        let resolve = |p: &[String], c: &[String]| {
+            Area::resolve(p, c).map_err(|e| Problem::field("commune", e.to_string()))
+        };
         if scope.everywhere() {
             return resolve(&self.provinces, &self.communes);
         }
@@ -198,13 +216,20 @@ pub fn render(
             (
                 [
                     (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                    (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}-{}.csv\"", q.as_of)),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}-{}.csv\"", q.as_of),
+                    ),
                 ],
                 out,
             )
                 .into_response()
         }
-        "html" => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html(q.lang)).into_response(),
+        "html" => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html(q.lang),
+        )
+            .into_response(),
         _ => axum::Json(json(q.lang)).into_response(),
     })
 }
@@ -279,7 +304,9 @@ mod tests {
 
     #[test]
     fn query_pairs_decode_and_repeat() {
-        let p = query_pairs(Some("commune=00004&commune=00008&as_of=2026-01-02&x=a%20b+c&y=%zz"));
+        let p = query_pairs(Some(
+            "commune=00004&commune=00008&as_of=2026-01-02&x=a%20b+c&y=%zz",
+        ));
         assert_eq!(p[0], ("commune".into(), "00004".into()));
         assert_eq!(p[1], ("commune".into(), "00008".into()));
         assert_eq!(p[3], ("x".into(), "a b c".into()));

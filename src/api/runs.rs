@@ -23,7 +23,11 @@ pub struct RunInput {
     pub as_of: Option<String>,
 }
 
-pub async fn start(State(api): State<Arc<ApiState>>, caller: Caller, ApiJson(input): ApiJson<RunInput>) -> ApiResult<Response> {
+pub async fn start(
+    State(api): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiJson(input): ApiJson<RunInput>,
+) -> ApiResult<Response> {
     caller.require(&[], "bắt đầu lượt chạy / start runs")?;
     let as_of = match input.as_of.as_deref() {
         Some(d) => parse_date_field("as_of", d)?,
@@ -31,7 +35,10 @@ pub async fn start(State(api): State<Arc<ApiState>>, caller: Caller, ApiJson(inp
     };
     let today = crate::cli::today_in_vietnam();
     if as_of > today + chrono::Duration::days(1) {
-        return Err(Problem::field("as_of", "không chạy cho ngày tương lai / no runs for future days"));
+        return Err(Problem::field(
+            "as_of",
+            "không chạy cho ngày tương lai / no runs for future days",
+        ));
     }
     let state = api.app.clone();
     let key = caller.0.name.clone();
@@ -55,7 +62,11 @@ pub struct RunsQuery {
     pub limit: Option<i64>,
 }
 
-pub async fn list(State(api): State<Arc<ApiState>>, caller: Caller, ApiQuery(q): ApiQuery<RunsQuery>) -> ApiResult<Response> {
+pub async fn list(
+    State(api): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<RunsQuery>,
+) -> ApiResult<Response> {
     caller.require(&[Role::Auditor], "xem lượt chạy / list runs")?;
     let limit = q.limit.unwrap_or(30);
     if !(1..=1000).contains(&limit) {

@@ -49,7 +49,11 @@ impl Limits {
 
     /// Waits for a free slot; the permit is held for the send.
     async fn acquire(&self) -> tokio::sync::SemaphorePermit<'_> {
-        let permit = self.permits.acquire().await.expect("semaphore never closed");
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
         if let Some((interval, next)) = &self.pace {
             // Reserve the next free instant, then sleep until it: sends are spaced evenly.
             let at = {
@@ -77,11 +81,18 @@ pub struct Channels {
 impl Channels {
     pub fn from_config(cfg: &DeliveryConfig) -> anyhow::Result<Channels> {
         let from: Mailbox = cfg.mail_from.parse().map_err(|e| {
-            anyhow::anyhow!("VONGDOI_MAIL_FROM '{}' is not an email address: {e}", cfg.mail_from)
+            anyhow::anyhow!(
+                "VONGDOI_MAIL_FROM '{}' is not an email address: {e}",
+                cfg.mail_from
+            )
         })?;
         let (email, email_concurrency) = match &cfg.smtp_url {
             Some(url) => (
-                EmailTransport::Smtp(SmtpChannel::new(url, cfg.smtp_connections, Duration::from_secs(30))?),
+                EmailTransport::Smtp(SmtpChannel::new(
+                    url,
+                    cfg.smtp_connections,
+                    Duration::from_secs(30),
+                )?),
                 cfg.smtp_connections as usize,
             ),
             // Files are written one at a time: appends and renames need no company.
@@ -96,7 +107,10 @@ impl Channels {
         };
         Ok(Channels {
             file: FileChannel::new(&cfg.outbox_dir).map_err(|e| {
-                anyhow::anyhow!("cannot create the outbox folder {} (VONGDOI_OUTBOX_DIR): {e}", cfg.outbox_dir.display())
+                anyhow::anyhow!(
+                    "cannot create the outbox folder {} (VONGDOI_OUTBOX_DIR): {e}",
+                    cfg.outbox_dir.display()
+                )
             })?,
             email,
             sms,
@@ -166,7 +180,11 @@ mod tests {
         for _ in 0..11 {
             drop(limits.acquire().await);
         }
-        assert!(started.elapsed() >= Duration::from_millis(50), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() >= Duration::from_millis(50),
+            "{:?}",
+            started.elapsed()
+        );
         let capped = Limits::new(2, None);
         let (_a, _b) = (capped.acquire().await, capped.acquire().await);
         assert_eq!(capped.permits.available_permits(), 0, "a third send waits");

@@ -15,7 +15,9 @@ pub fn message_id_header(id: &str) -> String {
 
 pub fn build(m: &OutboxMessage, from: &Mailbox) -> Result<Message, SendError> {
     let to: Mailbox = m.address.parse().map_err(|e| {
-        SendError::Permanent(format!("địa chỉ email không hợp lệ / invalid email address: {e}"))
+        SendError::Permanent(format!(
+            "địa chỉ email không hợp lệ / invalid email address: {e}"
+        ))
     })?;
     Message::builder()
         .from(from.clone())
@@ -93,7 +95,10 @@ mod tests {
         let from: Mailbox = "vongdoi <vongdoi@xa.gov.vn>".parse().unwrap();
         let m = message("Bé <An> cần tiêm & uống.\n\nTrạm y tế xã.");
         let a = String::from_utf8(build(&m, &from).unwrap().formatted()).unwrap();
-        assert!(a.contains("Message-ID: <20261121-email-00ff@vongdoi>"), "{a}");
+        assert!(
+            a.contains("Message-ID: <20261121-email-00ff@vongdoi>"),
+            "{a}"
+        );
         assert!(a.contains("Date: Sat, 21 Nov 2026 01:00:00"), "{a}");
         assert!(a.contains("text/plain") && a.contains("text/html"));
         assert!(html(&m).contains("<p>Bé &lt;An&gt; cần tiêm &amp; uống.</p>"));

@@ -15,8 +15,8 @@
 //! 173,000 SMS spend most of its four minutes in fsync.
 
 use crate::store::schedule::OutboxMessage;
-use std::fs::{self, OpenOptions};
 use std::collections::HashSet;
+use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -144,7 +144,12 @@ mod tests {
         let ids: Vec<String> = fs::read_to_string(dir.path().join("sms.jsonl"))
             .unwrap()
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         assert_eq!(ids, ["a", "b", "c", "d"]);
     }

@@ -39,7 +39,8 @@ pub struct GatewayConfig {
 /// file outbox.
 const GENERIC_BODY: &str = r#"{"id": {{ id|tojson }}, "to": {{ to|tojson }}, "body": {{ body|tojson }}, "encoding": {{ encoding|tojson }}, "segments": {{ segments }}}"#;
 
-const ESMS_URL: &str = "https://rest.esms.vn/MainService.svc/json/SendMultipleMessage_V4_post_json/";
+const ESMS_URL: &str =
+    "https://rest.esms.vn/MainService.svc/json/SendMultipleMessage_V4_post_json/";
 const ESMS_BODY: &str = r#"{"ApiKey": {{ api_key|tojson }}, "SecretKey": {{ secret_key|tojson }}, "Phone": {{ to_local|tojson }}, "Content": {{ body|tojson }}, "Brandname": {{ brandname|tojson }}, "SmsType": "2", "IsUnicode": "{% if unicode %}1{% else %}0{% endif %}", "RequestId": {{ id|tojson }}{% if callback_url %}, "CallbackUrl": {{ callback_url|tojson }}{% endif %}}"#;
 
 const SPEEDSMS_URL: &str = "https://api.speedsms.vn/index.php/sms/send";
@@ -51,20 +52,36 @@ impl GatewayConfig {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let preset = var("VONGDOI_SMS_PRESET").unwrap_or_else(|| "generic".into());
         let api_key = var("VONGDOI_SMS_API_KEY").unwrap_or_default();
-        let (url, body, success, provider_id, mut headers): (Option<String>, &str, Option<&str>, Option<&str>, Vec<(String, String)>) =
-            match preset.as_str() {
-                "generic" => (None, GENERIC_BODY, None, Some("provider_id"), vec![]),
-                "esms" => (Some(ESMS_URL.into()), ESMS_BODY, Some("CodeResult=100"), Some("SMSID"), vec![]),
-                "speedsms" => (
-                    Some(SPEEDSMS_URL.into()),
-                    SPEEDSMS_BODY,
-                    Some("status=success"),
-                    Some("data.tranId"),
-                    // SpeedSMS: the access token is the Basic-auth user name.
-                    vec![("Authorization".into(), format!("Basic {}", base64(format!("{api_key}:x").as_bytes())))],
-                ),
-                other => anyhow::bail!("VONGDOI_SMS_PRESET '{other}' is not one of generic, esms, speedsms"),
-            };
+        let (url, body, success, provider_id, mut headers): (
+            Option<String>,
+            &str,
+            Option<&str>,
+            Option<&str>,
+            Vec<(String, String)>,
+        ) = match preset.as_str() {
+            "generic" => (None, GENERIC_BODY, None, Some("provider_id"), vec![]),
+            "esms" => (
+                Some(ESMS_URL.into()),
+                ESMS_BODY,
+                Some("CodeResult=100"),
+                Some("SMSID"),
+                vec![],
+            ),
+            "speedsms" => (
+                Some(SPEEDSMS_URL.into()),
+                SPEEDSMS_BODY,
+                Some("status=success"),
+                Some("data.tranId"),
+                // SpeedSMS: the access token is the Basic-auth user name.
+                vec![(
+                    "Authorization".into(),
+                    format!("Basic {}", base64(format!("{api_key}:x").as_bytes())),
+                )],
+            ),
+            other => {
+                anyhow::bail!("VONGDOI_SMS_PRESET '{other}' is not one of generic, esms, speedsms")
+            }
+        };
         let Some(url) = var("VONGDOI_SMS_URL").or(url) else {
             return Ok(None);
         };
@@ -74,7 +91,9 @@ impl GatewayConfig {
         if let Some(h) = var("VONGDOI_SMS_HEADERS") {
             for line in h.lines().map(str::trim).filter(|l| !l.is_empty()) {
                 let (name, value) = line.split_once(':').ok_or_else(|| {
-                    anyhow::anyhow!("VONGDOI_SMS_HEADERS: '{line}' is not 'Name: value' (one header per line)")
+                    anyhow::anyhow!(
+                        "VONGDOI_SMS_HEADERS: '{line}' is not 'Name: value' (one header per line)"
+                    )
                 })?;
                 headers.push((name.trim().to_string(), value.trim().to_string()));
             }
@@ -84,7 +103,9 @@ impl GatewayConfig {
             Some(s) => Some(
                 s.split_once('=')
                     .map(|(f, v)| (f.trim().to_string(), v.trim().to_string()))
-                    .ok_or_else(|| anyhow::anyhow!("VONGDOI_SMS_SUCCESS '{s}' is not field=value (or 2xx)"))?,
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("VONGDOI_SMS_SUCCESS '{s}' is not field=value (or 2xx)")
+                    })?,
             ),
         };
         let method = var("VONGDOI_SMS_METHOD").unwrap_or_else(|| "POST".into());
@@ -92,9 +113,11 @@ impl GatewayConfig {
             .map_err(|_| anyhow::anyhow!("VONGDOI_SMS_METHOD '{method}' is not an HTTP method"))?;
         let timeout = match var("VONGDOI_SMS_TIMEOUT_SECONDS") {
             None => Duration::from_secs(10),
-            Some(s) => Duration::from_secs_f64(s.parse().ok().filter(|t: &f64| *t > 0.0).ok_or_else(|| {
-                anyhow::anyhow!("VONGDOI_SMS_TIMEOUT_SECONDS '{s}' is not a positive number")
-            })?),
+            Some(s) => Duration::from_secs_f64(
+                s.parse().ok().filter(|t: &f64| *t > 0.0).ok_or_else(|| {
+                    anyhow::anyhow!("VONGDOI_SMS_TIMEOUT_SECONDS '{s}' is not a positive number")
+                })?,
+            ),
         };
         let cfg = GatewayConfig {
             url,
@@ -124,9 +147,8 @@ pub struct HttpGateway {
 impl HttpGateway {
     pub fn new(cfg: GatewayConfig, connections: usize) -> anyhow::Result<HttpGateway> {
         let mut env = Environment::new();
-        env.add_template_owned("body", cfg.body.clone()).map_err(|e| {
-            anyhow::anyhow!("VONGDOI_SMS_BODY is not a valid template: {e}")
-        })?;
+        env.add_template_owned("body", cfg.body.clone())
+            .map_err(|e| anyhow::anyhow!("VONGDOI_SMS_BODY is not a valid template: {e}"))?;
         let client = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .pool_max_idle_per_host(connections)
@@ -134,9 +156,12 @@ impl HttpGateway {
             .build()?;
         let gateway = HttpGateway { cfg, client, env };
         // Render a sample so a template that only fails on use is caught now.
-        let body = gateway.render(&sample()).map_err(|e| anyhow::anyhow!("VONGDOI_SMS_BODY: {e}"))?;
-        serde_json::from_str::<serde_json::Value>(&body)
-            .map_err(|e| anyhow::anyhow!("VONGDOI_SMS_BODY does not render to JSON ({e}): {body}"))?;
+        let body = gateway
+            .render(&sample())
+            .map_err(|e| anyhow::anyhow!("VONGDOI_SMS_BODY: {e}"))?;
+        serde_json::from_str::<serde_json::Value>(&body).map_err(|e| {
+            anyhow::anyhow!("VONGDOI_SMS_BODY does not render to JSON ({e}): {body}")
+        })?;
         Ok(gateway)
     }
 
@@ -187,10 +212,14 @@ impl HttpGateway {
             .map_err(|e| SendError::Transient(format!("SMS gateway reply: {}", without_url(&e))))?;
         let short: String = text.chars().take(300).collect();
         if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
-            return Err(SendError::Transient(format!("SMS gateway HTTP {status}: {short}")));
+            return Err(SendError::Transient(format!(
+                "SMS gateway HTTP {status}: {short}"
+            )));
         }
         if !status.is_success() {
-            return Err(SendError::Permanent(format!("SMS gateway HTTP {status}: {short}")));
+            return Err(SendError::Permanent(format!(
+                "SMS gateway HTTP {status}: {short}"
+            )));
         }
         let json: Option<serde_json::Value> = serde_json::from_str(&text).ok();
         if let Some((field, want)) = &self.cfg.success {
@@ -219,7 +248,12 @@ fn without_url(e: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    format!("{kind} ({})", std::error::Error::source(e).map(|s| s.to_string()).unwrap_or_default())
+    format!(
+        "{kind} ({})",
+        std::error::Error::source(e)
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    )
 }
 
 /// A dotted path into JSON, as text (`data.tranId`, `CodeResult`); numbers and strings alike.
@@ -304,35 +338,52 @@ mod tests {
     #[test]
     fn presets_render_valid_json_with_the_dedup_key() {
         let m = sample();
-        let esms: serde_json::Value = serde_json::from_str(&gateway(ESMS_BODY).render(&m).unwrap()).unwrap();
+        let esms: serde_json::Value =
+            serde_json::from_str(&gateway(ESMS_BODY).render(&m).unwrap()).unwrap();
         assert_eq!(esms["Phone"], "0912345678");
         assert_eq!(esms["RequestId"], m.id.as_str());
         assert_eq!(esms["IsUnicode"], "0");
         assert_eq!(esms["Content"], "Nhac \"lich\" tiem");
         assert!(esms.get("CallbackUrl").is_none());
-        let speed: serde_json::Value = serde_json::from_str(&gateway(SPEEDSMS_BODY).render(&m).unwrap()).unwrap();
+        let speed: serde_json::Value =
+            serde_json::from_str(&gateway(SPEEDSMS_BODY).render(&m).unwrap()).unwrap();
         assert_eq!(speed["to"][0], "84912345678");
-        let generic: serde_json::Value = serde_json::from_str(&gateway(GENERIC_BODY).render(&m).unwrap()).unwrap();
+        let generic: serde_json::Value =
+            serde_json::from_str(&gateway(GENERIC_BODY).render(&m).unwrap()).unwrap();
         assert_eq!(generic["id"], m.id.as_str());
         assert_eq!(generic["to"], "+84912345678");
     }
 
     #[test]
     fn a_template_that_is_not_json_is_refused_at_start() {
-        let bad = GatewayConfig { body: "to={{ to }}".into(), ..gateway(GENERIC_BODY).cfg };
+        let bad = GatewayConfig {
+            body: "to={{ to }}".into(),
+            ..gateway(GENERIC_BODY).cfg
+        };
         assert!(HttpGateway::new(bad, 1).is_err());
     }
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
     }
 
     #[test]
     fn reply_fields_by_dotted_path() {
-        let j: serde_json::Value = serde_json::from_str(r#"{"CodeResult": "100", "data": {"tranId": 42}, "list": [{"x": "y"}]}"#).unwrap();
+        let j: serde_json::Value = serde_json::from_str(
+            r#"{"CodeResult": "100", "data": {"tranId": 42}, "list": [{"x": "y"}]}"#,
+        )
+        .unwrap();
         assert_eq!(lookup(&j, "CodeResult").as_deref(), Some("100"));
         assert_eq!(lookup(&j, "data.tranId").as_deref(), Some("42"));
         assert_eq!(lookup(&j, "list.0.x").as_deref(), Some("y"));

@@ -89,8 +89,12 @@ impl DeliveryConfig {
             smtp_connections: positive(&var, "VONGDOI_SMTP_CONNECTIONS", 8.0)? as u32,
             gateway: gateway::GatewayConfig::from_env()?,
             sms_concurrency: positive(&var, "VONGDOI_SMS_CONCURRENCY", 16.0)? as usize,
-            sms_rate: var("VONGDOI_SMS_RATE").map(|_| positive(&var, "VONGDOI_SMS_RATE", 0.0)).transpose()?,
-            email_rate: var("VONGDOI_EMAIL_RATE").map(|_| positive(&var, "VONGDOI_EMAIL_RATE", 0.0)).transpose()?,
+            sms_rate: var("VONGDOI_SMS_RATE")
+                .map(|_| positive(&var, "VONGDOI_SMS_RATE", 0.0))
+                .transpose()?,
+            email_rate: var("VONGDOI_EMAIL_RATE")
+                .map(|_| positive(&var, "VONGDOI_EMAIL_RATE", 0.0))
+                .transpose()?,
             retry_base: Duration::milliseconds(
                 (var("VONGDOI_RETRY_BASE_SECONDS")
                     .map(|_| non_negative(&var, "VONGDOI_RETRY_BASE_SECONDS"))
@@ -340,7 +344,9 @@ enum Outcome {
     /// Written to the file outbox; marked sent with the rest of the batch.
     Written(String),
     Retry,
-    Dead { fell_back: bool },
+    Dead {
+        fell_back: bool,
+    },
     /// Not attempted: the service is stopping; the lease was given back.
     Released,
 }
@@ -361,9 +367,9 @@ pub async fn deliver_ready(
     let mut counts = DeliveryCounts::default();
     let started = std::time::Instant::now();
     let done = |counts: DeliveryCounts| {
-        channels
-            .sync()
-            .map_err(|e| anyhow::anyhow!("cannot sync the outbox ({}): {e}", cfg.outbox_dir.display()))?;
+        channels.sync().map_err(|e| {
+            anyhow::anyhow!("cannot sync the outbox ({}): {e}", cfg.outbox_dir.display())
+        })?;
         let attempts = counts.sent + counts.retried + counts.dead;
         if attempts > 0 {
             let secs = started.elapsed().as_secs_f64();
@@ -496,7 +502,11 @@ async fn fall_back(
     failed: &OutboxMessage,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    let other = if failed.channel == "sms" { "email" } else { "sms" };
+    let other = if failed.channel == "sms" {
+        "email"
+    } else {
+        "sms"
+    };
     if !cfg.channels.iter().any(|c| c == other) {
         return Ok(false);
     }

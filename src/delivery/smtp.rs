@@ -29,7 +29,10 @@ impl SmtpChannel {
 
     pub async fn send(&self, message: Message) -> Result<Option<String>, SendError> {
         match self.transport.send(message).await {
-            Ok(reply) => Ok(reply.message().next().map(|l| l.chars().take(120).collect())),
+            Ok(reply) => Ok(reply
+                .message()
+                .next()
+                .map(|l| l.chars().take(120).collect())),
             Err(e) if e.is_permanent() => Err(SendError::Permanent(format!("SMTP: {e}"))),
             Err(e) => Err(SendError::Transient(format!("SMTP: {e}"))),
         }

@@ -11,10 +11,10 @@ pub mod notices;
 mod recipients;
 
 use crate::delivery::{self, Channels, DeliveryConfig, DeliveryCounts};
-use crate::serve::metrics::Metrics;
-use crate::serve::shutdown::Shutdown;
 use crate::registry::AdminUnits;
 use crate::rules::{DoseRecord, Forecast, Lang, RuleSet, Subject};
+use crate::serve::metrics::Metrics;
+use crate::serve::shutdown::Shutdown;
 use crate::store::scan::{scan_registry, SCAN_PAGE};
 use crate::store::schedule::{EventRow, NoticeRow, RunClaim};
 use crate::store::{CitizenRecords, Store};

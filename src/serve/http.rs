@@ -22,14 +22,22 @@ pub fn app_router(state: AppState) -> Router {
         .merge(crate::api::router(state))
 }
 
-pub async fn serve_app(listener: TcpListener, state: AppState, stop: Shutdown) -> anyhow::Result<()> {
+pub async fn serve_app(
+    listener: TcpListener,
+    state: AppState,
+    stop: Shutdown,
+) -> anyhow::Result<()> {
     axum::serve(listener, app_router(state))
         .with_graceful_shutdown(async move { stop.wait().await })
         .await?;
     Ok(())
 }
 
-pub async fn serve_metrics(listener: TcpListener, state: AppState, stop: Shutdown) -> anyhow::Result<()> {
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: AppState,
+    stop: Shutdown,
+) -> anyhow::Result<()> {
     let router = Router::new()
         .route("/metrics", get(metrics))
         .with_state(state);
@@ -85,15 +93,24 @@ async fn delivery_report(
     body: Option<Json<Value>>,
 ) -> Response {
     if let Some(expected) = &state.webhook_token {
-        let given = q
-            .token
-            .or_else(|| headers.get("x-vongdoi-token").and_then(|v| v.to_str().ok()).map(String::from));
+        let given = q.token.or_else(|| {
+            headers
+                .get("x-vongdoi-token")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        });
         if given.as_deref() != Some(expected.as_str()) {
-            return problem(StatusCode::UNAUTHORIZED, "thiếu hoặc sai mã / missing or wrong token (VONGDOI_WEBHOOK_TOKEN)");
+            return problem(
+                StatusCode::UNAUTHORIZED,
+                "thiếu hoặc sai mã / missing or wrong token (VONGDOI_WEBHOOK_TOKEN)",
+            );
         }
     }
     let Some(Json(report)) = body else {
-        return problem(StatusCode::BAD_REQUEST, "cần JSON / a JSON body is required");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "cần JSON / a JSON body is required",
+        );
     };
     let text = |keys: &[&str]| {
         keys.iter().find_map(|k| match report.get(*k)? {
@@ -102,14 +119,32 @@ async fn delivery_report(
             _ => None,
         })
     };
-    let Some(key) = text(&["id", "message_id", "RequestId", "request_id", "provider_id", "SMSID", "tranId"]) else {
-        return problem(StatusCode::BAD_REQUEST, "thiếu mã tin nhắn / no message id (id, RequestId, SMSID…)");
+    let Some(key) = text(&[
+        "id",
+        "message_id",
+        "RequestId",
+        "request_id",
+        "provider_id",
+        "SMSID",
+        "tranId",
+    ]) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "thiếu mã tin nhắn / no message id (id, RequestId, SMSID…)",
+        );
     };
-    let status = text(&["status", "SendStatus", "state"]).unwrap_or_default().to_lowercase();
+    let status = text(&["status", "SendStatus", "state"])
+        .unwrap_or_default()
+        .to_lowercase();
     let delivered = match status.as_str() {
         "delivered" | "delivrd" | "success" | "ok" | "5" => true,
         "failed" | "undeliv" | "undelivered" | "rejected" | "expired" | "fail" | "error" => false,
-        _ => return problem(StatusCode::BAD_REQUEST, "trạng thái không rõ / unknown status: use delivered or failed"),
+        _ => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "trạng thái không rõ / unknown status: use delivered or failed",
+            )
+        }
     };
     let error = text(&["error", "reason", "ErrorMessage"]);
     match state
@@ -118,13 +153,21 @@ async fn delivery_report(
         .await
     {
         Ok(true) => {
-            state.metrics.delivery_report(if delivered { "delivered" } else { "failed" });
+            state
+                .metrics
+                .delivery_report(if delivered { "delivered" } else { "failed" });
             Json(json!({"recorded": true})).into_response()
         }
-        Ok(false) => problem(StatusCode::NOT_FOUND, "không có tin nhắn đã gửi với mã này / no sent message with this id"),
+        Ok(false) => problem(
+            StatusCode::NOT_FOUND,
+            "không có tin nhắn đã gửi với mã này / no sent message with this id",
+        ),
         Err(e) => {
             tracing::error!(error = %e, "delivery report not recorded");
-            problem(StatusCode::SERVICE_UNAVAILABLE, "thử lại sau / try again later")
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "thử lại sau / try again later",
+            )
         }
     }
 }

@@ -35,7 +35,8 @@ impl Metrics {
             self.runs_finished.fetch_add(1, Ordering::Relaxed);
             self.last_run_finished.store(at, Ordering::Relaxed);
         }
-        self.citizens_evaluated.fetch_add(evaluated, Ordering::Relaxed);
+        self.citizens_evaluated
+            .fetch_add(evaluated, Ordering::Relaxed);
         self.notices.fetch_add(notices, Ordering::Relaxed);
     }
 
@@ -65,35 +66,103 @@ impl Metrics {
     pub fn render(&self, outbox: &[(String, String, i64)], now: i64) -> String {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut out = String::new();
-        header(&mut out, "vongdoi_runs_total", "counter", "Scheduler runs of this process by result.");
-        let _ = writeln!(out, "vongdoi_runs_total{{result=\"finished\"}} {}", load(&self.runs_finished));
-        let _ = writeln!(out, "vongdoi_runs_total{{result=\"failed\"}} {}", load(&self.runs_failed));
-        header(&mut out, "vongdoi_citizens_evaluated_total", "counter", "Citizens whose lifecycle items this process evaluated.");
-        let _ = writeln!(out, "vongdoi_citizens_evaluated_total {}", load(&self.citizens_evaluated));
-        header(&mut out, "vongdoi_notices_total", "counter", "Notices recorded by this process's runs.");
+        header(
+            &mut out,
+            "vongdoi_runs_total",
+            "counter",
+            "Scheduler runs of this process by result.",
+        );
+        let _ = writeln!(
+            out,
+            "vongdoi_runs_total{{result=\"finished\"}} {}",
+            load(&self.runs_finished)
+        );
+        let _ = writeln!(
+            out,
+            "vongdoi_runs_total{{result=\"failed\"}} {}",
+            load(&self.runs_failed)
+        );
+        header(
+            &mut out,
+            "vongdoi_citizens_evaluated_total",
+            "counter",
+            "Citizens whose lifecycle items this process evaluated.",
+        );
+        let _ = writeln!(
+            out,
+            "vongdoi_citizens_evaluated_total {}",
+            load(&self.citizens_evaluated)
+        );
+        header(
+            &mut out,
+            "vongdoi_notices_total",
+            "counter",
+            "Notices recorded by this process's runs.",
+        );
         let _ = writeln!(out, "vongdoi_notices_total {}", load(&self.notices));
-        header(&mut out, "vongdoi_messages_total", "counter", "Send attempts of this process by channel and outcome (sent, retry, dead, fallback).");
+        header(
+            &mut out,
+            "vongdoi_messages_total",
+            "counter",
+            "Send attempts of this process by channel and outcome (sent, retry, dead, fallback).",
+        );
         for ((channel, outcome), n) in self.sends.lock().expect("metrics lock").iter() {
-            let _ = writeln!(out, "vongdoi_messages_total{{channel=\"{channel}\",outcome=\"{outcome}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "vongdoi_messages_total{{channel=\"{channel}\",outcome=\"{outcome}\"}} {n}"
+            );
         }
-        header(&mut out, "vongdoi_delivery_reports_total", "counter", "Delivery reports received from the SMS gateway, by status.");
+        header(
+            &mut out,
+            "vongdoi_delivery_reports_total",
+            "counter",
+            "Delivery reports received from the SMS gateway, by status.",
+        );
         for (status, n) in self.reports.lock().expect("metrics lock").iter() {
-            let _ = writeln!(out, "vongdoi_delivery_reports_total{{status=\"{status}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "vongdoi_delivery_reports_total{{status=\"{status}\"}} {n}"
+            );
         }
-        header(&mut out, "vongdoi_outbox_messages", "gauge", "Messages in the outbox (all instances) by channel and status.");
+        header(
+            &mut out,
+            "vongdoi_outbox_messages",
+            "gauge",
+            "Messages in the outbox (all instances) by channel and status.",
+        );
         for (channel, status, n) in outbox {
-            let _ = writeln!(out, "vongdoi_outbox_messages{{channel=\"{channel}\",status=\"{status}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "vongdoi_outbox_messages{{channel=\"{channel}\",status=\"{status}\"}} {n}"
+            );
         }
         // Lag: how long the latest scheduled tick has waited for its run to finish (0 once it
         // has); a stuck or failing scheduler shows as a growing number.
         let tick = self.last_tick.load(Ordering::Relaxed);
         let finished = self.last_run_finished.load(Ordering::Relaxed);
         let started = self.last_run_started.load(Ordering::Relaxed);
-        let lag = if tick == 0 || (finished >= tick && finished >= started) { 0 } else { (now - tick).max(0) };
-        header(&mut out, "vongdoi_scheduler_lag_seconds", "gauge", "Seconds since the latest scheduled run was due, while it has not finished.");
+        let lag = if tick == 0 || (finished >= tick && finished >= started) {
+            0
+        } else {
+            (now - tick).max(0)
+        };
+        header(
+            &mut out,
+            "vongdoi_scheduler_lag_seconds",
+            "gauge",
+            "Seconds since the latest scheduled run was due, while it has not finished.",
+        );
         let _ = writeln!(out, "vongdoi_scheduler_lag_seconds {lag}");
-        header(&mut out, "vongdoi_last_run_finished_timestamp_seconds", "gauge", "When this process last finished a run (Unix seconds).");
-        let _ = writeln!(out, "vongdoi_last_run_finished_timestamp_seconds {finished}");
+        header(
+            &mut out,
+            "vongdoi_last_run_finished_timestamp_seconds",
+            "gauge",
+            "When this process last finished a run (Unix seconds).",
+        );
+        let _ = writeln!(
+            out,
+            "vongdoi_last_run_finished_timestamp_seconds {finished}"
+        );
         out
     }
 }
@@ -110,23 +179,53 @@ mod tests {
     fn lag_grows_until_the_run_finishes() {
         let m = Metrics::default();
         let value = |text: &str, series: &str| -> String {
-            text.lines().find_map(|l| l.strip_prefix(series)).unwrap().trim().to_string()
+            text.lines()
+                .find_map(|l| l.strip_prefix(series))
+                .unwrap()
+                .trim()
+                .to_string()
         };
-        assert_eq!(value(&m.render(&[], 1_000), "vongdoi_scheduler_lag_seconds "), "0", "no tick yet");
+        assert_eq!(
+            value(&m.render(&[], 1_000), "vongdoi_scheduler_lag_seconds "),
+            "0",
+            "no tick yet"
+        );
         m.run_started(1_000, 1_001);
-        assert_eq!(value(&m.render(&[], 1_060), "vongdoi_scheduler_lag_seconds "), "60");
+        assert_eq!(
+            value(&m.render(&[], 1_060), "vongdoi_scheduler_lag_seconds "),
+            "60"
+        );
         m.run_ended(5, 2, None);
-        assert_eq!(value(&m.render(&[], 1_090), "vongdoi_scheduler_lag_seconds "), "90", "an interrupted run still owes the day");
+        assert_eq!(
+            value(&m.render(&[], 1_090), "vongdoi_scheduler_lag_seconds "),
+            "90",
+            "an interrupted run still owes the day"
+        );
         m.run_failed();
         m.run_ended(7, 1, Some(1_100));
         m.send("sms", "sent");
         m.send("sms", "sent");
         let text = m.render(&[("sms".into(), "queued".into(), 4)], 1_200);
         assert_eq!(value(&text, "vongdoi_scheduler_lag_seconds "), "0");
-        assert_eq!(value(&text, "vongdoi_runs_total{result=\"finished\"} "), "1");
+        assert_eq!(
+            value(&text, "vongdoi_runs_total{result=\"finished\"} "),
+            "1"
+        );
         assert_eq!(value(&text, "vongdoi_runs_total{result=\"failed\"} "), "1");
         assert_eq!(value(&text, "vongdoi_citizens_evaluated_total "), "12");
-        assert_eq!(value(&text, "vongdoi_messages_total{channel=\"sms\",outcome=\"sent\"} "), "2");
-        assert_eq!(value(&text, "vongdoi_outbox_messages{channel=\"sms\",status=\"queued\"} "), "4");
+        assert_eq!(
+            value(
+                &text,
+                "vongdoi_messages_total{channel=\"sms\",outcome=\"sent\"} "
+            ),
+            "2"
+        );
+        assert_eq!(
+            value(
+                &text,
+                "vongdoi_outbox_messages{channel=\"sms\",status=\"queued\"} "
+            ),
+            "4"
+        );
     }
 }

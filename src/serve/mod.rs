@@ -92,7 +92,12 @@ pub async fn serve(state: AppState, settings: ServeSettings) -> Result<()> {
     let (trigger, stop) = Shutdown::new();
     let app = tokio::net::TcpListener::bind(settings.listen)
         .await
-        .with_context(|| format!("cannot listen on {} (VONGDOI_LISTEN / --listen)", settings.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (VONGDOI_LISTEN / --listen)",
+                settings.listen
+            )
+        })?;
     let metrics = tokio::net::TcpListener::bind(settings.metrics_listen)
         .await
         .with_context(|| {
@@ -172,8 +177,15 @@ async fn run_tick(state: &AppState, tick: DateTime<Utc>, stop: &Shutdown) {
 
 /// One run for `as_of` (due at `due_at`, for the lag metric), logged and counted; a failure is
 /// logged, not returned: the next tick, a restart or `POST /api/runs` resumes the day.
-pub(crate) async fn run_day(state: &AppState, as_of: NaiveDate, due_at: DateTime<Utc>, stop: &Shutdown) {
-    state.metrics.run_started(due_at.timestamp(), Utc::now().timestamp());
+pub(crate) async fn run_day(
+    state: &AppState,
+    as_of: NaiveDate,
+    due_at: DateTime<Utc>,
+    stop: &Shutdown,
+) {
+    state
+        .metrics
+        .run_started(due_at.timestamp(), Utc::now().timestamp());
     let scheduler = Scheduler {
         store: state.store.clone(),
         rules: &state.rules,
@@ -199,7 +211,11 @@ pub(crate) async fn run_day(state: &AppState, as_of: NaiveDate, due_at: DateTime
 }
 
 /// Sends what becomes ready between runs: SMS held for the morning window, retries.
-async fn delivery_worker(state: AppState, every: std::time::Duration, stop: Shutdown) -> Result<()> {
+async fn delivery_worker(
+    state: AppState,
+    every: std::time::Duration,
+    stop: Shutdown,
+) -> Result<()> {
     let channels = delivery::Channels::from_config(&state.delivery)?;
     loop {
         if let Err(e) = delivery::deliver_ready(
@@ -241,15 +257,27 @@ mod tests {
         // 2026-11-21 23:05 UTC is 06:05 on the 22nd in Vietnam: the tick was 23:00 UTC.
         let now = Utc.with_ymd_and_hms(2026, 11, 21, 23, 5, 0).unwrap();
         let latest = s.latest_until(now).unwrap();
-        assert_eq!(latest, Utc.with_ymd_and_hms(2026, 11, 21, 23, 0, 0).unwrap());
-        assert_eq!(run_date(latest), NaiveDate::from_ymd_opt(2026, 11, 22).unwrap());
+        assert_eq!(
+            latest,
+            Utc.with_ymd_and_hms(2026, 11, 21, 23, 0, 0).unwrap()
+        );
+        assert_eq!(
+            run_date(latest),
+            NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+        );
         assert_eq!(
             s.next_after(now).unwrap(),
             Utc.with_ymd_and_hms(2026, 11, 22, 23, 0, 0).unwrap()
         );
         // Before 06:00 local the owed tick is yesterday's.
         let early = Utc.with_ymd_and_hms(2026, 11, 21, 22, 0, 0).unwrap();
-        assert_eq!(run_date(s.latest_until(early).unwrap()), NaiveDate::from_ymd_opt(2026, 11, 21).unwrap());
-        assert!("0 6 * * *".parse::<Schedule>().is_err(), "five fields are refused");
+        assert_eq!(
+            run_date(s.latest_until(early).unwrap()),
+            NaiveDate::from_ymd_opt(2026, 11, 21).unwrap()
+        );
+        assert!(
+            "0 6 * * *".parse::<Schedule>().is_err(),
+            "five fields are refused"
+        );
     }
 }

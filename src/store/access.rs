@@ -230,7 +230,11 @@ impl Store {
         on_backend!(self, s => s.insert_session(id_hash, key_name, now, expires_at).await)
     }
 
-    pub async fn session_key(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<ApiKeyRow>> {
+    pub async fn session_key(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ApiKeyRow>> {
         on_backend!(self, s => s.session_key(id_hash, now).await)
     }
 

@@ -665,7 +665,12 @@ impl Store {
     }
 
     /// Marks many leased messages sent in one transaction.
-    pub async fn mark_sent_many(&self, ids: &[String], owner: &str, now: DateTime<Utc>) -> Result<u64> {
+    pub async fn mark_sent_many(
+        &self,
+        ids: &[String],
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
         dispatch!(self, s => s.mark_sent_many(ids, owner, now).await)
     }
 

@@ -135,7 +135,11 @@ pub fn mail_digest(paths: &[&std::path::Path]) -> Vec<Mail> {
         .args(paths)
         .output()
         .expect("python3 runs (tests read emails with its email package)");
-    assert!(out.status.success(), "mail_digest: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "mail_digest: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -178,7 +182,13 @@ impl Drop for Served {
 pub fn serve(db: &TestDb, dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Served {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vongdoi"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
         .args(args)
         .current_dir(dir)
         .env("DATABASE_URL", &db.url)
@@ -210,7 +220,12 @@ pub fn serve(db: &TestDb, dir: &std::path::Path, args: &[&str], envs: &[(&str, &
             Err(_) => panic!("vongdoi serve did not start: {}", printed.lock().unwrap()),
         }
     }
-    Served { child, base, metrics, stdout: printed }
+    Served {
+        child,
+        base,
+        metrics,
+        stdout: printed,
+    }
 }
 
 /// A helper server from `tests/fixtures/` (SMTP server, SMS gateway), killed when dropped.
