@@ -5,7 +5,7 @@ use crate::registry::export::export_citizens;
 use crate::registry::import::{ErrorReport, ImportKind, Importer};
 use crate::registry::{AdminUnits, PersonalId};
 use crate::reports::{self, coverage::CohortBy, Area as ReportArea, ItemFilter};
-use crate::rules::{CheckContext, DoseRecord, Forecast, Lang, RuleSet, Status, Subject};
+use crate::rules::{CheckContext, Forecast, Lang, RuleSet, Status};
 use crate::store::{Channel, Store, DEFAULT_DATABASE_URL};
 use anyhow::{bail, Context, Result};
 use chrono::{FixedOffset, NaiveDate, Utc};
@@ -383,29 +383,7 @@ pub async fn forecast_of(
             pin.masked()
         );
     };
-    let c = &stored.citizen;
-    let immunizations = store.immunizations_of(pin).await?;
-    let cards: Vec<NaiveDate> = store
-        .id_cards_of(pin)
-        .await?
-        .into_iter()
-        .map(|r| r.issued_on)
-        .collect();
-    let doses: Vec<DoseRecord> = immunizations
-        .iter()
-        .map(|r| DoseRecord {
-            vaccine: &r.vaccine,
-            date_given: r.date_given,
-        })
-        .collect();
-    let subject = Subject {
-        date_of_birth: c.date_of_birth,
-        date_of_death: c.date_of_death,
-        sex: c.sex,
-        province_code: c.commune_code.province_code(),
-        commune_code: c.commune_code.as_str(),
-    };
-    Ok(rules.evaluate(&subject, &doses, &cards, as_of))
+    Ok(crate::schedule::forecast_of_stored(store, rules, &stored, as_of).await?)
 }
 
 fn progress_bar(len: u64, unit: &str) -> ProgressBar {

@@ -557,26 +557,8 @@ pub async fn forecast_of_stored(
     stored: &StoredCitizen,
     as_of: NaiveDate,
 ) -> ApiResult<crate::rules::Forecast> {
-    let store = &api.app.store;
-    let (immunizations, cards) =
-        tokio::try_join!(store.immunizations_of(pin), store.id_cards_of(pin))?;
-    let doses: Vec<crate::rules::DoseRecord> = immunizations
-        .iter()
-        .map(|r| crate::rules::DoseRecord {
-            vaccine: &r.vaccine,
-            date_given: r.date_given,
-        })
-        .collect();
-    let cards: Vec<NaiveDate> = cards.into_iter().map(|r| r.issued_on).collect();
-    let c = &stored.citizen;
-    let subject = crate::rules::Subject {
-        date_of_birth: c.date_of_birth,
-        date_of_death: c.date_of_death,
-        sex: c.sex,
-        province_code: c.commune_code.province_code(),
-        commune_code: c.commune_code.as_str(),
-    };
-    Ok(api.app.rules.evaluate(&subject, &doses, &cards, as_of))
+    debug_assert_eq!(stored.citizen.personal_id, pin);
+    Ok(crate::schedule::forecast_of_stored(&api.app.store, &api.app.rules, stored, as_of).await?)
 }
 
 /// Who read or changed this person's data (a data-subject request, Law 91/2025 Art. 14).

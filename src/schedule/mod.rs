@@ -83,6 +83,37 @@ pub fn evaluate(rules: &RuleSet, r: &CitizenRecords, as_of: NaiveDate) -> Foreca
     rules.evaluate(&subject_of(r), &doses, &r.id_cards, as_of)
 }
 
+/// One stored citizen's forecast on `as_of`, their records read side by side: the `forecast`
+/// command and the API's forecast, citizen page and area check share it, so they cannot
+/// disagree.
+pub async fn forecast_of_stored(
+    store: &Store,
+    rules: &RuleSet,
+    stored: &crate::store::StoredCitizen,
+    as_of: NaiveDate,
+) -> crate::store::Result<Forecast> {
+    let pin = stored.citizen.personal_id;
+    let (immunizations, cards) =
+        tokio::try_join!(store.immunizations_of(pin), store.id_cards_of(pin))?;
+    let doses: Vec<DoseRecord> = immunizations
+        .iter()
+        .map(|r| DoseRecord {
+            vaccine: &r.vaccine,
+            date_given: r.date_given,
+        })
+        .collect();
+    let cards: Vec<NaiveDate> = cards.into_iter().map(|r| r.issued_on).collect();
+    let c = &stored.citizen;
+    let subject = Subject {
+        date_of_birth: c.date_of_birth,
+        date_of_death: c.date_of_death,
+        sex: c.sex,
+        province_code: c.commune_code.province_code(),
+        commune_code: c.commune_code.as_str(),
+    };
+    Ok(rules.evaluate(&subject, &doses, &cards, as_of))
+}
+
 impl Scheduler<'_> {
     /// One pass for `as_of`. With `dry_run`, returns the notices that would be recorded and
     /// writes nothing at all.
