@@ -924,47 +924,12 @@ async fn citizen_command(store: &Store, command: CitizenCommand) -> Result<()> {
                     pin.masked()
                 );
             };
-            let c = &stored.citizen;
-            let household = match &c.household_id {
-                Some(h) => store
-                    .household(h)
-                    .await?
-                    .into_iter()
-                    .filter(|m| m.personal_id != pin)
-                    .collect(),
-                None => Vec::new(),
-            };
-            let mut guardians = Vec::new();
-            for (role, id) in [
-                ("mother", c.mother_id),
-                ("father", c.father_id),
-                ("guardian", c.guardian_id),
-            ] {
-                if let Some(id) = id {
-                    guardians.push((role, id, store.citizen(id).await?.map(|g| g.citizen)));
-                }
-            }
-            let immunizations = store.immunizations_of(pin).await?;
-            let id_cards = store.id_cards_of(pin).await?;
-            let history = store.history_of(pin).await?;
-            let id_changes = store.id_changes_of(pin).await?;
+            let dossier = store.dossier(stored).await?;
             if format == Format::Json {
-                let json = serde_json::json!({
-                    "citizen": stored,
-                    "province_code": c.commune_code.province_code(),
-                    "household": household,
-                    "guardians": guardians.iter().map(|(role, id, g)| serde_json::json!({
-                        "role": role, "personal_id": id, "full_name": g.as_ref().map(|g| &g.full_name),
-                        "phone": g.as_ref().and_then(|g| g.phone.as_ref()), "email": g.as_ref().and_then(|g| g.email.as_ref()),
-                    })).collect::<Vec<_>>(),
-                    "immunizations": immunizations,
-                    "id_cards": id_cards,
-                    "history": history,
-                    "personal_id_changes": id_changes,
-                });
-                println!("{}", serde_json::to_string_pretty(&json)?);
+                println!("{}", serde_json::to_string_pretty(&dossier.to_json())?);
                 return Ok(());
             }
+            let (stored, c) = (&dossier.stored, &dossier.stored.citizen);
             let units = AdminUnits::get();
             let commune = units.commune(c.commune_code.as_str()).expect("validated");
             let province = units.province(&commune.province_code).expect("embedded");
@@ -1012,23 +977,24 @@ async fn citizen_command(store: &Store, command: CitizenCommand) -> Result<()> {
                 stored.created_at.format("%Y-%m-%d %H:%M"),
                 stored.created_by
             );
-            for (role, id, g) in &guardians {
-                let label = match *role {
+            for g in &dossier.guardians {
+                let label = match g.role {
                     "mother" => "Mẹ / Mother",
                     "father" => "Cha / Father",
                     _ => "Người giám hộ / Guardian",
                 };
                 println!(
                     "{label:<29}{} {}",
-                    id,
-                    g.as_ref()
+                    g.personal_id,
+                    g.person
+                        .as_ref()
                         .map(|g| g.full_name.as_str())
                         .unwrap_or("(chưa có trong sổ / not registered)")
                 );
             }
-            if !household.is_empty() {
+            if !dossier.household.is_empty() {
                 println!("\nThành viên hộ / Household members:");
-                for m in &household {
+                for m in &dossier.household {
                     println!(
                         "  {}  {:<28} {}  {}",
                         m.personal_id,
@@ -1038,8 +1004,11 @@ async fn citizen_command(store: &Store, command: CitizenCommand) -> Result<()> {
                     );
                 }
             }
-            println!("\nTiêm chủng / Immunizations ({}):", immunizations.len());
-            for r in &immunizations {
+            println!(
+                "\nTiêm chủng / Immunizations ({}):",
+                dossier.immunizations.len()
+            );
+            for r in &dossier.immunizations {
                 println!(
                     "  {}  {:<8} {}",
                     r.date_given,
@@ -1047,13 +1016,13 @@ async fn citizen_command(store: &Store, command: CitizenCommand) -> Result<()> {
                     r.place.as_deref().unwrap_or("")
                 );
             }
-            println!("\nThẻ căn cước / ID cards ({}):", id_cards.len());
-            for r in &id_cards {
+            println!("\nThẻ căn cước / ID cards ({}):", dossier.id_cards.len());
+            for r in &dossier.id_cards {
                 println!("  {}", r.issued_on);
             }
-            if !history.is_empty() || !id_changes.is_empty() {
+            if !dossier.history.is_empty() || !dossier.id_changes.is_empty() {
                 println!("\nLịch sử thay đổi / Change history:");
-                for h in &history {
+                for h in &dossier.history {
                     println!(
                         "  {}  {:<14} {} → {}  ({})",
                         h.changed_at.format("%Y-%m-%d %H:%M"),

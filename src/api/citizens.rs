@@ -85,37 +85,17 @@ pub async fn citizen_document(
     pin: PersonalId,
     stored: &StoredCitizen,
 ) -> ApiResult<Value> {
-    let store = &api.app.store;
-    let c = &stored.citizen;
-    let household = match &c.household_id {
-        Some(h) => store
-            .household(h)
-            .await?
-            .into_iter()
-            .filter(|m| m.personal_id != pin)
-            .collect(),
-        None => Vec::new(),
-    };
-    let mut guardians = Vec::new();
-    for (role, id) in [
-        ("mother", c.mother_id),
-        ("father", c.father_id),
-        ("guardian", c.guardian_id),
-    ] {
-        if let Some(id) = id {
-            guardians.push((role, id, store.citizen(id).await?.map(|g| g.citizen)));
-        }
-    }
-    let immunizations = store.immunizations_of(pin).await?;
-    let id_cards = store.id_cards_of(pin).await?;
-    let history = store.history_of(pin).await?;
+    let dossier = api.app.store.dossier(stored.clone()).await?;
     let mut reads: Vec<(String, Option<String>)> = vec![(pin.to_string(), Some("citizen".into()))];
-    for (role, id, g) in &guardians {
-        if g.is_some() {
-            reads.push((id.to_string(), Some(format!("{role} of {}", pin.masked()))));
+    for g in &dossier.guardians {
+        if g.person.is_some() {
+            reads.push((
+                g.personal_id.to_string(),
+                Some(format!("{} of {}", g.role, pin.masked())),
+            ));
         }
     }
-    for m in &household {
+    for m in &dossier.household {
         reads.push((
             m.personal_id.to_string(),
             Some(format!("household of {}", pin.masked())),
@@ -128,18 +108,7 @@ pub async fn citizen_document(
             reads.iter().map(|(p, d)| (p.as_str(), d.clone())),
         )
         .await?;
-    Ok(json!({
-        "citizen": stored,
-        "province_code": c.commune_code.province_code(),
-        "household": household,
-        "guardians": guardians.iter().map(|(role, id, g)| json!({
-            "role": role, "personal_id": id, "full_name": g.as_ref().map(|g| &g.full_name),
-            "phone": g.as_ref().and_then(|g| g.phone.as_ref()), "email": g.as_ref().and_then(|g| g.email.as_ref()),
-        })).collect::<Vec<_>>(),
-        "immunizations": immunizations,
-        "id_cards": id_cards,
-        "history": history,
-    }))
+    Ok(dossier.to_json())
 }
 
 pub async fn get_citizen(

@@ -7,6 +7,8 @@
 //! once; each backend only runs SQL.
 
 pub mod access;
+mod dossier;
+pub use dossier::{Dossier, Guardian};
 mod postgres;
 pub mod scan;
 pub mod schedule;
