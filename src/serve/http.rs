@@ -172,12 +172,7 @@ async fn delivery_report(
     }
 }
 
-/// RFC 9457 problem details, Vietnamese first.
+/// RFC 9457 problem details, the same shape as every API error.
 fn problem(status: StatusCode, detail: &str) -> Response {
-    (
-        status,
-        [("content-type", "application/problem+json")],
-        Json(json!({"type": "about:blank", "title": status.canonical_reason().unwrap_or(""), "status": status.as_u16(), "detail": detail})),
-    )
-        .into_response()
+    crate::api::problem::Problem::new(status, detail).into_response()
 }
