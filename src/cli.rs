@@ -678,6 +678,7 @@ async fn report_command(store: Arc<Store>, rules: &RuleSet, kind: ReportKind) ->
                 area_of(&common)?,
                 as_of_of(&common),
                 items.filter(),
+                &crate::registry::Scope::national(),
             )
             .await?;
             write_report(
@@ -694,6 +695,7 @@ async fn report_command(store: Arc<Store>, rules: &RuleSet, kind: ReportKind) ->
                 area_of(&common)?,
                 as_of_of(&common),
                 items.filter(),
+                &crate::registry::Scope::national(),
             )
             .await?;
             write_report(
@@ -924,7 +926,9 @@ async fn citizen_command(store: &Store, command: CitizenCommand) -> Result<()> {
                     pin.masked()
                 );
             };
-            let dossier = store.dossier(stored).await?;
+            let dossier = store
+                .dossier(stored, &crate::registry::Scope::national())
+                .await?;
             if format == Format::Json {
                 println!("{}", serde_json::to_string_pretty(&dossier.to_json())?);
                 return Ok(());
@@ -987,7 +991,7 @@ async fn citizen_command(store: &Store, command: CitizenCommand) -> Result<()> {
                     "{label:<29}{} {}",
                     g.personal_id,
                     g.person
-                        .as_ref()
+                        .shown()
                         .map(|g| g.full_name.as_str())
                         .unwrap_or("(chưa có trong sổ / not registered)")
                 );

@@ -100,6 +100,11 @@ impl Caller {
         }
     }
 
+    /// May this caller be shown this person? The one test (see [`crate::registry::Scope`]).
+    pub fn may_see(&self, person: &crate::registry::Citizen) -> bool {
+        self.0.scope.may_see(person)
+    }
+
     /// 403 unless the commune is in the key's area.
     pub fn require_commune(&self, commune: &str) -> ApiResult<()> {
         if self.0.scope.contains_commune(commune) {

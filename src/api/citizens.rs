@@ -9,7 +9,7 @@ use super::problem::{ApiJson, ApiPath, ApiQuery, ApiResult, FieldProblem, Proble
 use super::ApiState;
 use crate::registry::citizen::{CitizenRow, FieldError, CITIZEN_COLUMNS};
 use crate::registry::records::{check_within_life, IdCardRow, ImmunizationRow};
-use crate::registry::PersonalId;
+use crate::registry::{Citizen, PersonalId};
 use crate::store::access::AuditFilter;
 use crate::store::StoredCitizen;
 use axum::extract::State;
@@ -43,7 +43,9 @@ pub fn parse_date_field(field: &str, raw: &str) -> ApiResult<NaiveDate> {
     crate::registry::dates::parse_date(raw).map_err(|e| Problem::field(field, e))
 }
 
-/// Parses the ID, checks the role, finds the citizen (404) and checks the area (403).
+/// Parses the ID, checks the role, finds the citizen and checks the area. To a caller bound to
+/// an area, an ID outside it and an ID registered nowhere get the same 403, so answers never
+/// tell whether someone exists elsewhere; national callers get 404 for an unknown ID.
 pub async fn citizen_in_area(
     api: &ApiState,
     caller: &Caller,
@@ -53,14 +55,11 @@ pub async fn citizen_in_area(
 ) -> ApiResult<(PersonalId, StoredCitizen)> {
     caller.require(roles, what)?;
     let pin = parse_pin(raw_pin)?;
-    let stored = api
-        .app
-        .store
-        .citizen(pin)
-        .await?
-        .ok_or_else(|| no_citizen(pin))?;
-    caller.require_commune(stored.citizen.commune_code.as_str())?;
-    Ok((pin, stored))
+    match api.app.store.citizen(pin).await? {
+        Some(stored) if caller.may_see(&stored.citizen) => Ok((pin, stored)),
+        _ if caller.0.scope.everywhere() => Err(no_citizen(pin)),
+        _ => Err(not_in_area(caller, pin)),
+    }
 }
 
 pub fn no_citizen(pin: PersonalId) -> Problem {
@@ -71,13 +70,25 @@ pub fn no_citizen(pin: PersonalId) -> Problem {
     ))
 }
 
+/// The answer for an ID outside the caller's area or not registered at all: the same words
+/// either way.
+pub fn not_in_area(caller: &Caller, pin: PersonalId) -> Problem {
+    let area = caller.0.scope.describe();
+    Problem::forbidden(format!(
+        "không có công dân {} trong địa bàn của bạn ({area}) / no citizen {} in your area ({area})",
+        pin.masked(),
+        pin.masked()
+    ))
+}
+
 /// A strong validator of the stored version: when it was last changed.
 pub fn etag(stored: &StoredCitizen) -> String {
     format!("\"{}\"", stored.updated_at.timestamp_micros())
 }
 
-/// The citizen with guardians, household and records, as `vongdoi citizen show --format json`;
-/// records a read for the citizen and for every other person it names.
+/// The citizen with guardians, household and records, as `vongdoi citizen show --format json`
+/// but only with the people the caller may see; records a read for the citizen and for every
+/// other person it shows.
 pub async fn citizen_document(
     api: &ApiState,
     audit: &AuditSink,
@@ -85,22 +96,18 @@ pub async fn citizen_document(
     pin: PersonalId,
     stored: &StoredCitizen,
 ) -> ApiResult<Value> {
-    let dossier = api.app.store.dossier(stored.clone()).await?;
+    let dossier = api
+        .app
+        .store
+        .dossier(stored.clone(), &caller.0.scope)
+        .await?;
     let mut reads: Vec<(String, Option<String>)> = vec![(pin.to_string(), Some("citizen".into()))];
-    for g in &dossier.guardians {
-        if g.person.is_some() {
-            reads.push((
-                g.personal_id.to_string(),
-                Some(format!("{} of {}", g.role, pin.masked())),
-            ));
-        }
-    }
-    for m in &dossier.household {
-        reads.push((
-            m.personal_id.to_string(),
-            Some(format!("household of {}", pin.masked())),
-        ));
-    }
+    reads.extend(dossier.linked_people().map(|(p, how)| {
+        (
+            p.personal_id.to_string(),
+            Some(format!("{how} of {}", pin.masked())),
+        )
+    }));
     audit
         .persons(
             caller,
@@ -173,34 +180,66 @@ impl CitizenInput {
     }
 }
 
-/// Validates a citizen row fully: fields, then that linked parents and guardians are
-/// registered (as the importer does).
-async fn validate_citizen(api: &ApiState, row: &CitizenRow) -> ApiResult<crate::registry::Citizen> {
+/// Validates a citizen row fully: fields, then the links the caller writes. A mother, father or
+/// guardian must be registered in the caller's area, and a household must not have members
+/// outside it: otherwise a registrar could link their resident to anyone in the country and read
+/// them through the link (issue #10). Links already on the record (`before`, e.g. from the
+/// operator's import) are left as they are. An unknown ID and one outside the area get the same
+/// words, so the answer does not tell whether someone exists elsewhere.
+async fn validate_citizen(
+    api: &ApiState,
+    caller: &Caller,
+    row: &CitizenRow,
+    before: Option<&Citizen>,
+) -> ApiResult<Citizen> {
     let c = row
         .validate(crate::cli::today_in_vietnam())
         .map_err(field_problems)?;
-    let links: Vec<(&'static str, PersonalId)> = [
-        ("mother_id", c.mother_id),
-        ("father_id", c.father_id),
-        ("guardian_id", c.guardian_id),
-    ]
-    .into_iter()
-    .filter_map(|(f, id)| id.map(|id| (f, id)))
-    .collect();
+    let unchanged = |role: &str, id: PersonalId| {
+        before.is_some_and(|b| b.guardian_links().any(|(r, i)| r == role && i == id))
+    };
+    let links: Vec<(&'static str, PersonalId)> = c
+        .guardian_links()
+        .filter(|(role, id)| !unchanged(role, *id))
+        .collect();
+    let mut problems = Vec::new();
     if !links.is_empty() {
         let ids: Vec<PersonalId> = links.iter().map(|(_, id)| *id).collect();
-        let known = api.app.store.existing_ids(&ids).await?;
-        let missing: Vec<FieldProblem> = links
-            .iter()
-            .filter(|(_, id)| !known.contains(id))
-            .map(|(f, _)| FieldProblem {
-                field: f.to_string(),
-                reason: "không có trong sổ dân cư / not in the registry".into(),
-            })
+        let visible: Vec<PersonalId> = api
+            .app
+            .store
+            .citizens_by_ids(&ids)
+            .await?
+            .into_iter()
+            .filter(|p| caller.may_see(&p.citizen))
+            .map(|p| p.citizen.personal_id)
             .collect();
-        if !missing.is_empty() {
-            return Err(Problem::fields(missing));
+        problems.extend(
+            links
+                .iter()
+                .filter(|(_, id)| !visible.contains(id))
+                .map(|(role, _)| FieldProblem {
+                    field: format!("{role}_id"),
+                    reason: "không có trong sổ dân cư thuộc địa bàn của bạn / not registered in your area".into(),
+                }),
+        );
+    }
+    let household_changed = c.household_id.is_some()
+        && before.map(|b| &b.household_id) != Some(&c.household_id);
+    if let (true, Some(h)) = (household_changed, &c.household_id) {
+        let members = api.app.store.household(h).await?;
+        if members
+            .iter()
+            .any(|m| m.personal_id != c.personal_id && !caller.may_see(m))
+        {
+            problems.push(FieldProblem {
+                field: "household_id".into(),
+                reason: "mã hộ này là của một hộ ngoài địa bàn của bạn; dùng mã hộ của xã mình / this household id belongs to a household outside your area: use one of your commune's households".into(),
+            });
         }
+    }
+    if !problems.is_empty() {
+        return Err(Problem::fields(problems));
     }
     Ok(c)
 }
@@ -211,11 +250,13 @@ pub async fn create_citizen(
     ApiJson(input): ApiJson<CitizenInput>,
 ) -> ApiResult<Response> {
     caller.require(&[Role::Registrar], "thêm công dân / register citizens")?;
-    let c = validate_citizen(&api, &input.row()).await?;
+    let c = validate_citizen(&api, &caller, &input.row(), None).await?;
     caller.require_commune(c.commune_code.as_str())?;
+    // Personal IDs are unique, so a refused registration always tells that the ID is in use;
+    // it never tells where, or whose it is.
     if api.app.store.citizen(c.personal_id).await?.is_some() {
         return Err(Problem::conflict(format!(
-            "công dân {} đã có trong sổ; dùng PATCH để sửa / citizen {} is registered already: use PATCH to change",
+            "số định danh {} đã có trong sổ: nếu là người của địa bàn bạn, dùng PATCH để sửa; nếu người này chuyển đến, đề nghị quản trị viên chuyển hồ sơ / personal ID {} is registered already: if the person is in your area, use PATCH; if they moved in, ask an administrator to move the record",
             c.personal_id.masked(),
             c.personal_id.masked()
         )));
@@ -316,7 +357,7 @@ pub async fn patch_citizen(
         email,
         language,
     };
-    let c = validate_citizen(&api, &row).await?;
+    let c = validate_citizen(&api, &caller, &row, Some(&stored.citizen)).await?;
     // Moving someone out of the key's area is not this key's to decide.
     caller.require_commune(c.commune_code.as_str())?;
     let source = format!("api:{}", caller.0.name);
@@ -543,11 +584,10 @@ pub async fn get_access_log(
     let pin = parse_pin(&pin)?;
     // The registrar answers requests at the commune office: only for its own residents. A
     // person no longer registered can still ask; the national roles answer that.
-    let stored = api.app.store.citizen(pin).await?;
-    match &stored {
-        Some(s) => caller.require_commune(s.citizen.commune_code.as_str())?,
+    match api.app.store.citizen(pin).await? {
+        Some(s) if caller.may_see(&s.citizen) => {}
         None if caller.0.role.is_national() => {}
-        None => return Err(no_citizen(pin)),
+        _ => return Err(not_in_area(&caller, pin)),
     }
     let rows = api
         .app

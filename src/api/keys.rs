@@ -3,9 +3,9 @@
 //! copy of the database lets nobody in.
 
 use crate::registry::AdminUnits;
+pub use crate::registry::Scope;
 use crate::store::access::ApiKeyRow;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
 use std::io::Read;
 
 /// What a key may do (issue #6).
@@ -60,72 +60,6 @@ impl Role {
             Role::Education => "giáo dục",
             Role::Auditor => "kiểm tra",
         }
-    }
-}
-
-/// Where a key may look: provinces and communes; both empty = everywhere.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Scope {
-    pub provinces: BTreeSet<String>,
-    pub communes: BTreeSet<String>,
-}
-
-impl Scope {
-    pub fn everywhere(&self) -> bool {
-        self.provinces.is_empty() && self.communes.is_empty()
-    }
-
-    /// Does the area include this commune?
-    pub fn contains_commune(&self, commune: &str) -> bool {
-        if self.everywhere() || self.communes.contains(commune) {
-            return true;
-        }
-        AdminUnits::get()
-            .commune(commune)
-            .is_some_and(|c| self.provinces.contains(&c.province_code))
-    }
-
-    /// Does the area include the whole province?
-    pub fn contains_province(&self, province: &str) -> bool {
-        self.everywhere() || self.provinces.contains(province)
-    }
-
-    /// Every commune of the area (None: everywhere).
-    pub fn commune_codes(&self) -> Option<Vec<String>> {
-        if self.everywhere() {
-            return None;
-        }
-        let units = AdminUnits::get();
-        let mut all: BTreeSet<String> = self.communes.clone();
-        for p in &self.provinces {
-            all.extend(units.communes_of(p).map(|c| c.code.clone()));
-        }
-        Some(all.into_iter().collect())
-    }
-
-    pub fn describe(&self) -> String {
-        if self.everywhere() {
-            return "toàn quốc / everywhere".into();
-        }
-        let mut parts: Vec<String> = self
-            .provinces
-            .iter()
-            .map(|p| format!("tỉnh/province {p}"))
-            .collect();
-        parts.extend(self.communes.iter().map(|c| format!("xã/commune {c}")));
-        parts.join(", ")
-    }
-
-    fn join(set: &BTreeSet<String>) -> String {
-        set.iter().cloned().collect::<Vec<_>>().join(",")
-    }
-
-    fn split(s: &str) -> BTreeSet<String> {
-        s.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect()
     }
 }
 

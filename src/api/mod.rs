@@ -5,6 +5,7 @@
 //! - [`auth`]: `Authorization: Bearer KEY` → the key's role and area; per-key rate limit.
 //! - [`audit`]: one row per read or change of a person's data, committed before answering.
 //! - [`citizens`], [`reports`], [`messages`], [`runs`]: the `/api` handlers.
+//! - [`fair`]: one expensive request per key, a bounded number in all.
 //! - [`problem`]: RFC 9457 problem details for every error.
 //! - [`openapi`]: the route table that builds both the router and `/openapi.json`.
 //! - [`pages`]: server-rendered staff pages (login with a key, session cookie).
@@ -17,6 +18,7 @@ pub mod audit;
 pub mod auth;
 pub mod citizens;
 pub mod cli;
+pub mod fair;
 pub mod keys;
 pub mod messages;
 pub mod openapi;
@@ -50,6 +52,8 @@ pub struct ApiState {
     pub keys: auth::KeyCache,
     pub limiter: auth::RateLimiter,
     pub audit: audit::AuditSink,
+    /// Slots for the expensive requests (lists, reports): see [`fair`].
+    pub heavy: fair::HeavyWork,
     /// The OpenAPI document, built once from the route table.
     pub openapi: serde_json::Value,
     pub docs_page: String,
@@ -169,6 +173,7 @@ pub fn router(state: AppState) -> Router {
         app: state,
         keys: auth::KeyCache::default(),
         limiter: auth::RateLimiter::from_env(),
+        heavy: fair::HeavyWork::from_env(),
         openapi: openapi::document(&router_docs),
         docs_page: openapi::docs_page(&router_docs),
     });

@@ -27,6 +27,9 @@ use std::sync::Arc;
 
 pub const SESSION_COOKIE: &str = "vongdoi_session";
 const LANG_COOKIE: &str = "vongdoi_lang";
+/// The sign-in form's token (double submit): set with the form, sent back with it. Another
+/// site can neither read it nor make the browser send it (SameSite=Strict).
+const LOGIN_COOKIE: &str = "vongdoi_login";
 /// A working day.
 const SESSION_HOURS: i64 = 10;
 
@@ -281,6 +284,8 @@ struct LoginForm {
     key: String,
     #[serde(default)]
     next: String,
+    #[serde(default)]
+    token: String,
 }
 
 /// Only our own pages are places to go after signing in (no open redirect).
@@ -296,7 +301,7 @@ fn safe_next(next: &str) -> String {
     }
 }
 
-fn login_page(lang: Lang, next: &str, problem: Option<&str>) -> String {
+fn login_page(lang: Lang, next: &str, token: &str, problem: Option<&str>) -> String {
     let mut body = String::new();
     if let Some(p) = problem {
         let _ = write!(body, "<p class=\"err\">{}</p>", esc(p));
@@ -304,9 +309,10 @@ fn login_page(lang: Lang, next: &str, problem: Option<&str>) -> String {
     let _ = write!(
         body,
         "<form method=\"post\" action=\"/staff/login\" class=\"filters\"><label>{}<input type=\"password\" name=\"key\" autocomplete=\"off\" required></label>\
-         <input type=\"hidden\" name=\"next\" value=\"{}\"><button type=\"submit\">{}</button></form><p>{}</p>",
+         <input type=\"hidden\" name=\"next\" value=\"{}\"><input type=\"hidden\" name=\"token\" value=\"{}\"><button type=\"submit\">{}</button></form><p>{}</p>",
         t(lang, "Khóa API", "API key"),
         esc(next),
+        esc(token),
         t(lang, "Đăng nhập", "Sign in"),
         t(lang, "Khóa do quản trị viên cấp (vongdoi keys create). Trình duyệt chỉ giữ mã phiên, không giữ khóa.",
           "Your key comes from the administrator (vongdoi keys create). The browser keeps only a session id, never the key.")
@@ -320,6 +326,47 @@ fn login_page(lang: Lang, next: &str, problem: Option<&str>) -> String {
     )
 }
 
+/// The sign-in page with a fresh form token (and its cookie).
+fn login_response(
+    status: StatusCode,
+    lang: Lang,
+    asked: Option<Lang>,
+    next: &str,
+    problem: Option<&str>,
+) -> Response {
+    let token = match random_hex() {
+        Ok(t) => t,
+        Err(e) => return error_page(lang, None, Problem::internal("login token", e)),
+    };
+    let mut res = html(status, asked, login_page(lang, next, &token, problem));
+    let v = format!("{LOGIN_COOKIE}={token}; Path=/staff/login; HttpOnly; SameSite=Strict; Max-Age=3600");
+    res.headers_mut()
+        .append(header::SET_COOKIE, HeaderValue::from_str(&v).expect("hex"));
+    res
+}
+
+/// Did the sign-in form come from our own page? A browser says where a form was posted from
+/// (`Origin`, `Sec-Fetch-Site`); when it does, it must be this site. Clients that say
+/// neither still need the form token.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = get("sec-fetch-site") {
+        if !matches!(site, "same-origin" | "none") {
+            return false;
+        }
+    }
+    match get("origin") {
+        None => true,
+        Some(origin) => {
+            let host = get("x-forwarded-host").or(get("host")).unwrap_or("");
+            let origin_host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            !host.is_empty() && origin_host == Some(host)
+        }
+    }
+}
+
 async fn login_form(headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     let pairs = query_pairs(raw.as_deref());
     let (lang, asked) = lang_of(&headers, &pairs);
@@ -328,7 +375,7 @@ async fn login_form(headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
         .find(|(k, _)| k == "next")
         .map(|(_, v)| safe_next(v))
         .unwrap_or_else(|| "/staff".into());
-    html(StatusCode::OK, asked, login_page(lang, &next, None))
+    login_response(StatusCode::OK, lang, asked, &next, None)
 }
 
 async fn login(
@@ -338,21 +385,36 @@ async fn login(
 ) -> Response {
     let (lang, _) = lang_of(&headers, &[]);
     let next = safe_next(&form.next);
+    // Login CSRF: another site must not sign this browser in with a key of its choosing.
+    let token_ok = cookie(&headers, LOGIN_COOKIE)
+        .is_some_and(|c| c.len() == 64 && !form.token.is_empty() && c == form.token);
+    if !same_origin(&headers) || !token_ok {
+        tracing::info!("sign-in refused: the form did not come from our sign-in page");
+        return login_response(
+            StatusCode::FORBIDDEN,
+            lang,
+            None,
+            &next,
+            Some(t(
+                lang,
+                "Biểu mẫu đăng nhập đã hết hạn hoặc không phải từ trang này. Hãy nhập lại khóa.",
+                "The sign-in form expired or did not come from this site. Enter your key again.",
+            )),
+        );
+    }
     let key = match super::auth::key_of(&api, form.key.trim()).await {
         Ok(Some(k)) => k,
         Ok(None) => {
-            return html(
+            return login_response(
                 StatusCode::UNAUTHORIZED,
+                lang,
                 None,
-                login_page(
+                &next,
+                Some(t(
                     lang,
-                    &next,
-                    Some(t(
-                        lang,
-                        "Khóa không đúng hoặc đã bị thu hồi.",
-                        "The key is wrong or revoked.",
-                    )),
-                ),
+                    "Khóa không đúng hoặc đã bị thu hồi.",
+                    "The key is wrong or revoked.",
+                )),
             )
         }
         Err(p) => return error_page(lang, None, p),
@@ -473,6 +535,34 @@ fn commune_label(code: &str) -> String {
     }
 }
 
+/// Rows on one page of a staff list: what a nurse reads on a phone, and a bound on what one
+/// request shows and audits.
+pub const PAGE_ROWS: usize = 50;
+
+/// "Trang 2/7" with links to the previous and next pages (nothing when there is one page).
+fn pager(lang: Lang, path: &str, query: &[&str], page: usize, pages: usize) -> String {
+    if pages <= 1 {
+        return String::new();
+    }
+    let link = |p: usize, label: &str| {
+        let mut q: Vec<String> = query.iter().map(|s| s.to_string()).collect();
+        q.push(format!("page={p}"));
+        format!("<a href=\"{path}?{}\">{label}</a>", esc(&q.join("&")))
+    };
+    let mut out = String::from("<p class=\"pager\">");
+    if page > 1 {
+        out.push_str(&link(page - 1, t(lang, "‹ Trang trước", "‹ Previous")));
+        out.push(' ');
+    }
+    let _ = write!(out, "{} {page}/{pages}", t(lang, "Trang", "Page"));
+    if page < pages {
+        out.push(' ');
+        out.push_str(&link(page + 1, t(lang, "Trang sau ›", "Next ›")));
+    }
+    out.push_str("</p>");
+    out
+}
+
 /// The vaccination list of a commune: who is due or overdue, with the guardian to call.
 async fn vaccination(
     State(api): State<Arc<ApiState>>,
@@ -559,49 +649,74 @@ async fn vaccination(
             q.push((k.to_string(), v.to_string()));
         }
     }
+    let page: usize = param(&pairs, "page")
+        .and_then(|p| p.parse().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1);
     let result = async {
         let rq = ReportQuery::parse(&q, &["status", "due_within"])?;
         let area = rq.area(&caller)?;
+        let _slot = api.heavy.begin(&caller.0.name).await?;
         let r = crate::reports::vaccination::build(
             api.app.store.clone(),
             &api.app.rules,
             area,
             rq.as_of,
             rq.filter(),
+            &caller.0.scope,
         )
         .await
         .map_err(|e| Problem::internal("vaccination page", format!("{e:#}")))?;
-        let mut seen = std::collections::BTreeSet::new();
-        let pins: Vec<String> = r
-            .rows
-            .iter()
-            .map(|r| r.personal_id.to_string())
-            .filter(|p| seen.insert(p.clone()))
-            .collect();
-        api.audit
-            .persons(
-                &caller,
-                "page:vaccination",
-                pins.iter()
-                    .map(|p| (p.as_str(), Some(rq.as_of.to_string()))),
-            )
-            .await?;
         Ok::<_, Problem>((r, rq))
     }
     .await;
-    let (r, rq) = match result {
+    let (mut r, rq) = match result {
         Ok(x) => x,
         Err(p) => return error_page(lang, Some(&staff), p),
     };
+    // A page shows PAGE_ROWS rows; only they are shown, so only they are audited (one batch).
+    let total = r.rows.len();
+    let pages = total.div_ceil(PAGE_ROWS).max(1);
+    let page = page.min(pages);
+    r.rows = r
+        .rows
+        .drain(..)
+        .skip((page - 1) * PAGE_ROWS)
+        .take(PAGE_ROWS)
+        .collect();
+    let shown: Vec<(String, Option<String>)> = r
+        .people_shown()
+        .into_iter()
+        .map(|(p, how)| (p.to_string(), Some(format!("{how} {}", rq.as_of))))
+        .collect();
+    if let Err(p) = api
+        .audit
+        .persons(
+            &caller,
+            "page:vaccination",
+            shown.iter().map(|(p, d)| (p.as_str(), d.clone())),
+        )
+        .await
+    {
+        return error_page(lang, Some(&staff), p);
+    }
     let _ = write!(
         body,
         "<p>{} — {}: {} — <b>{}</b> {}</p>",
         esc(&commune_label(&commune)),
         t(lang, "ngày", "as of"),
         rq.as_of,
-        r.rows.len(),
+        total,
         t(lang, "mũi cần tiêm", "doses to give")
     );
+    let here: Vec<&str> = raw
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("lang=") && !p.starts_with("page="))
+        .collect();
+    let pager = pager(lang, "/staff/vaccination", &here, page, pages);
+    body.push_str(&pager);
     let heads = match lang {
         Lang::Vi => [
             "Họ tên",
@@ -651,6 +766,7 @@ async fn vaccination(
         );
     }
     body.push_str("</tbody></table></div>");
+    body.push_str(&pager);
     let path = format!(
         "/staff/vaccination?{}",
         raw.as_deref()
@@ -695,20 +811,22 @@ async fn citizen_page(
         .await?;
         let as_of = crate::cli::today_in_vietnam();
         let forecast = citizens::forecast_of_stored(&api, pin, &stored, as_of).await?;
-        let immunizations = api.app.store.immunizations_of(pin).await?;
-        let c = &stored.citizen;
-        let mut guardians = Vec::new();
-        for (role, id) in [
-            ("mother", c.mother_id),
-            ("father", c.father_id),
-            ("guardian", c.guardian_id),
-        ] {
-            if let Some(id) = id {
-                if let Some(g) = api.app.store.citizen(id).await? {
-                    guardians.push((role, g.citizen));
-                }
-            }
-        }
+        // The guardians as the dossier shows them to this caller: the same area test as a
+        // direct read, so a link to someone outside the area shows nothing of them.
+        let dossier = api
+            .app
+            .store
+            .dossier(stored.clone(), &caller.0.scope)
+            .await?;
+        let guardians: Vec<(&'static str, crate::registry::Citizen)> = dossier
+            .guardians
+            .into_iter()
+            .filter_map(|g| match g.person {
+                crate::store::dossier::Linked::Shown(p) => Some((g.role, p)),
+                _ => None,
+            })
+            .collect();
+        let immunizations = dossier.immunizations;
         let mut reads = vec![(pin.to_string(), Some("citizen page".to_string()))];
         reads.extend(guardians.iter().map(|(role, g)| {
             (
@@ -952,6 +1070,7 @@ async fn enrolment(
             .cloned()
             .collect();
         let rq = ReportQuery::parse(&q, &["years"])?;
+        let _slot = api.heavy.begin(&caller.0.name).await?;
         let r = crate::reports::enrolment::build(
             &api.app.store,
             rq.area(&caller)?,

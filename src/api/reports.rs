@@ -247,26 +247,26 @@ pub async fn report(
     let pairs = query_pairs(raw.as_deref());
     let store = api.app.store.clone();
     let rules = &api.app.rules;
+    // A report reads a whole area: one at a time per key, a bounded number in all.
+    let _slot = api.heavy.begin(&caller.0.name).await?;
     match kind.as_str() {
         "vaccination" => {
             caller.require(&[Role::Health], "xem danh sách tiêm chủng / read vaccination lists")?;
             let q = ReportQuery::parse(&pairs, &["status", "due_within"])?;
-            let r = reports::vaccination::build(store, rules, q.area(&caller)?, q.as_of, q.filter()).await.map_err(failed)?;
-            let mut seen = BTreeSet::new();
-            let pins: Vec<String> = r.rows.iter().map(|r| r.personal_id.to_string()).filter(|p| seen.insert(p.clone())).collect();
+            let r = reports::vaccination::build(store, rules, q.area(&caller)?, q.as_of, q.filter(), &caller.0.scope).await.map_err(failed)?;
+            let shown: Vec<(String, Option<String>)> = r.people_shown().into_iter().map(|(p, how)| (p.to_string(), Some(format!("{how} {}", q.as_of)))).collect();
             api.audit
-                .persons(&caller, "report:vaccination", pins.iter().map(|p| (p.as_str(), Some(q.as_of.to_string()))))
+                .persons(&caller, "report:vaccination", shown.iter().map(|(p, d)| (p.as_str(), d.clone())))
                 .await?;
             render(&q, "vaccination", |w, l| r.write_csv(w, l), |l| r.to_json(l), |l| r.to_html(l))
         }
         "id-cards" => {
             caller.require(&[Role::Registrar], "xem danh sách căn cước / read ID-card lists")?;
             let q = ReportQuery::parse(&pairs, &["status", "due_within"])?;
-            let r = reports::id_cards::build(store, rules, q.area(&caller)?, q.as_of, q.filter()).await.map_err(failed)?;
-            let mut seen = BTreeSet::new();
-            let pins: Vec<String> = r.rows.iter().map(|r| r.personal_id.to_string()).filter(|p| seen.insert(p.clone())).collect();
+            let r = reports::id_cards::build(store, rules, q.area(&caller)?, q.as_of, q.filter(), &caller.0.scope).await.map_err(failed)?;
+            let shown: Vec<(String, Option<String>)> = r.people_shown().into_iter().map(|(p, how)| (p.to_string(), Some(format!("{how} {}", q.as_of)))).collect();
             api.audit
-                .persons(&caller, "report:id-cards", pins.iter().map(|p| (p.as_str(), Some(q.as_of.to_string()))))
+                .persons(&caller, "report:id-cards", shown.iter().map(|(p, d)| (p.as_str(), d.clone())))
                 .await?;
             render(&q, "id-cards", |w, l| r.write_csv(w, l), |l| r.to_json(l), |l| r.to_html(l))
         }

@@ -33,11 +33,14 @@ pub async fn start(
         Some(d) => parse_date_field("as_of", d)?,
         None => crate::cli::today_in_vietnam(),
     };
+    // Over the API a run is for today: another day is the operator's decision, taken on the
+    // command line (`vongdoi run --as-of`), where the scheduler also refuses a day behind the
+    // ledger. Missed days need no run of their own: today's run catches their notices up.
     let today = crate::cli::today_in_vietnam();
-    if as_of > today + chrono::Duration::days(1) {
+    if as_of != today {
         return Err(Problem::field(
             "as_of",
-            "không chạy cho ngày tương lai / no runs for future days",
+            format!("qua API chỉ chạy được cho hôm nay ({today}); ngày khác do người vận hành chạy bằng `vongdoi run --as-of` / over the API a run is for today ({today}) only; the operator runs another day with `vongdoi run --as-of`"),
         ));
     }
     let state = api.app.clone();

@@ -369,6 +369,18 @@ impl Citizen {
             .flatten()
     }
 
+    /// The guardian links that are set, with their role (`mother`, `father`, `guardian`), in
+    /// the order notices look for a recipient.
+    pub fn guardian_links(&self) -> impl Iterator<Item = (&'static str, PersonalId)> {
+        [
+            ("mother", self.mother_id),
+            ("father", self.father_id),
+            ("guardian", self.guardian_id),
+        ]
+        .into_iter()
+        .filter_map(|(role, id)| Some((role, id?)))
+    }
+
     /// Mutable access to the guardian links by CSV field name, so the importer can drop one
     /// that points nowhere and keep the row.
     pub fn link_mut(&mut self, field: &str) -> Option<&mut Option<PersonalId>> {

@@ -7,6 +7,7 @@ pub mod contact;
 pub mod dates;
 pub mod personal_id;
 pub mod records;
+pub mod scope;
 pub mod sex;
 
 pub use admin_units::AdminUnits;
@@ -14,6 +15,7 @@ pub use citizen::{Citizen, CitizenRow, CommuneCode, FieldError, Language};
 pub use contact::{Email, Phone};
 pub use personal_id::PersonalId;
 pub use records::{IdCardRecord, Immunization};
+pub use scope::Scope;
 pub use sex::Sex;
 
 pub mod export;

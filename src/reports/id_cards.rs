@@ -5,7 +5,7 @@
 
 use super::output::{bar_chart, opt, write_csv, Bars, Html, FILLS};
 use super::{bi, collect_items, days_since, people, Area, Contact, ItemFilter};
-use crate::registry::{AdminUnits, PersonalId};
+use crate::registry::{AdminUnits, PersonalId, Scope};
 use crate::rules::{Duration, ItemKey, Lang, RuleSet, Status};
 use crate::store::Store;
 use anyhow::Result;
@@ -36,6 +36,9 @@ pub struct Row {
     /// Whose phone: `self`, `mother`, `father` or `guardian`.
     pub phone_of: Option<&'static str>,
     pub contact_name: Option<String>,
+    /// The guardian whose name and phone the row shows (for the audit trail; not a column).
+    #[serde(skip)]
+    pub contact_id: Option<PersonalId>,
 }
 
 pub struct Report {
@@ -44,6 +47,19 @@ pub struct Report {
     pub filter: ItemFilter,
     pub scanned: u64,
     pub rows: Vec<Row>,
+}
+
+impl Report {
+    /// Everyone the list shows, once each: the citizens, and the guardians whose name and phone
+    /// stand beside them (the audit trail records both as read).
+    pub fn people_shown(&self) -> Vec<(PersonalId, &'static str)> {
+        super::people_shown(
+            self.rows
+                .iter()
+                .flat_map(|r| [Some((r.personal_id, "listed")), r.contact_id.map(|g| (g, "contact"))])
+                .flatten(),
+        )
+    }
 }
 
 pub const CSV_COLUMNS: [&str; 15] = [
@@ -70,6 +86,7 @@ pub async fn build(
     area: Area,
     as_of: NaiveDate,
     filter: ItemFilter,
+    reader: &Scope,
 ) -> Result<Report> {
     let Some(first_age) = rules.milestone_ages(KIND).first().copied() else {
         anyhow::bail!("bộ quy tắc không có mốc '{KIND}' / the rule set has no '{KIND}' milestone: check the rule folder (vongdoi rules check)");
@@ -93,7 +110,7 @@ pub async fn build(
     .await?;
     let mut pins: Vec<PersonalId> = hits.iter().map(|h| h.personal_id).collect();
     pins.dedup();
-    let people = people(&store, &pins).await?;
+    let people = people(&store, &pins, reader).await?;
     let mut rows: Vec<Row> = hits
         .into_iter()
         .map(|h| {
@@ -107,13 +124,16 @@ pub async fn build(
             let own_phone = citizen
                 .and_then(|c| c.phone.as_ref())
                 .map(|p| p.to_string());
-            let (phone, phone_of, contact_name) = match own_phone {
-                Some(p) => (Some(p), Some("self"), None),
+            let (phone, phone_of, contact_name, contact_id) = match own_phone {
+                Some(p) => (Some(p), Some("self"), None, None),
                 None => match contact {
-                    Some(c) if c.phone.is_some() => {
-                        (c.phone.clone(), Some(c.role), Some(c.full_name.clone()))
-                    }
-                    _ => (None, None, None),
+                    Some(c) if c.phone.is_some() => (
+                        c.phone.clone(),
+                        Some(c.role),
+                        Some(c.full_name.clone()),
+                        Some(c.personal_id),
+                    ),
+                    _ => (None, None, None, None),
                 },
             };
             Row {
@@ -138,6 +158,7 @@ pub async fn build(
                 phone,
                 phone_of,
                 contact_name,
+                contact_id,
             }
         })
         .collect();

@@ -18,7 +18,7 @@ pub mod id_cards;
 pub mod output;
 pub mod vaccination;
 
-use crate::registry::{AdminUnits, Citizen, CommuneCode, PersonalId};
+use crate::registry::{AdminUnits, Citizen, CommuneCode, PersonalId, Scope};
 use crate::rules::{DoseRecord, Forecast, Item, Lang, RuleSet, Status, Subject};
 use crate::store::scan::scan_ranges;
 use crate::store::{CitizenRecords, ScanRange, Store};
@@ -266,10 +266,12 @@ impl Contact {
 }
 
 /// The citizens a list names, with their guardian contact: two set-based reads (the citizens,
-/// then their guardians), whatever the list's length.
+/// then their guardians), whatever the list's length. Only guardians the `reader` may see are
+/// contacts: a link to someone outside the reader's area names nobody.
 pub async fn people(
     store: &Store,
     pins: &[PersonalId],
+    reader: &Scope,
 ) -> Result<HashMap<PersonalId, (Citizen, Option<Contact>)>> {
     let citizens: Vec<Citizen> = store
         .citizens_by_ids(pins)
@@ -284,6 +286,7 @@ pub async fn people(
         .citizens_by_ids(&guardian_ids)
         .await?
         .into_iter()
+        .filter(|g| reader.may_see(&g.citizen))
         .map(|g| (g.citizen.personal_id, g.citizen))
         .collect();
     Ok(citizens
@@ -310,6 +313,14 @@ pub async fn people(
             (c.personal_id, (c, contact))
         })
         .collect())
+}
+
+/// The people a list shows, first appearance kept, each once.
+fn people_shown(
+    all: impl Iterator<Item = (PersonalId, &'static str)>,
+) -> Vec<(PersonalId, &'static str)> {
+    let mut seen = std::collections::HashSet::new();
+    all.filter(|(p, _)| seen.insert(*p)).collect()
 }
 
 /// Days from `date` to `as_of` when positive (how long an item has been overdue), else 0.

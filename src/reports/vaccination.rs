@@ -4,7 +4,7 @@
 
 use super::output::{bar_chart, opt, write_csv, Bars, Html, FILLS};
 use super::{bi, collect_items, days_since, people, Area, Contact, ItemFilter};
-use crate::registry::{AdminUnits, PersonalId};
+use crate::registry::{AdminUnits, PersonalId, Scope};
 use crate::rules::{ItemKey, Lang, RuleSet, Status};
 use crate::store::Store;
 use anyhow::Result;
@@ -21,6 +21,9 @@ pub struct Row {
     pub sex: &'static str,
     pub commune_code: String,
     pub guardian_role: Option<&'static str>,
+    /// Whose name and phone the row shows (for the audit trail; not a column).
+    #[serde(skip)]
+    pub guardian_id: Option<PersonalId>,
     pub guardian_name: Option<String>,
     pub guardian_phone: Option<String>,
     pub series: String,
@@ -43,6 +46,19 @@ pub struct Report {
     pub filter: ItemFilter,
     pub scanned: u64,
     pub rows: Vec<Row>,
+}
+
+impl Report {
+    /// Everyone the list shows, once each: the children, and the guardians whose name and phone
+    /// stand beside them (the audit trail records both as read).
+    pub fn people_shown(&self) -> Vec<(PersonalId, &'static str)> {
+        super::people_shown(
+            self.rows
+                .iter()
+                .flat_map(|r| [Some((r.personal_id, "listed")), r.guardian_id.map(|g| (g, "contact"))])
+                .flatten(),
+        )
+    }
 }
 
 pub const CSV_COLUMNS: [&str; 17] = [
@@ -71,6 +87,7 @@ pub async fn build(
     area: Area,
     as_of: NaiveDate,
     filter: ItemFilter,
+    reader: &Scope,
 ) -> Result<Report> {
     let Some(born_from) = rules.vaccination_born_after(as_of) else {
         return Ok(Report {
@@ -92,7 +109,7 @@ pub async fn build(
     .await?;
     let mut pins: Vec<PersonalId> = hits.iter().map(|h| h.personal_id).collect();
     pins.dedup();
-    let people = people(&store, &pins).await?;
+    let people = people(&store, &pins, reader).await?;
     let mut rows: Vec<Row> = hits
         .into_iter()
         .map(|h| {
@@ -111,6 +128,7 @@ pub async fn build(
                     .map(|p| p.0.commune_code.to_string())
                     .unwrap_or_default(),
                 guardian_role: contact.map(|c| c.role),
+                guardian_id: contact.map(|c| c.personal_id),
                 guardian_name: contact.map(|c| c.full_name.clone()),
                 guardian_phone: contact.and_then(|c| c.phone.clone()),
                 series,

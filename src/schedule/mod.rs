@@ -117,11 +117,29 @@ pub async fn forecast_of_stored(
 impl Scheduler<'_> {
     /// One pass for `as_of`. With `dry_run`, returns the notices that would be recorded and
     /// writes nothing at all.
+    /// The ledger holds each item's status as of the newest day run. Running an older day
+    /// would move statuses back and send that day's notices today (issue #10: a run for
+    /// 0001-01-01 was accepted), so a run is for the newest day or a later one; a dry run,
+    /// which writes nothing, may look at any day.
+    async fn refuse_a_day_behind_the_ledger(&self, as_of: NaiveDate) -> anyhow::Result<()> {
+        if let Some(newest) = self.store.runs(1).await?.first().map(|r| r.as_of) {
+            if as_of < newest {
+                anyhow::bail!(
+                    "ngày {as_of} cũ hơn lượt chạy mới nhất ({newest}): sổ sự kiện đã ở ngày {newest}, chạy lại ngày cũ sẽ gửi tin cũ vào hôm nay; chạy cho hôm nay, hoặc --dry-run để xem / {as_of} is before the newest run ({newest}): the ledger is at {newest}, and an older day would send its notices today; run today, or use --dry-run to look"
+                );
+            }
+        }
+        Ok(())
+    }
+
     pub async fn run(
         &self,
         as_of: NaiveDate,
         dry_run: bool,
     ) -> anyhow::Result<(RunReport, Vec<PlannedNotice>)> {
+        if !dry_run {
+            self.refuse_a_day_behind_the_ledger(as_of).await?;
+        }
         let mut report = RunReport::default();
         let mut planned = Vec::new();
         let lease = || Utc::now() + Duration::minutes(10);

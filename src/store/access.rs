@@ -250,8 +250,44 @@ impl Store {
         on_backend!(self, s => s.insert_audit(rows).await)
     }
 
+    /// The audit rows the filter selects, newest first. A person's rows follow them through
+    /// personal-ID changes (`vongdoi citizen change-id`): the reads made under an earlier or
+    /// later ID are theirs too (a data subject asking who read their data gets all of it).
     pub async fn audit_rows(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
-        on_backend!(self, s => s.audit_rows(filter).await)
+        let Some(pin) = filter.personal_id.as_deref() else {
+            return on_backend!(self, s => s.audit_rows(filter).await);
+        };
+        let mut rows = Vec::new();
+        for id in self.ids_of_person(pin).await? {
+            let f = AuditFilter {
+                personal_id: Some(id),
+                ..filter.clone()
+            };
+            rows.extend(on_backend!(self, s => s.audit_rows(&f).await)?);
+        }
+        rows.sort_by(|a, b| b.at.cmp(&a.at));
+        rows.truncate(usize::try_from(filter.limit).unwrap_or(0));
+        Ok(rows)
+    }
+
+    /// Every personal ID this person has had, following changes both ways (bounded: a chain
+    /// of re-established IDs is short).
+    async fn ids_of_person(&self, pin: &str) -> Result<Vec<String>> {
+        let mut ids = vec![pin.to_string()];
+        let mut i = 0;
+        while i < ids.len() && ids.len() < 32 {
+            if let Ok(id) = crate::registry::PersonalId::parse(&ids[i]) {
+                for c in self.id_changes_of(id).await? {
+                    for other in [c.old_id, c.new_id] {
+                        if !ids.contains(&other) {
+                            ids.push(other);
+                        }
+                    }
+                }
+            }
+            i += 1;
+        }
+        Ok(ids)
     }
 
     /// The latest scheduler runs, newest first.

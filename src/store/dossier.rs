@@ -1,14 +1,19 @@
 //! Everything kept about one citizen — household, guardians, records, history — read once for
-//! `vongdoi citizen show` and `GET /api/citizens/{pin}`, so the two cannot drift apart.
+//! `vongdoi citizen show`, `GET /api/citizens/{pin}` and the staff citizen page, so they cannot
+//! drift apart. Every person it names through a link passes the reader's [`Scope::may_see`]:
+//! links are data a registrar can write, so following one never shows someone the reader could
+//! not read directly (issue #10: a registrar once read other provinces' households this way).
 
 use super::{HistoryEntry, PersonalIdChange, Result, Store, StoredCitizen};
-use crate::registry::{Citizen, IdCardRecord, Immunization, PersonalId};
+use crate::registry::{Citizen, IdCardRecord, Immunization, PersonalId, Scope};
 use serde_json::{json, Value};
 
 pub struct Dossier {
     pub stored: StoredCitizen,
-    /// The other members of the household.
+    /// The other members of the household whom the reader may see.
     pub household: Vec<Citizen>,
+    /// Members of the household registered outside the reader's area: counted, never shown.
+    pub household_withheld: usize,
     pub guardians: Vec<Guardian>,
     pub immunizations: Vec<Immunization>,
     pub id_cards: Vec<IdCardRecord>,
@@ -16,43 +21,71 @@ pub struct Dossier {
     pub id_changes: Vec<PersonalIdChange>,
 }
 
-/// A mother, father or guardian named on the record (None when not registered here).
+/// A mother, father or guardian named on the record.
 pub struct Guardian {
     pub role: &'static str,
     pub personal_id: PersonalId,
-    pub person: Option<Citizen>,
+    pub person: Linked,
+}
+
+/// What a link leads to, for this reader.
+pub enum Linked {
+    /// Registered and within the reader's area.
+    Shown(Citizen),
+    /// Registered outside the reader's area: neither name nor contact is shown.
+    Withheld,
+    /// Not registered in this registry.
+    NotRegistered,
+}
+
+impl Linked {
+    pub fn shown(&self) -> Option<&Citizen> {
+        match self {
+            Linked::Shown(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    fn of(person: Option<Citizen>, reader: &Scope) -> Linked {
+        match person {
+            Some(p) if reader.may_see(&p) => Linked::Shown(p),
+            Some(_) => Linked::Withheld,
+            None => Linked::NotRegistered,
+        }
+    }
 }
 
 impl Store {
-    pub async fn dossier(&self, stored: StoredCitizen) -> Result<Dossier> {
+    /// The citizen's dossier as `reader` may see it (the caller has checked that the reader may
+    /// see the citizen; [`Scope::national`] for the operator's command line).
+    pub async fn dossier(&self, stored: StoredCitizen, reader: &Scope) -> Result<Dossier> {
         let c = &stored.citizen;
         let pin = c.personal_id;
-        let household = match &c.household_id {
-            Some(h) => self
-                .household(h)
-                .await?
-                .into_iter()
-                .filter(|m| m.personal_id != pin)
-                .collect(),
-            None => Vec::new(),
-        };
-        let mut guardians = Vec::new();
-        for (role, id) in [
-            ("mother", c.mother_id),
-            ("father", c.father_id),
-            ("guardian", c.guardian_id),
-        ] {
-            if let Some(id) = id {
-                let person = self.citizen(id).await?.map(|g| g.citizen);
-                guardians.push(Guardian {
-                    role,
-                    personal_id: id,
-                    person,
-                });
+        let (mut household, mut household_withheld) = (Vec::new(), 0);
+        if let Some(h) = &c.household_id {
+            for m in self.household(h).await? {
+                if m.personal_id == pin {
+                    continue;
+                }
+                if reader.may_see(&m) {
+                    household.push(m);
+                } else {
+                    household_withheld += 1;
+                }
             }
+        }
+        let mut guardians = Vec::new();
+        for (role, id) in c.guardian_links() {
+            let person = self.citizen(id).await?.map(|g| g.citizen);
+            guardians.push(Guardian {
+                role,
+                personal_id: id,
+                person: Linked::of(person, reader),
+            });
         }
         Ok(Dossier {
             household,
+            household_withheld,
             guardians,
             immunizations: self.immunizations_of(pin).await?,
             id_cards: self.id_cards_of(pin).await?,
@@ -71,16 +104,28 @@ impl Dossier {
             "citizen": self.stored,
             "province_code": c.commune_code.province_code(),
             "household": self.household,
+            "household_withheld": self.household_withheld,
             "guardians": self.guardians.iter().map(|g| json!({
                 "role": g.role, "personal_id": g.personal_id,
-                "full_name": g.person.as_ref().map(|p| &p.full_name),
-                "phone": g.person.as_ref().and_then(|p| p.phone.as_ref()),
-                "email": g.person.as_ref().and_then(|p| p.email.as_ref()),
+                "registered": !matches!(g.person, Linked::NotRegistered),
+                "withheld": matches!(g.person, Linked::Withheld),
+                "full_name": g.person.shown().map(|p| &p.full_name),
+                "phone": g.person.shown().and_then(|p| p.phone.as_ref()),
+                "email": g.person.shown().and_then(|p| p.email.as_ref()),
             })).collect::<Vec<_>>(),
             "immunizations": self.immunizations,
             "id_cards": self.id_cards,
             "history": self.history,
             "personal_id_changes": self.id_changes,
         })
+    }
+
+    /// Everyone the dossier shows besides the citizen, with how they are linked: what the audit
+    /// trail records as read.
+    pub fn linked_people(&self) -> impl Iterator<Item = (&Citizen, &'static str)> {
+        self.guardians
+            .iter()
+            .filter_map(|g| g.person.shown().map(|p| (p, g.role)))
+            .chain(self.household.iter().map(|m| (m, "household")))
     }
 }

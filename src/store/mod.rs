@@ -7,7 +7,7 @@
 //! once; each backend only runs SQL.
 
 pub mod access;
-mod dossier;
+pub mod dossier;
 pub use dossier::{Dossier, Guardian};
 mod postgres;
 pub mod scan;
