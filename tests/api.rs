@@ -4,168 +4,11 @@
 
 mod common;
 
-use common::{all_backends, serve, vongdoi, TestDb};
+use common::api::*;
+use common::browser::{chromium, Browser};
+use common::{all_backends, serve, vongdoi};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::path::Path;
-
-const AS_OF: &str = "2026-11-21";
-/// Two communes of Hà Nội and one of Hồ Chí Minh City.
-const HOME: &str = "00004";
-const NEIGHBOUR: &str = "00008";
-const FAR: &str = "25747";
-
-fn run(db: &TestDb, dir: &Path, args: &[&str]) -> String {
-    let (ok, out, err) = vongdoi(db, dir, args);
-    assert!(ok, "{}: vongdoi {args:?} failed: {err}", db.backend);
-    out
-}
-
-pub fn demo(db: &TestDb, dir: &Path) {
-    run(
-        db,
-        dir,
-        &[
-            "demo",
-            "--population",
-            "3000",
-            "--seed",
-            "7",
-            "--communes",
-            &format!("{HOME},{NEIGHBOUR},{FAR}"),
-            "--as-of",
-            AS_OF,
-        ],
-    );
-}
-
-/// Creates a key through the CLI and returns it (the one line on standard output).
-pub fn key(db: &TestDb, dir: &Path, name: &str, args: &[&str]) -> String {
-    let mut all = vec!["keys", "create", "--name", name];
-    all.extend_from_slice(args);
-    let out = run(db, dir, &all);
-    let key = out.trim().to_string();
-    assert!(
-        key.starts_with("vd_") && key.len() == 67,
-        "{}: printed key {key:?}",
-        db.backend
-    );
-    key
-}
-
-/// The registry as exported: column → value per citizen.
-pub fn citizens(db: &TestDb, dir: &Path) -> Vec<HashMap<String, String>> {
-    let out = run(db, dir, &["export", "citizens", "-"]);
-    let mut r = csv::Reader::from_reader(out.trim_start_matches('\u{feff}').as_bytes());
-    let headers = r.headers().unwrap().clone();
-    r.records()
-        .map(|rec| {
-            headers
-                .iter()
-                .zip(rec.unwrap().iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
-
-/// A living child under 2 (so vaccinations are due) in the commune.
-pub fn child_in(all: &[HashMap<String, String>], commune: &str) -> String {
-    all.iter()
-        .find(|c| {
-            c["commune_code"] == commune
-                && c["date_of_birth"].as_str() > "2025-06-01"
-                && c["date_of_death"].is_empty()
-        })
-        .unwrap_or_else(|| panic!("a young child in {commune}"))["personal_id"]
-        .clone()
-}
-
-struct Client {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Client {
-    async fn get(
-        &self,
-        key: Option<&str>,
-        path: &str,
-    ) -> (u16, reqwest::header::HeaderMap, String) {
-        let mut req = self.http.get(format!("{}{path}", self.base));
-        if let Some(k) = key {
-            req = req.bearer_auth(k);
-        }
-        let res = req.send().await.unwrap();
-        (
-            res.status().as_u16(),
-            res.headers().clone(),
-            res.text().await.unwrap(),
-        )
-    }
-
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        key: &str,
-        path: &str,
-        body: Value,
-        headers: &[(&str, &str)],
-    ) -> (u16, reqwest::header::HeaderMap, String) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(key)
-            .json(&body);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let res = req.send().await.unwrap();
-        (
-            res.status().as_u16(),
-            res.headers().clone(),
-            res.text().await.unwrap(),
-        )
-    }
-}
-
-/// Asserts a problem+json answer with this status; returns the parsed problem.
-fn problem(
-    b: &str,
-    what: &str,
-    got: &(u16, reqwest::header::HeaderMap, String),
-    status: u16,
-) -> Value {
-    assert_eq!(got.0, status, "{b}: {what}: {}", got.2);
-    assert_eq!(
-        got.1.get("content-type").and_then(|v| v.to_str().ok()),
-        Some("application/problem+json"),
-        "{b}: {what}: content type"
-    );
-    let p: Value = serde_json::from_str(&got.2).unwrap();
-    assert_eq!(p["status"], status, "{b}: {what}: {p}");
-    assert!(
-        p["title"].as_str().is_some_and(|t| t.contains(" / ")),
-        "{b}: {what}: bilingual title {p}"
-    );
-    let text = p.to_string().to_lowercase();
-    for leak in [
-        "select ",
-        "insert ",
-        "sqlx",
-        "panicked",
-        "backtrace",
-        "stack",
-    ] {
-        assert!(!text.contains(leak), "{b}: {what}: no internals in {p}");
-    }
-    p
-}
-
-fn audit_rows(db: &TestDb, dir: &Path, pin: &str) -> Vec<Value> {
-    let out = run(db, dir, &["audit", "--citizen", pin, "--json"]);
-    serde_json::from_str(&out).unwrap()
-}
 
 #[tokio::test]
 async fn done_when_roles_areas_audit_and_errors() {
@@ -592,11 +435,28 @@ async fn done_when_roles_areas_audit_and_errors() {
         );
 
         // 404.
+        // An ID registered nowhere and one registered in another commune get the same answer
+        // from a key bound to an area, so answers never tell whether someone exists elsewhere;
+        // a national key is told 404.
         let unknown = format!("{}999998", &home_child[..6]);
-        problem(
+        let nowhere = problem(
             b,
             "unknown citizen",
             &c.get(Some(&health), &citizen(&unknown)).await,
+            403,
+        );
+        let elsewhere = problem(
+            b,
+            "citizen of another commune",
+            &c.get(Some(&health), &citizen(&neighbour_child)).await,
+            403,
+        );
+        let words = |p: &Value| p["detail"].as_str().unwrap().replace(&unknown[8..], "").replace(&neighbour_child[8..], "");
+        assert_eq!(words(&nowhere), words(&elsewhere), "{b}: the same words");
+        problem(
+            b,
+            "unknown citizen, national key",
+            &c.get(Some(&admin), &citizen(&unknown)).await,
             404,
         );
         problem(
@@ -921,12 +781,33 @@ async fn done_when_roles_areas_audit_and_errors() {
             .await,
             400,
         );
+        // A past day over the API would send that day's notices today (issue #10): refused,
+        // whether last week or year 1; the operator runs other days on the command line.
+        for past in [AS_OF, "0001-01-01"] {
+            let p = problem(
+                b,
+                "a run for a past day",
+                &c.send(
+                    reqwest::Method::POST,
+                    &admin,
+                    "/api/runs",
+                    json!({ "as_of": past }),
+                    &[],
+                )
+                .await,
+                400,
+            );
+            assert_eq!(p["errors"][0]["field"], "as_of", "{b}: {p}");
+        }
+        let today = (chrono::Utc::now() + chrono::Duration::hours(7))
+            .date_naive()
+            .to_string();
         let started = c
             .send(
                 reqwest::Method::POST,
                 &admin,
                 "/api/runs",
-                json!({"as_of": AS_OF}),
+                json!({}),
                 &[],
             )
             .await;
@@ -940,7 +821,7 @@ async fn done_when_roles_areas_audit_and_errors() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|r| r["as_of"] == AS_OF && r["status"] == "finished")
+                .any(|r| r["as_of"] == today.as_str() && r["status"] == "finished")
             {
                 finished = true;
                 break;
@@ -951,7 +832,7 @@ async fn done_when_roles_areas_audit_and_errors() {
         let (_, _, body) = c
             .get(
                 Some(&auditor),
-                &format!("/api/messages?day={AS_OF}&limit=5"),
+                &format!("/api/messages?day={today}&limit=5"),
             )
             .await;
         let messages: Value = serde_json::from_str(&body).unwrap();
@@ -1144,58 +1025,35 @@ async fn openapi_lists_and_serves_every_route() {
     assert!(page.contains("/api/citizens/{pin}/forecast") && page.contains("/openapi.json"));
 }
 
-/// Headless Chromium (Debian's `chromium`). None when it is not installed — a failure under
-/// CI=true, so the browser tests cannot silently stop running.
-fn chromium() -> Option<String> {
-    for c in [
-        "/usr/bin/chromium",
-        "/usr/bin/chromium-browser",
-        "/usr/bin/google-chrome",
-    ] {
-        if Path::new(c).exists() {
-            return Some(c.to_string());
-        }
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true but chromium is missing: apt-get install -y chromium");
-    }
-    eprintln!("note: chromium not installed; browser tests skipped (apt-get install -y chromium)");
-    None
+/// The sign-in form's token and the cookie that goes with it, as a browser gets them.
+pub async fn login_token(http: &reqwest::Client, base: &str) -> (String, String) {
+    let res = http.get(format!("{base}/staff/login")).send().await.unwrap();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = res.text().await.unwrap();
+    let token = page
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .expect("the form carries a token")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    (token, cookie)
 }
 
-/// Signs in through the real login form with `key` and dumps the DOM of `next` once the
-/// browser has followed the sign-in page to it. A fresh profile each time.
-fn browse(chromium: &str, dir: &Path, base: &str, key: &str, next: &str, extra: &[&str]) -> String {
-    let profile = tempfile::tempdir().unwrap();
-    let start = dir.join(format!("login-{}.html", std::process::id()));
-    std::fs::write(
-        &start,
-        format!(
-            "<!doctype html><form id=f method=post action=\"{base}/staff/login\"><input name=key value=\"{key}\"><input name=next value=\"{next}\"></form>\
-             <script>document.getElementById('f').submit()</script>"
-        ),
-    )
-    .unwrap();
-    let out = std::process::Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--allow-file-access-from-files",
-            "--virtual-time-budget=15000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(extra)
-        .arg("--dump-dom")
-        .arg(format!("file://{}", start.display()))
-        .output()
-        .expect("run chromium");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// Signs in through the real sign-in page with `key` in a fresh browser and returns the DOM of
+/// `next` (or of the sign-in page, when the key is refused).
+async fn browse(chromium: &str, base: &str, key: &str, next: &str) -> String {
+    let b = Browser::start(chromium, 1280, 900).await;
+    let dom = b.sign_in_and_open(base, key, next).await;
+    b.close().await;
+    dom
 }
 
 #[tokio::test]
@@ -1224,7 +1082,7 @@ async fn staff_pages_in_a_real_browser() {
     let base = served.base.clone();
 
     // The vaccination list of the key's commune, Vietnamese first.
-    let dom = browse(&chromium, dir, &base, &health, "/staff/vaccination", &[]);
+    let dom = browse(&chromium, &base, &health, "/staff/vaccination").await;
     assert!(
         dom.contains("Danh sách tiêm chủng") && dom.contains("id=\"vaccination\""),
         "vaccination page: {dom}"
@@ -1241,48 +1099,27 @@ async fn staff_pages_in_a_real_browser() {
         "only the key's commune"
     );
     // The English switch.
-    let dom = browse(
-        &chromium,
-        dir,
-        &base,
-        &health,
-        "/staff/vaccination?lang=en",
-        &[],
-    );
+    let dom = browse(&chromium, &base, &health, "/staff/vaccination?lang=en").await;
     assert!(
         dom.contains("Vaccination list") && dom.contains("lang=\"en\""),
         "English page: {dom}"
     );
 
     // A citizen's page: forecast, records, the dose form.
-    let dom = browse(
-        &chromium,
-        dir,
-        &base,
-        &health,
-        &format!("/staff/citizens/{home_child}"),
-        &[],
-    );
+    let dom = browse(&chromium, &base, &health, &format!("/staff/citizens/{home_child}")).await;
     assert!(
         dom.contains("id=\"forecast\"") && dom.contains("id=\"dose-form\""),
         "citizen page: {dom}"
     );
     assert!(dom.contains(home_name.as_str()), "the child's name");
-    let dom = browse(
-        &chromium,
-        dir,
-        &base,
-        &health,
-        &format!("/staff/citizens/{neighbour_child}"),
-        &[],
-    );
+    let dom = browse(&chromium, &base, &health, &format!("/staff/citizens/{neighbour_child}")).await;
     assert!(
         dom.contains("Không có quyền") && !dom.contains("id=\"forecast\""),
         "another commune's child is refused: {dom}"
     );
 
     // Enrolment forecast with charts per commune; the delivery page.
-    let dom = browse(&chromium, dir, &base, &education, "/staff/enrolment", &[]);
+    let dom = browse(&chromium, &base, &education, "/staff/enrolment").await;
     assert!(
         dom.contains("<svg")
             && dom.contains("id=\"commune-00004\"")
@@ -1290,45 +1127,32 @@ async fn staff_pages_in_a_real_browser() {
             && dom.contains("Phường Ba Đình"),
         "enrolment page with charts: {dom}"
     );
-    let dom = browse(
-        &chromium,
-        dir,
-        &base,
-        &education,
-        &format!("/staff/citizens/{home_child}"),
-        &[],
-    );
+    let dom = browse(&chromium, &base, &education, &format!("/staff/citizens/{home_child}")).await;
     assert!(
         !dom.contains("id=\"forecast\"") && dom.contains("Không có quyền"),
         "education sees no person"
     );
-    let dom = browse(&chromium, dir, &base, &auditor, "/staff/delivery", &[]);
+    let dom = browse(&chromium, &base, &auditor, "/staff/delivery").await;
     assert!(
         dom.contains("id=\"counts\"") && dom.contains("id=\"messages\""),
         "delivery page: {dom}"
     );
 
     // A wrong key stays on the sign-in form.
-    let dom = browse(&chromium, dir, &base, "vd_wrong", "/staff/vaccination", &[]);
+    let dom = browse(&chromium, &base, "vd_wrong", "/staff/vaccination").await;
     assert!(
         dom.contains("name=\"key\"") && !dom.contains("id=\"vaccination\""),
         "wrong key: {dom}"
     );
 
     // On a phone: the list reflows into cards (no table header row shown).
-    let shot = dir.join("phone.png");
-    browse(
-        &chromium,
-        dir,
-        &base,
-        &health,
-        "/staff/vaccination",
-        &[
-            "--window-size=390,844",
-            &format!("--screenshot={}", shot.display()),
-        ],
-    );
-    let png = std::fs::read(&shot).expect("a phone-sized screenshot");
+    let phone = Browser::start(&chromium, 390, 844).await;
+    phone
+        .sign_in_and_open(&base, &health, "/staff/vaccination")
+        .await;
+    let png = phone.screenshot().await;
+    phone.close().await;
+    std::fs::write(dir.join("phone.png"), &png).unwrap();
     assert_eq!(&png[1..4], b"PNG");
     let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
     assert_eq!(width, 390, "rendered at phone width");
@@ -1338,9 +1162,15 @@ async fn staff_pages_in_a_real_browser() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let (token, token_cookie) = login_token(&http, &base).await;
     let login = http
         .post(format!("{base}/staff/login"))
-        .form(&[("key", health.as_str()), ("next", "/staff")])
+        .header("cookie", &token_cookie)
+        .form(&[
+            ("key", health.as_str()),
+            ("next", "/staff"),
+            ("token", token.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -1484,7 +1314,7 @@ async fn logs_carry_request_ids_and_no_personal_ids() {
         (format!("/api/citizens/{home_child}/forecast"), 200),
         (format!("/api/citizens/{home_child}"), 200),
         (format!("/api/citizens/{neighbour_child}"), 403),
-        (format!("/api/citizens/{unknown}"), 404),
+        (format!("/api/citizens/{unknown}"), 403),
         (format!("/api/citizens/{}x", &home_child[..11]), 400),
     ] {
         let (got, headers, body) = c.get(Some(&health), &path).await;

@@ -345,18 +345,17 @@ fn login_response(
     res
 }
 
-/// Did the sign-in form come from our own page? A browser says where a form was posted from
-/// (`Origin`, `Sec-Fetch-Site`); when it does, it must be this site. Clients that say
-/// neither still need the form token.
+/// Did the sign-in form come from our own page? A browser says where a form was posted from:
+/// `Sec-Fetch-Site` (every current browser) decides; without it, an `Origin` must be this
+/// site. (`Origin: null` is what Chromium sends for our own form, since our pages ask for no
+/// referrer, so it proves nothing either way.) Clients that say neither still need the token.
 fn same_origin(headers: &HeaderMap) -> bool {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = get("sec-fetch-site") {
-        if !matches!(site, "same-origin" | "none") {
-            return false;
-        }
+        return matches!(site, "same-origin" | "none");
     }
     match get("origin") {
-        None => true,
+        None | Some("null") => true,
         Some(origin) => {
             let host = get("x-forwarded-host").or(get("host")).unwrap_or("");
             let origin_host = origin
@@ -388,8 +387,15 @@ async fn login(
     // Login CSRF: another site must not sign this browser in with a key of its choosing.
     let token_ok = cookie(&headers, LOGIN_COOKIE)
         .is_some_and(|c| c.len() == 64 && !form.token.is_empty() && c == form.token);
-    if !same_origin(&headers) || !token_ok {
-        tracing::info!("sign-in refused: the form did not come from our sign-in page");
+    let origin_ok = same_origin(&headers);
+    if !origin_ok || !token_ok {
+        tracing::info!(
+            origin_ok,
+            token_ok,
+            origin = ?headers.get("origin"),
+            site = ?headers.get("sec-fetch-site"),
+            "sign-in refused: the form did not come from our sign-in page"
+        );
         return login_response(
             StatusCode::FORBIDDEN,
             lang,

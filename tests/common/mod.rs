@@ -7,6 +7,9 @@
 
 #![allow(dead_code)]
 
+pub mod api;
+pub mod browser;
+
 use sqlx::{Connection, Executor, PgConnection};
 use std::sync::atomic::{AtomicU32, Ordering};
 

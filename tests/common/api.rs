@@ -1,0 +1,166 @@
+//! What the API tests share: a demo registry of three communes, keys made with the CLI, the
+//! registry as exported, a small HTTP client and the problem+json checks.
+
+use super::{vongdoi, TestDb};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+
+pub const AS_OF: &str = "2026-11-21";
+/// Two communes of Hà Nội and one of Hồ Chí Minh City.
+pub const HOME: &str = "00004";
+pub const NEIGHBOUR: &str = "00008";
+pub const FAR: &str = "25747";
+
+pub fn run(db: &TestDb, dir: &Path, args: &[&str]) -> String {
+    let (ok, out, err) = vongdoi(db, dir, args);
+    assert!(ok, "{}: vongdoi {args:?} failed: {err}", db.backend);
+    out
+}
+
+pub fn demo(db: &TestDb, dir: &Path) {
+    run(
+        db,
+        dir,
+        &[
+            "demo",
+            "--population",
+            "3000",
+            "--seed",
+            "7",
+            "--communes",
+            &format!("{HOME},{NEIGHBOUR},{FAR}"),
+            "--as-of",
+            AS_OF,
+        ],
+    );
+}
+
+/// Creates a key through the CLI and returns it (the one line on standard output).
+pub fn key(db: &TestDb, dir: &Path, name: &str, args: &[&str]) -> String {
+    let mut all = vec!["keys", "create", "--name", name];
+    all.extend_from_slice(args);
+    let out = run(db, dir, &all);
+    let key = out.trim().to_string();
+    assert!(
+        key.starts_with("vd_") && key.len() == 67,
+        "{}: printed key {key:?}",
+        db.backend
+    );
+    key
+}
+
+/// The registry as exported: column → value per citizen.
+pub fn citizens(db: &TestDb, dir: &Path) -> Vec<HashMap<String, String>> {
+    let out = run(db, dir, &["export", "citizens", "-"]);
+    let mut r = csv::Reader::from_reader(out.trim_start_matches('\u{feff}').as_bytes());
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            headers
+                .iter()
+                .zip(rec.unwrap().iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// A living child under 2 (so vaccinations are due) in the commune.
+pub fn child_in(all: &[HashMap<String, String>], commune: &str) -> String {
+    all.iter()
+        .find(|c| {
+            c["commune_code"] == commune
+                && c["date_of_birth"].as_str() > "2025-06-01"
+                && c["date_of_death"].is_empty()
+        })
+        .unwrap_or_else(|| panic!("a young child in {commune}"))["personal_id"]
+        .clone()
+}
+
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+impl Client {
+    pub async fn get(
+        &self,
+        key: Option<&str>,
+        path: &str,
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        let res = req.send().await.unwrap();
+        (
+            res.status().as_u16(),
+            res.headers().clone(),
+            res.text().await.unwrap(),
+        )
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        path: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.unwrap();
+        (
+            res.status().as_u16(),
+            res.headers().clone(),
+            res.text().await.unwrap(),
+        )
+    }
+}
+
+/// Asserts a problem+json answer with this status; returns the parsed problem.
+pub fn problem(
+    b: &str,
+    what: &str,
+    got: &(u16, reqwest::header::HeaderMap, String),
+    status: u16,
+) -> Value {
+    assert_eq!(got.0, status, "{b}: {what}: {}", got.2);
+    assert_eq!(
+        got.1.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/problem+json"),
+        "{b}: {what}: content type"
+    );
+    let p: Value = serde_json::from_str(&got.2).unwrap();
+    assert_eq!(p["status"], status, "{b}: {what}: {p}");
+    assert!(
+        p["title"].as_str().is_some_and(|t| t.contains(" / ")),
+        "{b}: {what}: bilingual title {p}"
+    );
+    let text = p.to_string().to_lowercase();
+    for leak in [
+        "select ",
+        "insert ",
+        "sqlx",
+        "panicked",
+        "backtrace",
+        "stack",
+    ] {
+        assert!(!text.contains(leak), "{b}: {what}: no internals in {p}");
+    }
+    p
+}
+
+pub fn audit_rows(db: &TestDb, dir: &Path, pin: &str) -> Vec<Value> {
+    let out = run(db, dir, &["audit", "--citizen", pin, "--json"]);
+    serde_json::from_str(&out).unwrap()
+}
+
