@@ -8,9 +8,10 @@ if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
   apt-get update -qq && apt-get install -y -qq python3-aiosmtpd >/dev/null
 fi
 
-# Headless Chromium for the staff pages' browser tests (Debian's package, no download).
-if ! command -v chromium >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+# Headless Chromium and its WebDriver for the staff pages' browser tests (Debian's packages, no
+# download): the tests type into the sign-in form as staff do.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
 # PostgreSQL 15 is installed on the machine image but stopped.

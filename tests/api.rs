@@ -451,7 +451,13 @@ async fn done_when_roles_areas_audit_and_errors() {
             &c.get(Some(&health), &citizen(&neighbour_child)).await,
             403,
         );
-        let words = |p: &Value| p["detail"].as_str().unwrap().replace(&unknown[8..], "").replace(&neighbour_child[8..], "");
+        let words = |p: &Value| {
+            p["detail"]
+                .as_str()
+                .unwrap()
+                .replace(&unknown[8..], "")
+                .replace(&neighbour_child[8..], "")
+        };
         assert_eq!(words(&nowhere), words(&elsewhere), "{b}: the same words");
         problem(
             b,
@@ -803,13 +809,7 @@ async fn done_when_roles_areas_audit_and_errors() {
             .date_naive()
             .to_string();
         let started = c
-            .send(
-                reqwest::Method::POST,
-                &admin,
-                "/api/runs",
-                json!({}),
-                &[],
-            )
+            .send(reqwest::Method::POST, &admin, "/api/runs", json!({}), &[])
             .await;
         assert_eq!(started.0, 202, "{b}: {}", started.2);
         let mut finished = false;
@@ -1025,28 +1025,6 @@ async fn openapi_lists_and_serves_every_route() {
     assert!(page.contains("/api/citizens/{pin}/forecast") && page.contains("/openapi.json"));
 }
 
-/// The sign-in form's token and the cookie that goes with it, as a browser gets them.
-pub async fn login_token(http: &reqwest::Client, base: &str) -> (String, String) {
-    let res = http.get(format!("{base}/staff/login")).send().await.unwrap();
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let page = res.text().await.unwrap();
-    let token = page
-        .split("name=\"token\" value=\"")
-        .nth(1)
-        .expect("the form carries a token")
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    (token, cookie)
-}
-
 /// Signs in through the real sign-in page with `key` in a fresh browser and returns the DOM of
 /// `next` (or of the sign-in page, when the key is refused).
 async fn browse(chromium: &str, base: &str, key: &str, next: &str) -> String {
@@ -1106,13 +1084,25 @@ async fn staff_pages_in_a_real_browser() {
     );
 
     // A citizen's page: forecast, records, the dose form.
-    let dom = browse(&chromium, &base, &health, &format!("/staff/citizens/{home_child}")).await;
+    let dom = browse(
+        &chromium,
+        &base,
+        &health,
+        &format!("/staff/citizens/{home_child}"),
+    )
+    .await;
     assert!(
         dom.contains("id=\"forecast\"") && dom.contains("id=\"dose-form\""),
         "citizen page: {dom}"
     );
     assert!(dom.contains(home_name.as_str()), "the child's name");
-    let dom = browse(&chromium, &base, &health, &format!("/staff/citizens/{neighbour_child}")).await;
+    let dom = browse(
+        &chromium,
+        &base,
+        &health,
+        &format!("/staff/citizens/{neighbour_child}"),
+    )
+    .await;
     assert!(
         dom.contains("Không có quyền") && !dom.contains("id=\"forecast\""),
         "another commune's child is refused: {dom}"
@@ -1127,7 +1117,13 @@ async fn staff_pages_in_a_real_browser() {
             && dom.contains("Phường Ba Đình"),
         "enrolment page with charts: {dom}"
     );
-    let dom = browse(&chromium, &base, &education, &format!("/staff/citizens/{home_child}")).await;
+    let dom = browse(
+        &chromium,
+        &base,
+        &education,
+        &format!("/staff/citizens/{home_child}"),
+    )
+    .await;
     assert!(
         !dom.contains("id=\"forecast\"") && dom.contains("Không có quyền"),
         "education sees no person"

@@ -224,8 +224,8 @@ async fn validate_citizen(
                 }),
         );
     }
-    let household_changed = c.household_id.is_some()
-        && before.map(|b| &b.household_id) != Some(&c.household_id);
+    let household_changed =
+        c.household_id.is_some() && before.map(|b| &b.household_id) != Some(&c.household_id);
     if let (true, Some(h)) = (household_changed, &c.household_id) {
         let members = api.app.store.household(h).await?;
         if members

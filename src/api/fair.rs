@@ -62,7 +62,12 @@ impl HeavyWork {
 
     /// A slot for one expensive request of `key`.
     pub async fn begin(&self, key: &str) -> ApiResult<HeavyPermit<'_>> {
-        if !self.busy.lock().expect("heavy work").insert(key.to_string()) {
+        if !self
+            .busy
+            .lock()
+            .expect("heavy work")
+            .insert(key.to_string())
+        {
             return Err(Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "khóa này đang có một danh sách hoặc báo cáo chưa xong; chờ nó xong rồi thử lại / this key already has a list or report running: wait for it, then retry",
@@ -99,7 +104,11 @@ mod tests {
         let w = HeavyWork::new(1, Duration::from_millis(50));
         let a = w.begin("a").await.unwrap();
         assert_eq!(a.key(), "a");
-        let again = w.begin("a").await.err().expect("a second one of the same key");
+        let again = w
+            .begin("a")
+            .await
+            .err()
+            .expect("a second one of the same key");
         assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
         // The one slot is taken: another key is turned away after the wait, not queued for ever.
         let busy = w.begin("b").await.err().expect("no free slot");

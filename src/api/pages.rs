@@ -339,7 +339,9 @@ fn login_response(
         Err(e) => return error_page(lang, None, Problem::internal("login token", e)),
     };
     let mut res = html(status, asked, login_page(lang, next, &token, problem));
-    let v = format!("{LOGIN_COOKIE}={token}; Path=/staff/login; HttpOnly; SameSite=Strict; Max-Age=3600");
+    let v = format!(
+        "{LOGIN_COOKIE}={token}; Path=/staff/login; HttpOnly; SameSite=Strict; Max-Age=3600"
+    );
     res.headers_mut()
         .append(header::SET_COOKIE, HeaderValue::from_str(&v).expect("hex"));
     res

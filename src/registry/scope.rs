@@ -74,7 +74,6 @@ impl Scope {
     }
 }
 
-
 impl Scope {
     /// The whole country: the operator at the command line, national roles.
     pub fn national() -> Scope {

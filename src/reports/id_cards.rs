@@ -56,7 +56,12 @@ impl Report {
         super::people_shown(
             self.rows
                 .iter()
-                .flat_map(|r| [Some((r.personal_id, "listed")), r.contact_id.map(|g| (g, "contact"))])
+                .flat_map(|r| {
+                    [
+                        Some((r.personal_id, "listed")),
+                        r.contact_id.map(|g| (g, "contact")),
+                    ]
+                })
                 .flatten(),
         )
     }

@@ -55,7 +55,12 @@ impl Report {
         super::people_shown(
             self.rows
                 .iter()
-                .flat_map(|r| [Some((r.personal_id, "listed")), r.guardian_id.map(|g| (g, "contact"))])
+                .flat_map(|r| {
+                    [
+                        Some((r.personal_id, "listed")),
+                        r.guardian_id.map(|g| (g, "contact")),
+                    ]
+                })
                 .flatten(),
         )
     }

@@ -164,3 +164,28 @@ pub fn audit_rows(db: &TestDb, dir: &Path, pin: &str) -> Vec<Value> {
     serde_json::from_str(&out).unwrap()
 }
 
+/// The sign-in form's token and the cookie that goes with it, as a browser gets them.
+pub async fn login_token(http: &reqwest::Client, base: &str) -> (String, String) {
+    let res = http
+        .get(format!("{base}/staff/login"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = res.text().await.unwrap();
+    let token = page
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .expect("the form carries a token")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    (token, cookie)
+}

@@ -60,7 +60,13 @@ impl Browser {
             _profile: profile,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while b.http.get(format!("{}/status", b.base)).send().await.is_err() {
+        while b
+            .http
+            .get(format!("{}/status", b.base))
+            .send()
+            .await
+            .is_err()
+        {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -129,8 +135,12 @@ impl Browser {
     /// Types into the field that `css` finds.
     pub async fn type_into(&self, css: &str, text: &str) {
         let e = self.element(css).await;
-        self.call("POST", &format!("/element/{e}/value"), json!({ "text": text }))
-            .await;
+        self.call(
+            "POST",
+            &format!("/element/{e}/value"),
+            json!({ "text": text }),
+        )
+        .await;
     }
 
     /// Clicks what `css` finds (a navigation it starts is waited for by the driver).
@@ -167,7 +177,8 @@ impl Browser {
                 c => c.to_string(),
             })
             .collect();
-        self.goto(&format!("{site}/staff/login?next={next_q}")).await;
+        self.goto(&format!("{site}/staff/login?next={next_q}"))
+            .await;
         let before = self.source().await;
         self.type_into("input[name=key]", key).await;
         self.click("button[type=submit]").await;
@@ -176,7 +187,10 @@ impl Browser {
         let deadline = Instant::now() + Duration::from_secs(15);
         let mut after = self.source().await;
         while after == before {
-            assert!(Instant::now() < deadline, "the sign-in form was not answered");
+            assert!(
+                Instant::now() < deadline,
+                "the sign-in form was not answered"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
             after = self.source().await;
         }
@@ -210,7 +224,10 @@ fn decode_base64(s: &str) -> Vec<u8> {
         b'+' => 62,
         _ => 63,
     };
-    let bytes: Vec<u8> = s.bytes().filter(|c| *c != b'=' && !c.is_ascii_whitespace()).collect();
+    let bytes: Vec<u8> = s
+        .bytes()
+        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
+        .collect();
     let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
     for chunk in bytes.chunks(4) {
         let n = chunk
