@@ -710,3 +710,122 @@ async fn one_key_cannot_starve_the_others() {
     let (ok, printed) = served.terminate();
     assert!(ok, "{printed}");
 }
+
+/// Every documented route, asked by a key of every role: refused (403) exactly when
+/// `/openapi.json` does not list the role — so the document, the README's table (held equal to
+/// the code by a unit test) and what the handlers enforce cannot disagree.
+#[tokio::test]
+async fn every_route_enforces_the_roles_it_documents() {
+    let db = common::sqlite().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    demo(&db, dir);
+    let all = citizens(&db, dir);
+    let pin = child_in(&all, HOME);
+    let roles = ["admin", "registrar", "health", "education", "auditor"];
+    let keys: HashMap<&str, String> = roles
+        .iter()
+        .map(|r| {
+            let national: &[&str] = if matches!(*r, "admin" | "auditor") {
+                &[]
+            } else {
+                &["--national"]
+            };
+            let mut args = vec!["--role", r];
+            args.extend_from_slice(national);
+            (*r, key(&db, dir, &format!("k-{r}"), &args))
+        })
+        .collect();
+    let mut served = serve(
+        &db,
+        dir,
+        &["--no-schedule"],
+        &[("VONGDOI_API_RATE", "1000")],
+    );
+    let base = served.base.clone();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let doc: Value = http
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut sessions = HashMap::new();
+    for r in roles {
+        sessions.insert(r, staff_session(&http, &base, &keys[r]).await);
+    }
+    let mut checked = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if op
+                .get("security")
+                .is_some_and(|s| s.as_array().unwrap().is_empty())
+            {
+                continue; // public
+            }
+            let page = path.starts_with("/staff");
+            if page && method != "get" {
+                continue; // forms need the page's token; their role is the page's
+            }
+            let allowed = |v: &Value| -> Vec<String> {
+                v.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap().to_string())
+                    .collect()
+            };
+            let cases: Vec<(String, Vec<String>)> = match op.get("x-roles-by-kind") {
+                Some(by) => by
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(kind, r)| (path.replace("{kind}", kind), allowed(r)))
+                    .collect(),
+                None => vec![(path.clone(), allowed(&op["x-roles"]))],
+            };
+            for (url_path, allowed) in cases {
+                let url = format!(
+                    "{base}{}",
+                    url_path.replace("{pin}", &pin).replace("{id}", "nope")
+                );
+                let body = if url_path.ends_with("/immunizations") {
+                    json!({"vaccine": "BCG", "date_given": "2026-01-05"})
+                } else if url_path.ends_with("/id-cards") {
+                    json!({"issued_on": "2026-01-05"})
+                } else {
+                    json!({})
+                };
+                for r in roles {
+                    let req = match method.as_str() {
+                        "get" => http.get(&url),
+                        "post" => http.post(&url).json(&body),
+                        "patch" => http.patch(&url).json(&body),
+                        m => panic!("method {m}"),
+                    };
+                    let req = if page {
+                        req.header("cookie", &sessions[r])
+                    } else {
+                        req.bearer_auth(&keys[r])
+                    };
+                    let status = req.send().await.unwrap().status().as_u16();
+                    let may = allowed.iter().any(|a| a == r);
+                    assert!(status != 401, "{method} {url_path} as {r}: signed in");
+                    assert_eq!(
+                        status == 403,
+                        !may,
+                        "{method} {url_path} as {r}: documented {allowed:?}, answered {status}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 80, "{checked} route × role pairs checked");
+    let (ok, printed) = served.terminate();
+    assert!(ok, "{printed}");
+}

@@ -2,7 +2,8 @@
 //! up by their SHA-256 hash; a found key is cached for a few seconds (a revocation takes
 //! effect within [`KEY_CACHE_TTL`]). Each key has a token bucket: over its rate, 429.
 
-use super::keys::{sha256_hex, KeyInfo, Role};
+use super::keys::{sha256_hex, KeyInfo};
+use super::permissions::Permission;
 use super::problem::{ApiResult, Problem};
 use super::ApiState;
 use axum::extract::FromRequestParts;
@@ -87,11 +88,13 @@ impl RateLimiter {
 pub struct Caller(pub KeyInfo);
 
 impl Caller {
-    /// 403 unless the key has one of `roles` (admin may do everything).
-    pub fn require(&self, roles: &[Role], what: &str) -> ApiResult<()> {
-        if self.0.role == Role::Admin || roles.contains(&self.0.role) {
+    /// 403 unless the caller's role may do this ([`Permission`]'s table; admin may do
+    /// everything).
+    pub fn may(&self, permission: Permission) -> ApiResult<()> {
+        if permission.allows(self.0.role) {
             Ok(())
         } else {
+            let what = permission.what();
             Err(Problem::forbidden(format!(
                 "vai trò '{}' không được {what} / the '{}' role may not {what}",
                 self.0.role.as_str(),

@@ -4,7 +4,7 @@
 
 use super::audit::AuditSink;
 use super::auth::Caller;
-use super::keys::Role;
+use super::permissions::Permission;
 use super::problem::{ApiJson, ApiPath, ApiQuery, ApiResult, FieldProblem, Problem};
 use super::ApiState;
 use crate::registry::citizen::{CitizenRow, FieldError, CITIZEN_COLUMNS};
@@ -20,8 +20,6 @@ use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
-
-pub const READ_ROLES: &[Role] = &[Role::Registrar, Role::Health];
 
 pub fn field_problems(errors: Vec<FieldError>) -> Problem {
     Problem::fields(
@@ -50,10 +48,9 @@ pub async fn citizen_in_area(
     api: &ApiState,
     caller: &Caller,
     raw_pin: &str,
-    roles: &[Role],
-    what: &str,
+    permission: Permission,
 ) -> ApiResult<(PersonalId, StoredCitizen)> {
-    caller.require(roles, what)?;
+    caller.may(permission)?;
     let pin = parse_pin(raw_pin)?;
     match api.app.store.citizen(pin).await? {
         Some(stored) if caller.may_see(&stored.citizen) => Ok((pin, stored)),
@@ -123,14 +120,7 @@ pub async fn get_citizen(
     caller: Caller,
     ApiPath(pin): ApiPath<String>,
 ) -> ApiResult<Response> {
-    let (pin, stored) = citizen_in_area(
-        &api,
-        &caller,
-        &pin,
-        READ_ROLES,
-        "đọc hồ sơ công dân / read citizens",
-    )
-    .await?;
+    let (pin, stored) = citizen_in_area(&api, &caller, &pin, Permission::ReadCitizen).await?;
     let doc = citizen_document(&api, &api.audit, &caller, pin, &stored).await?;
     let mut res = Json(doc).into_response();
     res.headers_mut().insert(
@@ -249,7 +239,7 @@ pub async fn create_citizen(
     caller: Caller,
     ApiJson(input): ApiJson<CitizenInput>,
 ) -> ApiResult<Response> {
-    caller.require(&[Role::Registrar], "thêm công dân / register citizens")?;
+    caller.may(Permission::EditRegistry)?;
     let c = validate_citizen(&api, &caller, &input.row(), None).await?;
     caller.require_commune(c.commune_code.as_str())?;
     // Personal IDs are unique, so a refused registration always tells that the ID is in use;
@@ -296,14 +286,7 @@ pub async fn patch_citizen(
     headers: HeaderMap,
     ApiJson(changes): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Response> {
-    let (pin, stored) = citizen_in_area(
-        &api,
-        &caller,
-        &pin,
-        &[Role::Registrar],
-        "sửa sổ dân cư / edit the registry",
-    )
-    .await?;
+    let (pin, stored) = citizen_in_area(&api, &caller, &pin, Permission::EditRegistry).await?;
     if let Some(expected) = headers.get(header::IF_MATCH) {
         if expected.as_bytes() != etag(&stored).as_bytes() && expected.as_bytes() != b"*" {
             return Err(Problem::conflict(
@@ -447,14 +430,7 @@ pub async fn post_immunization(
     ApiPath(pin): ApiPath<String>,
     ApiJson(input): ApiJson<ImmunizationInput>,
 ) -> ApiResult<Response> {
-    let (pin, stored) = citizen_in_area(
-        &api,
-        &caller,
-        &pin,
-        &[Role::Registrar, Role::Health],
-        "ghi mũi tiêm / record doses",
-    )
-    .await?;
+    let (pin, stored) = citizen_in_area(&api, &caller, &pin, Permission::RecordDose).await?;
     record_dose(&api, &caller, pin, &stored, input).await?;
     let immunizations = api.app.store.immunizations_of(pin).await?;
     Ok((
@@ -476,14 +452,7 @@ pub async fn post_id_card(
     ApiPath(pin): ApiPath<String>,
     ApiJson(input): ApiJson<IdCardInput>,
 ) -> ApiResult<Response> {
-    let (pin, stored) = citizen_in_area(
-        &api,
-        &caller,
-        &pin,
-        &[Role::Registrar],
-        "ghi thẻ căn cước / record ID cards",
-    )
-    .await?;
+    let (pin, stored) = citizen_in_area(&api, &caller, &pin, Permission::RecordIdCard).await?;
     let row = IdCardRow {
         personal_id: pin.to_string(),
         issued_on: input.issued_on,
@@ -540,14 +509,7 @@ pub async fn get_forecast(
         Some(d) => parse_date_field("as_of", d)?,
         None => crate::cli::today_in_vietnam(),
     };
-    let (pin, stored) = citizen_in_area(
-        &api,
-        &caller,
-        &pin,
-        READ_ROLES,
-        "xem dự báo / read forecasts",
-    )
-    .await?;
+    let (pin, stored) = citizen_in_area(&api, &caller, &pin, Permission::ReadForecast).await?;
     let forecast = forecast_of_stored(&api, pin, &stored, as_of).await?;
     api.audit
         .person(&caller, pin.as_str(), "forecast", Some(as_of.to_string()))
@@ -577,10 +539,7 @@ pub async fn get_access_log(
     caller: Caller,
     ApiPath(pin): ApiPath<String>,
 ) -> ApiResult<Response> {
-    caller.require(
-        &[Role::Auditor, Role::Registrar],
-        "xem nhật ký truy cập / read access logs",
-    )?;
+    caller.may(Permission::ReadAccessLog)?;
     let pin = parse_pin(&pin)?;
     // The registrar answers requests at the commune office: only for its own residents. A
     // person no longer registered can still ask; the national roles answer that.

@@ -92,7 +92,7 @@ pub async fn list(
     caller: Caller,
     ApiQuery(q): ApiQuery<MessagesQuery>,
 ) -> ApiResult<Response> {
-    caller.require(ROLES, "xem tin nhắn / read the outbox")?;
+    caller.may(super::permissions::Permission::Messages)?;
     let messages = api.app.store.list_messages(&q.filter()?).await?;
     Ok(Json(messages.iter().map(message_json).collect::<Vec<_>>()).into_response())
 }
@@ -117,7 +117,7 @@ pub async fn retry(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
-    caller.require(ROLES, "gửi lại tin nhắn / retry messages")?;
+    caller.may(super::permissions::Permission::Messages)?;
     retry_message(&api, &id).await?;
     let m = api
         .app

@@ -23,6 +23,7 @@ pub mod keys;
 pub mod messages;
 pub mod openapi;
 pub mod pages;
+pub mod permissions;
 pub mod problem;
 pub mod reports;
 pub mod runs;
@@ -34,6 +35,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use keys::Role;
 use openapi::{Doc, Routes};
+use permissions::Permission;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -59,8 +61,6 @@ pub struct ApiState {
     pub docs_page: String,
 }
 
-const PIN_ROLES: &[Role] = &[Role::Registrar, Role::Health];
-
 /// Every route with its documentation. The router and `/openapi.json` both come from here.
 pub fn routes() -> Routes<Arc<ApiState>> {
     use citizens as c;
@@ -68,43 +68,43 @@ pub fn routes() -> Routes<Arc<ApiState>> {
     let errors_write: &'static [u16] = &[400, 403, 404, 409, 413, 415, 503];
     Routes::new()
         .add(
-            Doc { tag: "citizens", roles: PIN_ROLES, ok: (200, "application/json", Some("Citizen")), errors: errors_read,
+            Doc { tag: "citizens", roles: Permission::ReadCitizen.roles(), ok: (200, "application/json", Some("Citizen")), errors: errors_read,
                   ..Doc::new("get", "/api/citizens/{pin}", "Một công dân với hộ, người giám hộ, hồ sơ và lịch sử (ETag) / One citizen with household, guardians, records and history (ETag)") },
             c::get_citizen,
         )
         .add(
-            Doc { tag: "citizens", roles: &[Role::Registrar], body: Some("CitizenInput"), ok: (201, "application/json", None), errors: errors_write,
+            Doc { tag: "citizens", roles: Permission::EditRegistry.roles(), body: Some("CitizenInput"), ok: (201, "application/json", None), errors: errors_write,
                   ..Doc::new("post", "/api/citizens", "Thêm công dân (409 nếu đã có) / Register a citizen (409 if registered)") },
             c::create_citizen,
         )
         .add(
-            Doc { tag: "citizens", roles: &[Role::Registrar], body: Some("CitizenPatch"), errors: errors_write,
+            Doc { tag: "citizens", roles: Permission::EditRegistry.roles(), body: Some("CitizenPatch"), errors: errors_write,
                   ..Doc::new("patch", "/api/citizens/{pin}", "Sửa công dân, ghi lịch sử; If-Match chống ghi đè (409) / Edit a citizen with history; If-Match against lost updates (409)") },
             c::patch_citizen,
         )
         .add(
-            Doc { tag: "citizens", roles: &[Role::Registrar, Role::Health], body: Some("ImmunizationInput"), ok: (201, "application/json", None), errors: errors_write,
+            Doc { tag: "citizens", roles: Permission::RecordDose.roles(), body: Some("ImmunizationInput"), ok: (201, "application/json", None), errors: errors_write,
                   ..Doc::new("post", "/api/citizens/{pin}/immunizations", "Ghi một mũi tiêm (409 nếu đã ghi) / Record a dose (409 if recorded)") },
             c::post_immunization,
         )
         .add(
-            Doc { tag: "citizens", roles: &[Role::Registrar], body: Some("IdCardInput"), ok: (201, "application/json", None), errors: errors_write,
+            Doc { tag: "citizens", roles: Permission::RecordIdCard.roles(), body: Some("IdCardInput"), ok: (201, "application/json", None), errors: errors_write,
                   ..Doc::new("post", "/api/citizens/{pin}/id-cards", "Ghi một lần cấp thẻ căn cước / Record an ID card issued") },
             c::post_id_card,
         )
         .add(
-            Doc { tag: "citizens", roles: PIN_ROLES, query: &[("as_of", "string", "YYYY-MM-DD (mặc định hôm nay / default today)")],
+            Doc { tag: "citizens", roles: Permission::ReadForecast.roles(), query: &[("as_of", "string", "YYYY-MM-DD (mặc định hôm nay / default today)")],
                   ok: (200, "application/json", Some("Forecast")), errors: errors_read,
                   ..Doc::new("get", "/api/citizens/{pin}/forecast", "Dự báo vòng đời, như `vongdoi forecast --format json` / Lifecycle forecast, as `vongdoi forecast --format json`") },
             c::get_forecast,
         )
         .add(
-            Doc { tag: "citizens", roles: &[Role::Auditor, Role::Registrar], ok: (200, "application/json", Some("AccessLog")), errors: errors_read,
+            Doc { tag: "citizens", roles: Permission::ReadAccessLog.roles(), ok: (200, "application/json", Some("AccessLog")), errors: errors_read,
                   ..Doc::new("get", "/api/citizens/{pin}/access-log", "Ai đã đọc hoặc sửa dữ liệu của người này / Who read or changed this person's data") },
             c::get_access_log,
         )
         .add(
-            Doc { tag: "reports", roles: &[Role::Health, Role::Registrar, Role::Education],
+            Doc { tag: "reports", roles: &[Role::Health, Role::Registrar, Role::Education], by_kind: reports::KINDS,
                   query: &[
                       ("province", "array", "Mã tỉnh, lặp lại được / province code, repeatable"),
                       ("commune", "array", "Mã xã, lặp lại được / commune code, repeatable"),
@@ -123,7 +123,7 @@ pub fn routes() -> Routes<Arc<ApiState>> {
             reports::report,
         )
         .add(
-            Doc { tag: "delivery", roles: messages::ROLES,
+            Doc { tag: "delivery", roles: Permission::Messages.roles(),
                   query: &[("status", "string", "queued | sending | sent | delivered | failed | dead"), ("channel", "string", "sms | email"),
                            ("day", "string", "YYYY-MM-DD"), ("limit", "integer", "1–1000, default 100")],
                   ok: (200, "application/json", Some("Messages")), errors: &[400, 403],
@@ -131,17 +131,17 @@ pub fn routes() -> Routes<Arc<ApiState>> {
             messages::list,
         )
         .add(
-            Doc { tag: "delivery", roles: messages::ROLES, errors: &[403, 404, 409],
+            Doc { tag: "delivery", roles: Permission::Messages.roles(), errors: &[403, 404, 409],
                   ..Doc::new("post", "/api/messages/{id}/retry", "Gửi lại tin nhắn hỏng / Queue a failed or dead message again") },
             messages::retry,
         )
         .add(
-            Doc { tag: "delivery", roles: &[], body: Some("RunInput"), ok: (202, "application/json", None), errors: &[400, 403, 413, 415],
+            Doc { tag: "delivery", roles: Permission::StartRun.roles(), body: Some("RunInput"), ok: (202, "application/json", None), errors: &[400, 403, 413, 415],
                   ..Doc::new("post", "/api/runs", "Bắt đầu lượt chạy cho một ngày (chạy nền) / Start a run for a day (in the background)") },
             runs::start,
         )
         .add(
-            Doc { tag: "delivery", roles: &[Role::Auditor], query: &[("limit", "integer", "1–1000, default 30")],
+            Doc { tag: "delivery", roles: Permission::ListRuns.roles(), query: &[("limit", "integer", "1–1000, default 30")],
                   ok: (200, "application/json", Some("Runs")), errors: &[400, 403],
                   ..Doc::new("get", "/api/runs", "Các lượt chạy gần nhất / Latest runs") },
             runs::list,

@@ -4,6 +4,7 @@
 //! document cannot list a route that is not served. `/docs` renders the same entries as a page.
 
 use super::keys::Role;
+use super::permissions::Permission;
 use axum::handler::Handler;
 use axum::routing::{on, MethodFilter};
 use axum::Router;
@@ -21,8 +22,12 @@ pub struct Doc {
     pub path: &'static str,
     pub summary: &'static str,
     pub tag: &'static str,
-    /// Roles allowed besides admin; empty = any valid key (or none, for public routes).
+    /// Roles allowed besides admin (from [`super::permissions::Permission::roles`]); empty =
+    /// admin only (or anyone, for public routes).
     pub roles: &'static [Role],
+    /// For a route whose last segment names what is asked for (`/api/reports/{kind}`): who may
+    /// ask for each.
+    pub by_kind: &'static [(&'static str, Permission)],
     pub public: bool,
     pub query: &'static [Param],
     /// A schema under `components/schemas` for a JSON body.
@@ -40,6 +45,7 @@ impl Doc {
             summary,
             tag: "api",
             roles: &[],
+            by_kind: &[],
             public: false,
             query: &[],
             body: None,
@@ -168,6 +174,14 @@ pub fn document(docs: &[Doc]) -> Value {
             "responses": responses,
             "x-roles": if d.public { json!([]) } else { json!(roles) },
         });
+        if !d.by_kind.is_empty() {
+            op["x-roles-by-kind"] = d
+                .by_kind
+                .iter()
+                .map(|(kind, p)| (kind.to_string(), json!(roles_of(p.roles()))))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
         if d.public {
             op["security"] = json!([]);
         }
@@ -318,6 +332,13 @@ fn schemas() -> Value {
     })
 }
 
+/// `admin` and the roles a permission names besides it.
+fn roles_of(roles: &[Role]) -> Vec<&'static str> {
+    std::iter::once("admin")
+        .chain(roles.iter().map(|r| r.as_str()))
+        .collect()
+}
+
 /// `/docs`: the document as a readable page (no scripts, so the strict CSP holds).
 pub fn docs_page(docs: &[Doc]) -> String {
     use crate::reports::output::esc;
@@ -330,13 +351,17 @@ pub fn docs_page(docs: &[Doc]) -> String {
                 .chain(d.roles.iter().map(|r| r.as_str()))
                 .collect()
         };
+        let mut roles = roles.join(", ");
+        for (kind, p) in d.by_kind {
+            roles.push_str(&format!("; {kind}: {}", roles_of(p.roles()).join(", ")));
+        }
         let query: Vec<&str> = d.query.iter().map(|q| q.0).collect();
         rows.push_str(&format!(
             "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             d.method.to_uppercase(),
             esc(d.path),
             esc(d.summary),
-            esc(&roles.join(", ")),
+            esc(&roles),
             esc(&query.join(", "))
         ));
     }

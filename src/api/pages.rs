@@ -9,6 +9,7 @@ use super::auth::{within_rate, Caller};
 use super::citizens::{self, citizen_in_area, ImmunizationInput};
 use super::keys::{random_hex, sha256_hex, KeyInfo, Role};
 use super::openapi::{Doc, Routes};
+use super::permissions::Permission;
 use super::problem::Problem;
 use super::reports::{query_pairs, ReportQuery};
 use super::ApiState;
@@ -178,24 +179,21 @@ fn layout(lang: Lang, title: &str, staff: Option<&Staff>, path: &str, body: &str
     let _ = write!(nav, "<nav><strong>vòng đời</strong>");
     if let Some(s) = staff {
         let r = s.key.role;
-        if matches!(r, Role::Admin | Role::Health) {
+        if Permission::VaccinationList.allows(r) {
             let _ = write!(
                 nav,
                 "<a href=\"/staff/vaccination\">{}</a>",
                 t(lang, "Tiêm chủng", "Vaccination")
             );
         }
-        if matches!(
-            r,
-            Role::Admin | Role::Health | Role::Education | Role::Registrar
-        ) {
+        if Permission::Enrolment.allows(r) {
             let _ = write!(
                 nav,
                 "<a href=\"/staff/enrolment\">{}</a>",
                 t(lang, "Nhập học", "Enrolment")
             );
         }
-        if matches!(r, Role::Admin | Role::Auditor) {
+        if Permission::Messages.allows(r) {
             let _ = write!(
                 nav,
                 "<a href=\"/staff/delivery\">{}</a>",
@@ -581,10 +579,7 @@ async fn vaccination(
     let pairs = query_pairs(raw.as_deref());
     let (lang, asked) = lang_of(&headers, &pairs);
     let caller = staff.caller();
-    if let Err(p) = caller.require(
-        &[Role::Health],
-        "xem danh sách tiêm chủng / read vaccination lists",
-    ) {
+    if let Err(p) = caller.may(Permission::VaccinationList) {
         return error_page(lang, Some(&staff), p);
     }
     let choices = staff.key.scope.commune_codes();
@@ -809,14 +804,7 @@ async fn citizen_page(
     let (lang, asked) = lang_of(&headers, &pairs);
     let caller = staff.caller();
     let result = async {
-        let (pin, stored) = citizen_in_area(
-            &api,
-            &caller,
-            &pin,
-            citizens::READ_ROLES,
-            "đọc hồ sơ công dân / read citizens",
-        )
-        .await?;
+        let (pin, stored) = citizen_in_area(&api, &caller, &pin, Permission::ReadCitizen).await?;
         let as_of = crate::cli::today_in_vietnam();
         let forecast = citizens::forecast_of_stored(&api, pin, &stored, as_of).await?;
         // The guardians as the dossier shows them to this caller: the same area test as a
@@ -985,7 +973,7 @@ async fn citizen_page(
         );
     }
     body.push_str("</tbody></table></div>");
-    if matches!(staff.key.role, Role::Admin | Role::Health | Role::Registrar) {
+    if Permission::RecordDose.allows(staff.key.role) {
         let _ = write!(body, "<h2>{}</h2><form method=\"post\" action=\"/staff/citizens/{pin}/immunizations\" class=\"filters\" id=\"dose-form\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><label>{}<select name=\"vaccine\" required>",
             t(lang, "Ghi mũi tiêm", "Record a dose"), staff.csrf(), t(lang, "Vắc xin", "Vaccine"));
         let mut codes: Vec<&str> = api.app.rules.vaccine_codes().collect();
@@ -1031,14 +1019,7 @@ async fn record_dose(
     let caller = staff.caller();
     let result = async {
         staff.check_csrf(&form.csrf)?;
-        let (pin, stored) = citizen_in_area(
-            &api,
-            &caller,
-            &pin,
-            &[Role::Registrar, Role::Health],
-            "ghi mũi tiêm / record doses",
-        )
-        .await?;
+        let (pin, stored) = citizen_in_area(&api, &caller, &pin, Permission::RecordDose).await?;
         let input = ImmunizationInput {
             vaccine: form.vaccine,
             date_given: form.date_given,
@@ -1068,10 +1049,7 @@ async fn enrolment(
     let (lang, asked) = lang_of(&headers, &pairs);
     let caller = staff.caller();
     let result = async {
-        caller.require(
-            &[Role::Education, Role::Registrar, Role::Health],
-            "xem dự báo nhập học / read enrolment forecasts",
-        )?;
+        caller.may(Permission::Enrolment)?;
         let q: Vec<(String, String)> = pairs
             .iter()
             .filter(|(k, v)| k != "lang" && !v.trim().is_empty())
@@ -1213,7 +1191,7 @@ async fn delivery(
     let (lang, asked) = lang_of(&headers, &pairs);
     let caller = staff.caller();
     let result = async {
-        caller.require(super::messages::ROLES, "xem tin nhắn / read the outbox")?;
+        caller.may(Permission::Messages)?;
         let q = super::messages::MessagesQuery {
             status: param(&pairs, "status").map(String::from),
             channel: param(&pairs, "channel").map(String::from),
@@ -1331,7 +1309,7 @@ async fn retry(
     let caller = staff.caller();
     let result = async {
         staff.check_csrf(&form.csrf)?;
-        caller.require(super::messages::ROLES, "gửi lại tin nhắn / retry messages")?;
+        caller.may(Permission::Messages)?;
         super::messages::retry_message(&api, &id).await
     }
     .await;
@@ -1359,41 +1337,41 @@ impl Routes<Arc<ApiState>> {
             login,
         )
         .add(
-            Doc { tag: "pages", ok: moved, errors: &[403], body: Some("RetryForm"),
+            Doc { tag: "pages", roles: Permission::SignedIn.roles(), ok: moved, errors: &[403], body: Some("RetryForm"),
                   ..Doc::new("post", "/staff/logout", "Đăng xuất / Sign out") },
             logout,
         )
-        .add(Doc { tag: "pages", ok: moved, errors: &[], ..Doc::new("get", "/staff", "Trang đầu theo vai trò / Start page for the role") }, home)
+        .add(Doc { tag: "pages", roles: Permission::SignedIn.roles(), ok: moved, errors: &[], ..Doc::new("get", "/staff", "Trang đầu theo vai trò / Start page for the role") }, home)
         .add(
-            Doc { tag: "pages", roles: &[Role::Health], ok: html_ok, errors: &[400, 403],
+            Doc { tag: "pages", roles: Permission::VaccinationList.roles(), ok: html_ok, errors: &[400, 403],
                   query: &[("commune", "string", ""), ("status", "string", "due | overdue"), ("due_within", "integer", ""), ("as_of", "string", ""), ("lang", "string", "vi | en")],
                   ..Doc::new("get", "/staff/vaccination", "Danh sách tiêm chủng của xã / A commune's vaccination list") },
             vaccination,
         )
         .add(
-            Doc { tag: "pages", roles: citizens::READ_ROLES, ok: html_ok, errors: &[400, 403, 404], query: &[("lang", "string", "vi | en")],
+            Doc { tag: "pages", roles: Permission::ReadCitizen.roles(), ok: html_ok, errors: &[400, 403, 404], query: &[("lang", "string", "vi | en")],
                   ..Doc::new("get", "/staff/citizens/{pin}", "Trang công dân: dự báo, mũi đã tiêm, ghi mũi mới / Citizen page: forecast, doses, record a dose") },
             citizen_page,
         )
         .add(
-            Doc { tag: "pages", roles: &[Role::Registrar, Role::Health], ok: moved, errors: &[400, 403, 404, 409], body: Some("DoseForm"),
+            Doc { tag: "pages", roles: Permission::RecordDose.roles(), ok: moved, errors: &[400, 403, 404, 409], body: Some("DoseForm"),
                   ..Doc::new("post", "/staff/citizens/{pin}/immunizations", "Ghi mũi tiêm từ trang công dân / Record a dose from the citizen page") },
             record_dose,
         )
         .add(
-            Doc { tag: "pages", roles: &[Role::Education, Role::Registrar, Role::Health], ok: html_ok, errors: &[400, 403],
+            Doc { tag: "pages", roles: Permission::Enrolment.roles(), ok: html_ok, errors: &[400, 403],
                   query: &[("province", "array", ""), ("commune", "array", ""), ("years", "integer", ""), ("as_of", "string", ""), ("lang", "string", "vi | en")],
                   ..Doc::new("get", "/staff/enrolment", "Dự báo nhập học theo xã, có biểu đồ / Enrolment forecast by commune, with charts") },
             enrolment,
         )
         .add(
-            Doc { tag: "pages", roles: super::messages::ROLES, ok: html_ok, errors: &[400, 403],
+            Doc { tag: "pages", roles: Permission::Messages.roles(), ok: html_ok, errors: &[400, 403],
                   query: &[("status", "string", ""), ("day", "string", ""), ("lang", "string", "vi | en")],
                   ..Doc::new("get", "/staff/delivery", "Gửi tin: đã gửi, lỗi, hỏng, gửi lại / Delivery: sent, failed, dead letters, retry") },
             delivery,
         )
         .add(
-            Doc { tag: "pages", roles: super::messages::ROLES, ok: moved, errors: &[403, 404, 409], body: Some("RetryForm"),
+            Doc { tag: "pages", roles: Permission::Messages.roles(), ok: moved, errors: &[403, 404, 409], body: Some("RetryForm"),
                   ..Doc::new("post", "/staff/delivery/{id}/retry", "Gửi lại một tin / Retry one message") },
             retry,
         )

@@ -5,7 +5,7 @@
 
 use super::auth::Caller;
 use super::citizens::parse_date_field;
-use super::keys::Role;
+use super::permissions::Permission;
 use super::problem::{ApiResult, Problem};
 use super::ApiState;
 use crate::registry::{AdminUnits, CommuneCode};
@@ -238,6 +238,15 @@ fn failed(e: anyhow::Error) -> Problem {
     Problem::internal("report", format!("{e:#}"))
 }
 
+/// The reports and who may read each: the handler checks this table, and `/openapi.json`
+/// documents it (`x-roles-by-kind`).
+pub const KINDS: &[(&str, Permission)] = &[
+    ("vaccination", Permission::VaccinationList),
+    ("id-cards", Permission::IdCardList),
+    ("enrolment", Permission::Enrolment),
+    ("coverage", Permission::Coverage),
+];
+
 pub async fn report(
     State(api): State<Arc<ApiState>>,
     caller: Caller,
@@ -247,54 +256,123 @@ pub async fn report(
     let pairs = query_pairs(raw.as_deref());
     let store = api.app.store.clone();
     let rules = &api.app.rules;
+    let no_such = || {
+        Problem::not_found(
+            "không có báo cáo này; dùng vaccination, coverage, enrolment hoặc id-cards / no such report: vaccination, coverage, enrolment or id-cards",
+        )
+    };
+    let (_, permission) = KINDS.iter().find(|(k, _)| *k == kind).ok_or_else(no_such)?;
+    caller.may(*permission)?;
     // A report reads a whole area: one at a time per key, a bounded number in all.
     let _slot = api.heavy.begin(&caller.0.name).await?;
     match kind.as_str() {
         "vaccination" => {
-            caller.require(&[Role::Health], "xem danh sách tiêm chủng / read vaccination lists")?;
             let q = ReportQuery::parse(&pairs, &["status", "due_within"])?;
-            let r = reports::vaccination::build(store, rules, q.area(&caller)?, q.as_of, q.filter(), &caller.0.scope).await.map_err(failed)?;
-            let shown: Vec<(String, Option<String>)> = r.people_shown().into_iter().map(|(p, how)| (p.to_string(), Some(format!("{how} {}", q.as_of)))).collect();
+            let r = reports::vaccination::build(
+                store,
+                rules,
+                q.area(&caller)?,
+                q.as_of,
+                q.filter(),
+                &caller.0.scope,
+            )
+            .await
+            .map_err(failed)?;
+            let shown: Vec<(String, Option<String>)> = r
+                .people_shown()
+                .into_iter()
+                .map(|(p, how)| (p.to_string(), Some(format!("{how} {}", q.as_of))))
+                .collect();
             api.audit
-                .persons(&caller, "report:vaccination", shown.iter().map(|(p, d)| (p.as_str(), d.clone())))
+                .persons(
+                    &caller,
+                    "report:vaccination",
+                    shown.iter().map(|(p, d)| (p.as_str(), d.clone())),
+                )
                 .await?;
-            render(&q, "vaccination", |w, l| r.write_csv(w, l), |l| r.to_json(l), |l| r.to_html(l))
+            render(
+                &q,
+                "vaccination",
+                |w, l| r.write_csv(w, l),
+                |l| r.to_json(l),
+                |l| r.to_html(l),
+            )
         }
         "id-cards" => {
-            caller.require(&[Role::Registrar], "xem danh sách căn cước / read ID-card lists")?;
             let q = ReportQuery::parse(&pairs, &["status", "due_within"])?;
-            let r = reports::id_cards::build(store, rules, q.area(&caller)?, q.as_of, q.filter(), &caller.0.scope).await.map_err(failed)?;
-            let shown: Vec<(String, Option<String>)> = r.people_shown().into_iter().map(|(p, how)| (p.to_string(), Some(format!("{how} {}", q.as_of)))).collect();
+            let r = reports::id_cards::build(
+                store,
+                rules,
+                q.area(&caller)?,
+                q.as_of,
+                q.filter(),
+                &caller.0.scope,
+            )
+            .await
+            .map_err(failed)?;
+            let shown: Vec<(String, Option<String>)> = r
+                .people_shown()
+                .into_iter()
+                .map(|(p, how)| (p.to_string(), Some(format!("{how} {}", q.as_of))))
+                .collect();
             api.audit
-                .persons(&caller, "report:id-cards", shown.iter().map(|(p, d)| (p.as_str(), d.clone())))
+                .persons(
+                    &caller,
+                    "report:id-cards",
+                    shown.iter().map(|(p, d)| (p.as_str(), d.clone())),
+                )
                 .await?;
-            render(&q, "id-cards", |w, l| r.write_csv(w, l), |l| r.to_json(l), |l| r.to_html(l))
+            render(
+                &q,
+                "id-cards",
+                |w, l| r.write_csv(w, l),
+                |l| r.to_json(l),
+                |l| r.to_html(l),
+            )
         }
         "enrolment" => {
-            caller.require(&[Role::Education, Role::Registrar, Role::Health], "xem dự báo nhập học / read enrolment forecasts")?;
             let q = ReportQuery::parse(&pairs, &["years"])?;
-            let r = reports::enrolment::build(&store, q.area(&caller)?, q.as_of, q.years, None).await.map_err(failed)?;
-            render(&q, "enrolment", |w, l| r.write_csv(w, l), |l| r.to_json(l), |l| r.to_html(l))
+            let r = reports::enrolment::build(&store, q.area(&caller)?, q.as_of, q.years, None)
+                .await
+                .map_err(failed)?;
+            render(
+                &q,
+                "enrolment",
+                |w, l| r.write_csv(w, l),
+                |l| r.to_json(l),
+                |l| r.to_html(l),
+            )
         }
         "coverage" => {
-            caller.require(&[Role::Health, Role::Education], "xem độ bao phủ / read coverage")?;
             let q = ReportQuery::parse(&pairs, &["cohort", "cohorts", "explain"])?;
             if q.explain {
                 // The explanation lists each child counted: a health matter.
-                caller.require(&[Role::Health], "xem danh sách trẻ được đếm (explain) / list the children counted (explain)")?;
+                caller.may(Permission::CoverageExplain)?;
             }
             let default = match q.cohort {
                 CohortBy::Year => 3,
                 CohortBy::Month => 12,
             };
-            let r = reports::coverage::build(store, rules, q.area(&caller)?, q.as_of, q.cohort, q.cohorts.unwrap_or(default), q.explain)
-                .await
-                .map_err(failed)?;
-            render(&q, "coverage", |w, l| r.write_csv(w, l), |l| r.to_json(l), |l| r.to_html(l))
+            let r = reports::coverage::build(
+                store,
+                rules,
+                q.area(&caller)?,
+                q.as_of,
+                q.cohort,
+                q.cohorts.unwrap_or(default),
+                q.explain,
+            )
+            .await
+            .map_err(failed)?;
+            render(
+                &q,
+                "coverage",
+                |w, l| r.write_csv(w, l),
+                |l| r.to_json(l),
+                |l| r.to_html(l),
+            )
         }
-        _ => Err(Problem::not_found(
-            "không có báo cáo này; dùng vaccination, coverage, enrolment hoặc id-cards / no such report: vaccination, coverage, enrolment or id-cards",
-        )),
+        _ => Err(no_such()),
     }
 }
 

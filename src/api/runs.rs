@@ -4,7 +4,7 @@
 
 use super::auth::Caller;
 use super::citizens::parse_date_field;
-use super::keys::Role;
+use super::permissions::Permission;
 use super::problem::{ApiJson, ApiQuery, ApiResult, Problem};
 use super::ApiState;
 use crate::serve::shutdown::Shutdown;
@@ -28,7 +28,7 @@ pub async fn start(
     caller: Caller,
     ApiJson(input): ApiJson<RunInput>,
 ) -> ApiResult<Response> {
-    caller.require(&[], "bắt đầu lượt chạy / start runs")?;
+    caller.may(Permission::StartRun)?;
     let as_of = match input.as_of.as_deref() {
         Some(d) => parse_date_field("as_of", d)?,
         None => crate::cli::today_in_vietnam(),
@@ -70,7 +70,7 @@ pub async fn list(
     caller: Caller,
     ApiQuery(q): ApiQuery<RunsQuery>,
 ) -> ApiResult<Response> {
-    caller.require(&[Role::Auditor], "xem lượt chạy / list runs")?;
+    caller.may(Permission::ListRuns)?;
     let limit = q.limit.unwrap_or(30);
     if !(1..=1000).contains(&limit) {
         return Err(Problem::field("limit", "1–1000"));

@@ -1,0 +1,189 @@
+//! What each role may do: one table that the handlers enforce, `/openapi.json` and `/docs`
+//! document, the staff pages' navigation follows, and the README prints (a test holds the
+//! README's table equal to [`markdown_table`]). Before this table the three disagreed (issue #10:
+//! registrars could record doses and health keys read enrolment while the README said
+//! otherwise, and the OpenAPI document listed `/staff` as admin-only).
+//!
+//! `admin` may do everything; every other role only what its rows name, and only within the
+//! area of its key ([`crate::registry::Scope`]).
+
+use super::keys::Role;
+use Role::{Auditor, Education, Health, Registrar};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// A citizen's record, with the household and guardians within the area.
+    ReadCitizen,
+    /// Register and edit citizens.
+    EditRegistry,
+    /// Record an ID card issued.
+    RecordIdCard,
+    /// Record a dose given.
+    RecordDose,
+    /// A citizen's lifecycle forecast (vaccinations, ID-card milestones, school).
+    ReadForecast,
+    /// Who read or changed a person's data.
+    ReadAccessLog,
+    /// The vaccination list (children due or overdue, with the guardian to call).
+    VaccinationList,
+    /// The ID-card list (citizens due or overdue for a card).
+    IdCardList,
+    /// Enrolment forecasts (counts, never a person).
+    Enrolment,
+    /// Coverage by commune and cohort (counts).
+    Coverage,
+    /// The children behind a coverage count.
+    CoverageExplain,
+    /// The outbox: messages, masked recipients, failures; retrying one.
+    Messages,
+    /// Start a scheduler run for today.
+    StartRun,
+    /// The latest runs.
+    ListRuns,
+    /// The staff pages' start page and signing out (any signed-in staff member).
+    SignedIn,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 15] = [
+        Permission::ReadCitizen,
+        Permission::EditRegistry,
+        Permission::RecordIdCard,
+        Permission::RecordDose,
+        Permission::ReadForecast,
+        Permission::ReadAccessLog,
+        Permission::VaccinationList,
+        Permission::IdCardList,
+        Permission::Enrolment,
+        Permission::Coverage,
+        Permission::CoverageExplain,
+        Permission::Messages,
+        Permission::StartRun,
+        Permission::ListRuns,
+        Permission::SignedIn,
+    ];
+
+    /// The roles besides `admin` that may do this.
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Permission::ReadCitizen | Permission::ReadForecast => &[Registrar, Health],
+            Permission::EditRegistry | Permission::RecordIdCard | Permission::IdCardList => {
+                &[Registrar]
+            }
+            Permission::RecordDose | Permission::VaccinationList | Permission::CoverageExplain => {
+                &[Health]
+            }
+            Permission::ReadAccessLog => &[Registrar, Auditor],
+            Permission::Enrolment => &[Registrar, Health, Education],
+            Permission::Coverage => &[Health, Education],
+            Permission::Messages | Permission::ListRuns => &[Auditor],
+            Permission::StartRun => &[],
+            Permission::SignedIn => &[Registrar, Health, Education, Auditor],
+        }
+    }
+
+    pub fn allows(self, role: Role) -> bool {
+        role == Role::Admin || self.roles().contains(&role)
+    }
+
+    /// What is refused, for the 403 answer ("the 'health' role may not …").
+    pub fn what(self) -> &'static str {
+        match self {
+            Permission::ReadCitizen => "đọc hồ sơ công dân / read citizens",
+            Permission::EditRegistry => "sửa sổ dân cư / edit the registry",
+            Permission::RecordIdCard => "ghi thẻ căn cước / record ID cards",
+            Permission::RecordDose => "ghi mũi tiêm / record doses",
+            Permission::ReadForecast => "xem dự báo / read forecasts",
+            Permission::ReadAccessLog => "xem nhật ký truy cập / read access logs",
+            Permission::VaccinationList => "xem danh sách tiêm chủng / read vaccination lists",
+            Permission::IdCardList => "xem danh sách căn cước / read ID-card lists",
+            Permission::Enrolment => "xem dự báo nhập học / read enrolment forecasts",
+            Permission::Coverage => "xem độ bao phủ / read coverage",
+            Permission::CoverageExplain => {
+                "xem danh sách trẻ được đếm (explain) / list the children counted (explain)"
+            }
+            Permission::Messages => "xem và gửi lại tin nhắn / read and retry messages",
+            Permission::StartRun => "bắt đầu lượt chạy / start runs",
+            Permission::ListRuns => "xem lượt chạy / list runs",
+            Permission::SignedIn => "dùng trang cán bộ / use the staff pages",
+        }
+    }
+
+    /// The row's words in the README table.
+    fn describe(self) -> &'static str {
+        match self {
+            Permission::ReadCitizen => {
+                "read a citizen (`GET /api/citizens/{pin}`, `/staff/citizens/{pin}`)"
+            }
+            Permission::EditRegistry => {
+                "register and edit citizens (`POST /api/citizens`, `PATCH /api/citizens/{pin}`)"
+            }
+            Permission::RecordIdCard => "record an ID card (`POST /api/citizens/{pin}/id-cards`)",
+            Permission::RecordDose => {
+                "record a dose (`POST /api/citizens/{pin}/immunizations`, the citizen page's form)"
+            }
+            Permission::ReadForecast => "a citizen's forecast (`GET /api/citizens/{pin}/forecast`)",
+            Permission::ReadAccessLog => {
+                "who read a person's data (`GET /api/citizens/{pin}/access-log`)"
+            }
+            Permission::VaccinationList => {
+                "the vaccination list (`/api/reports/vaccination`, `/staff/vaccination`)"
+            }
+            Permission::IdCardList => "the ID-card list (`/api/reports/id-cards`)",
+            Permission::Enrolment => {
+                "enrolment forecasts (`/api/reports/enrolment`, `/staff/enrolment`)"
+            }
+            Permission::Coverage => "coverage counts (`/api/reports/coverage`)",
+            Permission::CoverageExplain => {
+                "the children behind coverage (`/api/reports/coverage?explain=true`)"
+            }
+            Permission::Messages => "messages and retries (`/api/messages`, `/staff/delivery`)",
+            Permission::StartRun => "start today's run (`POST /api/runs`)",
+            Permission::ListRuns => "the latest runs (`GET /api/runs`)",
+            Permission::SignedIn => {
+                "the staff start page and signing out (`/staff`, `/staff/logout`)"
+            }
+        }
+    }
+}
+
+/// The README's roles table, from [`Permission::ALL`].
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| may | admin | registrar | health | education | auditor |\n|---|---|---|---|---|---|\n",
+    );
+    for p in Permission::ALL {
+        out.push_str(&format!("| {} |", p.describe()));
+        for r in Role::ALL {
+            out.push_str(if p.allows(r) { " ✓ |" } else { " |" });
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_prints_this_table() {
+        let readme = include_str!("../../README.md");
+        let table = markdown_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's roles table differs from the code; replace it with:\n\n{table}"
+        );
+    }
+
+    #[test]
+    fn admin_may_everything_and_each_permission_is_listed_once() {
+        for p in Permission::ALL {
+            assert!(p.allows(Role::Admin));
+            assert_eq!(Permission::ALL.iter().filter(|q| **q == p).count(), 1);
+        }
+        assert!(!Permission::RecordDose.allows(Role::Registrar));
+        assert!(Permission::Enrolment.allows(Role::Health));
+        assert!(!Permission::ReadCitizen.allows(Role::Education));
+    }
+}
