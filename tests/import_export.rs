@@ -864,6 +864,19 @@ async fn the_cli_prints_no_names_or_contacts_unless_asked() {
         assert!(out.contains("đã gửi/sent"), "{b}: {out}");
         assert_eq!(private(&out), Vec::<String>::new(), "{b}: {out}");
         assert_eq!(private(&err), Vec::<String>::new(), "{b}: {err}");
+        // The outbox holds the messages: the owner's only (issue 10, umask 077).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let outbox = dir.path().join("outbox");
+            let mut paths = vec![outbox.clone()];
+            paths.extend(fs::read_dir(&outbox).unwrap().map(|e| e.unwrap().path()));
+            assert!(paths.len() > 1, "{b}: the run wrote to the outbox");
+            for path in paths {
+                let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode & 0o077, 0, "{b}: {} is {mode:o}", path.display());
+            }
+        }
         // The day again (already scanned): its sent messages are listed, now in full.
         let (out, _) = vongdoi_all_day(
             &db,

@@ -111,57 +111,6 @@ const REPORT_PIN_CHARS: usize = 24;
 /// this bounds what a database error message could add).
 const REPORT_REASON_CHARS: usize = 600;
 
-/// A reason as printed on a terminal: the values quoted in a phone or email problem masked
-/// to their end, and every 12-digit run (a personal ID) to its last 4 digits.
-fn mask_for_terminal(field: &str, reason: &str) -> String {
-    let mut out = String::with_capacity(reason.len());
-    let mut rest = reason;
-    if matches!(field, "phone" | "email") {
-        while let Some(open) = rest.find('\'') {
-            let Some(len) = rest[open + 1..].find('\'') else {
-                break;
-            };
-            let value = &rest[open + 1..open + 1 + len];
-            out.push_str(&rest[..=open]);
-            out.push_str(&match value.split_once('@') {
-                Some((_, domain)) => format!("…@{domain}"),
-                None => {
-                    let tail: String = value.chars().rev().take(3).collect();
-                    format!("…{}", tail.chars().rev().collect::<String>())
-                }
-            });
-            out.push('\'');
-            rest = &rest[open + len + 2..];
-        }
-    }
-    out.push_str(rest);
-    mask_digit_runs(&out)
-}
-
-/// Masks every run of exactly 12 ASCII digits to `********` and its last 4.
-fn mask_digit_runs(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.len() == 12 {
-            out.push_str(&super::personal_id::mask_raw(run));
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
-}
-
 impl ErrorReport {
     pub fn to_csv(out: Box<dyn Write>) -> std::io::Result<ErrorReport> {
         let mut w = csv::Writer::from_writer(out);
@@ -225,7 +174,7 @@ impl ErrorReport {
                     let reason = if *show_values {
                         reason
                     } else {
-                        mask_for_terminal(e.field, &reason)
+                        text::masked_for_terminal(e.field, &reason)
                     };
                     eprintln!("{file}:{line}: {}: {reason}", e.field);
                 } else if self.written == *limit + 1 {

@@ -156,6 +156,57 @@ pub fn cell_from_csv(value: &str) -> &str {
     }
 }
 
+/// A reason as printed on a terminal: the values quoted in a phone or email problem masked
+/// to their end, and every 12-digit run (a personal ID) to its last 4 digits.
+pub fn masked_for_terminal(field: &str, reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len());
+    let mut rest = reason;
+    if matches!(field, "phone" | "email") {
+        while let Some(open) = rest.find('\'') {
+            let Some(len) = rest[open + 1..].find('\'') else {
+                break;
+            };
+            let value = &rest[open + 1..open + 1 + len];
+            out.push_str(&rest[..=open]);
+            out.push_str(&match value.split_once('@') {
+                Some((_, domain)) => format!("…@{domain}"),
+                None => {
+                    let tail: String = value.chars().rev().take(3).collect();
+                    format!("…{}", tail.chars().rev().collect::<String>())
+                }
+            });
+            out.push('\'');
+            rest = &rest[open + len + 2..];
+        }
+    }
+    out.push_str(rest);
+    mask_digit_runs(&out)
+}
+
+/// Masks every run of exactly 12 ASCII digits to `********` and its last 4.
+fn mask_digit_runs(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() == 12 {
+            out.push_str(&super::personal_id::mask_raw(run));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +278,25 @@ mod tests {
             assert_eq!(cell_from_csv(csv), raw, "{csv:?}");
         }
         assert_eq!(cell_from_csv("+84912345678"), "+84912345678");
+    }
+
+    #[test]
+    fn terminal_reasons_mask_contacts_and_ids() {
+        assert_eq!(
+            masked_for_terminal("phone", "số '0212345678' sai / phone '0212345678' is bad"),
+            "số '…678' sai / phone '…678' is bad"
+        );
+        assert_eq!(
+            masked_for_terminal("email", "email 'lan.tran@example' không hợp lệ"),
+            "email '…@example' không hợp lệ"
+        );
+        assert_eq!(
+            masked_for_terminal("guardian_id", "001190999999 không có / 001190999999 is not"),
+            "********9999 không có / ********9999 is not"
+        );
+        assert_eq!(
+            masked_for_terminal("date_of_birth", "ngày '2025-02-30'"),
+            "ngày '2025-02-30'"
+        );
     }
 }
