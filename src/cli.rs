@@ -602,6 +602,7 @@ async fn run_command(store: std::sync::Arc<Store>, rules: &RuleSet, args: RunArg
     if waiting > 0 {
         println!("{waiting} tin chờ gửi (khung giờ SMS hoặc thử lại) / waiting (SMS window or retry; VONGDOI_SMS_WINDOW)");
     }
+    let mut hint = false;
     for m in store
         .messages_of_day(as_of, 50)
         .await?
@@ -619,13 +620,12 @@ async fn run_command(store: std::sync::Arc<Store>, rules: &RuleSet, args: RunArg
             );
         } else {
             // The body names the child and the address is a contact: masked, no text.
-            println!(
-                "  {} {} → {} (--show-names: nội dung/text)",
-                m.id,
-                m.channel,
-                mask_address(&m.address),
-            );
+            println!("  {} {} → {}", m.id, m.channel, mask_address(&m.address));
+            hint = true;
         }
+    }
+    if hint {
+        println!("  (nội dung, địa chỉ đầy đủ / message text, full addresses: --show-names)");
     }
     println!("hộp thư đi / outbox: {}", outbox.display());
     Ok(())

@@ -6,6 +6,7 @@ async fn main() {
     // exports, reports, error reports — holds personal data: owner only (0600 files, 0700
     // folders), whatever the caller's umask.
     #[cfg(unix)]
+    // SAFETY: umask has no preconditions; it only sets the process's file-creation mask.
     unsafe {
         libc::umask(0o077);
     }

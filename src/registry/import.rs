@@ -490,7 +490,7 @@ impl Importer<'_> {
     }
 
     /// Immunization or ID-card records: rows in, checked against the registry, stored.
-    async fn records<T: StoredRecord>(
+    async fn records<T: Writable>(
         &self,
         mut rx: Chunks<T>,
         key: impl Fn(&T) -> (PersonalId, NaiveDate, &'static str) + Copy,
@@ -635,7 +635,7 @@ impl Importer<'_> {
     }
 
     /// Rejects records of unknown citizens or dated outside their life, stores the rest.
-    async fn flush_records<T: StoredRecord>(
+    async fn flush_records<T: Writable>(
         &self,
         batch: &mut Vec<(u64, T)>,
         key: impl Fn(&T) -> (PersonalId, NaiveDate, &'static str),
@@ -680,7 +680,7 @@ struct CitizenBatch {
     pins: HashSet<PersonalId>,
 }
 
-/// Anything the importer writes in bulk: citizens, immunizations, ID cards.
+/// What the importer writes in bulk: citizens, immunizations, ID cards.
 trait Writable: Sized {
     fn pin(&self) -> PersonalId;
     async fn write(
@@ -706,9 +706,17 @@ impl Writable for Citizen {
 }
 
 /// Records are never updated: one already stored counts as unchanged.
-impl<T: StoredRecord> Writable for T {
+fn record_counts(inserted: u64, written: usize) -> UpsertCounts {
+    UpsertCounts {
+        inserted,
+        updated: 0,
+        unchanged: written as u64 - inserted,
+    }
+}
+
+impl Writable for Immunization {
     fn pin(&self) -> PersonalId {
-        StoredRecord::pin(self)
+        self.personal_id
     }
     async fn write(
         store: &Store,
@@ -716,50 +724,22 @@ impl<T: StoredRecord> Writable for T {
         source: &str,
         now: DateTime<Utc>,
     ) -> crate::store::Result<UpsertCounts> {
-        let inserted = T::insert(store, rows, source, now).await?;
-        Ok(UpsertCounts {
-            inserted,
-            updated: 0,
-            unchanged: rows.len() as u64 - inserted,
-        })
+        let inserted = store.insert_immunizations(rows, source, now).await?;
+        Ok(record_counts(inserted, rows.len()))
     }
 }
 
-/// A record kind the importer stores in bulk.
-trait StoredRecord: Sized {
-    fn pin(&self) -> PersonalId;
-    async fn insert(
-        store: &Store,
-        records: &[Self],
-        source: &str,
-        now: DateTime<Utc>,
-    ) -> crate::store::Result<u64>;
-}
-
-impl StoredRecord for Immunization {
+impl Writable for IdCardRecord {
     fn pin(&self) -> PersonalId {
         self.personal_id
     }
-    async fn insert(
+    async fn write(
         store: &Store,
-        records: &[Self],
+        rows: &[Self],
         source: &str,
         now: DateTime<Utc>,
-    ) -> crate::store::Result<u64> {
-        store.insert_immunizations(records, source, now).await
-    }
-}
-
-impl StoredRecord for IdCardRecord {
-    fn pin(&self) -> PersonalId {
-        self.personal_id
-    }
-    async fn insert(
-        store: &Store,
-        records: &[Self],
-        source: &str,
-        now: DateTime<Utc>,
-    ) -> crate::store::Result<u64> {
-        store.insert_id_cards(records, source, now).await
+    ) -> crate::store::Result<UpsertCounts> {
+        let inserted = store.insert_id_cards(rows, source, now).await?;
+        Ok(record_counts(inserted, rows.len()))
     }
 }
