@@ -537,6 +537,21 @@ async fn control_characters_and_absurd_lengths_are_refused_at_their_line_and_fie
             !report.contains('\0') && !report.contains('\u{202e}'),
             "{b}: no control copied"
         );
+        // Saved by Excel on Windows (CRLF): the same lines (they were reported one early).
+        let crlf = fs::read_to_string(dir.path().join("c.csv"))
+            .unwrap()
+            .replace('\n', "\r\n");
+        fs::write(dir.path().join("crlf.csv"), crlf).unwrap();
+        let (ok, out, err) = vongdoi(
+            &db,
+            dir.path(),
+            &["import", "citizens", "crlf.csv", "--errors", "e2.csv"],
+        );
+        assert!(
+            ok && out.contains("không đổi/unchanged 3000 "),
+            "{b}: {out} {err}"
+        );
+        assert_eq!(error_lines(&dir.path().join("e2.csv")), want, "{b}: CRLF");
 
         // Immunizations: a NUL in `place`, a 10,000-character place.
         let mut doses: Vec<String> = (0..3000)

@@ -40,6 +40,8 @@ pub struct LineLimit<R> {
     /// Bytes to hand out before any more input (the mark closing a cut record).
     pending: Vec<u8>,
     pending_at: usize,
+    /// A `\r` seen and not yet passed on: dropped if a `\n` follows.
+    held_cr: bool,
 }
 
 impl<R: Read> LineLimit<R> {
@@ -55,6 +57,7 @@ impl<R: Read> LineLimit<R> {
             skipping: false,
             pending: Vec::new(),
             pending_at: 0,
+            held_cr: false,
         }
     }
 
@@ -73,6 +76,22 @@ impl<R: Read> LineLimit<R> {
         ends
     }
 
+    /// Passes one byte on, or cuts the record when it is full (false: nothing passed).
+    fn forward(&mut self, b: u8, out: &mut [u8], n: &mut usize) -> bool {
+        let ends_here = self.state != Csv::InQuotes && matches!(b, b'\r' | b'\n');
+        if self.record >= self.limit && !ends_here {
+            self.cut();
+            return false;
+        }
+        out[*n] = b;
+        *n += 1;
+        self.record += 1;
+        if self.step(b) {
+            self.record = 0;
+        }
+        true
+    }
+
     /// Closes the record being cut so that csv-core ends it here, whatever its state.
     fn cut(&mut self) {
         self.pending.clear();
@@ -83,6 +102,7 @@ impl<R: Read> LineLimit<R> {
         self.pending.push(b'\n');
         self.pending_at = 0;
         self.skipping = true;
+        self.held_cr = false;
     }
 }
 
@@ -106,6 +126,10 @@ impl<R: Read> Read for LineLimit<R> {
                     Err(e) => return Err(e),
                 };
                 if n == 0 {
+                    if std::mem::take(&mut self.held_cr) {
+                        out[0] = b'\r';
+                        return Ok(1);
+                    }
                     return Ok(0);
                 }
                 (self.start, self.end) = (0, n);
@@ -128,18 +152,27 @@ impl<R: Read> Read for LineLimit<R> {
             let mut n = 0;
             while n < out.len() && self.start < self.end {
                 let b = self.buf[self.start];
-                let ends_here = self.state != Csv::InQuotes && matches!(b, b'\r' | b'\n');
-                if self.record >= self.limit && !ends_here {
-                    self.cut();
+                // `\r\n` goes on as `\n`: csv counts lines by `\n` and starts a record
+                // after `\r\n` on the line of the `\r`, so every problem in a file saved
+                // by Excel on Windows was reported one line early.
+                if std::mem::take(&mut self.held_cr)
+                    && b != b'\n'
+                    && !self.forward(b'\r', out, &mut n)
+                {
                     break;
                 }
-                out[n] = b;
-                n += 1;
-                self.start += 1;
-                self.record += 1;
-                if self.step(b) {
-                    self.record = 0;
+                if n == out.len() {
+                    break;
                 }
+                if b == b'\r' {
+                    self.held_cr = true;
+                    self.start += 1;
+                    continue;
+                }
+                if !self.forward(b, out, &mut n) {
+                    break;
+                }
+                self.start += 1;
             }
             if n > 0 {
                 return Ok(n);
@@ -185,16 +218,23 @@ mod tests {
         assert_eq!(got.len(), 3);
         assert_eq!(got[1].1, vec!["x\ny", "q\"q"]);
         assert!(got.iter().all(|r| !r.2));
-        // Line numbers are those the csv crate gives without the limit (it counts a record
-        // after `\r\n` from the line of the `\r`, a quirk kept as it is).
-        let mut plain = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_reader(&input[..]);
-        let lines: Vec<u64> = plain
-            .byte_records()
-            .map(|r| r.unwrap().position().unwrap().line())
-            .collect();
-        assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), lines);
+        assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 4]);
+    }
+
+    #[test]
+    fn crlf_files_are_numbered_as_their_lines() {
+        let lf = "h,1\na,2\n\"b\nb\",3\nc,4\nd,5";
+        let crlf = lf.replace('\n', "\r\n");
+        let (lf, crlf) = (records(lf.as_bytes(), 64), records(crlf.as_bytes(), 64));
+        assert_eq!(crlf, lf);
+        let lines: Vec<u64> = lf.iter().map(|r| r.0).collect();
+        assert_eq!(lines, vec![1, 2, 3, 5, 6]);
+        // A lone CR still ends a record; one at the very end is passed on.
+        let cr = records(b"a,1\rb,2\r", 64);
+        assert_eq!(
+            cr.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+            vec![vec!["a", "1"], vec!["b", "2"]]
+        );
     }
 
     #[test]
