@@ -46,6 +46,10 @@ enum Command {
         /// Write every problem as CSV `line,personal_id,field,reason` here.
         #[arg(long)]
         errors: Option<PathBuf>,
+        /// Print phones, emails and personal IDs in the problems shown on the terminal
+        /// unmasked (by default masked: terminal output ends up in cron logs).
+        #[arg(long)]
+        show_names: bool,
     },
     /// Write the registry out in the import format.
     Export { what: ExportWhat, file: PathBuf },
@@ -204,6 +208,10 @@ struct RunArgs {
     /// Print what would be sent; write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Print the messages' text (children's names) and full addresses; by default the output
+    /// names nobody, since it ends up in cron logs.
+    #[arg(long)]
+    show_names: bool,
 }
 
 #[derive(Args)]
@@ -550,12 +558,17 @@ async fn run_command(store: std::sync::Arc<Store>, rules: &RuleSet, args: RunArg
                 }
                 _ => "không liên lạc được / unreachable".into(),
             };
+            // The message text names the child: only on request.
+            let text = if args.show_names {
+                n.line_sms.as_str()
+            } else {
+                "(--show-names)"
+            };
             println!(
-                "  {} {:<24} {:<22} {to}: {}",
+                "  {} {:<24} {:<22} {to}: {text}",
                 crate::registry::personal_id::mask_raw(&n.personal_id),
                 n.item,
                 n.template,
-                n.line_sms
             );
         }
         return Ok(());
@@ -589,6 +602,7 @@ async fn run_command(store: std::sync::Arc<Store>, rules: &RuleSet, args: RunArg
     if waiting > 0 {
         println!("{waiting} tin chờ gửi (khung giờ SMS hoặc thử lại) / waiting (SMS window or retry; VONGDOI_SMS_WINDOW)");
     }
+    let mut hint = false;
     for m in store
         .messages_of_day(as_of, 50)
         .await?
@@ -596,13 +610,22 @@ async fn run_command(store: std::sync::Arc<Store>, rules: &RuleSet, args: RunArg
         .filter(|m| m.status == "sent")
         .take(3)
     {
-        println!(
-            "  {} {} → …{}: {}",
-            m.id,
-            m.channel,
-            &m.address[m.address.len().saturating_sub(3)..],
-            m.body.lines().next().unwrap_or("")
-        );
+        if args.show_names {
+            println!(
+                "  {} {} → {}: {}",
+                m.id,
+                m.channel,
+                m.address,
+                m.body.lines().next().unwrap_or("")
+            );
+        } else {
+            // The body names the child and the address is a contact: masked, no text.
+            println!("  {} {} → {}", m.id, m.channel, mask_address(&m.address));
+            hint = true;
+        }
+    }
+    if hint {
+        println!("  (nội dung, địa chỉ đầy đủ / message text, full addresses: --show-names)");
     }
     println!("hộp thư đi / outbox: {}", outbox.display());
     Ok(())
@@ -793,9 +816,12 @@ async fn dispatch(store: &Store, rules: &RuleSet, command: Command) -> Result<()
             );
         }
         Command::Demo(args) => demo_command(store, args).await?,
-        Command::Import { kind, file, errors } => {
-            import_command(store, rules, kind, &file, errors.as_deref()).await?
-        }
+        Command::Import {
+            kind,
+            file,
+            errors,
+            show_names,
+        } => import_command(store, rules, kind, &file, errors.as_deref(), show_names).await?,
         Command::Export {
             what: ExportWhat::Citizens,
             file,
@@ -863,6 +889,7 @@ async fn import_command(
     kind: ImportKind,
     file: &Path,
     errors: Option<&Path>,
+    show_names: bool,
 ) -> Result<()> {
     let label = file.display().to_string();
     let input = File::open(file).with_context(|| format!("{label}: cannot open the file"))?;
@@ -874,7 +901,7 @@ async fn import_command(
             File::create(path)
                 .with_context(|| format!("cannot create the error report {}", path.display()))?,
         )))?,
-        None => ErrorReport::to_stderr(&label),
+        None => ErrorReport::to_stderr(&label, show_names),
     };
     let importer = Importer {
         store,

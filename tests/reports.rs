@@ -675,3 +675,151 @@ async fn coverage_counts_children_and_valid_doses_by_the_birthday() {
         );
     }
 }
+
+/// Whether a spreadsheet would read this cell as a formula (or shift it with a tab or CR).
+fn starts_a_formula(cell: &str) -> bool {
+    let plain_number = cell.parse::<f64>().is_ok() && !cell.starts_with('+');
+    cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && !plain_number
+}
+
+/// Issue 10, CSV injection: a name that is a formula (and a phone, which Excel would turn into a
+/// number) reaches the vaccination list, the ID-card list and the export as text behind a `'`;
+/// numbers stay numbers; export → import gives back the name exactly.
+#[tokio::test]
+async fn formula_names_are_neutralised_in_reports_and_export_and_come_back_exactly() {
+    const NAME: &str = "=HYPERLINK(\"http://x\",\"y\")";
+    for db in all_backends().await {
+        let b = db.backend;
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = csv::Writer::from_path(dir.path().join("c.csv")).unwrap();
+        w.write_record([
+            "personal_id",
+            "full_name",
+            "sex",
+            "date_of_birth",
+            "commune_code",
+            "household_id",
+            "mother_id",
+            "phone",
+        ])
+        .unwrap();
+        w.write_record([
+            "001196000001",
+            "Trần Thị Lan",
+            "F",
+            "1996-04-02",
+            "00004",
+            "HK1",
+            "",
+            "0912345678",
+        ])
+        .unwrap();
+        // Due for first doses on the report date; and a boy of 14 who needs his first card.
+        w.write_record([
+            "001226000002",
+            NAME,
+            "M",
+            "2026-09-20",
+            "00004",
+            "HK1",
+            "001196000001",
+            "",
+        ])
+        .unwrap();
+        w.write_record([
+            "001212000003",
+            NAME,
+            "M",
+            "2012-01-10",
+            "00004",
+            "HK1",
+            "001196000001",
+            "",
+        ])
+        .unwrap();
+        w.flush().unwrap();
+        drop(w);
+        let out = run(&db, dir.path(), &["import", "citizens", "c.csv"]);
+        assert!(out.contains("thêm/inserted 3 "), "{b}: {out}");
+
+        let neutral = format!("'{NAME}");
+        for (report, pin) in [
+            ("vaccination", "001226000002"),
+            ("id-cards", "001212000003"),
+        ] {
+            let text = run(
+                &db,
+                dir.path(),
+                &["report", report, "--as-of", AS_OF, "--format", "csv"],
+            );
+            let rows = csv_rows(&text);
+            let row = rows
+                .iter()
+                .find(|r| r["personal_id"] == pin)
+                .unwrap_or_else(|| panic!("{b}: {pin} in the {report} list: {text}"));
+            assert_eq!(row["full_name"], neutral, "{b}: {report}");
+            for r in &rows {
+                for (column, cell) in r {
+                    assert!(!starts_a_formula(cell), "{b}: {report} {column} = {cell:?}");
+                }
+                assert!(
+                    r["days_overdue"].parse::<i64>().is_ok(),
+                    "{b}: numbers stay numbers"
+                );
+            }
+            if report == "vaccination" {
+                assert_eq!(row["guardian_phone"], "'+84912345678", "{b}");
+            }
+        }
+
+        let exported = export(&db, dir.path());
+        for r in &exported {
+            for (column, cell) in r {
+                assert!(!starts_a_formula(cell), "{b}: export {column} = {cell:?}");
+            }
+        }
+        let child = exported
+            .iter()
+            .find(|r| r["personal_id"] == "001226000002")
+            .unwrap();
+        assert_eq!(child["full_name"], neutral, "{b}");
+        let mother = exported
+            .iter()
+            .find(|r| r["personal_id"] == "001196000001")
+            .unwrap();
+        assert_eq!(mother["phone"], "'+84912345678", "{b}");
+
+        // Into an empty database and out again: the same bytes, the same name.
+        run(&db, dir.path(), &["export", "citizens", "a.csv"]);
+        let empty = common::sqlite().await;
+        let out = run(&empty, dir.path(), &["import", "citizens", "a.csv"]);
+        assert!(
+            out.contains("thêm/inserted 3 ") && out.contains("từ chối/rejected 0"),
+            "{b}: {out}"
+        );
+        run(&empty, dir.path(), &["export", "citizens", "b.csv"]);
+        assert_eq!(
+            std::fs::read(dir.path().join("a.csv")).unwrap(),
+            std::fs::read(dir.path().join("b.csv")).unwrap(),
+            "{b}: export → import → export is the identity"
+        );
+        let show = run(
+            &empty,
+            dir.path(),
+            &["citizen", "show", "001226000002", "--format", "json"],
+        );
+        let json: serde_json::Value = serde_json::from_str(&show).unwrap();
+        assert_eq!(
+            json["citizen"]["full_name"], NAME,
+            "{b}: the name exactly, no quote"
+        );
+        assert_eq!(json["citizen"]["phone"], serde_json::Value::Null, "{b}");
+        let show = run(
+            &empty,
+            dir.path(),
+            &["citizen", "show", "001196000001", "--format", "json"],
+        );
+        let json: serde_json::Value = serde_json::from_str(&show).unwrap();
+        assert_eq!(json["citizen"]["phone"], "+84912345678", "{b}");
+    }
+}

@@ -5,6 +5,7 @@ use super::contact::{Email, Phone};
 use super::dates::{parse_date, parse_optional_date};
 use super::personal_id::PersonalId;
 use super::sex::Sex;
+use super::text;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -28,7 +29,8 @@ impl CommuneCode {
         };
         if AdminUnits::get().commune(&padded).is_none() {
             return Err(format!(
-                "mã xã '{s}' không có trong danh mục 2025 / commune code '{s}' is not in the 2025 code list (Decision 19/2025/QĐ-TTg)"
+                "mã xã '{s}' không có trong danh mục 2025 / commune code '{s}' is not in the 2025 code list (Decision 19/2025/QĐ-TTg)",
+                s = text::shown(s)
             ));
         }
         Ok(CommuneCode(padded))
@@ -79,7 +81,10 @@ impl Language {
         match s.trim().to_lowercase().as_str() {
             "" | "vi" => Ok(Language::Vi),
             "en" => Ok(Language::En),
-            other => Err(format!("ngôn ngữ '{other}' không hỗ trợ / language '{other}' is not supported: use vi or en")),
+            other => Err(format!(
+                "ngôn ngữ '{other}' không hỗ trợ / language '{other}' is not supported: use vi or en",
+                other = text::shown(other)
+            )),
         }
     }
 
@@ -210,7 +215,11 @@ impl CitizenRow {
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
-        if full_name.is_empty() {
+        // Checked as written, before whitespace is folded: a tab or newline inside a name is a
+        // control character, not a space.
+        if let Err(e) = text::check("full_name", self.full_name.trim(), text::NAME) {
+            errors.push(e);
+        } else if full_name.is_empty() {
             errors.push(FieldError::new(
                 "full_name",
                 "họ tên trống / full name is empty",
@@ -282,7 +291,14 @@ impl CitizenRow {
         let commune_code = CommuneCode::parse(&self.commune_code)
             .map_err(|e| errors.push(FieldError::new("commune_code", e)))
             .ok();
-        let household_id = Some(self.household_id.trim().to_string()).filter(|h| !h.is_empty());
+        let household_id =
+            match text::check("household_id", self.household_id.trim(), text::HOUSEHOLD_ID) {
+                Ok(()) => Some(self.household_id.trim().to_string()).filter(|h| !h.is_empty()),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            };
         let mut link = |field: &'static str, raw: &str| -> Option<PersonalId> {
             let pin = optional(
                 field,
@@ -525,6 +541,41 @@ mod tests {
                     ..good()
                 },
                 vec!["full_name"],
+            ),
+            (
+                CitizenRow {
+                    full_name: "Nguyễn\u{202e}nA".into(),
+                    ..good()
+                },
+                vec!["full_name"],
+            ),
+            (
+                CitizenRow {
+                    full_name: "\u{200b}\u{200b}".into(),
+                    ..good()
+                },
+                vec!["full_name"],
+            ),
+            (
+                CitizenRow {
+                    full_name: "An ".repeat(100),
+                    ..good()
+                },
+                vec!["full_name"],
+            ),
+            (
+                CitizenRow {
+                    household_id: "HK\u{0}1".into(),
+                    ..good()
+                },
+                vec!["household_id"],
+            ),
+            (
+                CitizenRow {
+                    household_id: "H".repeat(33),
+                    ..good()
+                },
+                vec!["household_id"],
             ),
         ];
         for (row, want) in cases {

@@ -25,17 +25,17 @@ impl Phone {
             rest.to_string()
         } else {
             return Err(format!(
-                "số điện thoại '{s}' phải bắt đầu bằng 0 hoặc +84 / phone '{s}' must start with 0 or +84"
+                "số điện thoại '{s}' phải bắt đầu bằng 0 hoặc +84 / phone '{s}' must start with 0 or +84", s = super::text::shown(s)
             ));
         };
         if national.len() != 9 || !national.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!(
-                "số điện thoại '{s}' phải có 10 chữ số (0xxxxxxxxx) / phone '{s}' must have 10 digits (0xxxxxxxxx) or +84 and 9 digits"
+                "số điện thoại '{s}' phải có 10 chữ số (0xxxxxxxxx) / phone '{s}' must have 10 digits (0xxxxxxxxx) or +84 and 9 digits", s = super::text::shown(s)
             ));
         }
         if !matches!(national.as_bytes()[0], b'3' | b'5' | b'7' | b'8' | b'9') {
             return Err(format!(
-                "'{s}' không phải số di động (đầu số 03, 05, 07, 08, 09) / '{s}' is not a mobile number (prefixes 03, 05, 07, 08, 09)"
+                "'{s}' không phải số di động (đầu số 03, 05, 07, 08, 09) / '{s}' is not a mobile number (prefixes 03, 05, 07, 08, 09)", s = super::text::shown(s)
             ));
         }
         Ok(Phone(format!("+84{national}")))
@@ -81,7 +81,8 @@ impl Email {
         let s = s.trim();
         let bad = || {
             format!(
-                "email '{s}' không hợp lệ / email '{s}' is not a valid address (name@domain.vn)"
+                "email '{s}' không hợp lệ / email '{s}' is not a valid address (name@domain.vn)",
+                s = super::text::shown(s)
             )
         };
         let (local, domain) = s.split_once('@').ok_or_else(bad)?;
@@ -102,6 +103,8 @@ impl Email {
             || local.chars().any(|c| {
                 c.is_whitespace()
                     || c.is_control()
+                    || super::text::is_bidi_control(c)
+                    || super::text::is_zero_width(c)
                     || matches!(
                         c,
                         '@' | '<' | '>' | ',' | ';' | '"' | '(' | ')' | '[' | ']' | '\\'
@@ -181,6 +184,8 @@ mod tests {
             "lan@@x.vn",
             "lan@x..vn",
             ".lan@x.vn",
+            "la\u{202e}n@x.vn",
+            "lan\u{0}@x.vn",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }

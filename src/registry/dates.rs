@@ -11,7 +11,7 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
         NaiveDate::parse_from_str(s, "%Y-%m-%d")
     };
     parsed.map_err(|_| {
-        format!("ngày '{s}' không tồn tại hoặc sai dạng / date '{s}' does not exist or is not YYYY-MM-DD or DD/MM/YYYY")
+        format!("ngày '{s}' không tồn tại hoặc sai dạng / date '{s}' does not exist or is not YYYY-MM-DD or DD/MM/YYYY", s = super::text::shown(s))
     })
 }
 

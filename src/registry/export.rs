@@ -1,6 +1,7 @@
 //! `vongdoi export citizens`: the registry written back in the import format.
 
 use super::citizen::CITIZEN_COLUMNS;
+use super::text::cell_for_csv;
 use crate::store::{BirthCursor, Store};
 use std::io::Write;
 
@@ -9,6 +10,8 @@ const PAGE: i64 = 5_000;
 /// Writes every citizen, in (date of birth, personal ID) order so that parents and guardians
 /// come before the children who link to them: importing the file into an empty database
 /// gives the same registry. Streams by keyset pages; returns the number of rows written.
+/// Text that would start a spreadsheet formula, and phones (`+84…`), get a leading `'`
+/// ([`cell_for_csv`]), which the importer removes.
 pub async fn export_citizens<W: Write>(store: &Store, out: W) -> anyhow::Result<u64> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(CITIZEN_COLUMNS)?;
@@ -19,7 +22,10 @@ pub async fn export_citizens<W: Write>(store: &Store, out: W) -> anyhow::Result<
         let Some(last) = page.last() else { break };
         cursor = Some((last.date_of_birth, last.personal_id));
         for c in &page {
-            w.write_record(c.to_record())?;
+            // Spreadsheet-safe cells (`'=…`, `'+84…`); the importer takes the `'` off again.
+            let record = c.to_record();
+            let cells: Vec<_> = record.iter().map(|v| cell_for_csv(v)).collect();
+            w.write_record(cells.iter().map(|v| v.as_bytes()))?;
         }
         written += page.len() as u64;
     }

@@ -3,7 +3,9 @@
 //! `line,personal_id,field,reason`; good rows land even when their neighbours are bad.
 
 use super::citizen::{CitizenRow, FieldError, CITIZEN_COLUMNS};
+use super::line_limit::{was_cut, LineLimit, MAX_LINE_BYTES};
 use super::records::{check_within_life, IdCardRow, ImmunizationRow};
+use super::text;
 use super::{Citizen, IdCardRecord, Immunization, PersonalId};
 use crate::store::{Store, UpsertCounts};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -96,8 +98,18 @@ enum ErrorSink {
     Terminal {
         file: String,
         limit: u64,
+        /// Print phones, emails and personal IDs inside reasons as they are (`--show-names`);
+        /// by default they are masked, since terminal output ends up in cron logs.
+        show_values: bool,
     },
 }
+
+/// Characters of the `personal_id` column kept in the report: a real ID has 12; whatever the
+/// file held in that cell, the report never copies more than this.
+const REPORT_PIN_CHARS: usize = 24;
+/// Characters of a reason kept in the report (reasons quote only short prefixes of values;
+/// this bounds what a database error message could add).
+const REPORT_REASON_CHARS: usize = 600;
 
 impl ErrorReport {
     pub fn to_csv(out: Box<dyn Write>) -> std::io::Result<ErrorReport> {
@@ -110,11 +122,13 @@ impl ErrorReport {
         })
     }
 
-    pub fn to_stderr(file: &str) -> ErrorReport {
+    /// Problems on standard error; `show_values` prints contacts and IDs unmasked.
+    pub fn to_stderr(file: &str, show_values: bool) -> ErrorReport {
         ErrorReport {
             out: ErrorSink::Terminal {
                 file: file.to_string(),
                 limit: 50,
+                show_values,
             },
             written: 0,
             pending: Vec::new(),
@@ -122,7 +136,8 @@ impl ErrorReport {
     }
 
     fn add(&mut self, line: u64, personal_id: &str, e: FieldError) {
-        self.pending.push((line, personal_id.to_string(), e));
+        let pin = text::shown_max(personal_id, REPORT_PIN_CHARS);
+        self.pending.push((line, pin, e));
     }
 
     /// Writes the pending problems in line order (stable: a row's problems keep their order).
@@ -141,13 +156,27 @@ impl ErrorReport {
 
     fn write(&mut self, line: u64, personal_id: &str, e: &FieldError) -> std::io::Result<()> {
         self.written += 1;
+        let reason = text::shown_max(&e.reason, REPORT_REASON_CHARS);
         match &mut self.out {
-            ErrorSink::Csv(w) => {
-                w.write_record([line.to_string().as_str(), personal_id, e.field, &e.reason])?
-            }
-            ErrorSink::Terminal { file, limit } => {
+            // The report is opened in a spreadsheet: no cell may start a formula.
+            ErrorSink::Csv(w) => w.write_record([
+                line.to_string().as_str(),
+                &text::cell_for_csv(personal_id),
+                e.field,
+                &text::cell_for_csv(&reason),
+            ])?,
+            ErrorSink::Terminal {
+                file,
+                limit,
+                show_values,
+            } => {
                 if self.written <= *limit {
-                    eprintln!("{file}:{line}: {}: {}", e.field, e.reason);
+                    let reason = if *show_values {
+                        reason
+                    } else {
+                        text::masked_for_terminal(e.field, &reason)
+                    };
+                    eprintln!("{file}:{line}: {}: {reason}", e.field);
                 } else if self.written == *limit + 1 {
                     eprintln!("{file}: … more problems; write them all with --errors OUT.csv");
                 }
@@ -175,6 +204,14 @@ pub enum ImportError {
     Report(#[from] std::io::Error),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A write failed for a reason other than its rows; earlier batches are stored.
+    #[error("{file}: dòng {first}–{last} chưa được lưu / lines {first}–{last} were not stored ({source}); the lines before {first} are. Fix the cause and import the file again: rows already stored stay unchanged")]
+    Batch {
+        file: String,
+        first: u64,
+        last: u64,
+        source: crate::store::StoreError,
+    },
 }
 
 /// One import: the file's name (for messages and history), the clock, and the store.
@@ -203,7 +240,20 @@ fn rows<T: DeserializeOwned, R: Read + Send>(
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(input);
+        .from_reader(LineLimit::new(input, MAX_LINE_BYTES));
+    if reader
+        .byte_headers()
+        .map_err(|source| ImportError::Read {
+            file: file.to_string(),
+            source,
+        })
+        .map(was_cut)?
+    {
+        return Err(ImportError::Header {
+            file: file.to_string(),
+            problem: format!("dòng 1 (tiêu đề) dài quá {MAX_LINE_BYTES} byte / line 1 (the header) is longer than {MAX_LINE_BYTES} bytes: is this a CSV file?"),
+        });
+    }
     let headers = reader
         .headers()
         .map_err(|source| ImportError::Read {
@@ -247,16 +297,26 @@ fn rows<T: DeserializeOwned, R: Read + Send>(
                 let line = bytes.position().map(|p| p.line()).unwrap_or(0);
                 let raw_pin = pin_index
                     .and_then(|i| bytes.get(i))
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    // Only a prefix: this travels with the row to the report.
+                    .map(|b| {
+                        let prefix =
+                            String::from_utf8_lossy(&b[..b.len().min(4 * REPORT_PIN_CHARS)]);
+                        text::shown_max(&prefix, REPORT_PIN_CHARS)
+                    })
                     .unwrap_or_default();
-                let row = if bytes.len() != columns {
+                let row = if was_cut(&bytes) {
+                    Err(FieldError::new(
+                        "row",
+                        format!("dòng quá dài (hơn {MAX_LINE_BYTES} byte), đã bỏ qua / line longer than {MAX_LINE_BYTES} bytes, skipped: split it, or look for a quote \" that is never closed"),
+                    ))
+                } else if bytes.len() != columns {
                     Err(FieldError::new(
                         "row",
                         format!("dòng có {} cột, tiêu đề có {columns} / the row has {} fields, the header has {columns}", bytes.len(), bytes.len()),
                     ))
                 } else {
                     match csv::StringRecord::from_byte_record(bytes) {
-                        Ok(rec) => rec
+                        Ok(rec) => unquote_cells(rec)
                             .deserialize::<T>(Some(&headers))
                             .map_err(|e| FieldError::new("row", format!("không đọc được dòng / cannot read the row: {e}"))),
                         Err(_) => Err(FieldError::new(
@@ -273,6 +333,15 @@ fn rows<T: DeserializeOwned, R: Read + Send>(
             }),
         })
     }))
+}
+
+/// Undoes the `'` that `export` (and the reports) put before a cell starting with a formula
+/// character ([`text::cell_for_csv`]), so export → import gives back the same values.
+fn unquote_cells(rec: csv::StringRecord) -> csv::StringRecord {
+    if !rec.iter().any(|f| f.starts_with('\'')) {
+        return rec;
+    }
+    rec.iter().map(text::cell_from_csv).collect()
 }
 
 /// A row read and validated on the reader thread.
@@ -421,7 +490,7 @@ impl Importer<'_> {
     }
 
     /// Immunization or ID-card records: rows in, checked against the registry, stored.
-    async fn records<T: StoredRecord>(
+    async fn records<T: Writable>(
         &self,
         mut rx: Chunks<T>,
         key: impl Fn(&T) -> (PersonalId, NaiveDate, &'static str) + Copy,
@@ -498,21 +567,75 @@ impl Importer<'_> {
             summary.kept_with_warnings += warned as u64;
             earlier_in_batch.insert(c.personal_id);
         }
-        let citizens: Vec<Citizen> = batch.rows.drain(..).map(|(_, c)| c).collect();
+        let (lines, citizens): (Vec<u64>, Vec<Citizen>) = batch.rows.drain(..).unzip();
         batch.pins.clear();
-        let counts: UpsertCounts = self
-            .store
-            .upsert_citizens(&citizens, &self.source, self.now)
+        self.write_isolating(&lines, &citizens, report, summary)
             .await?;
-        summary.inserted += counts.inserted;
-        summary.updated += counts.updated;
-        summary.unchanged += counts.unchanged;
         report.flush_pending()?;
         Ok(())
     }
 
+    /// Writes a batch. Validation should leave nothing the database refuses, but if it still
+    /// refuses the data (a constraint this code does not know of), one bad row must not cost
+    /// the good rows of its batch: the batch is written again in halves until the refused
+    /// rows stand alone, and each is reported at its line. Other failures (the server gone)
+    /// stop the import, naming the lines not stored.
+    async fn write_isolating<T: Writable>(
+        &self,
+        lines: &[u64],
+        rows: &[T],
+        report: &mut ErrorReport,
+        summary: &mut ImportSummary,
+    ) -> Result<(), ImportError> {
+        let mut todo = vec![(0, rows.len())];
+        while let Some((lo, hi)) = todo.pop() {
+            if lo == hi {
+                continue;
+            }
+            match T::write(self.store, &rows[lo..hi], &self.source, self.now).await {
+                Ok(counts) => {
+                    summary.inserted += counts.inserted;
+                    summary.updated += counts.updated;
+                    summary.unchanged += counts.unchanged;
+                }
+                Err(e) if e.is_data_error() && hi - lo == 1 => {
+                    summary.rejected += 1;
+                    report.add(
+                        lines[lo],
+                        rows[lo].pin().as_str(),
+                        FieldError::new(
+                            "row",
+                            format!("cơ sở dữ liệu từ chối dòng này / the database refused this row ({e}): fix it and import it again"),
+                        ),
+                    );
+                }
+                Err(e) if e.is_data_error() => {
+                    tracing::warn!(
+                        first = lines[lo],
+                        last = lines[hi - 1],
+                        error = %e,
+                        "the database refused a batch; writing it in halves to find the row"
+                    );
+                    let mid = lo + (hi - lo) / 2;
+                    // Lower half first: rows keep their file order (parents before children).
+                    todo.push((mid, hi));
+                    todo.push((lo, mid));
+                }
+                Err(source) => {
+                    return Err(ImportError::Batch {
+                        file: self.file_label.clone(),
+                        first: lines[lo],
+                        last: *lines.last().unwrap_or(&lines[hi - 1]),
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Rejects records of unknown citizens or dated outside their life, stores the rest.
-    async fn flush_records<T: StoredRecord>(
+    async fn flush_records<T: Writable>(
         &self,
         batch: &mut Vec<(u64, T)>,
         key: impl Fn(&T) -> (PersonalId, NaiveDate, &'static str),
@@ -530,19 +653,22 @@ impl Importer<'_> {
             .collect();
         let lives = self.store.lifespans(&pins).await?;
         let mut good = Vec::with_capacity(batch.len());
+        let mut good_lines = Vec::with_capacity(batch.len());
         for (line, rec) in batch.drain(..) {
             let (pin, date, field) = key(&rec);
             match check_within_life(field, date, lives.get(&pin).copied()) {
-                Ok(()) => good.push(rec),
+                Ok(()) => {
+                    good.push(rec);
+                    good_lines.push(line);
+                }
                 Err(problem) => {
                     summary.rejected += 1;
                     report.add(line, pin.as_str(), problem);
                 }
             }
         }
-        let inserted = T::insert(self.store, &good, &self.source, self.now).await?;
-        summary.inserted += inserted;
-        summary.unchanged += good.len() as u64 - inserted;
+        self.write_isolating(&good_lines, &good, report, summary)
+            .await?;
         report.flush_pending()?;
         Ok(())
     }
@@ -554,34 +680,66 @@ struct CitizenBatch {
     pins: HashSet<PersonalId>,
 }
 
-/// A record kind the importer stores in bulk.
-trait StoredRecord: Sized {
-    async fn insert(
+/// What the importer writes in bulk: citizens, immunizations, ID cards.
+trait Writable: Sized {
+    fn pin(&self) -> PersonalId;
+    async fn write(
         store: &Store,
-        records: &[Self],
+        rows: &[Self],
         source: &str,
         now: DateTime<Utc>,
-    ) -> crate::store::Result<u64>;
+    ) -> crate::store::Result<UpsertCounts>;
 }
 
-impl StoredRecord for Immunization {
-    async fn insert(
+impl Writable for Citizen {
+    fn pin(&self) -> PersonalId {
+        self.personal_id
+    }
+    async fn write(
         store: &Store,
-        records: &[Self],
+        rows: &[Self],
         source: &str,
         now: DateTime<Utc>,
-    ) -> crate::store::Result<u64> {
-        store.insert_immunizations(records, source, now).await
+    ) -> crate::store::Result<UpsertCounts> {
+        store.upsert_citizens(rows, source, now).await
     }
 }
 
-impl StoredRecord for IdCardRecord {
-    async fn insert(
+/// Records are never updated: one already stored counts as unchanged.
+fn record_counts(inserted: u64, written: usize) -> UpsertCounts {
+    UpsertCounts {
+        inserted,
+        updated: 0,
+        unchanged: written as u64 - inserted,
+    }
+}
+
+impl Writable for Immunization {
+    fn pin(&self) -> PersonalId {
+        self.personal_id
+    }
+    async fn write(
         store: &Store,
-        records: &[Self],
+        rows: &[Self],
         source: &str,
         now: DateTime<Utc>,
-    ) -> crate::store::Result<u64> {
-        store.insert_id_cards(records, source, now).await
+    ) -> crate::store::Result<UpsertCounts> {
+        let inserted = store.insert_immunizations(rows, source, now).await?;
+        Ok(record_counts(inserted, rows.len()))
+    }
+}
+
+impl Writable for IdCardRecord {
+    fn pin(&self) -> PersonalId {
+        self.personal_id
+    }
+    async fn write(
+        store: &Store,
+        rows: &[Self],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> crate::store::Result<UpsertCounts> {
+        let inserted = store.insert_id_cards(rows, source, now).await?;
+        Ok(record_counts(inserted, rows.len()))
     }
 }

@@ -5,10 +5,12 @@ pub mod admin_units;
 pub mod citizen;
 pub mod contact;
 pub mod dates;
+pub mod line_limit;
 pub mod personal_id;
 pub mod records;
 pub mod scope;
 pub mod sex;
+pub mod text;
 
 pub use admin_units::AdminUnits;
 pub use citizen::{Citizen, CitizenRow, CommuneCode, FieldError, Language};

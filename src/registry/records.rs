@@ -4,6 +4,7 @@
 use super::citizen::FieldError;
 use super::dates::parse_optional_date;
 use super::personal_id::PersonalId;
+use super::text;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -95,11 +96,17 @@ impl ImmunizationRow {
         } else if !is_known_vaccine(&vaccine) {
             errors.push(FieldError::new(
                 "vaccine",
-                format!("mã vắc xin '{vaccine}' không có trong danh mục / vaccine code '{vaccine}' is not in the rule set's catalogue (rules/vaccines.toml)"),
+                format!("mã vắc xin '{shown}' không có trong danh mục / vaccine code '{shown}' is not in the rule set's catalogue (rules/vaccines.toml)", shown = text::shown(&vaccine)),
             ));
         }
         let date_given = past_date("date_given", &self.date_given, today, &mut errors);
-        let place = Some(self.place.trim().to_string()).filter(|p| !p.is_empty());
+        let place = match text::check("place", self.place.trim(), text::PLACE) {
+            Ok(()) => Some(self.place.trim().to_string()).filter(|p| !p.is_empty()),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
         match (personal_id, date_given, errors.is_empty()) {
             (Some(personal_id), Some(date_given), true) => Ok(Immunization {
                 personal_id,

@@ -16,7 +16,7 @@ impl Sex {
             "f" | "nữ" | "nu" | "female" => Ok(Sex::Female),
             "" => Err("giới tính trống / sex is empty: use M or F (nam/nữ)".into()),
             other => Err(format!(
-                "giới tính '{other}' không hợp lệ / sex '{other}' is not valid: use M or F (nam/nữ)"
+                "giới tính '{other}' không hợp lệ / sex '{other}' is not valid: use M or F (nam/nữ)", other = super::text::shown(other)
             )),
         }
     }

@@ -13,7 +13,8 @@ use std::io::Write;
 /// The UTF-8 byte-order mark.
 pub const BOM: &str = "\u{feff}";
 
-/// Writes a CSV document with a BOM, a header row and the rows.
+/// Writes a CSV document with a BOM, a header row and the rows. Text cells that begin with
+/// `=`, `+`, `-`, `@`, tab or CR get a leading `'` (CSV injection); plain numbers do not.
 pub fn write_csv<W: Write>(
     mut out: W,
     header: &[&str],
@@ -23,7 +24,12 @@ pub fn write_csv<W: Write>(
     let mut w = csv::Writer::from_writer(out);
     w.write_record(header)?;
     for row in rows {
-        w.write_record(&row)?;
+        // Names and other text come from the registry: none may start a formula in Excel.
+        let cells: Vec<_> = row
+            .iter()
+            .map(|c| crate::registry::text::cell_for_csv(c))
+            .collect();
+        w.write_record(cells.iter().map(|c| c.as_bytes()))?;
     }
     w.flush()?;
     Ok(())

@@ -46,6 +46,28 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+impl StoreError {
+    /// Whether the database refused the data itself (a constraint, a value it cannot hold, a
+    /// size limit) rather than failing to run: only then can writing fewer rows succeed.
+    /// PostgreSQL SQLSTATE classes 22 (data exception: a NUL is 22021), 23 (integrity) and 54
+    /// (program limit: an index row too large); SQLite TOOBIG, CONSTRAINT and MISMATCH.
+    pub fn is_data_error(&self) -> bool {
+        let StoreError::Database(sqlx::Error::Database(e)) = self else {
+            return false;
+        };
+        let Some(code) = e.code() else { return false };
+        if e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .is_some()
+        {
+            return ["22", "23", "54"]
+                .iter()
+                .any(|class| code.starts_with(class));
+        }
+        code.parse::<i32>()
+            .is_ok_and(|c| matches!(c & 0xff, 18..=20))
+    }
+}
+
 /// A citizen with what the store keeps beside the registry fields.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredCitizen {
