@@ -439,6 +439,7 @@ async fn serve_command(store: Arc<Store>, rules: RuleSet, args: ServeArgs) -> Re
         metrics: Arc::new(crate::serve::metrics::Metrics::default()),
         owner: crate::serve::owner_name(),
         webhook_token: args.webhook_token,
+        webhook_allow_unsigned: crate::serve::webhook_allow_unsigned_from_env(),
     };
     crate::serve::serve(
         state,
@@ -447,6 +448,7 @@ async fn serve_command(store: Arc<Store>, rules: RuleSet, args: ServeArgs) -> Re
             metrics_listen: args.metrics_listen,
             schedule: (!args.no_schedule).then_some(args.schedule),
             deliver_every: std::time::Duration::from_secs_f64(args.deliver_every),
+            stop_grace: crate::serve::stop_grace_from_env()?,
         },
     )
     .await

@@ -91,7 +91,7 @@ impl Channels {
                 EmailTransport::Smtp(SmtpChannel::new(
                     url,
                     cfg.smtp_connections,
-                    Duration::from_secs(30),
+                    cfg.smtp_timeout,
                 )?),
                 cfg.smtp_connections as usize,
             ),

@@ -16,9 +16,41 @@ fn pin_strings(pins: &[PersonalId]) -> Vec<String> {
     pins.iter().map(|p| p.to_string()).collect()
 }
 
+/// How long one statement may run (`VONGDOI_DB_STATEMENT_TIMEOUT_SECONDS`, default 300): far
+/// above the slowest legitimate statement (a 50,000-row batch, a page of the registry scan),
+/// and a bound on one that waits on a lock or a stuck server for ever (issue #10).
+fn statement_timeout() -> Result<Duration> {
+    let key = "VONGDOI_DB_STATEMENT_TIMEOUT_SECONDS";
+    match std::env::var(key).ok().filter(|v| !v.is_empty()) {
+        None => Ok(Duration::from_secs(300)),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|s| *s > 0.0 && s.is_finite())
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| {
+                StoreError::Connect(sqlx::Error::Configuration(
+                    format!("{key} '{v}' is not a positive number of seconds").into(),
+                ))
+            }),
+    }
+}
+
 impl PgStore {
     pub async fn open(url: &str) -> Result<PgStore> {
-        let options = PgConnectOptions::from_str(url).map_err(StoreError::Connect)?;
+        Self::open_with(url, statement_timeout()?).await
+    }
+
+    /// Every connection runs with `statement_timeout` set, unless the URL sets it itself
+    /// (`?options=-c%20statement_timeout%3D…`).
+    pub(crate) async fn open_with(url: &str, statement_timeout: Duration) -> Result<PgStore> {
+        let mut options = PgConnectOptions::from_str(url).map_err(StoreError::Connect)?;
+        if !url.contains("statement_timeout") {
+            options = options.options([(
+                "statement_timeout",
+                format!("{}ms", statement_timeout.as_millis().max(1)),
+            )]);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
@@ -350,5 +382,51 @@ impl PgStore {
             living,
         })
         .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A statement past the deadline fails with an error that says so, and the connection
+    /// stays usable; a quick one is unaffected.
+    #[tokio::test]
+    async fn a_statement_past_statement_timeout_fails_clearly() {
+        let Some(url) = std::env::var("VONGDOI_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but VONGDOI_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("note: VONGDOI_TEST_POSTGRES_URL not set; skipped");
+            return;
+        };
+        let store = PgStore::open_with(&url, Duration::from_secs(1))
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let err: StoreError = sqlx::query("SELECT pg_sleep(3)")
+            .execute(&store.pool)
+            .await
+            .unwrap_err()
+            .into();
+        let elapsed = started.elapsed();
+        assert!(matches!(err, StoreError::Timeout(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("statement timeout")
+                && text.contains("VONGDOI_DB_STATEMENT_TIMEOUT_SECONDS"),
+            "{text}"
+        );
+        assert!(elapsed < Duration::from_millis(2500), "{elapsed:?}");
+        let one: i32 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(one, 1);
+        store.close().await;
     }
 }
