@@ -393,7 +393,8 @@ enum Outcome {
 /// at a time per channel (within its rate limit). Transient failures are retried with
 /// exponential backoff and jitter; permanent ones, and transient ones past the attempt limit,
 /// become dead letters, and their notices go out on the recipient's other channel if there is
-/// one. When `stop` fires, in-flight sends finish and the rest of the batch is given back.
+/// one. When `stop` fires, in-flight sends finish (each within its channel's timeout; `serve`
+/// abandons them after its grace period) and the rest of the batch is given back.
 pub async fn deliver_ready(
     store: &Store,
     cfg: &DeliveryConfig,
@@ -435,9 +436,13 @@ pub async fn deliver_ready(
         if batch.is_empty() {
             return done(counts);
         }
+        // Every message of the batch waits for its own channel's slot (`Channels::permit`), so
+        // a slow SMTP server does not hold SMS back, and when `stop` fires the messages still
+        // waiting are given back at once, not after the in-flight sends.
+        let width = batch.len().max(1);
         let mut outcomes = futures_util::stream::iter(batch)
             .map(|m| deliver_one(store, cfg, channels, owner, stop, metrics, m))
-            .buffer_unordered(channels.concurrency());
+            .buffer_unordered(width);
         let mut written = Vec::new();
         while let Some(outcome) = outcomes.next().await {
             match outcome? {
@@ -475,11 +480,18 @@ async fn deliver_one(
             metrics.send(&m.channel, outcome);
         }
     };
-    if stop.is_set() {
+    let permit = tokio::select! {
+        biased;
+        _ = stop.wait() => None,
+        permit = channels.permit(&m) => Some(permit),
+    };
+    if permit.is_none() || stop.is_set() {
         store.release_message(&m.id, owner).await?;
         return Ok(Outcome::Released);
     }
-    let (error, permanent) = match channels.send(&m).await {
+    let sent = channels.send_now(&m).await;
+    drop(permit);
+    let (error, permanent) = match sent {
         Ok(provider_id) => {
             count("sent");
             if channels.marks_in_batches(&m) {
