@@ -662,7 +662,7 @@ async fn garbage_200_replies_are_not_sent() {
             &db,
             dir.path(),
             &["run", "--as-of", DAY],
-            &[url.clone()],
+            std::slice::from_ref(&url),
             limit,
         );
         assert!(!ok && err.contains("VONGDOI_SMS_SUCCESS"), "{b}: {err}");

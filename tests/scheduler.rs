@@ -66,7 +66,9 @@ fn sms(dir: &Path) -> BTreeMap<String, String> {
 /// What went out, without the ids: message ids are keyed by each database's own secret, so
 /// two databases name the same message differently; (to, body) of every SMS and (to, subject,
 /// text) of every email, sorted, with repeats kept (and `sms` panics on a repeated id).
-fn sent_content(dir: &Path) -> (Vec<(String, String)>, Vec<(String, String, String)>) {
+type SentContent = (Vec<(String, String)>, Vec<(String, String, String)>);
+
+fn sent_content(dir: &Path) -> SentContent {
     let _ = sms(dir);
     let mut texts: Vec<(String, String)> = fs::read_to_string(dir.join("outbox/sms.jsonl"))
         .unwrap_or_default()

@@ -133,10 +133,7 @@ fn cut_back(f: &fs::File, start: u64, end: u64) -> std::io::Result<()> {
 }
 
 fn disk_full(what: &str) -> std::io::Error {
-    std::io::Error::new(
-        std::io::ErrorKind::StorageFull,
-        format!("{what}: ghi không trọn (đĩa đầy?) / short write (disk full?); the line was removed and the message will be retried"),
-    )
+    std::io::Error::other(format!("{what}: ghi không trọn (đĩa đầy?) / short write (disk full?); the line was removed and the message will be retried"))
 }
 
 #[cfg(test)]
