@@ -10,6 +10,11 @@ use std::time::Duration;
 
 pub struct PgStore {
     pool: PgPool,
+    statement_timeout: Duration,
+}
+
+fn statement_timeout_sql(t: Duration) -> String {
+    format!("SET statement_timeout = {}", t.as_millis().max(1))
 }
 
 fn pin_strings(pins: &[PersonalId]) -> Vec<String> {
@@ -41,23 +46,28 @@ impl PgStore {
         Self::open_with(url, statement_timeout()?).await
     }
 
-    /// Every connection runs with `statement_timeout` set, unless the URL sets it itself
-    /// (`?options=-c%20statement_timeout%3D…`).
+    /// Every connection runs with `statement_timeout` set (a `SET` when it opens rather than a
+    /// startup option, which connection poolers such as PgBouncer refuse).
     pub(crate) async fn open_with(url: &str, statement_timeout: Duration) -> Result<PgStore> {
-        let mut options = PgConnectOptions::from_str(url).map_err(StoreError::Connect)?;
-        if !url.contains("statement_timeout") {
-            options = options.options([(
-                "statement_timeout",
-                format!("{}ms", statement_timeout.as_millis().max(1)),
-            )]);
-        }
+        let options = PgConnectOptions::from_str(url).map_err(StoreError::Connect)?;
+        let set = statement_timeout_sql(statement_timeout);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                let set = set.clone();
+                Box::pin(async move {
+                    sqlx::Executor::execute(conn, set.as_str()).await?;
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            statement_timeout,
+        })
     }
 
     pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'_, sqlx::Postgres>> {
@@ -78,9 +88,19 @@ impl PgStore {
 
     /// Brings the schema up to date (the administrative units are `seed_admin_units`).
     pub(crate) async fn migrate_schema(&self) -> Result<()> {
-        sqlx::migrate!("./migrations/postgres")
-            .run(&self.pool)
+        // A migration may rebuild an index of the whole registry: no statement deadline for
+        // it, and the connection gets its deadline back before it returns to the pool.
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SET statement_timeout = 0")
+            .execute(&mut *conn)
             .await?;
+        let migrated = sqlx::migrate!("./migrations/postgres")
+            .run(&mut *conn)
+            .await;
+        sqlx::query(&statement_timeout_sql(self.statement_timeout))
+            .execute(&mut *conn)
+            .await?;
+        migrated?;
         Ok(())
     }
 
