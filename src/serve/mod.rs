@@ -7,15 +7,6 @@ pub mod http;
 pub mod metrics;
 pub mod shutdown;
 
-/// `VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1` (or `true`): delivery reports without a token are
-/// accepted — for a gateway that cannot send one, on a listener nobody else reaches.
-pub fn webhook_allow_unsigned_from_env() -> bool {
-    matches!(
-        std::env::var("VONGDOI_WEBHOOK_ALLOW_UNSIGNED").as_deref(),
-        Ok("1") | Ok("true") | Ok("yes")
-    )
-}
-
 use crate::delivery::{self, DeliveryConfig};
 use crate::rules::RuleSet;
 use crate::schedule::Scheduler;
@@ -198,6 +189,15 @@ pub async fn serve(state: AppState, settings: ServeSettings) -> Result<()> {
     }
     println!("đã dừng / stopped");
     Ok(())
+}
+
+/// `VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1` (or `true`): delivery reports without a token are
+/// accepted — for a gateway that cannot send one, on a listener nobody else reaches.
+pub fn webhook_allow_unsigned_from_env() -> bool {
+    matches!(
+        std::env::var("VONGDOI_WEBHOOK_ALLOW_UNSIGNED").as_deref(),
+        Ok("1") | Ok("true") | Ok("yes")
+    )
 }
 
 /// How long `serve` waits for its tasks after SIGTERM before abandoning them
