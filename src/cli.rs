@@ -432,7 +432,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Report { kind } => report_command(store.clone(), &rules, kind).await,
         command => dispatch(&store, &rules, command).await,
     };
-    store.close().await;
+    // Bounded like the rest of a stop: connections of tasks aborted after SIGTERM close with
+    // them, and a database that stopped answering must not keep the process alive.
+    if tokio::time::timeout(std::time::Duration::from_secs(5), store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("database connections did not close within 5 s; exiting anyway");
+    }
     result
 }
 
@@ -447,6 +454,7 @@ async fn serve_command(store: Arc<Store>, rules: RuleSet, args: ServeArgs) -> Re
         metrics: Arc::new(crate::serve::metrics::Metrics::default()),
         owner: crate::serve::owner_name(),
         webhook_token: args.webhook_token,
+        webhook_allow_unsigned: crate::serve::webhook_allow_unsigned_from_env(),
     };
     crate::serve::serve(
         state,
@@ -455,6 +463,7 @@ async fn serve_command(store: Arc<Store>, rules: RuleSet, args: ServeArgs) -> Re
             metrics_listen: args.metrics_listen,
             schedule: (!args.no_schedule).then_some(args.schedule),
             deliver_every: std::time::Duration::from_secs_f64(args.deliver_every),
+            stop_grace: crate::serve::stop_grace_from_env()?,
         },
     )
     .await

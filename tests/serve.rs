@@ -199,6 +199,7 @@ async fn sigterm_mid_delivery_loses_nothing_and_sends_nothing_twice() {
         let envs = [
             ("VONGDOI_SMS_WINDOW", "00:00-24:00"),
             ("VONGDOI_SMS_URL", url.as_str()),
+            ("VONGDOI_SMS_SUCCESS", "status=queued"),
             ("VONGDOI_SMS_CONCURRENCY", "4"),
         ];
         let mut served = serve(&db, dir.path(), &["--schedule", "0 0 6 * * *"], &envs);
@@ -322,11 +323,17 @@ async fn sigterm_mid_scan_gives_the_day_back() {
             "{b}: the stopped service still holds the day: {resumed}"
         );
         run(&reference, ref_dir.path());
+        // Without the ids: each database keys its message ids with its own secret. A message
+        // sent twice would still show as a repeated line.
         let lines = |d: &std::path::Path| {
             let mut v: Vec<String> = std::fs::read_to_string(d.join("outbox/sms.jsonl"))
                 .unwrap_or_default()
                 .lines()
-                .map(String::from)
+                .map(|l| {
+                    let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    v.as_object_mut().unwrap().remove("id");
+                    v.to_string()
+                })
                 .collect();
             v.sort();
             v
@@ -337,5 +344,139 @@ async fn sigterm_mid_scan_gives_the_day_back() {
             got, want,
             "{b}: the same SMS as an undisturbed run, none twice"
         );
+    }
+}
+
+/// Without a token, the delivery-report webhook refuses everyone (an anonymous POST could mark
+/// any message failed); the operator may opt in to unsigned reports explicitly (issue #10).
+#[tokio::test]
+async fn the_webhook_refuses_unsigned_reports_unless_the_operator_opts_in() {
+    let db = common::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::new();
+    let report = serde_json::json!({"id": "20261121-sms-00000000000000000000", "status": "failed"});
+    let mut served = serve(&db, dir.path(), &["--no-schedule"], &[]);
+    let refused = http
+        .post(format!("{}/webhooks/sms", served.base))
+        .json(&report)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("VONGDOI_WEBHOOK_TOKEN")),
+        "{body}"
+    );
+    assert!(served.terminate().0);
+
+    let mut served = serve(
+        &db,
+        dir.path(),
+        &["--no-schedule"],
+        &[("VONGDOI_WEBHOOK_ALLOW_UNSIGNED", "1")],
+    );
+    let let_in = http
+        .post(format!("{}/webhooks/sms", served.base))
+        .json(&report)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(let_in.status(), 404, "past the check: no such message");
+    assert!(served.terminate().0);
+}
+
+/// SIGTERM while emails hang on an SMTP server that never answers the end of the data, with an
+/// SMTP timeout longer than any supervisor waits: `serve` is gone within 30 s anyway, and the
+/// abandoned emails are queued again, not left `sending` (issue #10).
+#[tokio::test]
+async fn sigterm_stops_serve_within_30_s_whatever_hangs() {
+    for db in all_backends().await {
+        let b = db.backend;
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            vongdoi(
+                &db,
+                dir.path(),
+                &["demo", "--population", "3000", "--seed", "9"]
+            )
+            .0
+        );
+        let log = dir.path().join("smtp.log");
+        let smtp = common::fixture(
+            "python3",
+            "hung_smtp.py",
+            &[std::path::Path::new("dot"), &log],
+        );
+        let url = format!("smtp://127.0.0.1:{}", smtp.port);
+        let envs = [
+            ("VONGDOI_SMS_WINDOW", "00:00-24:00"),
+            ("VONGDOI_CHANNELS", "email,sms"),
+            ("VONGDOI_SMTP_URL", url.as_str()),
+            ("VONGDOI_SMTP_TIMEOUT_SECONDS", "300"),
+        ];
+        let mut served = serve(&db, dir.path(), &["--schedule", "0 0 6 * * *"], &envs);
+        let mut hung = false;
+        for _ in 0..600 {
+            hung = std::fs::read_to_string(&log).is_ok_and(|s| s.contains("dot"));
+            if hung {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(hung, "{b}: no email reached the hung server");
+        let signalled = std::time::Instant::now();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &served.child.id().to_string()])
+            .status();
+        let status = loop {
+            if let Some(status) = served.child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if signalled.elapsed() > std::time::Duration::from_secs(40) {
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let took = signalled.elapsed();
+        let status = status.unwrap_or_else(|| panic!("{b}: still running 40 s after SIGTERM"));
+        eprintln!("{b}: stopped {took:.1?} after SIGTERM");
+        assert!(status.success(), "{b}: {status}");
+        assert!(took < std::time::Duration::from_secs(30), "{b}: {took:?}");
+        let (_, out, _) = vongdoi(
+            &db,
+            dir.path(),
+            &["messages", "--status", "sending", "--format", "json"],
+        );
+        assert_eq!(out.trim(), "[]", "{b}: leases given back");
+        let (_, out, _) = vongdoi(
+            &db,
+            dir.path(),
+            &[
+                "messages",
+                "--channel",
+                "email",
+                "--format",
+                "json",
+                "--limit",
+                "100000",
+            ],
+        );
+        let emails: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+        assert!(
+            emails.iter().any(|m| m["status"] == "queued"),
+            "{b}: the abandoned emails wait for the next pass: {out}"
+        );
+        assert!(emails.iter().all(|m| m["status"] != "sent"), "{b}: {out}");
+        // Only the sends in flight (one per SMTP connection, 8) count as attempted; the rest
+        // of the claimed batch was given back untried when the signal came.
+        let tried = emails.iter().filter(|m| m["attempts"] != 0).count();
+        assert!((1..=8).contains(&tried), "{b}: {tried} attempted: {out}");
     }
 }

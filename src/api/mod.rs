@@ -160,7 +160,7 @@ pub fn routes() -> Routes<Arc<ApiState>> {
         .external(Doc { tag: "meta", public: true, errors: &[503],
                         ..Doc::new("get", "/healthz", "Tình trạng (cơ sở dữ liệu) / Health (database)") })
         .external(Doc { tag: "delivery", public: true, errors: &[400, 401, 404, 503],
-                        ..Doc::new("post", "/webhooks/sms", "Báo cáo gửi từ cổng SMS (mã VONGDOI_WEBHOOK_TOKEN) / SMS gateway delivery report (VONGDOI_WEBHOOK_TOKEN)") })
+                        ..Doc::new("post", "/webhooks/sms", "Báo cáo gửi từ cổng SMS; cần mã VONGDOI_WEBHOOK_TOKEN (401 nếu thiếu, trừ khi VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1) / SMS gateway delivery report; needs VONGDOI_WEBHOOK_TOKEN (401 without it, unless VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1)") })
         .pages()
 }
 

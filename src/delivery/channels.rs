@@ -91,7 +91,7 @@ impl Channels {
                 EmailTransport::Smtp(SmtpChannel::new(
                     url,
                     cfg.smtp_connections,
-                    Duration::from_secs(30),
+                    cfg.smtp_timeout,
                 )?),
                 cfg.smtp_connections as usize,
             ),
@@ -141,10 +141,25 @@ impl Channels {
         self.file.sync()
     }
 
+    /// Waits for the message's channel to have a free slot (its concurrency and rate limit);
+    /// the send goes while the permit is held.
+    pub async fn permit(&self, m: &OutboxMessage) -> tokio::sync::SemaphorePermit<'_> {
+        if m.channel == "email" {
+            self.email_limits.acquire().await
+        } else {
+            self.sms_limits.acquire().await
+        }
+    }
+
     /// Sends one message; the provider's id (if the channel gives one) on success.
     pub async fn send(&self, m: &OutboxMessage) -> Result<Option<String>, SendError> {
+        let _permit = self.permit(m).await;
+        self.send_now(m).await
+    }
+
+    /// Sends one message without waiting for a slot (the caller holds [`Channels::permit`]).
+    pub async fn send_now(&self, m: &OutboxMessage) -> Result<Option<String>, SendError> {
         if m.channel == "email" {
-            let _permit = self.email_limits.acquire().await;
             let message = email::build(m, &self.from)?;
             match &self.email {
                 EmailTransport::Smtp(smtp) => smtp.send(message).await,
@@ -155,7 +170,6 @@ impl Channels {
                     .map_err(|e| SendError::Transient(format!("outbox/email: {e}"))),
             }
         } else {
-            let _permit = self.sms_limits.acquire().await;
             match &self.sms {
                 SmsTransport::Gateway(g) => g.send(m).await,
                 SmsTransport::File => self

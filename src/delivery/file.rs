@@ -13,6 +13,12 @@
 //! runs `synchronous=NORMAL` on the same reasoning). The file is synced once at the end of each
 //! delivery pass, for a machine that loses power. Syncing every line made a catch-up run of
 //! 173,000 SMS spend most of its four minutes in fsync.
+//!
+//! Whole lines or nothing (issue #10): a full disk cuts a write short, and half a JSON line
+//! would break every reader of the file, this one included. A line goes in one write(); one
+//! that fails or comes up short is cut off again (the file truncated back to where it began),
+//! and the message is retried. An email's temporary file is removed when it cannot be
+//! written or renamed, so a full disk leaves no `.tmp` files behind.
 
 use crate::store::schedule::OutboxMessage;
 use std::collections::HashSet;
@@ -55,7 +61,18 @@ impl FileChannel {
             .append(true)
             .open(&self.sms_file)?;
         // One write of the whole line: appends of whole lines do not interleave.
-        f.write_all(format!("{line}\n").as_bytes())
+        let line = format!("{line}\n");
+        match f.write(line.as_bytes()) {
+            Ok(n) if n == line.len() => Ok(()),
+            Ok(0) => Err(disk_full("sms.jsonl")),
+            Ok(n) => {
+                // O_APPEND: the write began n bytes before where the file offset is now.
+                let end = f.stream_position()?;
+                cut_back(&f, end - n as u64, end)?;
+                Err(disk_full("sms.jsonl"))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Flushes what was appended to the disk (end of a delivery pass).
@@ -97,9 +114,26 @@ impl FileChannel {
     pub fn write_email(&self, m: &OutboxMessage, email: &[u8]) -> std::io::Result<()> {
         let path = self.email_dir.join(format!("{}.eml", m.id));
         let tmp = self.email_dir.join(format!(".{}.tmp", m.id));
-        fs::write(&tmp, email)?;
-        fs::rename(tmp, path)
+        let written = fs::write(&tmp, email).and_then(|()| fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        written
     }
+}
+
+/// Truncates a torn line (`start..end`) off the end of the file — only if nothing was appended
+/// after it meanwhile, which would be cut with it (another process's write after a short one
+/// on a full disk is itself short or refused; its own cut-back removes it).
+fn cut_back(f: &fs::File, start: u64, end: u64) -> std::io::Result<()> {
+    if f.metadata()?.len() == end {
+        f.set_len(start)?;
+    }
+    Ok(())
+}
+
+fn disk_full(what: &str) -> std::io::Error {
+    std::io::Error::other(format!("{what}: ghi không trọn (đĩa đầy?) / short write (disk full?); the line was removed and the message will be retried"))
 }
 
 #[cfg(test)]

@@ -8,7 +8,13 @@
 //! de-duplicates drops the second copy of a request whose reply was lost.
 //!
 //! Timeouts, lost connections, 408, 429 and 5xx are transient (retried); other 4xx and a 2xx
-//! reply that does not say success are permanent (the reply is kept as the error).
+//! reply whose success field says something else are permanent (the reply is kept as the
+//! error). A 2xx that is not JSON or lacks the field (an HTML page of a proxy, garbage) is not
+//! a send either: transient, since the gateway may or may not have the message (issue #10).
+//! The generic preset has no success test of its own: the operator must name one.
+//!
+//! The client's timeout covers the whole request, connect to the last byte of the reply; the
+//! reply is read up to 64 KiB, so a gateway that answers megabytes cannot fill the memory.
 
 use super::SendError;
 use crate::store::schedule::OutboxMessage;
@@ -24,7 +30,8 @@ pub struct GatewayConfig {
     /// minijinja template rendering the JSON body; variables: id, to (+84…), to_local (0…),
     /// to_digits (84…), body, unicode, segments, api_key, secret_key, brandname, callback_url.
     pub body: String,
-    /// `field=value` (dotted path into the JSON reply) that means accepted; None: any 2xx.
+    /// `field=value` (dotted path into the JSON reply) that means accepted; None: any 2xx
+    /// (only when the operator says `VONGDOI_SMS_SUCCESS=2xx`).
     pub success: Option<(String, String)>,
     /// Dotted path of the provider's message id in the reply.
     pub provider_id: Option<String>,
@@ -99,7 +106,13 @@ impl GatewayConfig {
             }
         }
         let success = match var("VONGDOI_SMS_SUCCESS").as_deref().or(success) {
-            None | Some("2xx") => None,
+            None => anyhow::bail!(
+                "VONGDOI_SMS_SUCCESS chưa đặt / is not set: the generic gateway preset cannot tell \
+                 an accepted SMS from an error page. Set it to the reply field and value that mean \
+                 accepted (e.g. VONGDOI_SMS_SUCCESS=status=queued), or to 2xx if every 2xx reply \
+                 of this gateway means accepted"
+            ),
+            Some("2xx") => None,
             Some(s) => Some(
                 s.split_once('=')
                     .map(|(f, v)| (f.trim().to_string(), v.trim().to_string()))
@@ -200,16 +213,29 @@ impl HttpGateway {
         for (name, value) in &self.cfg.headers {
             request = request.header(name, value);
         }
-        let reply = request.send().await.map_err(|e| {
+        let mut reply = request.send().await.map_err(|e| {
             // No reply, or none in time: the gateway may or may not have it; the retry carries
             // the same id for its de-duplication.
             SendError::Transient(format!("SMS gateway: {}", without_url(&e)))
         })?;
         let status = reply.status();
-        let text = reply
-            .text()
-            .await
-            .map_err(|e| SendError::Transient(format!("SMS gateway reply: {}", without_url(&e))))?;
+        // At most REPLY_LIMIT bytes; the rest is not read (the connection is dropped with it).
+        const REPLY_LIMIT: usize = 64 * 1024;
+        let mut bytes = Vec::new();
+        while bytes.len() < REPLY_LIMIT {
+            match reply.chunk().await {
+                Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(SendError::Transient(format!(
+                        "SMS gateway reply: {}",
+                        without_url(&e)
+                    )))
+                }
+            }
+        }
+        bytes.truncate(REPLY_LIMIT);
+        let text = String::from_utf8_lossy(&bytes);
         let short: String = text.chars().take(300).collect();
         if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
             return Err(SendError::Transient(format!(
@@ -223,12 +249,19 @@ impl HttpGateway {
         }
         let json: Option<serde_json::Value> = serde_json::from_str(&text).ok();
         if let Some((field, want)) = &self.cfg.success {
-            let got = json.as_ref().and_then(|j| lookup(j, field));
-            if got.as_deref() != Some(want.as_str()) {
-                return Err(SendError::Permanent(format!(
-                    "SMS gateway refused ({field} = {}, expected {want}): {short}",
-                    got.unwrap_or_else(|| "missing".into())
-                )));
+            match json.as_ref().and_then(|j| lookup(j, field)) {
+                Some(got) if got == *want => {}
+                Some(got) => {
+                    return Err(SendError::Permanent(format!(
+                        "SMS gateway refused ({field} = {got}, expected {want}): {short}"
+                    )))
+                }
+                None => {
+                    return Err(SendError::Transient(format!(
+                        "SMS gateway HTTP {status} without {field} in the reply (not JSON, or not \
+                         this gateway's answer): {short}"
+                    )))
+                }
             }
         }
         Ok(self

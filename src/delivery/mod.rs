@@ -38,6 +38,8 @@ pub struct DeliveryConfig {
     /// A real SMTP server instead of `.eml` files (smtp://, smtps://, ?tls=required).
     pub smtp_url: Option<String>,
     pub smtp_connections: u32,
+    /// The deadline of one email: connect, greeting, every command and the data together.
+    pub smtp_timeout: std::time::Duration,
     /// An SMS gateway instead of `sms.jsonl`.
     pub gateway: Option<gateway::GatewayConfig>,
     pub sms_concurrency: usize,
@@ -87,6 +89,11 @@ impl DeliveryConfig {
             // server's delayed ACK (~40 ms a message on one connection): throughput comes from
             // several connections.
             smtp_connections: positive(&var, "VONGDOI_SMTP_CONNECTIONS", 8.0)? as u32,
+            smtp_timeout: std::time::Duration::from_secs_f64(positive(
+                &var,
+                "VONGDOI_SMTP_TIMEOUT_SECONDS",
+                30.0,
+            )?),
             gateway: gateway::GatewayConfig::from_env()?,
             sms_concurrency: positive(&var, "VONGDOI_SMS_CONCURRENCY", 16.0)? as usize,
             sms_rate: var("VONGDOI_SMS_RATE")
@@ -160,20 +167,47 @@ pub fn next_sms_slot(now: DateTime<Utc>, window: (NaiveTime, NaiveTime)) -> Date
     }
 }
 
-/// A stable message id from (recipient, channel, day): the same on every instance and retry,
-/// so it doubles as the gateway's de-duplication key; it does not reveal the personal ID.
-pub fn message_id(recipient: &str, channel: &str, day: NaiveDate) -> String {
-    // FNV-1a: stable across builds and platforms, unlike std's hasher.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in recipient
-        .bytes()
-        .chain(channel.bytes())
-        .chain(day.to_string().bytes())
-    {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
+/// The installation's key for message ids (see [`Store::message_id_secret`]).
+#[derive(Clone)]
+pub struct MessageKey(Vec<u8>);
+
+impl MessageKey {
+    pub async fn of(store: &Store) -> anyhow::Result<MessageKey> {
+        let hex = store.message_id_secret().await?;
+        MessageKey::from_hex(&hex).ok_or_else(|| {
+            anyhow::anyhow!(
+                "khoá mã tin nhắn trong cơ sở dữ liệu bị hỏng / the message-id secret in app_meta \
+                 is not 64 hex digits; was it edited by hand? Restore it from a backup (changing it \
+                 changes the ids of messages not yet composed)"
+            )
+        })
     }
-    format!("{}-{channel}-{h:016x}", day.format("%Y%m%d"))
+
+    pub fn from_hex(hex: &str) -> Option<MessageKey> {
+        if hex.len() != 64 {
+            return None;
+        }
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()
+            .map(MessageKey)
+    }
+}
+
+/// A stable message id from (recipient, channel, day): the same on every instance on one
+/// database and on every retry, so it doubles as the gateway's de-duplication key and lets the
+/// file outbox find a message it wrote before a crash. An HMAC-SHA256 under the installation's
+/// secret (issue #10): the id goes to SMS and email providers and is shown on the delivery
+/// page, and an unkeyed hash of a 12-digit personal ID is reversed by trying them all.
+pub fn message_id(key: &MessageKey, recipient: &str, channel: &str, day: NaiveDate) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key.0).expect("HMAC takes any key");
+    // Separated, so that no two different triples feed the same bytes.
+    mac.update(format!("{recipient}\n{channel}\n{day}").as_bytes());
+    let tag = mac.finalize().into_bytes();
+    let hex: String = tag[..10].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{channel}-{hex}", day.format("%Y%m%d"))
 }
 
 /// Turns the day's notices into messages: one per recipient and channel, listing every notice
@@ -188,6 +222,7 @@ pub async fn compose(
     // Recipients page by page, so memory does not grow with the day's notices. A full page may
     // end inside a recipient's notices: that recipient is left for the next page, whole.
     const PAGE: i64 = 5_000;
+    let key = MessageKey::of(store).await?;
     let (mut after, mut queued) = (String::new(), 0u64);
     loop {
         let mut notices = store.unmessaged_notices(day, &after, PAGE).await?;
@@ -210,7 +245,7 @@ pub async fn compose(
         let Some(last) = notices.last().and_then(|n| n.recipient_id.clone()) else {
             return Ok(queued);
         };
-        queued += compose_page(store, cfg, day, now, &notices).await?;
+        queued += compose_page(store, cfg, &key, day, now, &notices).await?;
         if !full {
             return Ok(queued);
         }
@@ -222,6 +257,7 @@ pub async fn compose(
 async fn compose_page(
     store: &Store,
     cfg: &DeliveryConfig,
+    key: &MessageKey,
     day: NaiveDate,
     now: DateTime<Utc>,
     notices: &[NoticeRow],
@@ -238,6 +274,7 @@ async fn compose_page(
             let address = group[0].address.clone().unwrap_or_default();
             build_message(
                 cfg,
+                key,
                 recipient,
                 channel,
                 &address,
@@ -257,6 +294,7 @@ async fn compose_page(
 #[allow(clippy::too_many_arguments)]
 fn build_message<'a>(
     cfg: &DeliveryConfig,
+    key: &MessageKey,
     recipient: &str,
     channel: &str,
     address: &str,
@@ -309,7 +347,7 @@ fn build_message<'a>(
         now
     };
     let message = OutboxMessage {
-        id: message_id(recipient, channel, day),
+        id: message_id(key, recipient, channel, day),
         recipient_id: recipient.to_string(),
         channel: channel.to_string(),
         address: address.to_string(),
@@ -355,7 +393,8 @@ enum Outcome {
 /// at a time per channel (within its rate limit). Transient failures are retried with
 /// exponential backoff and jitter; permanent ones, and transient ones past the attempt limit,
 /// become dead letters, and their notices go out on the recipient's other channel if there is
-/// one. When `stop` fires, in-flight sends finish and the rest of the batch is given back.
+/// one. When `stop` fires, in-flight sends finish (each within its channel's timeout; `serve`
+/// abandons them after its grace period) and the rest of the batch is given back.
 pub async fn deliver_ready(
     store: &Store,
     cfg: &DeliveryConfig,
@@ -397,9 +436,13 @@ pub async fn deliver_ready(
         if batch.is_empty() {
             return done(counts);
         }
+        // Every message of the batch waits for its own channel's slot (`Channels::permit`), so
+        // a slow SMTP server does not hold SMS back, and when `stop` fires the messages still
+        // waiting are given back at once, not after the in-flight sends.
+        let width = batch.len().max(1);
         let mut outcomes = futures_util::stream::iter(batch)
             .map(|m| deliver_one(store, cfg, channels, owner, stop, metrics, m))
-            .buffer_unordered(channels.concurrency());
+            .buffer_unordered(width);
         let mut written = Vec::new();
         while let Some(outcome) = outcomes.next().await {
             match outcome? {
@@ -437,11 +480,18 @@ async fn deliver_one(
             metrics.send(&m.channel, outcome);
         }
     };
-    if stop.is_set() {
+    let permit = tokio::select! {
+        biased;
+        _ = stop.wait() => None,
+        permit = channels.permit(&m) => Some(permit),
+    };
+    if permit.is_none() || stop.is_set() {
         store.release_message(&m.id, owner).await?;
         return Ok(Outcome::Released);
     }
-    let (error, permanent) = match channels.send(&m).await {
+    let sent = channels.send_now(&m).await;
+    drop(permit);
+    let (error, permanent) = match sent {
         Ok(provider_id) => {
             count("sent");
             if channels.marks_in_batches(&m) {
@@ -455,6 +505,8 @@ async fn deliver_one(
         Err(SendError::Transient(e)) => (e, false),
         Err(SendError::Permanent(e)) => (e, true),
     };
+    // A server's or gateway's words: no control characters in the log or the database.
+    let error = crate::store::schedule::outside_text(&error);
     tracing::warn!(message = %m.id, attempts = m.attempts, permanent, error = %error, "send failed");
     if !permanent && m.attempts < cfg.max_attempts {
         store
@@ -533,6 +585,7 @@ async fn fall_back(
     // promised today.
     let (message, _) = build_message(
         cfg,
+        &MessageKey::of(store).await?,
         &failed.recipient_id,
         other,
         &address,
@@ -570,12 +623,22 @@ mod tests {
     }
 
     #[test]
-    fn message_ids_are_stable_and_hide_the_recipient() {
+    fn message_ids_are_keyed_stable_and_hide_the_recipient() {
         let d = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
-        let a = message_id("001190000001", "sms", d);
-        assert_eq!(a, message_id("001190000001", "sms", d));
-        assert_ne!(a, message_id("001190000001", "email", d));
-        assert_ne!(a, message_id("001190000002", "sms", d));
+        let k = MessageKey::from_hex(&"ab".repeat(32)).unwrap();
+        let other = MessageKey::from_hex(&"cd".repeat(32)).unwrap();
+        let a = message_id(&k, "001190000001", "sms", d);
+        assert_eq!(a, message_id(&k, "001190000001", "sms", d));
+        assert_ne!(a, message_id(&k, "001190000001", "email", d));
+        assert_ne!(a, message_id(&k, "001190000002", "sms", d));
+        assert_ne!(a, message_id(&other, "001190000001", "sms", d), "keyed");
         assert!(!a.contains("001190000001") && a.starts_with("20261121-sms-"));
+        let hex = a.rsplit('-').next().unwrap();
+        assert!(
+            hex.len() == 20 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+            "{a}"
+        );
+        assert!(MessageKey::from_hex("abc").is_none());
+        assert!(MessageKey::from_hex(&"zz".repeat(32)).is_none());
     }
 }

@@ -92,19 +92,31 @@ async fn delivery_report(
     headers: HeaderMap,
     body: Option<Json<Value>>,
 ) -> Response {
-    if let Some(expected) = &state.webhook_token {
-        let given = q.token.or_else(|| {
-            headers
-                .get("x-vongdoi-token")
-                .and_then(|v| v.to_str().ok())
-                .map(String::from)
-        });
-        if given.as_deref() != Some(expected.as_str()) {
+    match &state.webhook_token {
+        Some(expected) => {
+            let given = q.token.or_else(|| {
+                headers
+                    .get("x-vongdoi-token")
+                    .and_then(|v| v.to_str().ok())
+                    .map(String::from)
+            });
+            if !same_secret(given.as_deref().unwrap_or(""), expected) {
+                return problem(
+                    StatusCode::UNAUTHORIZED,
+                    "thiếu hoặc sai mã / missing or wrong token (VONGDOI_WEBHOOK_TOKEN)",
+                );
+            }
+        }
+        // Without a token anyone could mark messages delivered or failed (issue #10).
+        None if !state.webhook_allow_unsigned => {
             return problem(
                 StatusCode::UNAUTHORIZED,
-                "thiếu hoặc sai mã / missing or wrong token (VONGDOI_WEBHOOK_TOKEN)",
+                "báo cáo gửi bị từ chối: chưa đặt mã / delivery reports are refused: set \
+                 VONGDOI_WEBHOOK_TOKEN (or --webhook-token) and give the gateway the URL with \
+                 ?token=…; VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1 accepts reports from anyone",
             );
         }
+        None => {}
     }
     let Some(Json(report)) = body else {
         return problem(
@@ -170,6 +182,12 @@ async fn delivery_report(
             )
         }
     }
+}
+
+/// Compares in time that does not depend on where the strings differ.
+fn same_secret(given: &str, expected: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 /// RFC 9457 problem details, the same shape as every API error.

@@ -30,6 +30,9 @@ pub struct AppState {
     pub owner: String,
     /// When set, delivery reports must carry it (`?token=` or `X-Vongdoi-Token`).
     pub webhook_token: Option<String>,
+    /// Without a token, delivery reports are refused unless the operator opted in
+    /// (`VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1`).
+    pub webhook_allow_unsigned: bool,
 }
 
 pub struct ServeSettings {
@@ -39,6 +42,8 @@ pub struct ServeSettings {
     pub schedule: Option<Schedule>,
     /// How often the delivery worker looks for messages that became ready.
     pub deliver_every: std::time::Duration,
+    /// After SIGTERM, how long in-flight work may take before it is abandoned.
+    pub stop_grace: std::time::Duration,
 }
 
 /// A cron schedule (six fields, seconds first; ARCHITECTURE.md) read in Vietnam's time.
@@ -109,6 +114,15 @@ pub async fn serve(state: AppState, settings: ServeSettings) -> Result<()> {
     // Printed, not only logged: scripts and tests that ask for port 0 read the real address.
     println!("http: {}", app.local_addr()?);
     println!("metrics: {}", metrics.local_addr()?);
+    if state.webhook_token.is_none() {
+        if state.webhook_allow_unsigned {
+            tracing::warn!("VONGDOI_WEBHOOK_ALLOW_UNSIGNED: /webhooks/sms accepts delivery reports from anyone; set VONGDOI_WEBHOOK_TOKEN instead");
+        } else {
+            tracing::info!(
+                "no VONGDOI_WEBHOOK_TOKEN: /webhooks/sms refuses every delivery report (401)"
+            );
+        }
+    }
     tracing::info!(schedule = ?settings.schedule.as_ref().map(|s| s.0.to_string()), "serving");
 
     let http_task = tokio::spawn(http::serve_app(app, state.clone(), stop.clone()));
@@ -129,22 +143,77 @@ pub async fn serve(state: AppState, settings: ServeSettings) -> Result<()> {
     });
 
     shutdown::termination().await;
-    tracing::info!("stopping: finishing in-flight sends and releasing leases");
+    let grace = settings.stop_grace;
+    tracing::info!(
+        grace_seconds = grace.as_secs_f64(),
+        "stopping: finishing in-flight sends and releasing leases"
+    );
     trigger.fire();
-    for (name, task) in [
+    // A hard deadline (issue #10): whatever hangs — an SMTP server that stopped answering, a
+    // statement waiting on a lock, a slow request — the process ends within `grace` plus the
+    // few seconds the lease release may take, inside the 30 s a supervisor usually allows.
+    let deadline = tokio::time::Instant::now() + grace;
+    let mut abandoned = Vec::new();
+    for (name, mut task) in [
         ("scheduler", scheduler_task),
         ("delivery", delivery_task),
         ("http", http_task),
         ("metrics", metrics_task),
     ] {
-        match task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(task = name, error = %format!("{e:#}"), "task failed"),
-            Err(e) => tracing::error!(task = name, error = %e, "task panicked"),
+        match tokio::time::timeout_at(deadline, &mut task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => {
+                tracing::error!(task = name, error = %format!("{e:#}"), "task failed")
+            }
+            Ok(Err(e)) => tracing::error!(task = name, error = %e, "task panicked"),
+            Err(_) => {
+                // Dropping the task's future closes its connections (the SMTP connection of an
+                // in-flight send among them).
+                task.abort();
+                abandoned.push(name);
+            }
+        }
+    }
+    if !abandoned.is_empty() {
+        tracing::warn!(tasks = ?abandoned, grace_seconds = grace.as_secs_f64(), "tasks did not stop in time: abandoned; giving their leases back");
+        let released = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            state.store.release_all(&state.owner, Utc::now()),
+        )
+        .await;
+        match released {
+            Ok(Ok(n)) => tracing::warn!(messages = n, "abandoned sends queued again"),
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot give the leases back; they expire on their own (5 min messages, 10 min runs)"),
+            Err(_) => tracing::error!("the database did not answer within 5 s; leases expire on their own (5 min messages, 10 min runs)"),
         }
     }
     println!("đã dừng / stopped");
     Ok(())
+}
+
+/// `VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1` (or `true`): delivery reports without a token are
+/// accepted — for a gateway that cannot send one, on a listener nobody else reaches.
+pub fn webhook_allow_unsigned_from_env() -> bool {
+    matches!(
+        std::env::var("VONGDOI_WEBHOOK_ALLOW_UNSIGNED").as_deref(),
+        Ok("1") | Ok("true") | Ok("yes")
+    )
+}
+
+/// How long `serve` waits for its tasks after SIGTERM before abandoning them
+/// (`VONGDOI_STOP_GRACE_SECONDS`, default 20; at most 25, so that the process is gone within
+/// the 30 s systemd and container runtimes give before SIGKILL).
+pub fn stop_grace_from_env() -> Result<std::time::Duration> {
+    let key = "VONGDOI_STOP_GRACE_SECONDS";
+    match std::env::var(key).ok().filter(|v| !v.is_empty()) {
+        None => Ok(std::time::Duration::from_secs(20)),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|s| *s >= 0.0 && *s <= 25.0)
+            .map(std::time::Duration::from_secs_f64)
+            .ok_or_else(|| anyhow::anyhow!("{key} '{v}' is not a number of seconds from 0 to 25")),
+    }
 }
 
 /// Runs the day at every tick; on start, the tick it missed while down (a run for a day already

@@ -37,7 +37,11 @@ pub enum StoreError {
     #[error("cannot bring the database schema up to date: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// A statement ran past PostgreSQL's `statement_timeout`, or no connection was free in
+    /// time: the database is overloaded or a lock is held; the work is safe to run again.
+    #[error("cơ sở dữ liệu không trả lời kịp / the database did not answer in time: {0}")]
+    Timeout(String),
     #[error("the database holds a value this version cannot read ({0}); was it edited by hand?")]
     Corrupt(String),
     #[error("{0}")]
@@ -65,6 +69,25 @@ impl StoreError {
         }
         code.parse::<i32>()
             .is_ok_and(|c| matches!(c & 0xff, 18..=20))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        match &e {
+            sqlx::Error::PoolTimedOut => StoreError::Timeout(
+                "no database connection came free within 30 s (the pool's acquire timeout)".into(),
+            ),
+            // 57014 query_canceled: what `statement_timeout` raises.
+            sqlx::Error::Database(d) if d.code().as_deref() == Some("57014") => {
+                StoreError::Timeout(format!(
+                    "{} (statement_timeout; raise VONGDOI_DB_STATEMENT_TIMEOUT_SECONDS if this \
+                     statement is legitimately slow)",
+                    d.message()
+                ))
+            }
+            _ => StoreError::Database(e),
+        }
     }
 }
 
@@ -685,7 +708,8 @@ impl Store {
         provider_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        dispatch!(self, s => s.mark_sent(id, owner, provider_id, now).await)
+        let provider_id = provider_id.map(schedule::outside_text);
+        dispatch!(self, s => s.mark_sent(id, owner, provider_id.as_deref(), now).await)
     }
 
     /// Marks many leased messages sent in one transaction.
@@ -705,7 +729,8 @@ impl Store {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<bool> {
-        dispatch!(self, s => s.mark_failed(id, owner, error, retry_at).await)
+        let error = schedule::outside_text(error);
+        dispatch!(self, s => s.mark_failed(id, owner, &error, retry_at).await)
     }
 
     /// The first `limit` messages of a day, by channel and id.
@@ -730,6 +755,22 @@ impl Store {
         dispatch!(self, s => s.release_message(id, owner).await)
     }
 
+    /// Gives back every lease `owner` holds — runs and messages — when its work was abandoned
+    /// (`serve` stopping past its deadline). The messages were attempted: they are queued again
+    /// with that attempt counted, like a send that timed out. Returns the messages released.
+    pub async fn release_all(&self, owner: &str, now: DateTime<Utc>) -> Result<u64> {
+        dispatch!(self, s => s.release_all(owner, now).await)
+    }
+
+    /// The installation's secret (32 random bytes, hex) for message ids: made once, by
+    /// whichever instance asks first, and read by all the others from the database, so every
+    /// instance composes the same id for the same message.
+    pub async fn message_id_secret(&self) -> Result<String> {
+        let fresh = crate::api::keys::random_hex()
+            .map_err(|e| StoreError::Corrupt(format!("cannot read random bytes: {e}")))?;
+        dispatch!(self, s => s.message_id_secret(&fresh).await)
+    }
+
     /// A gateway's delivery report, by our message id or the provider's id.
     pub async fn record_delivery_report(
         &self,
@@ -738,7 +779,12 @@ impl Store {
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        dispatch!(self, s => s.record_delivery_report(key, delivered, error, now).await)
+        // A key with control characters matches no message (and PostgreSQL refuses NUL).
+        if key.chars().any(char::is_control) {
+            return Ok(false);
+        }
+        let error = error.map(schedule::outside_text);
+        dispatch!(self, s => s.record_delivery_report(key, delivered, error.as_deref(), now).await)
     }
 
     pub async fn notices_of_message(&self, id: &str) -> Result<Vec<schedule::NoticeRow>> {

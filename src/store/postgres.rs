@@ -10,22 +10,64 @@ use std::time::Duration;
 
 pub struct PgStore {
     pool: PgPool,
+    statement_timeout: Duration,
+}
+
+fn statement_timeout_sql(t: Duration) -> String {
+    format!("SET statement_timeout = {}", t.as_millis().max(1))
 }
 
 fn pin_strings(pins: &[PersonalId]) -> Vec<String> {
     pins.iter().map(|p| p.to_string()).collect()
 }
 
+/// How long one statement may run (`VONGDOI_DB_STATEMENT_TIMEOUT_SECONDS`, default 300): far
+/// above the slowest legitimate statement (a 50,000-row batch, a page of the registry scan),
+/// and a bound on one that waits on a lock or a stuck server for ever (issue #10).
+fn statement_timeout() -> Result<Duration> {
+    let key = "VONGDOI_DB_STATEMENT_TIMEOUT_SECONDS";
+    match std::env::var(key).ok().filter(|v| !v.is_empty()) {
+        None => Ok(Duration::from_secs(300)),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|s| *s > 0.0 && s.is_finite())
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| {
+                StoreError::Connect(sqlx::Error::Configuration(
+                    format!("{key} '{v}' is not a positive number of seconds").into(),
+                ))
+            }),
+    }
+}
+
 impl PgStore {
     pub async fn open(url: &str) -> Result<PgStore> {
+        Self::open_with(url, statement_timeout()?).await
+    }
+
+    /// Every connection runs with `statement_timeout` set (a `SET` when it opens rather than a
+    /// startup option, which connection poolers such as PgBouncer refuse).
+    pub(crate) async fn open_with(url: &str, statement_timeout: Duration) -> Result<PgStore> {
         let options = PgConnectOptions::from_str(url).map_err(StoreError::Connect)?;
+        let set = statement_timeout_sql(statement_timeout);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                let set = set.clone();
+                Box::pin(async move {
+                    sqlx::Executor::execute(conn, set.as_str()).await?;
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            statement_timeout,
+        })
     }
 
     pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'_, sqlx::Postgres>> {
@@ -46,9 +88,19 @@ impl PgStore {
 
     /// Brings the schema up to date (the administrative units are `seed_admin_units`).
     pub(crate) async fn migrate_schema(&self) -> Result<()> {
-        sqlx::migrate!("./migrations/postgres")
-            .run(&self.pool)
+        // A migration may rebuild an index of the whole registry: no statement deadline for
+        // it, and the connection gets its deadline back before it returns to the pool.
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SET statement_timeout = 0")
+            .execute(&mut *conn)
             .await?;
+        let migrated = sqlx::migrate!("./migrations/postgres")
+            .run(&mut *conn)
+            .await;
+        sqlx::query(&statement_timeout_sql(self.statement_timeout))
+            .execute(&mut *conn)
+            .await?;
+        migrated?;
         Ok(())
     }
 
@@ -350,5 +402,51 @@ impl PgStore {
             living,
         })
         .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A statement past the deadline fails with an error that says so, and the connection
+    /// stays usable; a quick one is unaffected.
+    #[tokio::test]
+    async fn a_statement_past_statement_timeout_fails_clearly() {
+        let Some(url) = std::env::var("VONGDOI_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but VONGDOI_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("note: VONGDOI_TEST_POSTGRES_URL not set; skipped");
+            return;
+        };
+        let store = PgStore::open_with(&url, Duration::from_secs(1))
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let err: StoreError = sqlx::query("SELECT pg_sleep(3)")
+            .execute(&store.pool)
+            .await
+            .unwrap_err()
+            .into();
+        let elapsed = started.elapsed();
+        assert!(matches!(err, StoreError::Timeout(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("statement timeout")
+                && text.contains("VONGDOI_DB_STATEMENT_TIMEOUT_SECONDS"),
+            "{text}"
+        );
+        assert!(elapsed < Duration::from_millis(2500), "{elapsed:?}");
+        let one: i32 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(one, 1);
+        store.close().await;
     }
 }

@@ -101,6 +101,34 @@ pub struct MessageFilter {
 
 pub(crate) const MESSAGE_COLUMNS: &str = "id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, last_error, provider_id";
 
+/// Text from the outside world (an SMTP server's or gateway's reply, a delivery report) made
+/// safe to store and show: control characters (NUL included, which PostgreSQL refuses in
+/// text) and bidirectional overrides become spaces, runs of spaces collapse, and the result
+/// is cut at 500 characters. Every error and provider id the outbox stores goes through here.
+pub fn outside_text(s: &str) -> String {
+    const MAX: usize = 500;
+    let mut out = String::with_capacity(s.len().min(MAX + 3));
+    let mut chars = 0;
+    for c in s.chars() {
+        let c = if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' && (out.is_empty() || out.ends_with(' ')) {
+            continue;
+        }
+        if chars == MAX {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+        chars += 1;
+    }
+    out.trim_end().to_string()
+}
+
 /// Rows per multi-row statement (SQLite's variable limit, PostgreSQL's 65,535 parameters).
 const ROWS: usize = 500;
 
@@ -386,6 +414,36 @@ macro_rules! schedule_queries {
                 .rows_affected() == 1)
             }
 
+            pub(crate) async fn release_all(&self, owner: &str, now: DateTime<Utc>) -> Result<u64> {
+                let mut tx = self.write_tx().await?;
+                let released = sqlx::query(
+                    "UPDATE messages SET status = 'queued', next_attempt_at = $1, lease_owner = NULL, lease_until = NULL \
+                     WHERE lease_owner = $2 AND status = 'sending'",
+                )
+                .bind(now)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                sqlx::query("UPDATE runs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1")
+                    .bind(owner)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(released)
+            }
+
+            pub(crate) async fn message_id_secret(&self, fresh: &str) -> Result<String> {
+                // Insert-if-absent, then read: two instances starting at once agree on one.
+                sqlx::query("INSERT INTO app_meta (key, value) VALUES ('message_id_secret', $1) ON CONFLICT (key) DO NOTHING")
+                    .bind(fresh)
+                    .execute(self.write_pool())
+                    .await?;
+                Ok(sqlx::query_scalar("SELECT value FROM app_meta WHERE key = 'message_id_secret'")
+                    .fetch_one(self.write_pool())
+                    .await?)
+            }
+
             /// A delivery report from the gateway, found by our message id or the provider's.
             /// Only a sent message can become delivered or failed; false when none matched.
             pub(crate) async fn record_delivery_report(&self, key: &str, delivered: bool, error: Option<&str>, now: DateTime<Utc>) -> Result<bool> {
@@ -481,3 +539,22 @@ macro_rules! schedule_queries {
 
 schedule_queries!(super::SqliteStore, sqlx::Sqlite, "");
 schedule_queries!(super::PgStore, sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
+
+#[cfg(test)]
+mod tests {
+    use super::outside_text;
+
+    #[test]
+    fn outside_text_has_no_control_characters_and_a_bounded_length() {
+        assert_eq!(
+            outside_text("ok\0 \u{1b}[31mred\r\n\tend "),
+            "ok [31mred end"
+        );
+        assert_eq!(outside_text("a\u{202e}b"), "a b");
+        assert_eq!(outside_text("Lỗi: số không hợp lệ"), "Lỗi: số không hợp lệ");
+        let long = outside_text(&"x".repeat(3_000_000));
+        assert_eq!(long.chars().count(), 501);
+        assert!(long.ends_with('…'));
+        assert_eq!(outside_text("\0\0"), "");
+    }
+}
