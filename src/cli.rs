@@ -1,4 +1,4 @@
-//! The command line (SPEC.md). Thin: parse, open the store, call the library, print.
+//! The command line (docs/interface.md). Thin: parse, open the store, call the library, print.
 
 use crate::demo::{self, Area, DemoOptions};
 use crate::registry::export::export_citizens;
@@ -39,7 +39,7 @@ enum Command {
     Migrate,
     /// Fill the database with a realistic synthetic registry.
     Demo(DemoArgs),
-    /// Import a CSV file (SPEC.md formats); bad rows go to the error report, good rows land.
+    /// Import a CSV file (docs/interface.md formats); bad rows go to the error report, good rows land.
     Import {
         kind: ImportKind,
         file: PathBuf,
@@ -498,7 +498,7 @@ async fn messages_command(
     };
     let messages = store.list_messages(&filter).await?;
     if f.format == Format::Json {
-        // Addresses masked as everywhere staff look (DOMAIN.md §7): the recipient's personal
+        // Addresses masked as everywhere staff look (docs/domain.md §7): the recipient's personal
         // ID to its last 4 digits, the phone or email to its end.
         let rows: Vec<serde_json::Value> = messages
             .iter()

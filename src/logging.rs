@@ -1,4 +1,4 @@
-//! Logs for operators: counts, durations and masked IDs (DOMAIN.md §7). Never names, phone
+//! Logs for operators: counts, durations and masked IDs (docs/domain.md §7). Never names, phone
 //! numbers or full personal IDs: types that hold them print masked in `Debug`.
 
 use tracing_subscriber::EnvFilter;

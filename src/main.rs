@@ -13,7 +13,7 @@ async fn main() {
     vongdoi::logging::init();
     let cli = vongdoi::cli::Cli::parse();
     if let Err(e) = vongdoi::cli::run(cli).await {
-        // One line on standard error, the chain of causes joined (SPEC.md).
+        // One line on standard error, the chain of causes joined (docs/interface.md).
         eprintln!("vongdoi: {e:#}");
         std::process::exit(1);
     }

@@ -1,5 +1,5 @@
 //! Vietnamese text helpers. Unicode NFD plus dropping marks does not turn đ/Đ into d/D
-//! (DOMAIN.md §6), and a basic phone's SMS wants plain ASCII letters, so the mapping is explicit.
+//! (docs/domain.md §6), and a basic phone's SMS wants plain ASCII letters, so the mapping is explicit.
 
 const GROUPS: [(&str, char); 14] = [
     ("àáảãạăằắẳẵặâầấẩẫậ", 'a'),

@@ -1260,7 +1260,7 @@ async fn staff_pages_in_a_real_browser() {
     );
 }
 
-/// Logs name the route template and the request id, never a full personal ID (DOMAIN.md §7),
+/// Logs name the route template and the request id, never a full personal ID (docs/domain.md §7),
 /// even at debug and even for refused or malformed requests.
 #[tokio::test]
 async fn logs_carry_request_ids_and_no_personal_ids() {

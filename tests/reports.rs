@@ -79,7 +79,7 @@ fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
-/// DOMAIN.md §3's calendar rule: 29 February plus whole years is 1 March in a common year.
+/// docs/domain.md §3's calendar rule: 29 February plus whole years is 1 March in a common year.
 fn birthday(dob: NaiveDate, years: i32) -> NaiveDate {
     NaiveDate::from_ymd_opt(dob.year() + years, dob.month(), dob.day())
         .unwrap_or_else(|| NaiveDate::from_ymd_opt(dob.year() + years, 3, 1).unwrap())

@@ -1,4 +1,4 @@
-//! The forecast's outside: SPEC.md's JSON and the readable table.
+//! The forecast's outside: docs/interface.md's JSON and the readable table.
 
 mod rules_common;
 
@@ -56,7 +56,7 @@ fn json_has_the_spec_shape() {
         doc["invalid_doses"],
         json!([{"series": "dtp", "dose": 1, "vaccine": "PENTA", "date_given": "2025-02-07", "reason": "too early"}])
     );
-    // Field order as in SPEC.md.
+    // Field order as in docs/interface.md.
     let text = f.to_json("001225012345", d("2025-04-10"));
     let pos = |s: &str| text.find(s).unwrap();
     assert!(pos("\"personal_id\"") < pos("\"as_of\"") && pos("\"as_of\"") < pos("\"items\""));

@@ -1,5 +1,5 @@
 //! `/api/messages`: what was sent, what failed, dead letters; a retry. Recipients and
-//! addresses are masked as in `vongdoi messages` (DOMAIN.md §7); bodies are not returned.
+//! addresses are masked as in `vongdoi messages` (docs/domain.md §7); bodies are not returned.
 
 use super::auth::Caller;
 use super::citizens::parse_date_field;

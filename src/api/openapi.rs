@@ -293,7 +293,7 @@ fn schemas() -> Value {
             "type": "object", "additionalProperties": false,
             "required": ["personal_id", "full_name", "sex", "date_of_birth", "commune_code"],
             "properties": input,
-            "description": "Các trường như tệp CSV công dân (SPEC.md) / The citizen CSV fields (SPEC.md)",
+            "description": "Các trường như tệp CSV công dân (docs/interface.md) / The citizen CSV fields (docs/interface.md)",
         },
         "CitizenPatch": {
             "type": "object", "additionalProperties": false, "properties": patch,

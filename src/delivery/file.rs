@@ -1,4 +1,4 @@
-//! The embedded default channel (SPEC.md): each email an `.eml` file under `outbox/email/`,
+//! The embedded default channel (docs/interface.md): each email an `.eml` file under `outbox/email/`,
 //! each SMS a JSON line in `outbox/sms.jsonl`. Written so that a killed run never writes the
 //! same message twice: an email file is named by the message id and written by rename (a
 //! retry replaces it with the same bytes); before appending an SMS that was attempted before,

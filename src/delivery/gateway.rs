@@ -1,5 +1,5 @@
 //! SMS through a gateway over HTTP(S) (`VONGDOI_SMS_URL`). Vietnamese brand-name gateways
-//! (eSMS, SpeedSMS, Viettel, VNPT…) take JSON with an API key (DOMAIN.md §6), each with its own
+//! (eSMS, SpeedSMS, Viettel, VNPT…) take JSON with an API key (docs/domain.md §6), each with its own
 //! field names, so the request is configuration: method, headers, a JSON body template, the
 //! reply field that means success and the one that holds the provider's id. Presets fill these
 //! for eSMS and SpeedSMS; every setting can still be overridden.

@@ -1,5 +1,5 @@
 //! Delivery: notices become messages (one per recipient, channel and day), and the outbox
-//! worker sends them through the channels. The embedded default writes files (SPEC.md:
+//! worker sends them through the channels. The embedded default writes files (docs/interface.md:
 //! `outbox/email/*.eml`, `outbox/sms.jsonl`); `VONGDOI_SMTP_URL` and `VONGDOI_SMS_URL` replace
 //! them with a real SMTP server and an SMS gateway.
 
@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
     /// SMS go out only between these local (Asia/Ho_Chi_Minh) times; a message queued outside
-    /// waits for the next opening (DOMAIN.md §6).
+    /// waits for the next opening (docs/domain.md §6).
     pub sms_window: (NaiveTime, NaiveTime),
     /// Parts an SMS may use; notices that would go past it wait for the next day's message.
     pub sms_segment_limit: u32,

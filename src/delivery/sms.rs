@@ -1,5 +1,5 @@
 //! SMS text: unaccented by default so a Vietnamese reminder fits one GSM-7 message on a basic
-//! phone (DOMAIN.md §6: 160 characters, 153 per part; UCS-2 70, 67 per part).
+//! phone (docs/domain.md §6: 160 characters, 153 per part; UCS-2 70, 67 per part).
 
 use crate::text::unaccent;
 

@@ -115,7 +115,7 @@ pub struct Citizen {
     pub language: Language,
 }
 
-/// The column order of the citizens CSV (SPEC.md).
+/// The column order of the citizens CSV (docs/interface.md).
 pub const CITIZEN_COLUMNS: [&str; 13] = [
     "personal_id",
     "full_name",

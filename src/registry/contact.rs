@@ -5,7 +5,7 @@ use std::fmt;
 
 /// A Vietnamese mobile number in E.164 form (`+84` and 9 digits). Accepts `0xxxxxxxxx` and
 /// `+84xxxxxxxxx` (also `84xxxxxxxxx`), with spaces, dots or dashes between digits.
-/// Mobile prefixes are 03, 05, 07, 08, 09 (DOMAIN.md §6).
+/// Mobile prefixes are 03, 05, 07, 08, 09 (docs/domain.md §6).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Phone(String);

@@ -1,4 +1,4 @@
-//! Streaming CSV import (SPEC.md formats). Memory holds one batch, whatever the file size.
+//! Streaming CSV import (docs/interface.md formats). Memory holds one batch, whatever the file size.
 //! Every row is validated; every problem goes to the error report as
 //! `line,personal_id,field,reason`; good rows land even when their neighbours are bad.
 

@@ -1,5 +1,5 @@
 //! The registry: citizens keyed by personal ID, their immunization and ID-card records, and the
-//! validation that keeps bad data out (DOMAIN.md §1–2).
+//! validation that keeps bad data out (docs/domain.md §1–2).
 
 pub mod admin_units;
 pub mod citizen;

@@ -1,6 +1,6 @@
 //! The 12-digit personal identification number (số định danh cá nhân).
 //!
-//! Structure (Decree 137/2015/NĐ-CP Art. 13, Circular 07/2016/TT-BCA; DOMAIN.md §2):
+//! Structure (Decree 137/2015/NĐ-CP Art. 13, Circular 07/2016/TT-BCA; docs/domain.md §2):
 //! digits 1–3 the pre-2025 province of birth registration, digit 4 century and sex,
 //! digits 5–6 the last two digits of the birth year, digits 7–12 random. There is no check
 //! digit, so the only checks possible are shape, prefix, and agreement with the record.
@@ -30,7 +30,7 @@ pub enum PersonalIdError {
     UnknownPrefix(String),
 }
 
-/// A disagreement between the ID and the citizen's record. DOMAIN.md §2: report, don't guess.
+/// A disagreement between the ID and the citizen's record. docs/domain.md §2: report, don't guess.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PersonalIdMismatch {
     #[error("chữ số thứ 4 ({digit}) ghi giới tính {id_sex} nhưng hồ sơ ghi {record_sex} / digit 4 ({digit}) says sex {id_sex} but the record says {record_sex}")]
@@ -81,7 +81,7 @@ impl PersonalId {
         &self.as_str()[..3]
     }
 
-    /// Sex encoded in digit 4 (DOMAIN.md §2: d4 mod 2, 0 male).
+    /// Sex encoded in digit 4 (docs/domain.md §2: d4 mod 2, 0 male).
     pub fn sex(&self) -> Sex {
         if (self.0[3] - b'0') % 2 == 0 {
             Sex::Male
@@ -116,7 +116,7 @@ impl PersonalId {
         problems
     }
 
-    /// The form logs and messages may carry: the last 4 digits only (DOMAIN.md §7).
+    /// The form logs and messages may carry: the last 4 digits only (docs/domain.md §7).
     pub fn masked(&self) -> String {
         format!("********{}", &self.as_str()[8..])
     }

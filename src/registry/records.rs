@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Immunization {
     pub personal_id: PersonalId,
-    /// A vaccine code from the rule set's catalogue (DOMAIN.md §3), upper case.
+    /// A vaccine code from the rule set's catalogue (docs/domain.md §3), upper case.
     pub vaccine: String,
     pub date_given: NaiveDate,
     pub place: Option<String>,

@@ -2,7 +2,7 @@
 //! children enter kindergarten-5, grade 1, grade 6 and grade 10, against the school places —
 //! the provincial education planner's "avoid a surplus in one place and a shortage in another".
 //!
-//! Cohorts count by calendar year of birth (Law on Education 2019, Art. 28; DOMAIN.md §5): for
+//! Cohorts count by calendar year of birth (Law on Education 2019, Art. 28; docs/domain.md §5): for
 //! the school year starting in September of Y, kindergarten-5 = born Y−5, grade 1 = Y−6,
 //! grade 6 = Y−11, grade 10 = Y−15. A known cohort is the number of living residents of the
 //! commune born that year, as of the report date, counted by one GROUP BY (commune, birth

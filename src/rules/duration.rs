@@ -1,7 +1,7 @@
 //! Calendar durations ("6 weeks", "2 months", "1 year 6 months") and the arithmetic the
 //! immunization schedule uses.
 //!
-//! The rule is CDSi's (DOMAIN.md §3): add years and months first, then weeks and days. When
+//! The rule is CDSi's (docs/domain.md §3): add years and months first, then weeks and days. When
 //! the day of the month does not exist in the resulting month, the date becomes the **first
 //! day of the next month** (2025-12-31 + 2 months = 2026-03-01; 2024-02-29 + 1 year =
 //! 2025-03-01). That is deliberately not chrono's `checked_add_months`, which clamps to the

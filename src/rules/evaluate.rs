@@ -1,4 +1,4 @@
-//! Evaluation: DOMAIN.md §3 steps 1–3 for vaccination series, §4 for age milestones (the
+//! Evaluation: docs/domain.md §3 steps 1–3 for vaccination series, §4 for age milestones (the
 //! identity card) and §5 for school cohorts. Everything here is a pure function of its
 //! arguments.
 
@@ -22,7 +22,7 @@ struct Window {
 }
 
 impl Window {
-    /// DOMAIN.md §3 step 3.
+    /// docs/domain.md §3 step 3.
     fn status(&self, as_of: NaiveDate) -> Status {
         if let Some(expires) = self.expires {
             // "earliest ≥ expires": the dose can no longer be given in time.
@@ -55,7 +55,7 @@ impl Window {
 }
 
 impl DoseRule {
-    /// DOMAIN.md §3 step 2, with `prev` the date of the previous valid dose of the series.
+    /// docs/domain.md §3 step 2, with `prev` the date of the previous valid dose of the series.
     fn window(&self, dob: NaiveDate, prev: Option<NaiveDate>) -> Window {
         let from_prev = |d: Option<Duration>| Some(d?.add_to(prev?));
         let from_dob = |d: Option<Duration>| d.map(|d| d.add_to(dob));
@@ -209,7 +209,7 @@ fn dose_number(index: usize) -> u32 {
     u32::try_from(index + 1).unwrap_or(u32::MAX)
 }
 
-/// DOMAIN.md §4: for age M, earliest = birthday at M − window, due = birthday at M,
+/// docs/domain.md §4: for age M, earliest = birthday at M − window, due = birthday at M,
 /// overdue = due + overdue_after, expires = the next age's earliest (never for the last).
 /// Completed by the first record issued in [earliest, expires).
 fn evaluate_milestones(
@@ -245,7 +245,7 @@ fn evaluate_milestones(
     }
 }
 
-/// DOMAIN.md §5: fixed days of the year Y = birth year + offset. No record completes a school
+/// docs/domain.md §5: fixed days of the year Y = birth year + offset. No record completes a school
 /// item (the registry holds no enrolments), so it runs its course to `expired`.
 fn evaluate_cohort(rule: &CohortRule, dob: NaiveDate, as_of: NaiveDate) -> Item {
     let year = dob.year() + rule.birth_year_plus;

@@ -1,5 +1,5 @@
 //! What an evaluation produces: one [`Item`] per lifecycle event of a citizen, the doses that
-//! did not count, their JSON form (SPEC.md `vongdoi forecast --format json`) and a table for
+//! did not count, their JSON form (docs/interface.md `vongdoi forecast --format json`) and a table for
 //! people.
 //!
 //! Items share their rule's fixed description ([`ItemInfo`]: names, vaccine codes, notices)
@@ -25,7 +25,7 @@ pub enum Lang {
     En,
 }
 
-/// Where an item stands on the as-of date (DOMAIN.md §3 step 3).
+/// Where an item stands on the as-of date (docs/domain.md §3 step 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -234,7 +234,7 @@ pub struct Forecast {
     pub deceased: bool,
 }
 
-/// SPEC.md's forecast document: `personal_id`, `as_of`, then the forecast.
+/// docs/interface.md's forecast document: `personal_id`, `as_of`, then the forecast.
 #[derive(Debug, Serialize)]
 pub struct ForecastDocument<'a> {
     pub personal_id: &'a str,

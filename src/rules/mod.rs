@@ -3,7 +3,7 @@
 //! Pure: [`RuleSet::evaluate`] takes a citizen, their records and an as-of date and returns a
 //! [`Forecast`]; it reads no clock, files or database. The rules themselves are TOML files in
 //! `rules/` (embedded in the binary as [`RuleSet::embedded`], overridable with
-//! [`RuleSet::load_dir`]), so a new circular is a new file, not a code change. DOMAIN.md §3–5
+//! [`RuleSet::load_dir`]), so a new circular is a new file, not a code change. docs/domain.md §3–5
 //! is the specification; `rules/README.md` describes the file format.
 //!
 //! - [`duration`]: calendar arithmetic ("2 months" from 31 December).
@@ -11,7 +11,7 @@
 //! - `load`: reading rule folders and the embedded files, cross-file checks.
 //! - `check`: `rules check` on each entry, compiling it into the engine's rules.
 //! - `conditions`: who an entry applies to; overlap between versions.
-//! - `evaluate`: DOMAIN.md §3 steps 1–3, §4 and §5.
+//! - `evaluate`: docs/domain.md §3 steps 1–3, §4 and §5.
 //! - [`forecast`]: output types, JSON and the text table.
 
 use std::collections::{BTreeMap, HashSet};
@@ -252,7 +252,7 @@ impl RuleSet {
         ages
     }
 
-    /// Every lifecycle item of `subject` on `as_of` (DOMAIN.md §3–5).
+    /// Every lifecycle item of `subject` on `as_of` (docs/domain.md §3–5).
     ///
     /// Records and cards dated after `as_of` are ignored. A citizen who died on or before
     /// `as_of` has no open items: only completed ones are kept (and `deceased` is set), so

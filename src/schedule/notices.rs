@@ -1,6 +1,6 @@
 //! Which notices fall due for one citizen on a run's date: pure, from the rule engine's items.
 //!
-//! DOMAIN.md and issue #4: a notice fires on its date; one whose date passed while the service
+//! docs/domain.md and issue #4: a notice fires on its date; one whose date passed while the service
 //! was down fires on the next run — only the latest missed notice of an item, once — and never
 //! for an item already completed or expired. A citizen registered late therefore gets the
 //! notice that fits their status now (an overdue child gets the overdue notice). "Once" is the

@@ -1,4 +1,4 @@
-//! `vongdoi serve`: the long-running service (SPEC.md). A cron schedule in Asia/Ho_Chi_Minh
+//! `vongdoi serve`: the long-running service (docs/interface.md). A cron schedule in Asia/Ho_Chi_Minh
 //! starts a scheduler run for the day; a delivery worker sends what is ready (SMS held for
 //! their window, retries); an HTTP listener answers `/healthz`, delivery reports and the API;
 //! Prometheus metrics have their own listener. SIGTERM stops all of it cleanly.

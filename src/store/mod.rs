@@ -25,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-/// The default database: a SQLite file in the working directory (SPEC.md).
+/// The default database: a SQLite file in the working directory (docs/interface.md).
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://vongdoi.db";
 
 #[derive(Debug, thiserror::Error)]
