@@ -120,7 +120,7 @@ async fn a_real_smtp_server_receives_exactly_the_emails_of_the_file_outbox() {
             &reference,
             files.path(),
             &["run", "--as-of", DAY],
-            &[prefer_email.clone()],
+            std::slice::from_ref(&prefer_email),
         );
         let smtp_url = (
             "VONGDOI_SMTP_URL",

@@ -28,6 +28,8 @@ enum EmailTransport {
     Smtp(SmtpChannel),
 }
 
+// One per process: the size of the gateway variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum SmsTransport {
     File,
     Gateway(HttpGateway),

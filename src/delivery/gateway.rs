@@ -59,6 +59,7 @@ impl GatewayConfig {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let preset = var("VONGDOI_SMS_PRESET").unwrap_or_else(|| "generic".into());
         let api_key = var("VONGDOI_SMS_API_KEY").unwrap_or_default();
+        #[allow(clippy::type_complexity)]
         let (url, body, success, provider_id, mut headers): (
             Option<String>,
             &str,

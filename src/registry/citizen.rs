@@ -211,7 +211,6 @@ impl CitizenRow {
         };
         let full_name = self
             .full_name
-            .trim()
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");

@@ -92,6 +92,8 @@ pub struct ErrorReport {
     pending: Vec<(u64, String, FieldError)>,
 }
 
+// One per import.
+#[allow(clippy::large_enum_variant)]
 enum ErrorSink {
     Csv(csv::Writer<Box<dyn Write>>),
     /// Problems printed as `FILE:LINE: field: reason`, the first few only.

@@ -185,7 +185,7 @@ impl<R: Read> Read for LineLimit<R> {
 pub fn was_cut(record: &csv::ByteRecord) -> bool {
     record
         .iter()
-        .last()
+        .next_back()
         .is_some_and(|field| field.ends_with(CUT_MARK))
 }
 

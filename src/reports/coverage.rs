@@ -161,7 +161,7 @@ pub async fn build(
         |r, forecast| {
             let first_birthday = Duration::years(1).add_to(r.date_of_birth);
             let second_birthday = Duration::years(2).add_to(r.date_of_birth);
-            let alive_on = |d: NaiveDate| r.date_of_death.map_or(true, |death| death >= d);
+            let alive_on = |d: NaiveDate| r.date_of_death.is_none_or(|death| death >= d);
             if first_birthday > as_of || !alive_on(first_birthday) {
                 return;
             }
@@ -467,7 +467,7 @@ impl Report {
             bi(lang, "Bỏ mũi DTP1→3", "DTP1→3 drop-out")
         ));
         let mut numeric = vec![false];
-        numeric.extend(std::iter::repeat(true).take(head.len() - 1));
+        numeric.extend(std::iter::repeat_n(true, head.len() - 1));
         let units = AdminUnits::get();
         let line = |name: String, c: &Cell| -> Vec<String> {
             let mut row = vec![name, c.children.to_string()];

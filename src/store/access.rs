@@ -265,7 +265,7 @@ impl Store {
             };
             rows.extend(on_backend!(self, s => s.audit_rows(&f).await)?);
         }
-        rows.sort_by(|a, b| b.at.cmp(&a.at));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.at));
         rows.truncate(usize::try_from(filter.limit).unwrap_or(0));
         Ok(rows)
     }
