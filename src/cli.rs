@@ -1,14 +1,15 @@
 //! The command line (docs/interface.md). Thin: parse, open the store, call the library, print.
 
+use crate::clock::today_in_vietnam;
 use crate::demo::{self, Area, DemoOptions};
-use crate::registry::export::export_citizens;
-use crate::registry::import::{ErrorReport, ImportKind, Importer};
+use crate::exchange::export::export_citizens;
+use crate::exchange::import::{ErrorReport, ImportKind, Importer};
 use crate::registry::{AdminUnits, PersonalId};
 use crate::reports::{self, coverage::CohortBy, Area as ReportArea, ItemFilter};
 use crate::rules::{CheckContext, Forecast, Lang, RuleSet, Status};
 use crate::store::{Channel, Store, DEFAULT_DATABASE_URL};
 use anyhow::{bail, Context, Result};
-use chrono::{FixedOffset, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::File;
@@ -345,12 +346,6 @@ fn parse_pin(s: &str) -> Result<PersonalId> {
     })
 }
 
-/// Today in Vietnam (UTC+7, no daylight saving). The one place the CLI reads the clock.
-pub fn today_in_vietnam() -> NaiveDate {
-    let ict = FixedOffset::east_opt(7 * 3600).expect("valid offset");
-    Utc::now().with_timezone(&ict).date_naive()
-}
-
 /// What rule files are checked against: the embedded 2025 provinces and communes.
 fn check_context() -> CheckContext {
     let units = AdminUnits::get();
@@ -449,12 +444,12 @@ async fn serve_command(store: Arc<Store>, rules: RuleSet, args: ServeArgs) -> Re
     if !(args.deliver_every > 0.0 && args.deliver_every.is_finite()) {
         bail!("--deliver-every / VONGDOI_DELIVER_EVERY must be a positive number of seconds");
     }
-    let state = crate::serve::AppState {
+    let state = crate::app::AppState {
         store,
         rules: Arc::new(rules),
         delivery: crate::delivery::DeliveryConfig::from_env()?,
-        metrics: Arc::new(crate::serve::metrics::Metrics::default()),
-        owner: crate::serve::owner_name(),
+        metrics: Arc::new(crate::runtime::metrics::Metrics::default()),
+        owner: crate::runtime::owner_name(),
         webhook_token: args.webhook_token,
         webhook_allow_unsigned: crate::serve::webhook_allow_unsigned_from_env(),
     };
@@ -553,8 +548,8 @@ async fn run_command(store: std::sync::Arc<Store>, rules: &RuleSet, args: RunArg
         store: store.clone(),
         rules,
         delivery,
-        owner: crate::serve::owner_name(),
-        stop: crate::serve::shutdown::Shutdown::never(),
+        owner: crate::runtime::owner_name(),
+        stop: crate::runtime::shutdown::Shutdown::never(),
         metrics: None,
     };
     let started = std::time::Instant::now();

@@ -6,14 +6,22 @@
 //! them.
 
 pub mod api;
+pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod delivery;
 pub mod demo;
+pub mod exchange;
 pub mod logging;
 pub mod registry;
 pub mod reports;
 pub mod rules;
+pub mod runtime;
 pub mod schedule;
+pub mod secret;
 pub mod serve;
 pub mod store;
 pub mod text;
+
+#[cfg(test)]
+mod layers;

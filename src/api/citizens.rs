@@ -183,7 +183,7 @@ async fn validate_citizen(
     before: Option<&Citizen>,
 ) -> ApiResult<Citizen> {
     let c = row
-        .validate(crate::cli::today_in_vietnam())
+        .validate(crate::clock::today_in_vietnam())
         .map_err(field_problems)?;
     let unchanged = |role: &str, id: PersonalId| {
         before.is_some_and(|b| b.guardian_links().any(|(r, i)| r == role && i == id))
@@ -395,7 +395,7 @@ pub async fn record_dose(
         place: input.place.unwrap_or_default(),
     };
     let record = row
-        .validate(crate::cli::today_in_vietnam(), &|v| {
+        .validate(crate::clock::today_in_vietnam(), &|v| {
             rules.vaccine_codes().any(|c| c == v)
         })
         .map_err(field_problems)?;
@@ -458,7 +458,7 @@ pub async fn post_id_card(
         issued_on: input.issued_on,
     };
     let record = row
-        .validate(crate::cli::today_in_vietnam())
+        .validate(crate::clock::today_in_vietnam())
         .map_err(field_problems)?;
     let life = (stored.citizen.date_of_birth, stored.citizen.date_of_death);
     check_within_life("issued_on", record.issued_on, Some(life))
@@ -507,7 +507,7 @@ pub async fn get_forecast(
 ) -> ApiResult<Response> {
     let as_of = match q.as_of.as_deref() {
         Some(d) => parse_date_field("as_of", d)?,
-        None => crate::cli::today_in_vietnam(),
+        None => crate::clock::today_in_vietnam(),
     };
     let (pin, stored) = citizen_in_area(&api, &caller, &pin, Permission::ReadForecast).await?;
     let forecast = forecast_of_stored(&api, pin, &stored, as_of).await?;

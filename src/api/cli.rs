@@ -136,7 +136,7 @@ pub async fn audit_command(store: &Store, a: AuditArgs) -> Result<()> {
         .transpose()?;
     let since = a.since.map(|d| {
         d.and_time(NaiveTime::MIN)
-            .and_local_timezone(crate::serve::vietnam())
+            .and_local_timezone(crate::clock::vietnam())
             .single()
             .expect("UTC+7 has no gaps")
             .with_timezone(&Utc)
@@ -160,7 +160,7 @@ pub async fn audit_command(store: &Store, a: AuditArgs) -> Result<()> {
     for r in &rows {
         println!(
             "{:<20} {:<24} {:<10} {:<13} {:<20} {}",
-            r.at.with_timezone(&crate::serve::vietnam())
+            r.at.with_timezone(&crate::clock::vietnam())
                 .format("%Y-%m-%d %H:%M:%S"),
             r.key_name,
             r.role,

@@ -4,9 +4,9 @@
 
 use crate::registry::AdminUnits;
 pub use crate::registry::Scope;
+pub use crate::secret::random_hex;
 use crate::store::access::ApiKeyRow;
 use sha2::{Digest, Sha256};
-use std::io::Read;
 
 /// What a key may do (issue #6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
@@ -96,13 +96,6 @@ pub fn sha256_hex(s: &str) -> String {
         out.push_str(&format!("{b:02x}"));
     }
     out
-}
-
-/// 32 random bytes from the operating system, as 64 hex digits.
-pub fn random_hex() -> std::io::Result<String> {
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Checks a requested key and returns the stored row and the key to print once.

@@ -28,7 +28,7 @@ pub mod problem;
 pub mod reports;
 pub mod runs;
 
-use crate::serve::AppState;
+use crate::app::AppState;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

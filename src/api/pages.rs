@@ -805,7 +805,7 @@ async fn citizen_page(
     let caller = staff.caller();
     let result = async {
         let (pin, stored) = citizen_in_area(&api, &caller, &pin, Permission::ReadCitizen).await?;
-        let as_of = crate::cli::today_in_vietnam();
+        let as_of = crate::clock::today_in_vietnam();
         let forecast = citizens::forecast_of_stored(&api, pin, &stored, as_of).await?;
         // The guardians as the dossier shows them to this caller: the same area test as a
         // direct read, so a link to someone outside the area shows nothing of them.

@@ -75,7 +75,7 @@ impl ReportQuery {
         let mut q = ReportQuery {
             provinces: Vec::new(),
             communes: Vec::new(),
-            as_of: crate::cli::today_in_vietnam(),
+            as_of: crate::clock::today_in_vietnam(),
             format: "json".into(),
             lang: Lang::Vi,
             statuses: Vec::new(),

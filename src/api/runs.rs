@@ -7,7 +7,7 @@ use super::citizens::parse_date_field;
 use super::permissions::Permission;
 use super::problem::{ApiJson, ApiQuery, ApiResult, Problem};
 use super::ApiState;
-use crate::serve::shutdown::Shutdown;
+use crate::runtime::shutdown::Shutdown;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,12 +31,12 @@ pub async fn start(
     caller.may(Permission::StartRun)?;
     let as_of = match input.as_of.as_deref() {
         Some(d) => parse_date_field("as_of", d)?,
-        None => crate::cli::today_in_vietnam(),
+        None => crate::clock::today_in_vietnam(),
     };
     // Over the API a run is for today: another day is the operator's decision, taken on the
     // command line (`vongdoi run --as-of`), where the scheduler also refuses a day behind the
     // ledger. Missed days need no run of their own: today's run catches their notices up.
-    let today = crate::cli::today_in_vietnam();
+    let today = crate::clock::today_in_vietnam();
     if as_of != today {
         return Err(Problem::field(
             "as_of",
@@ -49,7 +49,7 @@ pub async fn start(
     tokio::spawn(async move {
         // Runs to the end even if the service stops; the lease and checkpoint let the next run
         // of the day resume after a restart.
-        crate::serve::run_day(&state, as_of, Utc::now(), &Shutdown::never()).await;
+        crate::app::run_day(&state, as_of, Utc::now(), &Shutdown::never()).await;
     });
     Ok((
         StatusCode::ACCEPTED,

@@ -12,12 +12,13 @@ pub mod smtp;
 
 pub use channels::{Channels, SendError};
 
+use crate::clock::vietnam;
 use crate::registry::PersonalId;
-use crate::serve::metrics::Metrics;
-use crate::serve::shutdown::Shutdown;
+use crate::runtime::metrics::Metrics;
+use crate::runtime::shutdown::Shutdown;
 use crate::store::schedule::{NoticeRow, OutboxMessage};
 use crate::store::Store;
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 
@@ -140,10 +141,6 @@ fn parse_window(s: &str) -> Option<(NaiveTime, NaiveTime)> {
         x => NaiveTime::parse_from_str(x, "%H:%M").ok(),
     };
     Some((t(a)?, t(b)?))
-}
-
-fn vietnam() -> FixedOffset {
-    FixedOffset::east_opt(7 * 3600).expect("valid offset")
 }
 
 /// The first moment at or after `now` inside the SMS window.

@@ -5,7 +5,6 @@ pub mod admin_units;
 pub mod citizen;
 pub mod contact;
 pub mod dates;
-pub mod line_limit;
 pub mod personal_id;
 pub mod records;
 pub mod scope;
@@ -19,6 +18,3 @@ pub use personal_id::PersonalId;
 pub use records::{IdCardRecord, Immunization};
 pub use scope::Scope;
 pub use sex::Sex;
-
-pub mod export;
-pub mod import;

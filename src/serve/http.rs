@@ -2,8 +2,8 @@
 //! issue #6 on the main listener; Prometheus `/metrics` on a listener of its own, so it can
 //! stay on an internal address while the API is published.
 
-use super::shutdown::Shutdown;
 use super::AppState;
+use crate::runtime::shutdown::Shutdown;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -4,36 +4,15 @@
 //! Prometheus metrics have their own listener. SIGTERM stops all of it cleanly.
 
 pub mod http;
-pub mod metrics;
-pub mod shutdown;
 
-use crate::delivery::{self, DeliveryConfig};
-use crate::rules::RuleSet;
-use crate::schedule::Scheduler;
-use crate::store::Store;
+use crate::app::{run_day, AppState};
+use crate::clock::vietnam;
+use crate::delivery;
+use crate::runtime::shutdown::Shutdown;
 use anyhow::{Context, Result};
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
-use metrics::Metrics;
-use shutdown::Shutdown;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::sync::Arc;
-
-/// What every HTTP handler and background task shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<Store>,
-    pub rules: Arc<RuleSet>,
-    pub delivery: DeliveryConfig,
-    pub metrics: Arc<Metrics>,
-    /// Names this process in leases.
-    pub owner: String,
-    /// When set, delivery reports must carry it (`?token=` or `X-Vongdoi-Token`).
-    pub webhook_token: Option<String>,
-    /// Without a token, delivery reports are refused unless the operator opted in
-    /// (`VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1`).
-    pub webhook_allow_unsigned: bool,
-}
 
 pub struct ServeSettings {
     pub listen: SocketAddr,
@@ -49,11 +28,6 @@ pub struct ServeSettings {
 /// A cron schedule (six fields, seconds first; ARCHITECTURE.md) read in Vietnam's time.
 #[derive(Debug, Clone)]
 pub struct Schedule(cron::Schedule);
-
-/// Asia/Ho_Chi_Minh: UTC+7 all year (no daylight saving since 1975).
-pub fn vietnam() -> FixedOffset {
-    FixedOffset::east_opt(7 * 3600).expect("valid offset")
-}
 
 impl FromStr for Schedule {
     type Err = String;
@@ -142,7 +116,7 @@ pub async fn serve(state: AppState, settings: ServeSettings) -> Result<()> {
         }
     });
 
-    shutdown::termination().await;
+    crate::runtime::shutdown::termination().await;
     let grace = settings.stop_grace;
     tracing::info!(
         grace_seconds = grace.as_secs_f64(),
@@ -244,41 +218,6 @@ async fn run_tick(state: &AppState, tick: DateTime<Utc>, stop: &Shutdown) {
     run_day(state, run_date(tick), tick, stop).await;
 }
 
-/// One run for `as_of` (due at `due_at`, for the lag metric), logged and counted; a failure is
-/// logged, not returned: the next tick, a restart or `POST /api/runs` resumes the day.
-pub(crate) async fn run_day(
-    state: &AppState,
-    as_of: NaiveDate,
-    due_at: DateTime<Utc>,
-    stop: &Shutdown,
-) {
-    state
-        .metrics
-        .run_started(due_at.timestamp(), Utc::now().timestamp());
-    let scheduler = Scheduler {
-        store: state.store.clone(),
-        rules: &state.rules,
-        delivery: state.delivery.clone(),
-        owner: state.owner.clone(),
-        stop: stop.clone(),
-        metrics: Some(state.metrics.clone()),
-    };
-    match scheduler.run(as_of, false).await {
-        Ok((report, _)) => {
-            state.metrics.run_ended(
-                report.evaluated,
-                report.notices,
-                (!report.interrupted).then(|| Utc::now().timestamp()),
-            );
-            tracing::info!(%as_of, evaluated = report.evaluated, notices = report.notices, queued = report.messages_queued, sent = report.delivery.sent, interrupted = report.interrupted, "run done");
-        }
-        Err(e) => {
-            state.metrics.run_failed();
-            tracing::error!(%as_of, error = %format!("{e:#}"), "run failed; the next tick or a restart resumes it");
-        }
-    }
-}
-
 /// Sends what becomes ready between runs: SMS held for the morning window, retries.
 async fn delivery_worker(
     state: AppState,
@@ -304,15 +243,6 @@ async fn delivery_worker(
             _ = stop.wait() => return Ok(()),
         }
     }
-}
-
-/// The lease owner name of this process: host and process id.
-pub fn owner_name() -> String {
-    format!(
-        "{}-{}",
-        std::env::var("HOSTNAME").unwrap_or_else(|_| "vongdoi".into()),
-        std::process::id()
-    )
 }
 
 #[cfg(test)]

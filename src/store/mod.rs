@@ -766,7 +766,7 @@ impl Store {
     /// whichever instance asks first, and read by all the others from the database, so every
     /// instance composes the same id for the same message.
     pub async fn message_id_secret(&self) -> Result<String> {
-        let fresh = crate::api::keys::random_hex()
+        let fresh = crate::secret::random_hex()
             .map_err(|e| StoreError::Corrupt(format!("cannot read random bytes: {e}")))?;
         dispatch!(self, s => s.message_id_secret(&fresh).await)
     }

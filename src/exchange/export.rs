@@ -1,7 +1,7 @@
 //! `vongdoi export citizens`: the registry written back in the import format.
 
-use super::citizen::CITIZEN_COLUMNS;
-use super::text::cell_for_csv;
+use crate::registry::citizen::CITIZEN_COLUMNS;
+use crate::registry::text::cell_for_csv;
 use crate::store::{BirthCursor, Store};
 use std::io::Write;
 

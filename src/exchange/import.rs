@@ -2,11 +2,11 @@
 //! Every row is validated; every problem goes to the error report as
 //! `line,personal_id,field,reason`; good rows land even when their neighbours are bad.
 
-use super::citizen::{CitizenRow, FieldError, CITIZEN_COLUMNS};
 use super::line_limit::{was_cut, LineLimit, MAX_LINE_BYTES};
-use super::records::{check_within_life, IdCardRow, ImmunizationRow};
-use super::text;
-use super::{Citizen, IdCardRecord, Immunization, PersonalId};
+use crate::registry::citizen::{CitizenRow, FieldError, CITIZEN_COLUMNS};
+use crate::registry::records::{check_within_life, IdCardRow, ImmunizationRow};
+use crate::registry::text;
+use crate::registry::{Citizen, IdCardRecord, Immunization, PersonalId};
 use crate::store::{Store, UpsertCounts};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
