@@ -249,11 +249,11 @@ enum MessagesCommand {
 #[derive(Args)]
 struct MessageFilterArgs {
     /// queued, sending, sent, delivered, failed or dead.
-    #[arg(long)]
-    status: Option<String>,
+    #[arg(long, value_enum)]
+    status: Option<crate::store::MessageStatus>,
     /// sms or email.
-    #[arg(long)]
-    channel: Option<String>,
+    #[arg(long, value_enum)]
+    channel: Option<crate::store::Channel>,
     /// Messages of one day.
     #[arg(long, value_parser = parse_date_arg)]
     day: Option<NaiveDate>,
@@ -613,7 +613,7 @@ async fn run_command(store: std::sync::Arc<Store>, rules: &RuleSet, args: RunArg
         .messages_of_day(as_of, 50)
         .await?
         .iter()
-        .filter(|m| m.status == "sent")
+        .filter(|m| m.status == crate::store::MessageStatus::Sent)
         .take(3)
     {
         if args.show_names {

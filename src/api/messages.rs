@@ -7,6 +7,7 @@ use super::keys::Role;
 use super::problem::{ApiPath, ApiQuery, ApiResult, Problem};
 use super::ApiState;
 use crate::store::schedule::{MessageFilter, OutboxMessage};
+use crate::store::{Channel, MessageStatus};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,8 +15,6 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
-
-pub const STATUSES: [&str; 6] = ["queued", "sending", "sent", "delivered", "failed", "dead"];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,19 +27,19 @@ pub struct MessagesQuery {
 
 impl MessagesQuery {
     pub fn filter(&self) -> ApiResult<MessageFilter> {
-        if let Some(s) = &self.status {
-            if !STATUSES.contains(&s.as_str()) {
-                return Err(Problem::field(
-                    "status",
-                    format!("một trong / one of {}", STATUSES.join(", ")),
-                ));
-            }
-        }
-        if let Some(c) = &self.channel {
-            if c != "sms" && c != "email" {
-                return Err(Problem::field("channel", "sms hoặc/or email"));
-            }
-        }
+        let status = match self.status.as_deref() {
+            None => None,
+            Some(s) => Some(MessageStatus::parse(s).ok_or_else(|| {
+                let all: Vec<&str> = MessageStatus::ALL.iter().map(|s| s.as_str()).collect();
+                Problem::field("status", format!("một trong / one of {}", all.join(", ")))
+            })?),
+        };
+        let channel = match self.channel.as_deref() {
+            None => None,
+            Some(c) => Some(
+                Channel::parse(c).ok_or_else(|| Problem::field("channel", "sms hoặc/or email"))?,
+            ),
+        };
         let day = self
             .day
             .as_deref()
@@ -51,8 +50,8 @@ impl MessagesQuery {
             return Err(Problem::field("limit", "1–1000"));
         }
         Ok(MessageFilter {
-            status: self.status.clone(),
-            channel: self.channel.clone(),
+            status,
+            channel,
             day,
             limit,
         })

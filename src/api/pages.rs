@@ -1224,11 +1224,15 @@ async fn delivery(
     body.push_str("</tbody></table>");
     let status = param(&pairs, "status").unwrap_or("");
     let _ = write!(body, "<form method=\"get\" class=\"filters\"><label>{}<select name=\"status\"><option value=\"\">{}</option>", t(lang, "Trạng thái", "Status"), t(lang, "Tất cả", "All"));
-    for s in super::messages::STATUSES {
+    for s in crate::store::MessageStatus::ALL {
         let _ = write!(
             body,
             "<option{}>{s}</option>",
-            if s == status { " selected" } else { "" }
+            if s.as_str() == status {
+                " selected"
+            } else {
+                ""
+            }
         );
     }
     let _ = write!(body, "</select></label><label>{}<input type=\"date\" name=\"day\" value=\"{}\"></label><button type=\"submit\">{}</button></form>",
@@ -1263,7 +1267,7 @@ async fn delivery(
     }
     body.push_str("</tr></thead><tbody>");
     for m in &messages {
-        let retry = if m.status == "failed" || m.status == "dead" {
+        let retry = if m.status.retryable() {
             format!(
                 "<form method=\"post\" action=\"/staff/delivery/{}/retry\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">{}</button></form>",
                 esc(&m.id), staff.csrf(), t(lang, "Gửi lại", "Retry")
@@ -1274,7 +1278,7 @@ async fn delivery(
         let _ = write!(
             body,
             "<tr><td data-label=\"{}\"><code>{}</code></td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\" class=\"n\">{}</td><td data-label=\"{}\">{}</td><td>{retry}</td></tr>",
-            heads[0], esc(&m.id), heads[1], m.day, heads[2], esc(&m.channel), heads[3], esc(&m.status),
+            heads[0], esc(&m.id), heads[1], m.day, heads[2], esc(m.channel.as_str()), heads[3], esc(m.status.as_str()),
             heads[4], esc(&crate::registry::personal_id::mask_raw(&m.recipient_id)), heads[5], esc(&super::messages::mask_address(&m.address)),
             heads[6], m.attempts, heads[7], esc(m.last_error.as_deref().unwrap_or("")),
         );

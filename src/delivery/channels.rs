@@ -8,6 +8,7 @@ use super::gateway::HttpGateway;
 use super::smtp::SmtpChannel;
 use super::DeliveryConfig;
 use crate::store::schedule::OutboxMessage;
+use crate::store::Channel;
 use lettre::message::Mailbox;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -132,9 +133,9 @@ impl Channels {
     /// a message it wrote before when it is claimed again, so a kill between writing and
     /// marking repeats nothing; a gateway or SMTP server is marked one message at a time.
     pub fn marks_in_batches(&self, m: &OutboxMessage) -> bool {
-        match m.channel.as_str() {
-            "email" => matches!(self.email, EmailTransport::File),
-            _ => matches!(self.sms, SmsTransport::File),
+        match m.channel {
+            Channel::Email => matches!(self.email, EmailTransport::File),
+            Channel::Sms => matches!(self.sms, SmsTransport::File),
         }
     }
 
@@ -146,7 +147,7 @@ impl Channels {
     /// Waits for the message's channel to have a free slot (its concurrency and rate limit);
     /// the send goes while the permit is held.
     pub async fn permit(&self, m: &OutboxMessage) -> tokio::sync::SemaphorePermit<'_> {
-        if m.channel == "email" {
+        if m.channel == Channel::Email {
             self.email_limits.acquire().await
         } else {
             self.sms_limits.acquire().await
@@ -161,7 +162,7 @@ impl Channels {
 
     /// Sends one message without waiting for a slot (the caller holds [`Channels::permit`]).
     pub async fn send_now(&self, m: &OutboxMessage) -> Result<Option<String>, SendError> {
-        if m.channel == "email" {
+        if m.channel == Channel::Email {
             let message = email::build(m, &self.from)?;
             match &self.email {
                 EmailTransport::Smtp(smtp) => smtp.send(message).await,

@@ -74,7 +74,7 @@ mod tests {
         OutboxMessage {
             id: "20261121-email-00ff".into(),
             recipient_id: "001190000001".into(),
-            channel: "email".into(),
+            channel: crate::store::Channel::Email,
             address: "me@example.vn".into(),
             day: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
             language: "vi".into(),
@@ -82,7 +82,7 @@ mod tests {
             body: body.into(),
             encoding: None,
             segments: None,
-            status: "sending".into(),
+            status: crate::store::MessageStatus::Sending,
             attempts: 1,
             next_attempt_at: Utc.with_ymd_and_hms(2026, 11, 21, 1, 0, 0).unwrap(),
             last_error: None,

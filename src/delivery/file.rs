@@ -145,7 +145,7 @@ mod tests {
         OutboxMessage {
             id: id.into(),
             recipient_id: "001190000001".into(),
-            channel: "sms".into(),
+            channel: crate::store::Channel::Sms,
             address: "+84912345678".into(),
             day: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
             language: "vi".into(),
@@ -153,7 +153,7 @@ mod tests {
             body: "Nhac lich".into(),
             encoding: Some("gsm7".into()),
             segments: Some(1),
-            status: "sending".into(),
+            status: crate::store::MessageStatus::Sending,
             attempts,
             next_attempt_at: Utc::now(),
             last_error: None,

@@ -329,7 +329,7 @@ fn sample() -> OutboxMessage {
     OutboxMessage {
         id: "20260101-sms-0000000000000000".into(),
         recipient_id: String::new(),
-        channel: "sms".into(),
+        channel: crate::store::Channel::Sms,
         address: "+84912345678".into(),
         day: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
         language: "vi".into(),
@@ -337,7 +337,7 @@ fn sample() -> OutboxMessage {
         body: "Nhac \"lich\" tiem".into(),
         encoding: Some("gsm7".into()),
         segments: Some(1),
-        status: "sending".into(),
+        status: crate::store::MessageStatus::Sending,
         attempts: 1,
         next_attempt_at: chrono::Utc::now(),
         last_error: None,

@@ -17,7 +17,7 @@ use crate::registry::PersonalId;
 use crate::runtime::metrics::Metrics;
 use crate::runtime::shutdown::Shutdown;
 use crate::store::schedule::{NoticeRow, OutboxMessage};
-use crate::store::Store;
+use crate::store::{Channel, Store};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
@@ -33,7 +33,7 @@ pub struct DeliveryConfig {
     /// Strip Vietnamese marks from SMS (GSM-7, one part for a typical reminder).
     pub sms_unaccented: bool,
     /// Channels in order of preference.
-    pub channels: Vec<String>,
+    pub channels: Vec<Channel>,
     pub outbox_dir: std::path::PathBuf,
     pub mail_from: String,
     /// A real SMTP server instead of `.eml` files (smtp://, smtps://, ?tls=required).
@@ -67,15 +67,15 @@ impl DeliveryConfig {
             })?,
         };
         let channels = var("VONGDOI_CHANNELS").unwrap_or_else(|| "sms,email".into());
-        let channels: Vec<String> = channels
+        let channels: Option<Vec<Channel>> = channels
             .split(',')
-            .map(|c| c.trim().to_lowercase())
+            .map(|c| Channel::parse(&c.trim().to_lowercase()))
             .collect();
-        if channels.is_empty() || channels.iter().any(|c| c != "sms" && c != "email") {
+        let Some(channels) = channels.filter(|c| !c.is_empty()) else {
             anyhow::bail!(
                 "VONGDOI_CHANNELS lists sms and/or email in order of preference, e.g. sms,email"
             );
-        }
+        };
         Ok(DeliveryConfig {
             sms_window,
             sms_segment_limit,
@@ -259,10 +259,10 @@ async fn compose_page(
     now: DateTime<Utc>,
     notices: &[NoticeRow],
 ) -> anyhow::Result<u64> {
-    let mut groups: BTreeMap<(String, String), Vec<&NoticeRow>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, Channel), Vec<&NoticeRow>> = BTreeMap::new();
     for n in notices {
-        if let (Some(r), Some(c)) = (&n.recipient_id, &n.channel) {
-            groups.entry((r.clone(), c.clone())).or_default().push(n);
+        if let (Some(r), Some(c)) = (&n.recipient_id, n.channel) {
+            groups.entry((r.clone(), c)).or_default().push(n);
         }
     }
     let batch: Vec<_> = groups
@@ -273,7 +273,7 @@ async fn compose_page(
                 cfg,
                 key,
                 recipient,
-                channel,
+                *channel,
                 &address,
                 group,
                 day,
@@ -293,7 +293,7 @@ fn build_message<'a>(
     cfg: &DeliveryConfig,
     key: &MessageKey,
     recipient: &str,
-    channel: &str,
+    channel: Channel,
     address: &str,
     group: &[&'a NoticeRow],
     day: NaiveDate,
@@ -301,7 +301,7 @@ fn build_message<'a>(
     segment_limit: u32,
 ) -> (OutboxMessage, Vec<&'a NoticeRow>) {
     let first = group[0];
-    let (body, encoding, segments, included) = if channel == "sms" {
+    let (body, encoding, segments, included) = if channel == Channel::Sms {
         let mut included = Vec::new();
         let mut text = sms::prepare("", cfg.sms_unaccented);
         for n in group {
@@ -338,15 +338,15 @@ fn build_message<'a>(
     } else {
         format!("{} lời nhắc", included.len())
     };
-    let next_attempt_at = if channel == "sms" {
+    let next_attempt_at = if channel == Channel::Sms {
         next_sms_slot(now, cfg.sms_window)
     } else {
         now
     };
     let message = OutboxMessage {
-        id: message_id(key, recipient, channel, day),
+        id: message_id(key, recipient, channel.as_str(), day),
         recipient_id: recipient.to_string(),
-        channel: channel.to_string(),
+        channel,
         address: address.to_string(),
         day,
         language: first.language.clone(),
@@ -354,7 +354,7 @@ fn build_message<'a>(
         body,
         encoding,
         segments,
-        status: "queued".into(),
+        status: crate::store::MessageStatus::Queued,
         attempts: 0,
         next_attempt_at,
         last_error: None,
@@ -474,7 +474,7 @@ async fn deliver_one(
 ) -> anyhow::Result<Outcome> {
     let count = |outcome: &'static str| {
         if let Some(metrics) = metrics {
-            metrics.send(&m.channel, outcome);
+            metrics.send(m.channel.as_str(), outcome);
         }
     };
     let permit = tokio::select! {
@@ -551,12 +551,8 @@ async fn fall_back(
     failed: &OutboxMessage,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    let other = if failed.channel == "sms" {
-        "email"
-    } else {
-        "sms"
-    };
-    if !cfg.channels.iter().any(|c| c == other) {
+    let other = failed.channel.other();
+    if !cfg.channels.contains(&other) {
         return Ok(false);
     }
     let Ok(pin) = PersonalId::parse(&failed.recipient_id) else {
@@ -565,12 +561,7 @@ async fn fall_back(
     let Some(person) = store.citizen(pin).await? else {
         return Ok(false);
     };
-    let address = match other {
-        "email" if !person.email_opt_out => person.citizen.email.map(|e| e.as_str().to_string()),
-        "sms" if !person.sms_opt_out => person.citizen.phone.map(|p| p.e164().to_string()),
-        _ => None,
-    };
-    let Some(address) = address else {
+    let Some(address) = other.address_of(&person) else {
         return Ok(false);
     };
     let notices = store.notices_of_message(&failed.id).await?;

@@ -9,7 +9,7 @@ use crate::delivery::DeliveryConfig;
 use crate::registry::PersonalId;
 use crate::rules::{Lang, RuleSet};
 use crate::store::schedule::NoticeRow;
-use crate::store::{CitizenRecords, Store, StoredCitizen};
+use crate::store::{Channel, CitizenRecords, Store, StoredCitizen};
 use chrono::{Datelike, NaiveDate};
 use std::collections::HashMap;
 
@@ -33,20 +33,10 @@ fn age_on(birth: NaiveDate, day: NaiveDate) -> i32 {
 }
 
 /// The first channel of `person` that can be used, with its address.
-fn channel_of(person: &StoredCitizen, cfg: &DeliveryConfig) -> Option<(String, String)> {
-    cfg.channels.iter().find_map(|c| match c.as_str() {
-        "sms" if !person.sms_opt_out => person
-            .citizen
-            .phone
-            .as_ref()
-            .map(|p| (c.clone(), p.e164().to_string())),
-        "email" if !person.email_opt_out => person
-            .citizen
-            .email
-            .as_ref()
-            .map(|e| (c.clone(), e.as_str().to_string())),
-        _ => None,
-    })
+fn channel_of(person: &StoredCitizen, cfg: &DeliveryConfig) -> Option<(Channel, String)> {
+    cfg.channels
+        .iter()
+        .find_map(|c| c.address_of(person).map(|a| (*c, a)))
 }
 
 pub(crate) async fn resolve(
@@ -131,7 +121,7 @@ pub(crate) async fn resolve(
             recipient_id: reached
                 .as_ref()
                 .map(|(p, _)| p.citizen.personal_id.to_string()),
-            channel: reached.as_ref().map(|(_, (c, _))| c.clone()),
+            channel: reached.as_ref().map(|(_, (c, _))| *c),
             address: reached.map(|(_, (_, a))| a),
             language: language.to_string(),
             line_sms: line.clone(),

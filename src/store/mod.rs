@@ -8,7 +8,9 @@
 
 pub mod access;
 pub mod dossier;
+pub mod states;
 pub use dossier::{Dossier, Guardian};
+pub use states::{Channel, MessageStatus};
 mod postgres;
 pub mod scan;
 pub mod schedule;
@@ -824,22 +826,5 @@ impl Store {
     /// Closes the pools, flushing SQLite's WAL.
     pub async fn close(&self) {
         dispatch!(self, s => s.close().await)
-    }
-}
-
-/// A delivery channel a citizen can opt out of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    Sms,
-    Email,
-}
-
-impl Channel {
-    pub(crate) fn opt_out_column(self) -> &'static str {
-        match self {
-            Channel::Sms => "sms_opt_out",
-            Channel::Email => "email_opt_out",
-        }
     }
 }

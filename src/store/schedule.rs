@@ -3,7 +3,7 @@
 //! first use, which SQLite reads too), so one macro stamps the methods onto each; only the
 //! write transaction and the row-lock clause differ.
 
-use super::{Result, StoreError};
+use super::{Channel, MessageStatus, Result, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
@@ -62,7 +62,7 @@ pub struct NoticeRow {
     pub notice_date: NaiveDate,
     pub run_date: NaiveDate,
     pub recipient_id: Option<String>,
-    pub channel: Option<String>,
+    pub channel: Option<Channel>,
     pub address: Option<String>,
     pub language: String,
     pub line_sms: String,
@@ -75,7 +75,7 @@ pub struct NoticeRow {
 pub struct OutboxMessage {
     pub id: String,
     pub recipient_id: String,
-    pub channel: String,
+    pub channel: Channel,
     pub address: String,
     pub day: NaiveDate,
     pub language: String,
@@ -83,7 +83,7 @@ pub struct OutboxMessage {
     pub body: String,
     pub encoding: Option<String>,
     pub segments: Option<i32>,
-    pub status: String,
+    pub status: MessageStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
@@ -93,8 +93,8 @@ pub struct OutboxMessage {
 /// Which messages `list_messages` returns.
 #[derive(Debug, Clone, Default)]
 pub struct MessageFilter {
-    pub status: Option<String>,
-    pub channel: Option<String>,
+    pub status: Option<MessageStatus>,
+    pub channel: Option<Channel>,
     pub day: Option<NaiveDate>,
     pub limit: i64,
 }
@@ -209,7 +209,7 @@ macro_rules! schedule_queries {
                     );
                     qb.push_values(chunk, |mut b, n| {
                         b.push_bind(&n.personal_id).push_bind(&n.item).push_bind(&n.template).push_bind(n.notice_date).push_bind(n.run_date)
-                            .push_bind(&n.recipient_id).push_bind(&n.channel).push_bind(&n.address).push_bind(&n.language)
+                            .push_bind(&n.recipient_id).push_bind(n.channel.map(Channel::as_str)).push_bind(&n.address).push_bind(&n.language)
                             .push_bind(&n.line_sms).push_bind(&n.line_email).push_bind(&n.subject).push_bind(now);
                     });
                     qb.push(" ON CONFLICT (personal_id, item, template, notice_date) DO NOTHING");
@@ -267,7 +267,7 @@ macro_rules! schedule_queries {
                     "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', 0, $11, $12) ON CONFLICT DO NOTHING",
                 )
-                .bind(&m.id).bind(&m.recipient_id).bind(&m.channel).bind(&m.address).bind(m.day).bind(&m.language)
+                .bind(&m.id).bind(&m.recipient_id).bind(m.channel.as_str()).bind(&m.address).bind(m.day).bind(&m.language)
                 .bind(&m.subject).bind(&m.body).bind(&m.encoding).bind(m.segments).bind(m.next_attempt_at).bind(now)
                 .execute(&mut **tx)
                 .await?
@@ -481,7 +481,7 @@ macro_rules! schedule_queries {
                     return Ok(false);
                 }
                 sqlx::query("UPDATE notices SET message_id = $1, channel = $2, address = $3 WHERE message_id = $4")
-                    .bind(&m.id).bind(&m.channel).bind(&m.address).bind(failed)
+                    .bind(&m.id).bind(m.channel.as_str()).bind(&m.address).bind(failed)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -494,8 +494,8 @@ macro_rules! schedule_queries {
                     "SELECT {MESSAGE_COLUMNS} FROM messages WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR channel = $2) \
                      AND ($3 IS NULL OR day = $3) ORDER BY day DESC, id LIMIT $4"
                 ))
-                .bind(f.status.as_deref())
-                .bind(f.channel.as_deref())
+                .bind(f.status.map(MessageStatus::as_str))
+                .bind(f.channel.map(Channel::as_str))
                 .bind(f.day)
                 .bind(f.limit)
                 .fetch_all(self.read_pool())

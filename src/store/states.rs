@@ -1,0 +1,143 @@
+//! The outbox's states as types: a message's status and channel are enums everywhere above the
+//! row boundary, and text only in the database (where they are `TEXT` columns, so the two
+//! backends read them alike). A value the enum does not know is refused at decoding, never
+//! carried around as a string.
+
+use serde::Serialize;
+use std::fmt;
+
+/// Makes a text-backed enum: `as_str`, `parse`, `ALL`, `Display`, and decoding from a `TEXT`
+/// column on either backend.
+macro_rules! text_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name { $($(#[$vm])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<$name, sqlx::error::BoxDynError> {
+                let s = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                $name::parse(s).ok_or_else(|| {
+                    format!(concat!("unknown ", stringify!($name), " '{}' in the database"), s).into()
+                })
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// How a message reaches its recipient (and what a citizen can opt out of).
+    #[derive(clap::ValueEnum)]
+    Channel {
+        Sms => "sms",
+        Email => "email",
+    }
+}
+
+impl Channel {
+    pub(crate) fn opt_out_column(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms_opt_out",
+            Channel::Email => "email_opt_out",
+        }
+    }
+
+    /// Where this channel reaches the person, unless they opted out of it.
+    pub fn address_of(self, person: &super::StoredCitizen) -> Option<String> {
+        match self {
+            Channel::Sms if !person.sms_opt_out => {
+                person.citizen.phone.as_ref().map(|p| p.e164().to_string())
+            }
+            Channel::Email if !person.email_opt_out => person
+                .citizen
+                .email
+                .as_ref()
+                .map(|e| e.as_str().to_string()),
+            _ => None,
+        }
+    }
+
+    /// The channel a message falls back to when this one fails for good.
+    pub fn other(self) -> Channel {
+        match self {
+            Channel::Sms => Channel::Email,
+            Channel::Email => Channel::Sms,
+        }
+    }
+}
+
+text_enum! {
+    /// Where a message is in its life: `queued` → `sending` (leased) → `sent` → `delivered` or
+    /// `failed` (a delivery report), or `dead` (failed for good, kept with the reason).
+    #[derive(clap::ValueEnum)]
+    MessageStatus {
+        Queued => "queued",
+        Sending => "sending",
+        Sent => "sent",
+        Delivered => "delivered",
+        Failed => "failed",
+        Dead => "dead",
+    }
+}
+
+impl MessageStatus {
+    /// Can staff queue it again?
+    pub fn retryable(self) -> bool {
+        matches!(self, MessageStatus::Failed | MessageStatus::Dead)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_round_trips() {
+        for s in MessageStatus::ALL {
+            assert_eq!(MessageStatus::parse(s.as_str()), Some(*s));
+        }
+        for c in Channel::ALL {
+            assert_eq!(Channel::parse(&c.to_string()), Some(*c));
+            assert_eq!(c.other().other(), *c);
+        }
+        assert_eq!(Channel::parse("SMS"), None);
+        assert_eq!(
+            serde_json::to_string(&MessageStatus::Dead).unwrap(),
+            "\"dead\""
+        );
+    }
+}
