@@ -1,0 +1,365 @@
+//! Staff pages, rendered on the server from templates (`templates/staff/`, see [`templates`]):
+//! Vietnamese first with an English switch, readable on a phone, printable, and no scripts (the
+//! CSP forbids them). A staff member signs in with their API key once; the browser then holds
+//! only a random session id in an HttpOnly, SameSite=Strict cookie (stored hashed, ended when the
+//! key is revoked). Forms carry a token derived from the session, so another site cannot post
+//! them. Every person shown is recorded in the audit trail exactly as over the API.
+//!
+//! One module per page: [`session`] (sign-in, sign-out, start), [`vaccination`], [`citizen`],
+//! [`enrolment`], [`delivery`]. Here: the signed-in [`Staff`], the language, the layout.
+
+pub mod citizen;
+pub mod delivery;
+pub mod enrolment;
+pub mod session;
+pub mod templates;
+pub mod vaccination;
+
+use super::auth::{within_rate, Caller};
+use super::keys::{sha256_hex, KeyInfo};
+use super::openapi::{Doc, Routes};
+use super::permissions::Permission;
+use super::problem::Problem;
+use super::ApiState;
+use crate::registry::AdminUnits;
+use crate::rules::Lang;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use minijinja::{context, Value};
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub const SESSION_COOKIE: &str = "vongdoi_session";
+const LANG_COOKIE: &str = "vongdoi_lang";
+
+/// The pages' style sheet (inline: the CSP allows no other source).
+pub const CSS: &str = include_str!("../../../templates/staff/style.css");
+
+/// For the few words built in Rust (labels of forecast items, statuses).
+fn t(lang: Lang, vi: &'static str, en: &'static str) -> &'static str {
+    match lang {
+        Lang::Vi => vi,
+        Lang::En => en,
+    }
+}
+
+fn lang_code(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Vi => "vi",
+        Lang::En => "en",
+    }
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// `?lang=` (remembered in a cookie), else the cookie, else Vietnamese.
+fn lang_of(headers: &HeaderMap, pairs: &[(String, String)]) -> (Lang, Option<Lang>) {
+    let asked = pairs
+        .iter()
+        .find(|(k, _)| k == "lang")
+        .and_then(|(_, v)| match v.as_str() {
+            "en" => Some(Lang::En),
+            "vi" => Some(Lang::Vi),
+            _ => None,
+        });
+    let lang = asked.unwrap_or(match cookie(headers, LANG_COOKIE) {
+        Some("en") => Lang::En,
+        _ => Lang::Vi,
+    });
+    (lang, asked)
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.trim().is_empty())
+}
+
+fn commune_label(code: &str) -> String {
+    match AdminUnits::get().commune(code) {
+        Some(c) => format!("{} ({})", c.name, c.code),
+        None => code.to_string(),
+    }
+}
+
+/// A signed-in staff member (a live session of a live key).
+pub struct Staff {
+    pub key: KeyInfo,
+    session: String,
+}
+
+impl Staff {
+    pub fn caller(&self) -> Caller {
+        Caller(self.key.clone())
+    }
+
+    /// The form token: bound to this session, unknown to other sites.
+    pub fn csrf(&self) -> String {
+        sha256_hex(&format!("csrf:{}", self.session))
+    }
+
+    fn check_csrf(&self, given: &str) -> Result<(), Problem> {
+        if given == self.csrf() {
+            Ok(())
+        } else {
+            Err(Problem::forbidden(
+                "biểu mẫu hết hạn, tải lại trang / the form expired: reload the page",
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<Arc<ApiState>> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, api: &Arc<ApiState>) -> Result<Staff, Response> {
+        let login = || {
+            let next = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/staff");
+            Redirect::to(&format!("/staff/login?next={}", urlencode(next))).into_response()
+        };
+        let Some(session) = cookie(&parts.headers, SESSION_COOKIE).filter(|s| s.len() == 64) else {
+            return Err(login());
+        };
+        let row = api
+            .app
+            .store
+            .session_key(&sha256_hex(session), Utc::now())
+            .await
+            .map_err(|e| Problem::from(e).into_response())?;
+        let Some(key) = row.as_ref().and_then(KeyInfo::from_row) else {
+            return Err(login());
+        };
+        within_rate(api, &key).map_err(IntoResponse::into_response)?;
+        Ok(Staff {
+            key,
+            session: session.to_string(),
+        })
+    }
+}
+
+/// A page: `templates/staff/{template}.html` inside the layout (navigation for the signed-in
+/// staff member, the language switch), with the page's own values in `ctx`.
+pub struct Page<'a> {
+    pub lang: Lang,
+    pub title: &'a str,
+    pub staff: Option<&'a Staff>,
+    /// This page's address, for the language switch.
+    pub path: &'a str,
+}
+
+impl Page<'_> {
+    fn context(&self, ctx: Value) -> Value {
+        let lang = self.lang;
+        let mut nav = Vec::new();
+        if let Some(s) = self.staff {
+            let r = s.key.role;
+            if Permission::VaccinationList.allows(r) {
+                nav.push(context! { href => "/staff/vaccination", label => t(lang, "Tiêm chủng", "Vaccination") });
+            }
+            if Permission::Enrolment.allows(r) {
+                nav.push(context! { href => "/staff/enrolment", label => t(lang, "Nhập học", "Enrolment") });
+            }
+            if Permission::Messages.allows(r) {
+                nav.push(
+                    context! { href => "/staff/delivery", label => t(lang, "Gửi tin", "Delivery") },
+                );
+            }
+        }
+        let (code, label) = match lang {
+            Lang::Vi => ("en", "English"),
+            Lang::En => ("vi", "Tiếng Việt"),
+        };
+        let sep = if self.path.contains('?') { '&' } else { '?' };
+        let staff = self.staff.map(|s| {
+            context! {
+                name => s.key.name,
+                role => match lang { Lang::Vi => s.key.role.label_vi(), Lang::En => s.key.role.as_str() },
+                csrf => s.csrf(),
+            }
+        });
+        context! {
+            lang => lang_code(lang),
+            title => self.title,
+            css => CSS,
+            nav => nav,
+            switch => context! { href => format!("{}{sep}lang={code}", self.path), code => code, label => label },
+            staff => staff,
+            ..ctx
+        }
+    }
+
+    /// The rendered page as a response (with the language cookie when `?lang=` asked for one).
+    pub fn respond(
+        &self,
+        status: StatusCode,
+        asked: Option<Lang>,
+        template: &str,
+        ctx: Value,
+    ) -> Response {
+        match templates::render(template, self.context(ctx)) {
+            Ok(page) => html(status, asked, page),
+            Err(p) => p.into_response(),
+        }
+    }
+}
+
+fn html(status: StatusCode, asked_lang: Option<Lang>, page: String) -> Response {
+    let mut res = (status, axum::response::Html(page)).into_response();
+    if let Some(l) = asked_lang {
+        let v = format!(
+            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            lang_code(l)
+        );
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&v).expect("ascii"),
+        );
+    }
+    res
+}
+
+fn error_page(lang: Lang, staff: Option<&Staff>, p: Problem) -> Response {
+    let title = match p.status.as_u16() {
+        400 => t(lang, "Dữ liệu không hợp lệ", "Invalid input"),
+        403 => t(lang, "Không có quyền", "Not allowed"),
+        404 => t(lang, "Không tìm thấy", "Not found"),
+        409 => t(lang, "Xung đột", "Conflict"),
+        429 => t(lang, "Quá nhiều yêu cầu", "Too many requests"),
+        _ => t(lang, "Lỗi", "Error"),
+    };
+    let errors: Vec<Value> = p
+        .errors
+        .iter()
+        .map(|e| context! { field => e.field, reason => e.reason })
+        .collect();
+    Page {
+        lang,
+        title,
+        staff,
+        path: "/staff",
+    }
+    .respond(
+        p.status,
+        None,
+        "error",
+        context! { detail => p.detail, errors => errors },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl Routes<Arc<ApiState>> {
+    /// The staff pages, documented beside the API (HTML, signed in by session cookie).
+    pub fn pages(self) -> Self {
+        let html_ok = (200, "text/html", None);
+        let moved = (303, "text/html", None);
+        self.add(
+            Doc { tag: "pages", public: true, ok: html_ok, errors: &[], query: &[("next", "string", "/staff/…")],
+                  ..Doc::new("get", "/staff/login", "Trang đăng nhập bằng khóa API / Sign in with an API key") },
+            session::login_form,
+        )
+        .add(
+            Doc { tag: "pages", public: true, ok: html_ok, errors: &[401], body: Some("Login"),
+                  ..Doc::new("post", "/staff/login", "Đăng nhập: đặt cookie phiên HttpOnly / Sign in: sets an HttpOnly session cookie") },
+            session::login,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::SignedIn.roles(), ok: moved, errors: &[403], body: Some("RetryForm"),
+                  ..Doc::new("post", "/staff/logout", "Đăng xuất / Sign out") },
+            session::logout,
+        )
+        .add(Doc { tag: "pages", roles: Permission::SignedIn.roles(), ok: moved, errors: &[], ..Doc::new("get", "/staff", "Trang đầu theo vai trò / Start page for the role") }, session::home)
+        .add(
+            Doc { tag: "pages", roles: Permission::VaccinationList.roles(), ok: html_ok, errors: &[400, 403],
+                  query: &[("commune", "string", ""), ("status", "string", "due | overdue"), ("due_within", "integer", ""), ("as_of", "string", ""), ("lang", "string", "vi | en")],
+                  ..Doc::new("get", "/staff/vaccination", "Danh sách tiêm chủng của xã / A commune's vaccination list") },
+            vaccination::vaccination,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::ReadCitizen.roles(), ok: html_ok, errors: &[400, 403, 404], query: &[("lang", "string", "vi | en")],
+                  ..Doc::new("get", "/staff/citizens/{pin}", "Trang công dân: dự báo, mũi đã tiêm, ghi mũi mới / Citizen page: forecast, doses, record a dose") },
+            citizen::citizen_page,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::RecordDose.roles(), ok: moved, errors: &[400, 403, 404, 409], body: Some("DoseForm"),
+                  ..Doc::new("post", "/staff/citizens/{pin}/immunizations", "Ghi mũi tiêm từ trang công dân / Record a dose from the citizen page") },
+            citizen::record_dose,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::Enrolment.roles(), ok: html_ok, errors: &[400, 403],
+                  query: &[("province", "array", ""), ("commune", "array", ""), ("years", "integer", ""), ("as_of", "string", ""), ("lang", "string", "vi | en")],
+                  ..Doc::new("get", "/staff/enrolment", "Dự báo nhập học theo xã, có biểu đồ / Enrolment forecast by commune, with charts") },
+            enrolment::enrolment,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::Messages.roles(), ok: html_ok, errors: &[400, 403],
+                  query: &[("status", "string", ""), ("day", "string", ""), ("lang", "string", "vi | en")],
+                  ..Doc::new("get", "/staff/delivery", "Gửi tin: đã gửi, lỗi, hỏng, gửi lại / Delivery: sent, failed, dead letters, retry") },
+            delivery::delivery,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::Messages.roles(), ok: moved, errors: &[403, 404, 409], body: Some("RetryForm"),
+                  ..Doc::new("post", "/staff/delivery/{id}/retry", "Gửi lại một tin / Retry one message") },
+            delivery::retry,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session::safe_next;
+    use super::*;
+
+    #[test]
+    fn next_stays_on_our_pages() {
+        assert_eq!(safe_next("/staff/citizens/001"), "/staff/citizens/001");
+        assert_eq!(safe_next("https://evil.example/"), "/staff");
+        assert_eq!(safe_next("//evil.example/staff"), "/staff");
+        assert_eq!(safe_next("/staff//evil"), "/staff");
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; vongdoi_session=abc; vongdoi_lang=en"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
+        assert_eq!(lang_of(&h, &[]).0, Lang::En);
+        assert_eq!(cookie(&h, "b"), None);
+    }
+}
