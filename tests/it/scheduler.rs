@@ -2,7 +2,7 @@
 //! never repeats a message, a recorded dose silences its reminders, a killed run resumes
 //! without losing or doubling anything, and two instances share a day.
 
-mod common;
+use crate::support as common;
 
 use common::{all_backends, mail_digest, TestDb};
 use std::collections::{BTreeMap, BTreeSet};

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod browser;
+pub mod rules;
 
 use sqlx::{Connection, Executor, PgConnection};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,6 +1,6 @@
 //! `vongdoi serve` as an operator runs it: a real process on real ports, stopped by SIGTERM.
 
-mod common;
+use crate::support as common;
 
 use common::{all_backends, serve, vongdoi};
 

@@ -2,7 +2,7 @@
 //! commands: the lists against `vongdoi forecast` (one source of truth), enrolment and coverage
 //! denominators against a direct count of `vongdoi export citizens -`.
 
-mod common;
+use crate::support as common;
 
 use chrono::{Datelike, NaiveDate};
 use common::{all_backends, vongdoi, TestDb};

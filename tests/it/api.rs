@@ -2,7 +2,7 @@
 //! `vongdoi keys create`, a demo registry, and the audit read back with `vongdoi audit`.
 //! Covers the "done when" of issue #6 and the error contract (RFC 9457 problem details).
 
-mod common;
+use crate::support as common;
 
 use common::api::*;
 use common::browser::{chromium, Browser};

@@ -1,7 +1,7 @@
 //! Delivery through real parts: a real SMTP server (Debian's aiosmtpd) and an HTTP server
 //! standing in for the SMS gateway that fails on purpose (`tests/fixtures/`). On both backends.
 
-mod common;
+use crate::support as common;
 
 use common::{all_backends, fixture, mail_digest, smtp_server, TestDb};
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,7 +1,7 @@
 //! `vongdoi forecast` and `vongdoi rules check` through the binary: the registry's records,
 //! read from either backend, evaluated by the one rule engine.
 
-mod common;
+use crate::support as common;
 
 use common::{all_backends, vongdoi};
 use std::fs;

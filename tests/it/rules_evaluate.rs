@@ -1,7 +1,7 @@
 //! docs/domain.md §3–5 walked rule by rule, on the shipped rules, through the public API only.
 //! Every expected date is worked out by hand in the comment beside it.
 
-mod rules_common;
+use crate::support::rules as rules_common;
 
 use std::collections::HashSet;
 

@@ -1,6 +1,6 @@
 //! The forecast's outside: docs/interface.md's JSON and the readable table.
 
-mod rules_common;
+use crate::support::rules as rules_common;
 
 use rules_common::*;
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! A new circular as a new rule file, with the conditions the shipped files do not use:
 //! sex, a calendar entry into force, a commune list, and a schedule change by version.
 
-mod rules_common;
+use crate::support::rules as rules_common;
 
 use std::path::PathBuf;
 
@@ -9,7 +9,7 @@ use rules_common::*;
 use vongdoi::registry::Sex;
 use vongdoi::rules::{CheckContext, RuleSet, Status, Subject};
 
-const VACCINES: &str = include_str!("../rules/vaccines.toml");
+const VACCINES: &str = include_str!("../../rules/vaccines.toml");
 const TEMPLATES: [(&str, &str); 2] = [
     ("hpv.vi.txt", "Nhắc tiêm HPV cho {{ child_name }}"),
     ("hpv.en.txt", "HPV reminder for {{ child_name }}"),

@@ -1,6 +1,6 @@
 //! The import, export and demo commands end to end, through the binary, on both backends.
 
-mod common;
+use crate::support as common;
 
 use common::{all_backends, vongdoi};
 use std::collections::BTreeSet;

@@ -1,6 +1,6 @@
 //! One contract, two backends: every scenario runs on SQLite and on PostgreSQL.
 
-mod common;
+use crate::support as common;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use vongdoi::registry::{Citizen, CitizenRow, IdCardRecord, Immunization, PersonalId};

@@ -9,7 +9,7 @@
 //! - login CSRF (another site signing a browser in with its own key);
 //! - one key starving the others through the list pages.
 
-mod common;
+use crate::support as common;
 
 use common::api::*;
 use common::browser::chromium;

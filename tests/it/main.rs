@@ -1,0 +1,20 @@
+//! The integration tests, as one binary (one link instead of one per file): each module is
+//! what was a test file, `support` is what they share (databases on both backends, the binary,
+//! `serve`, the fixtures under `tests/fixtures/`, outbox and mail readers, the API client, the
+//! browser, the rule-engine helpers).
+
+mod support;
+
+mod api;
+mod delivery;
+mod forecast_cli;
+mod import_export;
+mod reports;
+mod rules_check;
+mod rules_conditions;
+mod rules_evaluate;
+mod rules_forecast;
+mod scheduler;
+mod security;
+mod serve;
+mod store_contract;
