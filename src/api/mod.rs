@@ -1,7 +1,7 @@
 //! The JSON API and staff pages under `vongdoi serve` (issue #6). Mounted by `serve::http`
 //! beside `/healthz` and the delivery-report webhook.
 //!
-//! - [`keys`]: roles, areas, key material (`vongdoi keys …`, [`cli`]).
+//! - [`keys`]: roles, areas, key material (the `vongdoi keys …` command is in `src/cli/keys.rs`).
 //! - [`auth`]: `Authorization: Bearer KEY` → the key's role and area; per-key rate limit.
 //! - [`audit`]: one row per read or change of a person's data, committed before answering.
 //! - [`citizens`], [`reports`], [`messages`], [`runs`]: the `/api` handlers.
@@ -17,7 +17,6 @@
 pub mod audit;
 pub mod auth;
 pub mod citizens;
-pub mod cli;
 pub mod fair;
 pub mod keys;
 pub mod messages;

@@ -1,0 +1,80 @@
+//! `vongdoi rules check` and `vongdoi forecast`: the rule files themselves, and what they say
+//! about one citizen on a date.
+
+use super::{load_rules, parse_date_arg, parse_pin, Format, LangArg};
+use crate::clock::today_in_vietnam;
+use crate::registry::PersonalId;
+use crate::rules::{Forecast, RuleSet};
+use crate::store::Store;
+use anyhow::{bail, Result};
+use chrono::NaiveDate;
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand)]
+pub(super) enum RulesCommand {
+    /// Validate a rule folder (default: --rules / VONGDOI_RULES, else the shipped rules).
+    Check { dir: Option<PathBuf> },
+}
+
+impl RulesCommand {
+    /// Needs no database: run before the store is opened. `rules` is the global --rules.
+    pub(super) fn run(&self, rules: Option<&Path>) -> Result<()> {
+        let RulesCommand::Check { dir } = self;
+        let dir = dir.as_deref().or(rules);
+        let rules = load_rules(dir)?;
+        println!(
+            "quy tắc hợp lệ / rules are valid: {} ({} vắc xin/vaccines)",
+            dir.map(|d| d.display().to_string())
+                .unwrap_or_else(|| "embedded".into()),
+            rules.vaccine_codes().count()
+        );
+        Ok(())
+    }
+}
+
+#[derive(Args)]
+pub(super) struct ForecastArgs {
+    pin: String,
+    /// The day to evaluate (default: today in Asia/Ho_Chi_Minh).
+    #[arg(long, value_parser = parse_date_arg)]
+    as_of: Option<NaiveDate>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Table headings: vi (default) or en.
+    #[arg(long, value_enum, default_value_t = LangArg::Vi)]
+    lang: LangArg,
+}
+
+impl ForecastArgs {
+    pub(super) async fn run(self, store: &Store, rules: &RuleSet) -> Result<()> {
+        let pin = parse_pin(&self.pin)?;
+        let as_of = self.as_of.unwrap_or_else(today_in_vietnam);
+        let forecast = forecast_of(store, rules, pin, as_of).await?;
+        match self.format {
+            Format::Json => println!("{}", forecast.to_json(pin.as_str(), as_of)),
+            Format::Table => {
+                println!("{} — {as_of}", pin);
+                print!("{}", forecast.to_table(self.lang.lang()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One citizen's forecast from what the registry holds.
+pub async fn forecast_of(
+    store: &Store,
+    rules: &RuleSet,
+    pin: PersonalId,
+    as_of: NaiveDate,
+) -> Result<Forecast> {
+    let Some(stored) = store.citizen(pin).await? else {
+        bail!(
+            "không có công dân {} / no citizen with personal ID {}",
+            pin.masked(),
+            pin.masked()
+        );
+    };
+    Ok(crate::schedule::forecast_of_stored(store, rules, &stored, as_of).await?)
+}
