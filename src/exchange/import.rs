@@ -2,16 +2,15 @@
 //! Every row is validated; every problem goes to the error report as
 //! `line,personal_id,field,reason`; good rows land even when their neighbours are bad.
 
-use super::line_limit::{was_cut, LineLimit, MAX_LINE_BYTES};
+pub use super::error_report::ErrorReport;
+use super::read::{read_in_background, Chunks};
 use crate::registry::citizen::{CitizenRow, FieldError, CITIZEN_COLUMNS};
 use crate::registry::records::{check_within_life, IdCardRow, ImmunizationRow};
-use crate::registry::text;
 use crate::registry::{Citizen, IdCardRecord, Immunization, PersonalId};
 use crate::store::{Store, UpsertCounts};
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::de::DeserializeOwned;
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Read;
 
 /// Rows per transaction. Large enough that per-batch round trips vanish, small enough that a
 /// batch of citizens stays a few megabytes.
@@ -25,7 +24,7 @@ pub enum ImportKind {
 }
 
 impl ImportKind {
-    fn required_columns(self) -> &'static [&'static str] {
+    pub(super) fn required_columns(self) -> &'static [&'static str] {
         match self {
             ImportKind::Citizens => &[
                 "personal_id",
@@ -39,7 +38,7 @@ impl ImportKind {
         }
     }
 
-    fn known_columns(self) -> &'static [&'static str] {
+    pub(super) fn known_columns(self) -> &'static [&'static str] {
         match self {
             ImportKind::Citizens => &CITIZEN_COLUMNS,
             ImportKind::Immunizations => &["personal_id", "vaccine", "date_given", "place"],
@@ -83,119 +82,6 @@ impl std::fmt::Display for ImportSummary {
     }
 }
 
-/// Where problems go: the `--errors` CSV, or standard error when none was asked for.
-pub struct ErrorReport {
-    out: ErrorSink,
-    written: u64,
-    /// Problems of the batch in flight. Some are only found when the batch is stored (a link
-    /// to nobody), so they wait here and go out in line order.
-    pending: Vec<(u64, String, FieldError)>,
-}
-
-// One per import.
-#[allow(clippy::large_enum_variant)]
-enum ErrorSink {
-    Csv(csv::Writer<Box<dyn Write>>),
-    /// Problems printed as `FILE:LINE: field: reason`, the first few only.
-    Terminal {
-        file: String,
-        limit: u64,
-        /// Print phones, emails and personal IDs inside reasons as they are (`--show-names`);
-        /// by default they are masked, since terminal output ends up in cron logs.
-        show_values: bool,
-    },
-}
-
-/// Characters of the `personal_id` column kept in the report: a real ID has 12; whatever the
-/// file held in that cell, the report never copies more than this.
-const REPORT_PIN_CHARS: usize = 24;
-/// Characters of a reason kept in the report (reasons quote only short prefixes of values;
-/// this bounds what a database error message could add).
-const REPORT_REASON_CHARS: usize = 600;
-
-impl ErrorReport {
-    pub fn to_csv(out: Box<dyn Write>) -> std::io::Result<ErrorReport> {
-        let mut w = csv::Writer::from_writer(out);
-        w.write_record(["line", "personal_id", "field", "reason"])?;
-        Ok(ErrorReport {
-            out: ErrorSink::Csv(w),
-            written: 0,
-            pending: Vec::new(),
-        })
-    }
-
-    /// Problems on standard error; `show_values` prints contacts and IDs unmasked.
-    pub fn to_stderr(file: &str, show_values: bool) -> ErrorReport {
-        ErrorReport {
-            out: ErrorSink::Terminal {
-                file: file.to_string(),
-                limit: 50,
-                show_values,
-            },
-            written: 0,
-            pending: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, line: u64, personal_id: &str, e: FieldError) {
-        let pin = text::shown_max(personal_id, REPORT_PIN_CHARS);
-        self.pending.push((line, pin, e));
-    }
-
-    /// Writes the pending problems in line order (stable: a row's problems keep their order).
-    fn flush_pending(&mut self) -> std::io::Result<()> {
-        let mut pending = std::mem::take(&mut self.pending);
-        pending.sort_by_key(|p| p.0);
-        for (line, pin, e) in &pending {
-            self.write(*line, pin, e)?;
-        }
-        Ok(())
-    }
-
-    fn pending_len(&self) -> usize {
-        self.pending.len()
-    }
-
-    fn write(&mut self, line: u64, personal_id: &str, e: &FieldError) -> std::io::Result<()> {
-        self.written += 1;
-        let reason = text::shown_max(&e.reason, REPORT_REASON_CHARS);
-        match &mut self.out {
-            // The report is opened in a spreadsheet: no cell may start a formula.
-            ErrorSink::Csv(w) => w.write_record([
-                line.to_string().as_str(),
-                &text::cell_for_csv(personal_id),
-                e.field,
-                &text::cell_for_csv(&reason),
-            ])?,
-            ErrorSink::Terminal {
-                file,
-                limit,
-                show_values,
-            } => {
-                if self.written <= *limit {
-                    let reason = if *show_values {
-                        reason
-                    } else {
-                        text::masked_for_terminal(e.field, &reason)
-                    };
-                    eprintln!("{file}:{line}: {}: {reason}", e.field);
-                } else if self.written == *limit + 1 {
-                    eprintln!("{file}: … more problems; write them all with --errors OUT.csv");
-                }
-            }
-        }
-        Ok(())
-    }
-
-    pub fn finish(mut self) -> std::io::Result<()> {
-        self.flush_pending()?;
-        if let ErrorSink::Csv(mut w) = self.out {
-            w.flush()?;
-        }
-        Ok(())
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("{file}: {problem}")]
@@ -224,186 +110,6 @@ pub struct Importer<'a> {
     pub file_label: String,
     pub today: NaiveDate,
     pub now: DateTime<Utc>,
-}
-
-/// A row of the file, read and decoded, with its line number.
-struct Line<T> {
-    line: u64,
-    raw_pin: String,
-    row: Result<T, FieldError>,
-}
-
-/// Reads data rows one by one, with line numbers, turning undecodable rows into problems.
-fn rows<T: DeserializeOwned, R: Read + Send>(
-    kind: ImportKind,
-    file: &str,
-    input: R,
-) -> Result<impl Iterator<Item = Result<Line<T>, ImportError>> + Send, ImportError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(LineLimit::new(input, MAX_LINE_BYTES));
-    if reader
-        .byte_headers()
-        .map_err(|source| ImportError::Read {
-            file: file.to_string(),
-            source,
-        })
-        .map(was_cut)?
-    {
-        return Err(ImportError::Header {
-            file: file.to_string(),
-            problem: format!("dòng 1 (tiêu đề) dài quá {MAX_LINE_BYTES} byte / line 1 (the header) is longer than {MAX_LINE_BYTES} bytes: is this a CSV file?"),
-        });
-    }
-    let headers = reader
-        .headers()
-        .map_err(|source| ImportError::Read {
-            file: file.to_string(),
-            source,
-        })?
-        .clone();
-    let present: HashSet<&str> = headers.iter().collect();
-    let missing: Vec<&str> = kind
-        .required_columns()
-        .iter()
-        .copied()
-        .filter(|c| !present.contains(c))
-        .collect();
-    if !missing.is_empty() {
-        return Err(ImportError::Header {
-            file: file.to_string(),
-            problem: format!(
-                "dòng 1 thiếu cột {} / line 1 (the header) lacks the column(s) {}; expected: {}",
-                missing.join(", "),
-                missing.join(", "),
-                kind.known_columns().join(",")
-            ),
-        });
-    }
-    let unknown: Vec<&str> = headers
-        .iter()
-        .filter(|h| !kind.known_columns().contains(h))
-        .collect();
-    if !unknown.is_empty() {
-        tracing::warn!(columns = ?unknown, "ignoring unknown columns");
-    }
-    let pin_index = headers.iter().position(|h| h == "personal_id");
-    let columns = headers.len();
-    let file = file.to_string();
-    let mut records = reader.into_byte_records();
-    Ok(std::iter::from_fn(move || {
-        let record = records.next()?;
-        Some(match record {
-            Ok(bytes) => {
-                let line = bytes.position().map(|p| p.line()).unwrap_or(0);
-                let raw_pin = pin_index
-                    .and_then(|i| bytes.get(i))
-                    // Only a prefix: this travels with the row to the report.
-                    .map(|b| {
-                        let prefix =
-                            String::from_utf8_lossy(&b[..b.len().min(4 * REPORT_PIN_CHARS)]);
-                        text::shown_max(&prefix, REPORT_PIN_CHARS)
-                    })
-                    .unwrap_or_default();
-                let row = if was_cut(&bytes) {
-                    Err(FieldError::new(
-                        "row",
-                        format!("dòng quá dài (hơn {MAX_LINE_BYTES} byte), đã bỏ qua / line longer than {MAX_LINE_BYTES} bytes, skipped: split it, or look for a quote \" that is never closed"),
-                    ))
-                } else if bytes.len() != columns {
-                    Err(FieldError::new(
-                        "row",
-                        format!("dòng có {} cột, tiêu đề có {columns} / the row has {} fields, the header has {columns}", bytes.len(), bytes.len()),
-                    ))
-                } else {
-                    match csv::StringRecord::from_byte_record(bytes) {
-                        Ok(rec) => unquote_cells(rec)
-                            .deserialize::<T>(Some(&headers))
-                            .map_err(|e| FieldError::new("row", format!("không đọc được dòng / cannot read the row: {e}"))),
-                        Err(_) => Err(FieldError::new(
-                            "row",
-                            "dòng không phải UTF-8; lưu tệp dạng CSV UTF-8 / the row is not UTF-8: save the file as CSV UTF-8",
-                        )),
-                    }
-                };
-                Ok(Line { line, raw_pin, row })
-            }
-            Err(source) => Err(ImportError::Read {
-                file: file.clone(),
-                source,
-            }),
-        })
-    }))
-}
-
-/// Undoes the `'` that `export` (and the reports) put before a cell starting with a formula
-/// character ([`text::cell_for_csv`]), so export → import gives back the same values.
-fn unquote_cells(rec: csv::StringRecord) -> csv::StringRecord {
-    if !rec.iter().any(|f| f.starts_with('\'')) {
-        return rec;
-    }
-    rec.iter().map(text::cell_from_csv).collect()
-}
-
-/// A row read and validated on the reader thread.
-struct Checked<V> {
-    line: u64,
-    raw_pin: String,
-    result: Result<V, Vec<FieldError>>,
-}
-
-/// Rows travel from the reader thread in chunks of this many.
-const CHUNK_ROWS: usize = 1_000;
-
-type Chunks<V> = tokio::sync::mpsc::Receiver<Result<Vec<Checked<V>>, ImportError>>;
-
-/// Reads and validates rows on their own thread while the caller writes the previous batch:
-/// parsing and the database then use both cores instead of taking turns. The channel holds a
-/// few chunks, so memory stays bounded however fast the file reads. The header is checked
-/// before this returns, so a file with the wrong columns fails at once.
-fn read_in_background<T, V, R>(
-    kind: ImportKind,
-    file: &str,
-    input: R,
-    validate: impl Fn(T) -> Result<V, Vec<FieldError>> + Send + 'static,
-) -> Result<Chunks<V>, ImportError>
-where
-    T: DeserializeOwned + 'static,
-    V: Send + 'static,
-    R: Read + Send + 'static,
-{
-    let lines = rows::<T, R>(kind, file, input)?;
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    std::thread::Builder::new()
-        .name("import-reader".into())
-        .spawn(move || {
-            let mut chunk = Vec::with_capacity(CHUNK_ROWS);
-            for line in lines {
-                match line {
-                    Ok(l) => chunk.push(Checked {
-                        line: l.line,
-                        raw_pin: l.raw_pin,
-                        result: l.row.map_err(|e| vec![e]).and_then(&validate),
-                    }),
-                    Err(e) => {
-                        let _ = tx.blocking_send(Err(e));
-                        return;
-                    }
-                }
-                // A closed channel means the importer stopped on an error: stop reading too.
-                if chunk.len() == CHUNK_ROWS
-                    && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
-                {
-                    return;
-                }
-            }
-            if !chunk.is_empty() {
-                let _ = tx.blocking_send(Ok(chunk));
-            }
-        })
-        .map_err(ImportError::Report)?;
-    Ok(rx)
 }
 
 impl Importer<'_> {

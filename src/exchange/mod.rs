@@ -2,6 +2,8 @@
 //! their line and field, good rows kept), export in the import format, and the reader that
 //! caps a line's length. Above the store (it writes through it), below everything that runs.
 
+pub mod error_report;
 pub mod export;
 pub mod import;
 pub mod line_limit;
+pub mod read;

@@ -47,7 +47,7 @@ pub struct AuditFilter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct RunRow {
     pub as_of: NaiveDate,
-    pub status: String,
+    pub status: super::RunStatus,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub evaluated: i64,

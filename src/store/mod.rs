@@ -10,7 +10,7 @@ pub mod access;
 pub mod dossier;
 pub mod states;
 pub use dossier::{Dossier, Guardian};
-pub use states::{Channel, MessageStatus};
+pub use states::{Channel, MessageStatus, RunStatus};
 mod postgres;
 pub mod scan;
 pub mod schedule;

@@ -3,7 +3,7 @@
 //! first use, which SQLite reads too), so one macro stamps the methods onto each; only the
 //! write transaction and the row-lock clause differ.
 
-use super::{Channel, MessageStatus, Result, StoreError};
+use super::{Channel, MessageStatus, Result, RunStatus, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
@@ -152,12 +152,12 @@ macro_rules! schedule_queries {
                 .bind(now)
                 .fetch_optional(&mut *tx)
                 .await?;
-                let status: String = sqlx::query_scalar("SELECT status FROM runs WHERE as_of = $1").bind(as_of).fetch_one(&mut *tx).await?;
+                let status: RunStatus = sqlx::query_scalar("SELECT status FROM runs WHERE as_of = $1").bind(as_of).fetch_one(&mut *tx).await?;
                 tx.commit().await?;
-                Ok(match (claimed, status.as_str()) {
+                Ok(match (claimed, status) {
                     (Some((checkpoint,)), _) => RunClaim::Claimed { checkpoint },
-                    (None, "finished") => RunClaim::Finished,
-                    (None, _) => RunClaim::HeldByOther,
+                    (None, RunStatus::Finished) => RunClaim::Finished,
+                    (None, RunStatus::Scanning) => RunClaim::HeldByOther,
                 })
             }
 

@@ -121,6 +121,15 @@ impl MessageStatus {
     }
 }
 
+text_enum! {
+    /// A day's run: `scanning` until its scan reached the end of the registry (leased by one
+    /// instance at a time), then `finished`.
+    RunStatus {
+        Scanning => "scanning",
+        Finished => "finished",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +144,9 @@ mod tests {
             assert_eq!(c.other().other(), *c);
         }
         assert_eq!(Channel::parse("SMS"), None);
+        for r in RunStatus::ALL {
+            assert_eq!(RunStatus::parse(r.as_str()), Some(*r));
+        }
         assert_eq!(
             serde_json::to_string(&MessageStatus::Dead).unwrap(),
             "\"dead\""

@@ -1,0 +1,231 @@
+//! The day's notices become messages: one per recipient, channel and day, each SMS within its
+//! segment limit, under an id keyed per installation (nothing of the person can be read from it).
+
+use super::{next_sms_slot, sms, DeliveryConfig};
+use crate::store::schedule::{NoticeRow, OutboxMessage};
+use crate::store::{Channel, Store};
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::BTreeMap;
+
+/// The installation's key for message ids (see [`Store::message_id_secret`]).
+#[derive(Clone)]
+pub struct MessageKey(Vec<u8>);
+
+impl MessageKey {
+    pub async fn of(store: &Store) -> anyhow::Result<MessageKey> {
+        let hex = store.message_id_secret().await?;
+        MessageKey::from_hex(&hex).ok_or_else(|| {
+            anyhow::anyhow!(
+                "khoá mã tin nhắn trong cơ sở dữ liệu bị hỏng / the message-id secret in app_meta \
+                 is not 64 hex digits; was it edited by hand? Restore it from a backup (changing it \
+                 changes the ids of messages not yet composed)"
+            )
+        })
+    }
+
+    pub fn from_hex(hex: &str) -> Option<MessageKey> {
+        if hex.len() != 64 {
+            return None;
+        }
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()
+            .map(MessageKey)
+    }
+}
+
+/// A stable message id from (recipient, channel, day): the same on every instance on one
+/// database and on every retry, so it doubles as the gateway's de-duplication key and lets the
+/// file outbox find a message it wrote before a crash. An HMAC-SHA256 under the installation's
+/// secret (issue #10): the id goes to SMS and email providers and is shown on the delivery
+/// page, and an unkeyed hash of a 12-digit personal ID is reversed by trying them all.
+pub fn message_id(key: &MessageKey, recipient: &str, channel: &str, day: NaiveDate) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key.0).expect("HMAC takes any key");
+    // Separated, so that no two different triples feed the same bytes.
+    mac.update(format!("{recipient}\n{channel}\n{day}").as_bytes());
+    let tag = mac.finalize().into_bytes();
+    let hex: String = tag[..10].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{channel}-{hex}", day.format("%Y%m%d"))
+}
+
+/// Turns the day's notices into messages: one per recipient and channel, listing every notice
+/// (twins due the same week: one SMS naming both). Notices past the SMS segment limit wait for
+/// the next day's message. Returns how many messages were queued.
+pub async fn compose(
+    store: &Store,
+    cfg: &DeliveryConfig,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> anyhow::Result<u64> {
+    // Recipients page by page, so memory does not grow with the day's notices. A full page may
+    // end inside a recipient's notices: that recipient is left for the next page, whole.
+    const PAGE: i64 = 5_000;
+    let key = MessageKey::of(store).await?;
+    let (mut after, mut queued) = (String::new(), 0u64);
+    loop {
+        let mut notices = store.unmessaged_notices(day, &after, PAGE).await?;
+        let full = notices.len() as i64 == PAGE;
+        if full {
+            let last = notices
+                .last()
+                .and_then(|n| n.recipient_id.clone())
+                .unwrap_or_default();
+            let first = notices
+                .first()
+                .and_then(|n| n.recipient_id.clone())
+                .unwrap_or_default();
+            if first != last {
+                notices.retain(|n| n.recipient_id.as_deref() != Some(last.as_str()));
+            }
+            // A recipient with more notices than a page gets one page of them today; the rest
+            // wait for the next day's message.
+        }
+        let Some(last) = notices.last().and_then(|n| n.recipient_id.clone()) else {
+            return Ok(queued);
+        };
+        queued += compose_page(store, cfg, &key, day, now, &notices).await?;
+        if !full {
+            return Ok(queued);
+        }
+        after = last;
+    }
+}
+
+/// Messages for one page of notices (whole recipients).
+async fn compose_page(
+    store: &Store,
+    cfg: &DeliveryConfig,
+    key: &MessageKey,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+    notices: &[NoticeRow],
+) -> anyhow::Result<u64> {
+    let mut groups: BTreeMap<(String, Channel), Vec<&NoticeRow>> = BTreeMap::new();
+    for n in notices {
+        if let (Some(r), Some(c)) = (&n.recipient_id, n.channel) {
+            groups.entry((r.clone(), c)).or_default().push(n);
+        }
+    }
+    let batch: Vec<_> = groups
+        .iter()
+        .map(|((recipient, channel), group)| {
+            let address = group[0].address.clone().unwrap_or_default();
+            build_message(
+                cfg,
+                key,
+                recipient,
+                *channel,
+                &address,
+                group,
+                day,
+                now,
+                cfg.sms_segment_limit,
+            )
+        })
+        .collect();
+    Ok(store.queue_messages(&batch, now).await?)
+}
+
+/// One message to `recipient` on `channel` carrying `group`'s notices (an SMS stops before the
+/// notice that would take it past `segment_limit`; the first always goes, so nothing is lost).
+/// Returns the message and the notices it carries.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn build_message<'a>(
+    cfg: &DeliveryConfig,
+    key: &MessageKey,
+    recipient: &str,
+    channel: Channel,
+    address: &str,
+    group: &[&'a NoticeRow],
+    day: NaiveDate,
+    now: DateTime<Utc>,
+    segment_limit: u32,
+) -> (OutboxMessage, Vec<&'a NoticeRow>) {
+    let first = group[0];
+    let (body, encoding, segments, included) = if channel == Channel::Sms {
+        let mut included = Vec::new();
+        let mut text = sms::prepare("", cfg.sms_unaccented);
+        for n in group {
+            let candidate = if included.is_empty() {
+                n.line_sms.clone()
+            } else {
+                format!("{} {}", text.body, n.line_sms)
+            };
+            let prepared = sms::prepare(&candidate, cfg.sms_unaccented);
+            if !included.is_empty() && prepared.segments > segment_limit {
+                break;
+            }
+            text = prepared;
+            included.push(*n);
+        }
+        (
+            text.body,
+            Some(text.encoding.as_str().to_string()),
+            Some(text.segments as i32),
+            included,
+        )
+    } else {
+        let body = group
+            .iter()
+            .map(|n| n.line_email.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        (body, None, None, group.to_vec())
+    };
+    let subject = if included.len() == 1 {
+        first.subject.clone()
+    } else if first.language == "en" {
+        format!("{} reminders", included.len())
+    } else {
+        format!("{} lời nhắc", included.len())
+    };
+    let next_attempt_at = if channel == Channel::Sms {
+        next_sms_slot(now, cfg.sms_window)
+    } else {
+        now
+    };
+    let message = OutboxMessage {
+        id: message_id(key, recipient, channel.as_str(), day),
+        recipient_id: recipient.to_string(),
+        channel,
+        address: address.to_string(),
+        day,
+        language: first.language.clone(),
+        subject,
+        body,
+        encoding,
+        segments,
+        status: crate::store::MessageStatus::Queued,
+        attempts: 0,
+        next_attempt_at,
+        last_error: None,
+        provider_id: None,
+    };
+    (message, included)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn message_ids_are_keyed_stable_and_hide_the_recipient() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        let k = MessageKey::from_hex(&"ab".repeat(32)).unwrap();
+        let other = MessageKey::from_hex(&"cd".repeat(32)).unwrap();
+        let a = message_id(&k, "001190000001", "sms", d);
+        assert_eq!(a, message_id(&k, "001190000001", "sms", d));
+        assert_ne!(a, message_id(&k, "001190000001", "email", d));
+        assert_ne!(a, message_id(&k, "001190000002", "sms", d));
+        assert_ne!(a, message_id(&other, "001190000001", "sms", d), "keyed");
+        assert!(!a.contains("001190000001") && a.starts_with("20261121-sms-"));
+        let hex = a.rsplit('-').next().unwrap();
+        assert!(
+            hex.len() == 20 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+            "{a}"
+        );
+        assert!(MessageKey::from_hex("abc").is_none());
+        assert!(MessageKey::from_hex(&"zz".repeat(32)).is_none());
+    }
+}
