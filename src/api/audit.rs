@@ -96,6 +96,27 @@ impl AuditSink {
         self.record(rows).await
     }
 
+    /// One row for each person a list shows (`listed`, or `contact` for the guardian beside
+    /// them), written as one batch.
+    pub async fn shown(
+        &self,
+        caller: &Caller,
+        action: &str,
+        as_of: chrono::NaiveDate,
+        people: &[(crate::registry::PersonalId, &'static str)],
+    ) -> ApiResult<()> {
+        let rows: Vec<(String, Option<String>)> = people
+            .iter()
+            .map(|(p, how)| (p.to_string(), Some(format!("{how} {as_of}"))))
+            .collect();
+        self.persons(
+            caller,
+            action,
+            rows.iter().map(|(p, d)| (p.as_str(), d.clone())),
+        )
+        .await
+    }
+
     /// One row for one person.
     pub async fn person(
         &self,

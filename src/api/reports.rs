@@ -278,17 +278,8 @@ pub async fn report(
             )
             .await
             .map_err(failed)?;
-            let shown: Vec<(String, Option<String>)> = r
-                .people_shown()
-                .into_iter()
-                .map(|(p, how)| (p.to_string(), Some(format!("{how} {}", q.as_of))))
-                .collect();
             api.audit
-                .persons(
-                    &caller,
-                    "report:vaccination",
-                    shown.iter().map(|(p, d)| (p.as_str(), d.clone())),
-                )
+                .shown(&caller, "report:vaccination", q.as_of, &r.people_shown())
                 .await?;
             render(
                 &q,
@@ -310,17 +301,8 @@ pub async fn report(
             )
             .await
             .map_err(failed)?;
-            let shown: Vec<(String, Option<String>)> = r
-                .people_shown()
-                .into_iter()
-                .map(|(p, how)| (p.to_string(), Some(format!("{how} {}", q.as_of))))
-                .collect();
             api.audit
-                .persons(
-                    &caller,
-                    "report:id-cards",
-                    shown.iter().map(|(p, d)| (p.as_str(), d.clone())),
-                )
+                .shown(&caller, "report:id-cards", q.as_of, &r.people_shown())
                 .await?;
             render(
                 &q,

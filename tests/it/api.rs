@@ -1158,20 +1158,9 @@ async fn staff_pages_in_a_real_browser() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let (token, token_cookie) = login_token(&http, &base).await;
-    let login = http
-        .post(format!("{base}/staff/login"))
-        .header("cookie", &token_cookie)
-        .form(&[
-            ("key", health.as_str()),
-            ("next", "/staff"),
-            ("token", token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let login = sign_in(&http, &base, &health).await;
     assert_eq!(login.status(), 200);
-    let set_cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+    let set_cookie = session_set_cookie(&login);
     assert!(
         set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
         "{set_cookie}"

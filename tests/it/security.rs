@@ -390,30 +390,6 @@ async fn links_never_show_anyone_outside_the_callers_area() {
     }
 }
 
-/// A staff session as a browser gets one: the sign-in page, then the form with its token.
-async fn staff_session(http: &reqwest::Client, base: &str, key: &str) -> String {
-    let (token, cookie) = login_token(http, base).await;
-    let res = http
-        .post(format!("{base}/staff/login"))
-        .header("cookie", &cookie)
-        .header("sec-fetch-site", "same-origin")
-        .form(&[("key", key), ("next", "/staff"), ("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|v| v.starts_with("vongdoi_session="))
-        .expect("a session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn the_access_log_follows_a_personal_id_change() {
     for db in all_backends().await {
@@ -496,72 +472,62 @@ async fn another_site_cannot_sign_a_browser_in() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let signed_in = |res: &reqwest::Response| {
-        res.headers()
-            .get_all("set-cookie")
-            .iter()
-            .any(|v| v.to_str().unwrap().starts_with("vongdoi_session="))
-    };
+    // Posts the sign-in form with the key; true when a session cookie came back.
+    let attempt =
+        |cookie: Option<String>, token: Option<String>, headers: Vec<(&'static str, String)>| {
+            let (http, base, key) = (http.clone(), base.clone(), health.clone());
+            async move {
+                let mut req = http.post(format!("{base}/staff/login"));
+                if let Some(c) = cookie {
+                    req = req.header("cookie", c);
+                }
+                for (h, v) in headers {
+                    req = req.header(h, v);
+                }
+                let mut form = vec![("key", key), ("next", "/staff".to_string())];
+                if let Some(t) = token {
+                    form.push(("token", t));
+                }
+                let res = req.form(&form).send().await.unwrap();
+                let signed_in = res
+                    .headers()
+                    .get_all("set-cookie")
+                    .iter()
+                    .any(|v| v.to_str().unwrap().starts_with("vongdoi_session="));
+                (res.status().as_u16(), signed_in)
+            }
+        };
     // Without the form's token (a form on another site has none): refused.
-    let res = http
-        .post(format!("{base}/staff/login"))
-        .form(&[("key", health.as_str()), ("next", "/staff")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
-    assert!(!signed_in(&res), "no session without the token");
+    assert_eq!(attempt(None, None, vec![]).await, (403, false));
     // With a token and its cookie, but posted from another site: refused.
     let (token, cookie) = login_token(&http, &base).await;
     for (h, v) in [
         ("origin", "http://evil.example"),
         ("sec-fetch-site", "cross-site"),
     ] {
-        let res = http
-            .post(format!("{base}/staff/login"))
-            .header("cookie", &cookie)
-            .header(h, v)
-            .form(&[
-                ("key", health.as_str()),
-                ("next", "/staff"),
-                ("token", token.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 403, "{h}: {v}");
-        assert!(!signed_in(&res), "{h}");
+        let got = attempt(
+            Some(cookie.clone()),
+            Some(token.clone()),
+            vec![(h, v.to_string())],
+        )
+        .await;
+        assert_eq!(got, (403, false), "{h}: {v}");
     }
     // A token from another browser (not this one's cookie): refused.
     let (other_token, _) = login_token(&http, &base).await;
-    let res = http
-        .post(format!("{base}/staff/login"))
-        .header("cookie", &cookie)
-        .form(&[
-            ("key", health.as_str()),
-            ("next", "/staff"),
-            ("token", other_token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
+    assert_eq!(
+        attempt(Some(cookie.clone()), Some(other_token), vec![]).await,
+        (403, false)
+    );
     // The page's own form, from this site: signed in.
-    let res = http
-        .post(format!("{base}/staff/login"))
-        .header("cookie", &cookie)
-        .header("origin", base.as_str())
-        .header("sec-fetch-site", "same-origin")
-        .form(&[
-            ("key", health.as_str()),
-            ("next", "/staff"),
-            ("token", token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    assert!(signed_in(&res));
+    let same_site = vec![
+        ("origin", base.clone()),
+        ("sec-fetch-site", "same-origin".to_string()),
+    ];
+    assert_eq!(
+        attempt(Some(cookie), Some(token), same_site).await,
+        (200, true)
+    );
 
     // The attack as a browser meets it: a page elsewhere posts a key to our sign-in form.
     if let Some(chromium) = chromium() {

@@ -107,18 +107,9 @@ pub async fn vaccination(
         .skip((current - 1) * PAGE_ROWS)
         .take(PAGE_ROWS)
         .collect();
-    let shown: Vec<(String, Option<String>)> = r
-        .people_shown()
-        .into_iter()
-        .map(|(p, how)| (p.to_string(), Some(format!("{how} {}", rq.as_of))))
-        .collect();
     if let Err(p) = api
         .audit
-        .persons(
-            &caller,
-            "page:vaccination",
-            shown.iter().map(|(p, d)| (p.as_str(), d.clone())),
-        )
+        .shown(&caller, "page:vaccination", rq.as_of, &r.people_shown())
         .await
     {
         return error_page(lang, Some(&staff), p);

@@ -189,3 +189,37 @@ pub async fn login_token(http: &reqwest::Client, base: &str) -> (String, String)
         .to_string();
     (token, cookie)
 }
+
+/// Signs in through the sign-in page's form as a browser on this site does (the page's token,
+/// its cookie); the answer, which sets the session cookie.
+pub async fn sign_in(http: &reqwest::Client, base: &str, key: &str) -> reqwest::Response {
+    let (token, cookie) = login_token(http, base).await;
+    http.post(format!("{base}/staff/login"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("key", key), ("next", "/staff"), ("token", token.as_str())])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The `Set-Cookie` header that carries the session.
+pub fn session_set_cookie(res: &reqwest::Response) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("vongdoi_session="))
+        .expect("a session cookie")
+}
+
+/// A staff session as a browser gets one: `vongdoi_session=…`, for a `Cookie` header.
+pub async fn staff_session(http: &reqwest::Client, base: &str, key: &str) -> String {
+    let res = sign_in(http, base, key).await;
+    assert_eq!(res.status(), 200);
+    session_set_cookie(&res)
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
