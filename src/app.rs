@@ -51,6 +51,13 @@ pub async fn run_day(state: &AppState, as_of: NaiveDate, due_at: DateTime<Utc>, 
             );
             tracing::info!(%as_of, evaluated = report.evaluated, notices = report.notices, queued = report.messages_queued, sent = report.delivery.sent, interrupted = report.interrupted, "run done");
         }
+        // The schedule's owed tick after a later day was run by hand: nothing to do.
+        Err(e)
+            if e.downcast_ref::<crate::schedule::BehindTheLedger>()
+                .is_some() =>
+        {
+            tracing::info!(%as_of, reason = %e, "run skipped: a later day has been run");
+        }
         Err(e) => {
             state.metrics.run_failed();
             tracing::error!(%as_of, error = %format!("{e:#}"), "run failed; the next tick or a restart resumes it");

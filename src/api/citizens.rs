@@ -217,10 +217,23 @@ async fn validate_citizen(
     let household_changed =
         c.household_id.is_some() && before.map(|b| &b.household_id) != Some(&c.household_id);
     if let (true, Some(h)) = (household_changed, &c.household_id) {
-        let members = api.app.store.household(h).await?;
-        if members
-            .iter()
-            .any(|m| m.personal_id != c.personal_id && !caller.may_see(m))
+        // A household book number names its commune (`HK` + commune + sequence): one of
+        // another commune is not this caller's to use, whether or not it exists yet (so the
+        // answer tells nothing of which households exist elsewhere).
+        let names_another_commune = h
+            .strip_prefix("HK")
+            .and_then(|rest| rest.get(..5))
+            .filter(|code| code.bytes().all(|b| b.is_ascii_digit()))
+            .is_some_and(|code| !caller.0.scope.contains_commune(code));
+        let members = if names_another_commune {
+            Vec::new()
+        } else {
+            api.app.store.household(h).await?
+        };
+        if names_another_commune
+            || members
+                .iter()
+                .any(|m| m.personal_id != c.personal_id && !caller.may_see(m))
         {
             problems.push(FieldProblem {
                 field: "household_id".into(),

@@ -15,7 +15,9 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// How long an expensive request waits for a free slot before it is turned away.
-pub const WAIT: Duration = Duration::from_secs(10);
+/// Waiters are served in arrival order (the semaphore is fair), so a key that just finished
+/// queues behind the others; 30 s covers a province's list and stays within the API's 60 s.
+pub const WAIT: Duration = Duration::from_secs(30);
 
 pub struct HeavyWork {
     slots: Semaphore,

@@ -346,6 +346,17 @@ pub async fn report(
             )
             .await
             .map_err(failed)?;
+            if q.explain {
+                // Each child counted is shown (masked ID, date of birth): audited like a list.
+                let counted: Vec<(crate::registry::PersonalId, &'static str)> = r
+                    .cells
+                    .values()
+                    .flat_map(|c| c.counted.iter().map(|k| (k.pin, "counted")))
+                    .collect();
+                api.audit
+                    .shown(&caller, "report:coverage", q.as_of, &counted)
+                    .await?;
+            }
             render(
                 &q,
                 "coverage",

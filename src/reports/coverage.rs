@@ -86,6 +86,9 @@ pub struct Cell {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Counted {
+    /// Who, for the audit trail (the list shows only the masked ID).
+    #[serde(skip)]
+    pub pin: crate::registry::PersonalId,
     pub personal_id: String,
     pub date_of_birth: NaiveDate,
     pub received: Vec<&'static str>,
@@ -199,6 +202,7 @@ pub async fn build(
             }
             if explain {
                 cell.counted.push(Counted {
+                    pin: r.personal_id,
                     personal_id: r.personal_id.masked(),
                     date_of_birth: r.date_of_birth,
                     received: got,

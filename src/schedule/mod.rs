@@ -114,6 +114,26 @@ pub async fn forecast_of_stored(
     Ok(rules.evaluate(&subject, &doses, &cards, as_of))
 }
 
+/// A run asked for a day before the newest one the ledger has seen: refused, since it would
+/// move statuses back and send that day's notices today.
+#[derive(Debug)]
+pub struct BehindTheLedger {
+    pub as_of: NaiveDate,
+    pub newest: NaiveDate,
+}
+
+impl std::fmt::Display for BehindTheLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (as_of, newest) = (self.as_of, self.newest);
+        write!(
+            f,
+            "ngày {as_of} cũ hơn lượt chạy mới nhất ({newest}): sổ sự kiện đã ở ngày {newest}, chạy lại ngày cũ sẽ gửi tin cũ vào hôm nay; chạy cho hôm nay, hoặc --dry-run để xem / {as_of} is before the newest run ({newest}): the ledger is at {newest}, and an older day would send its notices today; run today, or use --dry-run to look"
+        )
+    }
+}
+
+impl std::error::Error for BehindTheLedger {}
+
 impl Scheduler<'_> {
     /// One pass for `as_of`. With `dry_run`, returns the notices that would be recorded and
     /// writes nothing at all.
@@ -124,9 +144,7 @@ impl Scheduler<'_> {
     async fn refuse_a_day_behind_the_ledger(&self, as_of: NaiveDate) -> anyhow::Result<()> {
         if let Some(newest) = self.store.runs(1).await?.first().map(|r| r.as_of) {
             if as_of < newest {
-                anyhow::bail!(
-                    "ngày {as_of} cũ hơn lượt chạy mới nhất ({newest}): sổ sự kiện đã ở ngày {newest}, chạy lại ngày cũ sẽ gửi tin cũ vào hôm nay; chạy cho hôm nay, hoặc --dry-run để xem / {as_of} is before the newest run ({newest}): the ledger is at {newest}, and an older day would send its notices today; run today, or use --dry-run to look"
-                );
+                return Err(BehindTheLedger { as_of, newest }.into());
             }
         }
         Ok(())

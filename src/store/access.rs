@@ -43,6 +43,29 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
+/// When an ID was a person's: after one instant, before another, or both.
+#[derive(Debug, Clone, Copy, Default)]
+struct Window {
+    after: Option<DateTime<Utc>>,
+    before: Option<DateTime<Utc>>,
+}
+
+impl Window {
+    fn and(self, other: Window) -> Window {
+        Window {
+            after: self.after.max(other.after),
+            before: match (self.before, other.before) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!((self.after, self.before), (Some(a), Some(b)) if a >= b)
+    }
+}
+
 /// A scheduler run as `GET /api/runs` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct RunRow {
@@ -251,37 +274,87 @@ impl Store {
     }
 
     /// The audit rows the filter selects, newest first. A person's rows follow them through
-    /// personal-ID changes (`vongdoi citizen change-id`): the reads made under an earlier or
-    /// later ID are theirs too (a data subject asking who read their data gets all of it).
+    /// personal-ID changes (`vongdoi citizen change-id`): the reads made under an earlier ID
+    /// before it was changed, or under a later ID after, are theirs too (a data subject asking
+    /// who read their data gets all of it) — and no more: an ID given up and later registered
+    /// to someone else does not mix the two people's reads.
     pub async fn audit_rows(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
         let Some(pin) = filter.personal_id.as_deref() else {
             return on_backend!(self, s => s.audit_rows(filter).await);
         };
         let mut rows = Vec::new();
-        for id in self.ids_of_person(pin).await? {
+        for (id, window) in self.ids_of_person(pin).await? {
             let f = AuditFilter {
                 personal_id: Some(id),
+                since: match (filter.since, window.after) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                },
                 ..filter.clone()
             };
-            rows.extend(on_backend!(self, s => s.audit_rows(&f).await)?);
+            let found = on_backend!(self, s => s.audit_rows(&f).await)?;
+            rows.extend(
+                found
+                    .into_iter()
+                    .filter(|r| window.before.is_none_or(|b| r.at < b)),
+            );
         }
         rows.sort_by_key(|r| std::cmp::Reverse(r.at));
         rows.truncate(usize::try_from(filter.limit).unwrap_or(0));
         Ok(rows)
     }
 
-    /// Every personal ID this person has had, following changes both ways (bounded: a chain
-    /// of re-established IDs is short).
-    async fn ids_of_person(&self, pin: &str) -> Result<Vec<String>> {
-        let mut ids = vec![pin.to_string()];
+    /// Every personal ID this person has had, each with the time window in which it was theirs
+    /// (relative to `pin`): an earlier ID until it was changed, a later one from then on.
+    /// Bounded: a chain of re-established IDs is short.
+    async fn ids_of_person(&self, pin: &str) -> Result<Vec<(String, Window)>> {
+        // Someone registered under `pin` now holds it only since the last change away from it
+        // (an ID given up and registered again); what came before was the previous holder's.
+        let mut start = Window::default();
+        let mut holder = false;
+        if let Ok(parsed) = crate::registry::PersonalId::parse(pin) {
+            if self.citizen(parsed).await?.is_some() {
+                holder = true;
+                start.after = self
+                    .id_changes_of(parsed)
+                    .await?
+                    .iter()
+                    .filter(|c| c.old_id == pin)
+                    .map(|c| c.changed_at)
+                    .max();
+            }
+        }
+        let mut ids = vec![(pin.to_string(), start)];
         let mut i = 0;
         while i < ids.len() && ids.len() < 32 {
-            if let Ok(id) = crate::registry::PersonalId::parse(&ids[i]) {
-                for c in self.id_changes_of(id).await? {
-                    for other in [c.old_id, c.new_id] {
-                        if !ids.contains(&other) {
-                            ids.push(other);
-                        }
+            let (id, window) = ids[i].clone();
+            if let Ok(parsed) = crate::registry::PersonalId::parse(&id) {
+                for c in self.id_changes_of(parsed).await? {
+                    if holder && i == 0 && c.old_id == id {
+                        continue; // the previous holder's change, not this person's
+                    }
+                    let (other, step) = if c.new_id == id {
+                        // Backwards: the earlier ID was theirs until the change.
+                        (
+                            c.old_id,
+                            Window {
+                                after: None,
+                                before: Some(c.changed_at),
+                            },
+                        )
+                    } else {
+                        // Forwards: the later ID is theirs from the change on.
+                        (
+                            c.new_id,
+                            Window {
+                                after: Some(c.changed_at),
+                                before: None,
+                            },
+                        )
+                    };
+                    let w = window.and(step);
+                    if !w.is_empty() && !ids.iter().any(|(known, _)| *known == other) {
+                        ids.push((other, w));
                     }
                 }
             }

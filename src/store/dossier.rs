@@ -90,7 +90,14 @@ impl Store {
             immunizations: self.immunizations_of(pin).await?,
             id_cards: self.id_cards_of(pin).await?,
             history: self.history_of(pin).await?,
-            id_changes: self.id_changes_of(pin).await?,
+            // Only the changes that led to this ID: a change away from it belongs to whoever
+            // held it before (an ID given up can be registered to someone else later).
+            id_changes: self
+                .id_changes_of(pin)
+                .await?
+                .into_iter()
+                .filter(|c| c.new_id == pin.as_str())
+                .collect(),
             stored,
         })
     }

@@ -110,7 +110,10 @@ pub fn outside_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len().min(MAX + 3));
     let mut chars = 0;
     for c in s.chars() {
-        let c = if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        // Controls, bidi embeddings/overrides/isolates and marks (LRM, RLM, ALM), zero-width
+        // characters: none of them belongs in an error text, and each can disguise one.
+        let c = if c.is_control()
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200b}'..='\u{200f}' | '\u{061c}' | '\u{2060}' | '\u{feff}')
         {
             ' '
         } else {

@@ -454,6 +454,53 @@ async fn the_access_log_follows_a_personal_id_change() {
             cli.iter().filter(|r| r["action"] == "read").count() >= 3,
             "{b}: `vongdoi audit --citizen NEW` too: {cli:?}"
         );
+        // The given-up ID registered again, to someone else: the two people's reads stay apart,
+        // and the newcomer's record does not show the first person's change of ID.
+        let first = all.iter().find(|r| r["personal_id"] == old).unwrap();
+        let (status, _, body) = c
+            .send(
+                reqwest::Method::POST,
+                &registrar,
+                "/api/citizens",
+                json!({"personal_id": old, "full_name": "Người Khác", "sex": first["sex"],
+                       "date_of_birth": first["date_of_birth"], "commune_code": HOME}),
+                &[],
+            )
+            .await;
+        assert_eq!(status, 201, "{b}: {body}");
+        let (_, _, body) = c
+            .get(Some(&registrar), &format!("/api/citizens/{old}"))
+            .await;
+        let doc: Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            !body.contains(&new),
+            "{b}: the newcomer's record names the first person's new ID: {doc}"
+        );
+        let reads_of = |log: &str| -> usize {
+            let v: Value = serde_json::from_str(log).unwrap();
+            v["reads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["action"] == "read")
+                .count()
+        };
+        let (_, _, log) = c
+            .get(Some(&registrar), &format!("/api/citizens/{old}/access-log"))
+            .await;
+        assert_eq!(
+            reads_of(&log),
+            1,
+            "{b}: the newcomer's log holds their one read: {log}"
+        );
+        let (_, _, log) = c
+            .get(Some(&registrar), &format!("/api/citizens/{new}/access-log"))
+            .await;
+        assert_eq!(
+            reads_of(&log),
+            3,
+            "{b}: the first person's log is unchanged: {log}"
+        );
         let (ok, printed) = served.terminate();
         assert!(ok, "{b}: {printed}");
     }
