@@ -214,33 +214,24 @@ macro_rules! access_queries {
 access_queries!(SqliteStore, sqlx::Sqlite);
 access_queries!(PgStore, sqlx::Postgres);
 
-macro_rules! on_backend {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
-            Store::Sqlite($s) => $e,
-            Store::Postgres($s) => $e,
-        }
-    };
-}
-
 impl Store {
     /// Stores a new key; a name already taken is [`StoreError::Conflict`].
     pub async fn insert_api_key(&self, key: &ApiKeyRow) -> Result<()> {
-        on_backend!(self, s => s.insert_api_key(key).await)
+        dispatch!(self, s => s.insert_api_key(key).await)
     }
 
     /// The key with this SHA-256 hash (revoked or not: the caller decides).
     pub async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRow>> {
-        on_backend!(self, s => s.api_key_by_hash(hash).await)
+        dispatch!(self, s => s.api_key_by_hash(hash).await)
     }
 
     pub async fn api_keys(&self) -> Result<Vec<ApiKeyRow>> {
-        on_backend!(self, s => s.api_keys().await)
+        dispatch!(self, s => s.api_keys().await)
     }
 
     /// Revokes a key and ends its browser sessions; false when no live key has that name.
     pub async fn revoke_api_key(&self, name: &str, now: DateTime<Utc>) -> Result<bool> {
-        on_backend!(self, s => s.revoke_api_key(name, now).await)
+        dispatch!(self, s => s.revoke_api_key(name, now).await)
     }
 
     pub async fn insert_session(
@@ -250,7 +241,7 @@ impl Store {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<()> {
-        on_backend!(self, s => s.insert_session(id_hash, key_name, now, expires_at).await)
+        dispatch!(self, s => s.insert_session(id_hash, key_name, now, expires_at).await)
     }
 
     pub async fn session_key(
@@ -258,11 +249,11 @@ impl Store {
         id_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<ApiKeyRow>> {
-        on_backend!(self, s => s.session_key(id_hash, now).await)
+        dispatch!(self, s => s.session_key(id_hash, now).await)
     }
 
     pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        on_backend!(self, s => s.delete_session(id_hash).await)
+        dispatch!(self, s => s.delete_session(id_hash).await)
     }
 
     /// Appends audit rows in one transaction.
@@ -270,7 +261,7 @@ impl Store {
         if rows.is_empty() {
             return Ok(());
         }
-        on_backend!(self, s => s.insert_audit(rows).await)
+        dispatch!(self, s => s.insert_audit(rows).await)
     }
 
     /// The audit rows the filter selects, newest first. A person's rows follow them through
@@ -280,7 +271,7 @@ impl Store {
     /// to someone else does not mix the two people's reads.
     pub async fn audit_rows(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
         let Some(pin) = filter.personal_id.as_deref() else {
-            return on_backend!(self, s => s.audit_rows(filter).await);
+            return dispatch!(self, s => s.audit_rows(filter).await);
         };
         let mut rows = Vec::new();
         for (id, window) in self.ids_of_person(pin).await? {
@@ -292,7 +283,7 @@ impl Store {
                 },
                 ..filter.clone()
             };
-            let found = on_backend!(self, s => s.audit_rows(&f).await)?;
+            let found = dispatch!(self, s => s.audit_rows(&f).await)?;
             rows.extend(
                 found
                     .into_iter()
@@ -365,6 +356,6 @@ impl Store {
 
     /// The latest scheduler runs, newest first.
     pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>> {
-        on_backend!(self, s => s.runs(limit).await)
+        dispatch!(self, s => s.runs(limit).await)
     }
 }
