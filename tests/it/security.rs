@@ -12,7 +12,7 @@
 use crate::support as common;
 
 use common::api::*;
-use common::browser::chromium;
+use common::browser::{chromium, HEADLESS};
 use common::{all_backends, serve, TestDb};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -589,17 +589,8 @@ async fn another_site_cannot_sign_a_browser_in() {
         .unwrap();
         let profile = tempfile::tempdir().unwrap();
         let out = std::process::Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--virtual-time-budget=10000",
-            ])
+            .args(HEADLESS)
+            .arg("--virtual-time-budget=10000")
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("--dump-dom")
             .arg(format!("file://{}", page.display()))

@@ -30,6 +30,20 @@ pub fn chromium() -> Option<String> {
     }
 }
 
+/// How Chromium runs here: headless, and without reaching for the network (this machine's
+/// closed network refuses those connections, many at a time).
+pub const HEADLESS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+];
+
 /// One browser session with a fresh profile; the driver is stopped on drop.
 pub struct Browser {
     driver: Child,
@@ -70,19 +84,9 @@ impl Browser {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let args = vec![
-            "--headless".to_string(),
-            "--no-sandbox".into(),
-            "--disable-gpu".into(),
-            "--disable-quic".into(),
-            "--no-first-run".into(),
-            "--disable-background-networking".into(),
-            "--disable-component-update".into(),
-            "--disable-sync".into(),
-            "--disable-dev-shm-usage".into(),
-            format!("--window-size={width},{height}"),
-            format!("--user-data-dir={}", b._profile.path().display()),
-        ];
+        let mut args: Vec<String> = HEADLESS.iter().map(|a| a.to_string()).collect();
+        args.push(format!("--window-size={width},{height}"));
+        args.push(format!("--user-data-dir={}", b._profile.path().display()));
         let mut options = json!({"binary": chromium, "args": args});
         if width < 500 {
             // A desktop window is at least 500 px wide: narrower is a phone, emulated as one.
