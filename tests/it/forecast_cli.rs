@@ -2,8 +2,9 @@
 //! read from either backend, evaluated by the one rule engine.
 
 use crate::support as common;
+use crate::support::TestDb;
 
-use common::{all_backends, vongdoi};
+use common::vongdoi;
 use std::fs;
 
 const CITIZENS: &str = "personal_id,full_name,sex,date_of_birth,date_of_death,commune_code,household_id,mother_id,father_id,guardian_id,phone,email,language
@@ -31,103 +32,101 @@ fn item<'a>(json: &'a serde_json::Value, series: &str, dose: u64) -> &'a serde_j
         .unwrap_or_else(|| panic!("no item {series} {dose}"))
 }
 
-#[tokio::test]
-async fn forecast_reads_the_registry_and_applies_the_rules() {
-    for db in all_backends().await {
-        let b = db.backend;
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("c.csv"), CITIZENS).unwrap();
-        fs::write(dir.path().join("i.csv"), DOSES).unwrap();
-        assert!(
-            vongdoi(&db, dir.path(), &["import", "citizens", "c.csv"]).0,
-            "{b}"
-        );
-        let (ok, out, err) = vongdoi(&db, dir.path(), &["import", "immunizations", "i.csv"]);
-        assert!(ok && out.contains("thêm/inserted 5"), "{b}: {out} {err}");
+async fn forecast_reads_the_registry_and_applies_the_rules(db: TestDb) {
+    let b = db.backend;
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("c.csv"), CITIZENS).unwrap();
+    fs::write(dir.path().join("i.csv"), DOSES).unwrap();
+    assert!(
+        vongdoi(&db, dir.path(), &["import", "citizens", "c.csv"]).0,
+        "{b}"
+    );
+    let (ok, out, err) = vongdoi(&db, dir.path(), &["import", "immunizations", "i.csv"]);
+    assert!(ok && out.contains("thêm/inserted 5"), "{b}: {out} {err}");
 
-        let (ok, out, err) = vongdoi(
-            &db,
-            dir.path(),
-            &[
-                "forecast",
-                "001226000002",
-                "--as-of",
-                "2026-05-01",
-                "--format",
-                "json",
-            ],
-        );
-        assert!(ok, "{b}: {err}");
-        let json: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(json["personal_id"], "001226000002");
-        assert_eq!(json["as_of"], "2026-05-01");
-        assert_eq!(item(&json, "dtp", 1)["completed_on"], "2026-03-07", "{b}");
-        assert_eq!(
-            item(&json, "ipv", 1)["completed_on"],
-            "2026-03-07",
-            "{b}: HEXA counts for ipv too"
-        );
-        assert_eq!(item(&json, "dtp", 2)["completed_on"], "2026-04-20", "{b}");
-        // dtp 3: earliest = 04-20 + 4 weeks = 05-18; due = max(birth + 4 months = 05-10,
-        // 04-20 + 1 month = 05-20, 05-18) = 05-20; overdue = 06-20; expires = birth + 5 years.
-        let d3 = item(&json, "dtp", 3);
-        assert_eq!(
-            (
-                d3["status"].as_str(),
-                d3["earliest"].as_str(),
-                d3["due"].as_str(),
-                d3["overdue"].as_str(),
-                d3["expires"].as_str()
-            ),
-            (
-                Some("upcoming"),
-                Some("2026-05-18"),
-                Some("2026-05-20"),
-                Some("2026-06-20"),
-                Some("2031-01-10")
-            ),
-            "{b}"
-        );
-        assert_eq!(item(&json, "dtp", 4)["status"], "waiting", "{b}");
-        // BCG given after the as-of date is ignored: on 2026-05-01 BCG is overdue
-        // (due at birth, overdue after 1 month).
-        assert_eq!(item(&json, "bcg", 1)["status"], "overdue", "{b}");
-        let invalid = json["invalid_doses"].as_array().unwrap();
-        assert_eq!(invalid.len(), 1, "{b}: {invalid:?}");
-        assert_eq!(
-            (
-                invalid[0]["series"].as_str(),
-                invalid[0]["vaccine"].as_str(),
-                invalid[0]["date_given"].as_str(),
-                invalid[0]["reason"].as_str()
-            ),
-            (
-                Some("dtp"),
-                Some("PENTA"),
-                Some("2026-03-30"),
-                Some("too early")
-            ),
-            "{b}"
-        );
+    let (ok, out, err) = vongdoi(
+        &db,
+        dir.path(),
+        &[
+            "forecast",
+            "001226000002",
+            "--as-of",
+            "2026-05-01",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(ok, "{b}: {err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["personal_id"], "001226000002");
+    assert_eq!(json["as_of"], "2026-05-01");
+    assert_eq!(item(&json, "dtp", 1)["completed_on"], "2026-03-07", "{b}");
+    assert_eq!(
+        item(&json, "ipv", 1)["completed_on"],
+        "2026-03-07",
+        "{b}: HEXA counts for ipv too"
+    );
+    assert_eq!(item(&json, "dtp", 2)["completed_on"], "2026-04-20", "{b}");
+    // dtp 3: earliest = 04-20 + 4 weeks = 05-18; due = max(birth + 4 months = 05-10,
+    // 04-20 + 1 month = 05-20, 05-18) = 05-20; overdue = 06-20; expires = birth + 5 years.
+    let d3 = item(&json, "dtp", 3);
+    assert_eq!(
+        (
+            d3["status"].as_str(),
+            d3["earliest"].as_str(),
+            d3["due"].as_str(),
+            d3["overdue"].as_str(),
+            d3["expires"].as_str()
+        ),
+        (
+            Some("upcoming"),
+            Some("2026-05-18"),
+            Some("2026-05-20"),
+            Some("2026-06-20"),
+            Some("2031-01-10")
+        ),
+        "{b}"
+    );
+    assert_eq!(item(&json, "dtp", 4)["status"], "waiting", "{b}");
+    // BCG given after the as-of date is ignored: on 2026-05-01 BCG is overdue
+    // (due at birth, overdue after 1 month).
+    assert_eq!(item(&json, "bcg", 1)["status"], "overdue", "{b}");
+    let invalid = json["invalid_doses"].as_array().unwrap();
+    assert_eq!(invalid.len(), 1, "{b}: {invalid:?}");
+    assert_eq!(
+        (
+            invalid[0]["series"].as_str(),
+            invalid[0]["vaccine"].as_str(),
+            invalid[0]["date_given"].as_str(),
+            invalid[0]["reason"].as_str()
+        ),
+        (
+            Some("dtp"),
+            Some("PENTA"),
+            Some("2026-03-30"),
+            Some("too early")
+        ),
+        "{b}"
+    );
 
-        // The readable table says the same, in Vietnamese by default.
-        let (ok, table, _) = vongdoi(
-            &db,
-            dir.path(),
-            &["forecast", "001226000002", "--as-of", "2026-05-01"],
-        );
-        assert!(
-            ok && table.contains("2026-05-20") && table.contains("quá hạn"),
-            "{b}: {table}"
-        );
+    // The readable table says the same, in Vietnamese by default.
+    let (ok, table, _) = vongdoi(
+        &db,
+        dir.path(),
+        &["forecast", "001226000002", "--as-of", "2026-05-01"],
+    );
+    assert!(
+        ok && table.contains("2026-05-20") && table.contains("quá hạn"),
+        "{b}: {table}"
+    );
 
-        let (ok, _, err) = vongdoi(&db, dir.path(), &["forecast", "001226000099"]);
-        assert!(
-            !ok && err.contains("0099") && !err.contains("001226000099"),
-            "{b}: masked in the error: {err}"
-        );
-    }
+    let (ok, _, err) = vongdoi(&db, dir.path(), &["forecast", "001226000099"]);
+    assert!(
+        !ok && err.contains("0099") && !err.contains("001226000099"),
+        "{b}: masked in the error: {err}"
+    );
 }
+on_each_backend!(forecast_reads_the_registry_and_applies_the_rules);
 
 #[test]
 fn broken_rules_stop_every_command_with_file_and_line() {

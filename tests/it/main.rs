@@ -3,6 +3,7 @@
 //! `serve`, the fixtures under `tests/fixtures/`, outbox and mail readers, the API client, the
 //! browser, the rule-engine helpers).
 
+#[macro_use]
 mod support;
 
 mod api;

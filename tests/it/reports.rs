@@ -15,21 +15,18 @@ fn as_of() -> NaiveDate {
     NaiveDate::parse_from_str(AS_OF, "%Y-%m-%d").unwrap()
 }
 
-fn demo(db: &TestDb, dir: &Path) {
-    let (ok, out, err) = vongdoi(
-        db,
-        dir,
-        &[
-            "demo",
-            "--population",
-            "3000",
-            "--seed",
-            "3",
-            "--as-of",
-            AS_OF,
-        ],
-    );
-    assert!(ok, "{}: demo failed: {out} {err}", db.backend);
+/// A 3,000-person demo (built once per backend and copied: `support::demo`).
+fn demo(db: &TestDb) {
+    let args = [
+        "demo",
+        "--population",
+        "3000",
+        "--seed",
+        "3",
+        "--as-of",
+        AS_OF,
+    ];
+    common::demo::fill(db, &args);
 }
 
 /// Runs a command that must succeed; returns standard output.
@@ -125,7 +122,7 @@ async fn lists_hold_exactly_the_due_and_overdue_items_forecast_gives() {
         let b = db.backend;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        demo(&db, d);
+        demo(&db);
         let vax_csv = run(
             &db,
             d,
@@ -335,346 +332,342 @@ async fn lists_hold_exactly_the_due_and_overdue_items_forecast_gives() {
     }
 }
 
-#[tokio::test]
-async fn enrolment_counts_equal_a_direct_count_of_the_registry() {
-    for db in all_backends().await {
-        let b = db.backend;
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        demo(&db, d);
-        // Living residents on the report date by (commune, birth year), counted from the export.
-        let mut direct: HashMap<(String, i32), i64> = HashMap::new();
-        for c in export(&db, d) {
-            let dob = date(&c["date_of_birth"]);
-            let alive = c["date_of_death"].is_empty() || date(&c["date_of_death"]) > as_of();
-            if alive && dob <= as_of() {
-                *direct
-                    .entry((c["commune_code"].clone(), dob.year()))
-                    .or_default() += 1;
-            }
+async fn enrolment_counts_equal_a_direct_count_of_the_registry(db: TestDb) {
+    let b = db.backend;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    demo(&db);
+    // Living residents on the report date by (commune, birth year), counted from the export.
+    let mut direct: HashMap<(String, i32), i64> = HashMap::new();
+    for c in export(&db, d) {
+        let dob = date(&c["date_of_birth"]);
+        let alive = c["date_of_death"].is_empty() || date(&c["date_of_death"]) > as_of();
+        if alive && dob <= as_of() {
+            *direct
+                .entry((c["commune_code"].clone(), dob.year()))
+                .or_default() += 1;
         }
-        let commune = direct.keys().next().unwrap().0.clone();
-        std::fs::write(
-            d.join("places.csv"),
-            format!("\u{feff}commune_code,level,capacity,school_year\n{commune},grade-1,40,\n{commune},grade-1,7,2028\n{commune},grade-10,1000,\n"),
-        )
-        .unwrap();
-        let json: serde_json::Value = serde_json::from_str(&run(
-            &db,
-            d,
-            &[
-                "report",
-                "enrolment",
-                "--as-of",
-                AS_OF,
-                "--format",
-                "json",
-                "--capacity",
-                "places.csv",
-            ],
-        ))
-        .unwrap();
-        assert_eq!(
-            json["first_school_year"], 2027,
-            "{b}: 2026's year opened in September"
-        );
-        let rows = json["rows"].as_array().unwrap();
-        let communes: BTreeSet<&str> = rows
-            .iter()
-            .map(|r| r["commune_code"].as_str().unwrap())
-            .collect();
-        assert_eq!(
-            rows.len(),
-            communes.len() * 6 * 4,
-            "{b}: 6 years × 4 levels per commune"
-        );
-        let (mut known, mut projected) = (0, 0);
-        for r in rows {
-            let c = r["commune_code"].as_str().unwrap().to_string();
-            let year = r["school_year"].as_i64().unwrap() as i32;
-            let by = r["birth_year"].as_i64().unwrap() as i32;
-            let offset = match r["level"].as_str().unwrap() {
-                "kindergarten-5" => 5,
-                "grade-1" => 6,
-                "grade-6" => 11,
-                "grade-10" => 15,
-                other => panic!("level {other}"),
-            };
-            assert_eq!(by, year - offset, "{b}");
-            let children = r["children"].as_i64().unwrap();
-            if by < 2026 {
-                known += 1;
-                assert_eq!(r["projected"], false, "{b}");
-                assert_eq!(
-                    children,
-                    direct.get(&(c.clone(), by)).copied().unwrap_or(0),
-                    "{b}: {c} born {by}"
-                );
-            } else {
-                projected += 1;
-                assert_eq!(
-                    r["projected"], true,
-                    "{b}: born {by} is not complete on {AS_OF}"
-                );
-                let avg: i64 = (2023..=2025)
-                    .map(|y| direct.get(&(c.clone(), y)).copied().unwrap_or(0))
-                    .sum();
-                assert_eq!(
-                    children,
-                    (avg as f64 / 3.0).round() as i64,
-                    "{b}: projection of {c}"
-                );
-            }
-            let capacity = match (c == commune, r["level"].as_str().unwrap(), year) {
-                (true, "grade-1", 2028) => Some(7),
-                (true, "grade-1", _) => Some(40),
-                (true, "grade-10", _) => Some(1000),
-                _ => None,
-            };
-            assert_eq!(r["capacity"].as_i64(), capacity, "{b}");
-            assert_eq!(r["gap"].as_i64(), capacity.map(|cap| cap - children), "{b}");
-        }
-        assert!(known > 0 && projected > 0, "{b}");
-        // What was counted is in the json: the GROUP BY's rows.
-        for c in json["counted"].as_array().unwrap() {
-            let key = (
-                c["commune_code"].as_str().unwrap().to_string(),
-                c["birth_year"].as_i64().unwrap() as i32,
-            );
-            assert_eq!(c["living"].as_i64().unwrap(), direct[&key], "{b}");
-        }
-
-        let csv = run(
-            &db,
-            d,
-            &[
-                "report",
-                "enrolment",
-                "--as-of",
-                AS_OF,
-                "--commune",
-                &commune,
-                "--years",
-                "2",
-            ],
-        );
-        let rows = csv_rows(&csv);
-        assert_eq!(rows.len(), 2 * 4, "{b}");
-        for col in [
-            "province_code",
-            "commune_code",
-            "school_year",
-            "level",
-            "children",
-            "projected",
-            "capacity",
-            "gap",
-        ] {
-            assert!(rows[0].contains_key(col), "{b}: column {col}");
-        }
-        let html = run(
-            &db,
-            d,
-            &[
-                "report",
-                "enrolment",
-                "--as-of",
-                AS_OF,
-                "--format",
-                "html",
-                "--capacity",
-                "places.csv",
-            ],
-        );
-        assert!(
-            html.contains("Dự báo số trẻ vào lớp") && html.contains("<svg"),
-            "{b}"
-        );
-        assert!(
-            html.contains("Xã thiếu chỗ nhiều nhất") && html.contains("Xã thừa chỗ nhiều nhất"),
-            "{b}"
-        );
-
-        std::fs::write(
-            d.join("bad.csv"),
-            "commune_code,level,capacity\n99999,grade-1,10\n",
-        )
-        .unwrap();
-        let (ok, _, err) = vongdoi(&db, d, &["report", "enrolment", "--capacity", "bad.csv"]);
-        assert!(!ok && err.contains("bad.csv:2: commune_code"), "{b}: {err}");
     }
-}
-
-#[tokio::test]
-async fn coverage_counts_children_and_valid_doses_by_the_birthday() {
-    for db in all_backends().await {
-        let b = db.backend;
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        demo(&db, d);
-        let registry = export(&db, d);
-        let json: serde_json::Value = serde_json::from_str(&run(
-            &db,
-            d,
-            &[
-                "report",
-                "coverage",
-                "--as-of",
-                AS_OF,
-                "--format",
-                "json",
-                "--explain",
-            ],
-        ))
-        .unwrap();
-        assert_eq!(
-            json["cohorts"],
-            serde_json::json!(["2023", "2024", "2025"]),
-            "{b}"
-        );
-        assert!(json["definitions"].as_array().unwrap().len() >= 5, "{b}");
-        // Denominators from the export: born in the cohort, one year old by the report date,
-        // alive on the first birthday.
-        let mut children: HashMap<(String, String), Vec<&HashMap<String, String>>> = HashMap::new();
-        for c in &registry {
-            let dob = date(&c["date_of_birth"]);
-            let first = birthday(dob, 1);
-            let alive = c["date_of_death"].is_empty() || date(&c["date_of_death"]) >= first;
-            if (2023..=2025).contains(&dob.year()) && first <= as_of() && alive {
-                children
-                    .entry((c["commune_code"].clone(), dob.year().to_string()))
-                    .or_default()
-                    .push(c);
-            }
-        }
-        let rows = json["rows"].as_array().unwrap();
-        assert_eq!(
-            rows.len(),
-            children.len(),
-            "{b}: one row per commune and cohort with children"
-        );
-        for r in rows {
-            let key = (
-                r["commune_code"].as_str().unwrap().to_string(),
-                r["cohort"].as_str().unwrap().to_string(),
-            );
+    let commune = direct.keys().next().unwrap().0.clone();
+    std::fs::write(
+        d.join("places.csv"),
+        format!("\u{feff}commune_code,level,capacity,school_year\n{commune},grade-1,40,\n{commune},grade-1,7,2028\n{commune},grade-10,1000,\n"),
+    )
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&run(
+        &db,
+        d,
+        &[
+            "report",
+            "enrolment",
+            "--as-of",
+            AS_OF,
+            "--format",
+            "json",
+            "--capacity",
+            "places.csv",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        json["first_school_year"], 2027,
+        "{b}: 2026's year opened in September"
+    );
+    let rows = json["rows"].as_array().unwrap();
+    let communes: BTreeSet<&str> = rows
+        .iter()
+        .map(|r| r["commune_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rows.len(),
+        communes.len() * 6 * 4,
+        "{b}: 6 years × 4 levels per commune"
+    );
+    let (mut known, mut projected) = (0, 0);
+    for r in rows {
+        let c = r["commune_code"].as_str().unwrap().to_string();
+        let year = r["school_year"].as_i64().unwrap() as i32;
+        let by = r["birth_year"].as_i64().unwrap() as i32;
+        let offset = match r["level"].as_str().unwrap() {
+            "kindergarten-5" => 5,
+            "grade-1" => 6,
+            "grade-6" => 11,
+            "grade-10" => 15,
+            other => panic!("level {other}"),
+        };
+        assert_eq!(by, year - offset, "{b}");
+        let children = r["children"].as_i64().unwrap();
+        if by < 2026 {
+            known += 1;
+            assert_eq!(r["projected"], false, "{b}");
             assert_eq!(
-                r["children"].as_u64().unwrap() as usize,
-                children[&key].len(),
-                "{b}: {key:?}"
+                children,
+                direct.get(&(c.clone(), by)).copied().unwrap_or(0),
+                "{b}: {c} born {by}"
             );
+        } else {
+            projected += 1;
             assert_eq!(
-                r["counted"].as_array().unwrap().len(),
-                children[&key].len(),
-                "{b}"
+                r["projected"], true,
+                "{b}: born {by} is not complete on {AS_OF}"
+            );
+            let avg: i64 = (2023..=2025)
+                .map(|y| direct.get(&(c.clone(), y)).copied().unwrap_or(0))
+                .sum();
+            assert_eq!(
+                children,
+                (avg as f64 / 3.0).round() as i64,
+                "{b}: projection of {c}"
             );
         }
-        // Numerators from forecast, for the 2024 cohort of one commune.
-        let row = rows
-            .iter()
-            .find(|r| r["cohort"] == "2024")
-            .expect("a 2024 cohort");
+        let capacity = match (c == commune, r["level"].as_str().unwrap(), year) {
+            (true, "grade-1", 2028) => Some(7),
+            (true, "grade-1", _) => Some(40),
+            (true, "grade-10", _) => Some(1000),
+            _ => None,
+        };
+        assert_eq!(r["capacity"].as_i64(), capacity, "{b}");
+        assert_eq!(r["gap"].as_i64(), capacity.map(|cap| cap - children), "{b}");
+    }
+    assert!(known > 0 && projected > 0, "{b}");
+    // What was counted is in the json: the GROUP BY's rows.
+    for c in json["counted"].as_array().unwrap() {
         let key = (
-            row["commune_code"].as_str().unwrap().to_string(),
-            "2024".to_string(),
+            c["commune_code"].as_str().unwrap().to_string(),
+            c["birth_year"].as_i64().unwrap() as i32,
         );
-        let doses = [
-            ("bcg", "bcg", 1),
-            ("hepb_birth", "hepb-birth", 1),
-            ("dtp1", "dtp", 1),
-            ("dtp3", "dtp", 3),
-            ("opv3", "opv", 3),
-            ("ipv1", "ipv", 1),
-            ("mcv1", "measles", 1),
-        ];
-        let mut received: HashMap<&str, u64> = HashMap::new();
-        let (mut full, mut mcv2, mut aged2) = (0u64, 0u64, 0u64);
-        for c in &children[&key] {
-            let pin = c["personal_id"].as_str();
-            let dob = date(&c["date_of_birth"]);
-            let out = run(
-                &db,
-                d,
-                &["forecast", pin, "--as-of", AS_OF, "--format", "json"],
-            );
-            let f: serde_json::Value = serde_json::from_str(&out).unwrap();
-            let done_before = |series: &str, dose: i64, by: NaiveDate| {
-                f["items"].as_array().unwrap().iter().any(|i| {
-                    i["series"] == series
-                        && i["dose"] == dose
-                        && i["status"] == "completed"
-                        && i["completed_on"].as_str().is_some_and(|d| date(d) < by)
-                })
-            };
-            let mut all = true;
-            for (col, series, dose) in doses {
-                if done_before(series, dose, birthday(dob, 1)) {
-                    *received.entry(col).or_default() += 1;
-                } else {
-                    all = false;
-                }
-            }
-            full += all as u64;
-            let second = birthday(dob, 2);
-            let alive2 = c["date_of_death"].is_empty() || date(&c["date_of_death"]) >= second;
-            if second <= as_of() && alive2 {
-                aged2 += 1;
-                mcv2 += done_before("measles", 2, second) as u64;
-            }
-        }
-        for (col, ..) in doses {
-            assert_eq!(
-                row["received"][col].as_u64().unwrap(),
-                received.get(col).copied().unwrap_or(0),
-                "{b}: {col}"
-            );
-        }
-        assert_eq!(row["fully_immunized"].as_u64().unwrap(), full, "{b}");
-        assert_eq!(row["children_2y"].as_u64().unwrap(), aged2, "{b}");
-        assert_eq!(row["mcv2"].as_u64().unwrap(), mcv2, "{b}");
-        let (d1, d3) = (
-            row["received"]["dtp1"].as_u64().unwrap(),
-            row["received"]["dtp3"].as_u64().unwrap(),
-        );
-        if d1 > 0 {
-            let want = ((d1 - d3) as f64 * 1000.0 / d1 as f64).round() / 10.0;
-            assert_eq!(row["dtp_dropout_percent"].as_f64().unwrap(), want, "{b}");
-        }
+        assert_eq!(c["living"].as_i64().unwrap(), direct[&key], "{b}");
+    }
 
-        let csv = run(
-            &db,
-            d,
-            &[
-                "report",
-                "coverage",
-                "--as-of",
-                AS_OF,
-                "--cohort",
-                "month",
-                "--cohorts",
-                "6",
-            ],
+    let csv = run(
+        &db,
+        d,
+        &[
+            "report",
+            "enrolment",
+            "--as-of",
+            AS_OF,
+            "--commune",
+            &commune,
+            "--years",
+            "2",
+        ],
+    );
+    let rows = csv_rows(&csv);
+    assert_eq!(rows.len(), 2 * 4, "{b}");
+    for col in [
+        "province_code",
+        "commune_code",
+        "school_year",
+        "level",
+        "children",
+        "projected",
+        "capacity",
+        "gap",
+    ] {
+        assert!(rows[0].contains_key(col), "{b}: column {col}");
+    }
+    let html = run(
+        &db,
+        d,
+        &[
+            "report",
+            "enrolment",
+            "--as-of",
+            AS_OF,
+            "--format",
+            "html",
+            "--capacity",
+            "places.csv",
+        ],
+    );
+    assert!(
+        html.contains("Dự báo số trẻ vào lớp") && html.contains("<svg"),
+        "{b}"
+    );
+    assert!(
+        html.contains("Xã thiếu chỗ nhiều nhất") && html.contains("Xã thừa chỗ nhiều nhất"),
+        "{b}"
+    );
+
+    std::fs::write(
+        d.join("bad.csv"),
+        "commune_code,level,capacity\n99999,grade-1,10\n",
+    )
+    .unwrap();
+    let (ok, _, err) = vongdoi(&db, d, &["report", "enrolment", "--capacity", "bad.csv"]);
+    assert!(!ok && err.contains("bad.csv:2: commune_code"), "{b}: {err}");
+}
+on_each_backend!(enrolment_counts_equal_a_direct_count_of_the_registry);
+
+async fn coverage_counts_children_and_valid_doses_by_the_birthday(db: TestDb) {
+    let b = db.backend;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    demo(&db);
+    let registry = export(&db, d);
+    let json: serde_json::Value = serde_json::from_str(&run(
+        &db,
+        d,
+        &[
+            "report",
+            "coverage",
+            "--as-of",
+            AS_OF,
+            "--format",
+            "json",
+            "--explain",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        json["cohorts"],
+        serde_json::json!(["2023", "2024", "2025"]),
+        "{b}"
+    );
+    assert!(json["definitions"].as_array().unwrap().len() >= 5, "{b}");
+    // Denominators from the export: born in the cohort, one year old by the report date,
+    // alive on the first birthday.
+    let mut children: HashMap<(String, String), Vec<&HashMap<String, String>>> = HashMap::new();
+    for c in &registry {
+        let dob = date(&c["date_of_birth"]);
+        let first = birthday(dob, 1);
+        let alive = c["date_of_death"].is_empty() || date(&c["date_of_death"]) >= first;
+        if (2023..=2025).contains(&dob.year()) && first <= as_of() && alive {
+            children
+                .entry((c["commune_code"].clone(), dob.year().to_string()))
+                .or_default()
+                .push(c);
+        }
+    }
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(
+        rows.len(),
+        children.len(),
+        "{b}: one row per commune and cohort with children"
+    );
+    for r in rows {
+        let key = (
+            r["commune_code"].as_str().unwrap().to_string(),
+            r["cohort"].as_str().unwrap().to_string(),
         );
-        let rows = csv_rows(&csv);
-        assert!(!rows.is_empty(), "{b}");
-        assert!(
-            rows.iter()
-                .all(|r| r["cohort"].as_str() >= "2025-06" && r["cohort"].as_str() <= "2025-11"),
-            "{b}"
+        assert_eq!(
+            r["children"].as_u64().unwrap() as usize,
+            children[&key].len(),
+            "{b}: {key:?}"
         );
-        let html = run(
-            &db,
-            d,
-            &["report", "coverage", "--as-of", AS_OF, "--format", "html"],
-        );
-        assert!(
-            html.contains("Báo cáo tỷ lệ tiêm chủng")
-                && html.contains("<svg")
-                && html.contains("Tiêm đủ"),
+        assert_eq!(
+            r["counted"].as_array().unwrap().len(),
+            children[&key].len(),
             "{b}"
         );
     }
+    // Numerators from forecast, for the 2024 cohort of one commune.
+    let row = rows
+        .iter()
+        .find(|r| r["cohort"] == "2024")
+        .expect("a 2024 cohort");
+    let key = (
+        row["commune_code"].as_str().unwrap().to_string(),
+        "2024".to_string(),
+    );
+    let doses = [
+        ("bcg", "bcg", 1),
+        ("hepb_birth", "hepb-birth", 1),
+        ("dtp1", "dtp", 1),
+        ("dtp3", "dtp", 3),
+        ("opv3", "opv", 3),
+        ("ipv1", "ipv", 1),
+        ("mcv1", "measles", 1),
+    ];
+    let mut received: HashMap<&str, u64> = HashMap::new();
+    let (mut full, mut mcv2, mut aged2) = (0u64, 0u64, 0u64);
+    for c in &children[&key] {
+        let pin = c["personal_id"].as_str();
+        let dob = date(&c["date_of_birth"]);
+        let out = run(
+            &db,
+            d,
+            &["forecast", pin, "--as-of", AS_OF, "--format", "json"],
+        );
+        let f: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let done_before = |series: &str, dose: i64, by: NaiveDate| {
+            f["items"].as_array().unwrap().iter().any(|i| {
+                i["series"] == series
+                    && i["dose"] == dose
+                    && i["status"] == "completed"
+                    && i["completed_on"].as_str().is_some_and(|d| date(d) < by)
+            })
+        };
+        let mut all = true;
+        for (col, series, dose) in doses {
+            if done_before(series, dose, birthday(dob, 1)) {
+                *received.entry(col).or_default() += 1;
+            } else {
+                all = false;
+            }
+        }
+        full += all as u64;
+        let second = birthday(dob, 2);
+        let alive2 = c["date_of_death"].is_empty() || date(&c["date_of_death"]) >= second;
+        if second <= as_of() && alive2 {
+            aged2 += 1;
+            mcv2 += done_before("measles", 2, second) as u64;
+        }
+    }
+    for (col, ..) in doses {
+        assert_eq!(
+            row["received"][col].as_u64().unwrap(),
+            received.get(col).copied().unwrap_or(0),
+            "{b}: {col}"
+        );
+    }
+    assert_eq!(row["fully_immunized"].as_u64().unwrap(), full, "{b}");
+    assert_eq!(row["children_2y"].as_u64().unwrap(), aged2, "{b}");
+    assert_eq!(row["mcv2"].as_u64().unwrap(), mcv2, "{b}");
+    let (d1, d3) = (
+        row["received"]["dtp1"].as_u64().unwrap(),
+        row["received"]["dtp3"].as_u64().unwrap(),
+    );
+    if d1 > 0 {
+        let want = ((d1 - d3) as f64 * 1000.0 / d1 as f64).round() / 10.0;
+        assert_eq!(row["dtp_dropout_percent"].as_f64().unwrap(), want, "{b}");
+    }
+
+    let csv = run(
+        &db,
+        d,
+        &[
+            "report",
+            "coverage",
+            "--as-of",
+            AS_OF,
+            "--cohort",
+            "month",
+            "--cohorts",
+            "6",
+        ],
+    );
+    let rows = csv_rows(&csv);
+    assert!(!rows.is_empty(), "{b}");
+    assert!(
+        rows.iter()
+            .all(|r| r["cohort"].as_str() >= "2025-06" && r["cohort"].as_str() <= "2025-11"),
+        "{b}"
+    );
+    let html = run(
+        &db,
+        d,
+        &["report", "coverage", "--as-of", AS_OF, "--format", "html"],
+    );
+    assert!(
+        html.contains("Báo cáo tỷ lệ tiêm chủng")
+            && html.contains("<svg")
+            && html.contains("Tiêm đủ"),
+        "{b}"
+    );
 }
+on_each_backend!(coverage_counts_children_and_valid_doses_by_the_birthday);
 
 /// Whether a spreadsheet would read this cell as a formula (or shift it with a tab or CR).
 fn starts_a_formula(cell: &str) -> bool {

@@ -4,7 +4,7 @@
 
 use crate::support as common;
 
-use common::{all_backends, mail_digest, TestDb};
+use common::{mail_digest, TestDb};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
@@ -108,113 +108,109 @@ fn emails(dir: &Path) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn a_day_goes_out_once_and_a_week_never_repeats() {
-    for db in all_backends().await {
-        let b = db.backend;
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        fs::write(d.join("c.csv"), CITIZENS).unwrap();
-        fs::write(d.join("i.csv"), DOSES).unwrap();
-        fs::write(d.join("k.csv"), CARDS).unwrap();
-        vongdoi(&db, d, &["import", "citizens", "c.csv"]);
-        vongdoi(&db, d, &["import", "immunizations", "i.csv"]);
-        vongdoi(&db, d, &["import", "id-cards", "k.csv"]);
+async fn a_day_goes_out_once_and_a_week_never_repeats(db: TestDb) {
+    let b = db.backend;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("c.csv"), CITIZENS).unwrap();
+    fs::write(d.join("i.csv"), DOSES).unwrap();
+    fs::write(d.join("k.csv"), CARDS).unwrap();
+    vongdoi(&db, d, &["import", "citizens", "c.csv"]);
+    vongdoi(&db, d, &["import", "immunizations", "i.csv"]);
+    vongdoi(&db, d, &["import", "id-cards", "k.csv"]);
 
-        // A dry run writes nothing.
-        let dry = vongdoi(&db, d, &["run", "--as-of", "2026-11-17", "--dry-run"]);
-        assert!(
-            dry.contains("vaccination-due-soon") && !dry.contains("001196000001"),
-            "{b}: {dry}"
-        );
-        assert!(sms(d).is_empty() && emails(d).is_empty(), "{b}");
+    // A dry run writes nothing.
+    let dry = vongdoi(&db, d, &["run", "--as-of", "2026-11-17", "--dry-run"]);
+    assert!(
+        dry.contains("vaccination-due-soon") && !dry.contains("001196000001"),
+        "{b}: {dry}"
+    );
+    assert!(sms(d).is_empty() && emails(d).is_empty(), "{b}");
 
-        vongdoi(&db, d, &["run", "--as-of", "2026-11-17"]);
-        let first = sms(d);
-        assert_eq!(
-            first.len(),
-            1,
-            "{b}: the mother of twins gets one SMS: {first:?}"
-        );
-        let body = first.values().next().unwrap();
-        assert!(
-            body.contains("Nguyen Van An") && body.contains("Nguyen Thi Binh"),
-            "{b}: both twins, unaccented: {body}"
-        );
-        assert!(
-            body.is_ascii() && !body.contains("001226000002"),
-            "{b}: {body}"
-        );
-        let mails = emails(d);
-        assert_eq!(mails.len(), 1, "{b}: {mails:?}");
-        let eml = d.join("outbox/email").join(mails.iter().next().unwrap());
-        let mail = &mail_digest(&[&eml])[0];
-        let text = mail.text.clone().unwrap_or_default();
-        assert!(
-            mail.to == "cuong@example.vn"
-                && text.contains("Lê Văn Cường")
-                && text.contains("căn cước"),
-            "{b}: {mail:?}"
-        );
-        assert!(
-            mail.html
-                .as_deref()
-                .is_some_and(|h| h.contains("Lê Văn Cường") && h.contains("lang=\"vi\"")),
-            "{b}: an HTML part too: {mail:?}"
-        );
-        assert_eq!(
-            mail.message_id,
-            format!(
-                "<{}@vongdoi>",
-                mails.iter().next().unwrap().trim_end_matches(".eml")
-            )
-        );
-
-        // The same day again: nothing new.
-        let again = vongdoi(&db, d, &["run", "--as-of", "2026-11-17"]);
-        assert!(again.contains("đã gửi/sent 0"), "{b}: {again}");
-        assert_eq!(sms(d), first, "{b}");
-        assert_eq!(emails(d), mails, "{b}");
-
-        // A week of daily runs: no message repeats (sms() panics on a repeated id), no new
-        // notice until the next one is due (the overdue date, 2026-12-20).
-        for day in 18..=24 {
-            vongdoi(&db, d, &["run", "--as-of", &format!("2026-11-{day}")]);
-        }
-        assert_eq!(sms(d), first, "{b}: nothing new that week");
-        assert_eq!(emails(d), mails, "{b}");
-
-        // Doses recorded (on the due date): on the overdue date the twins' reminders stay silent; a missed
-        // day (12-20 .. 12-22 not run) is caught up on 12-23 for anything still open.
-        fs::write(
-            d.join("i2.csv"),
-            "personal_id,vaccine,date_given,place\n001226000002,PENTA,2026-11-20,\n001226000002,OPV,2026-11-20,\n001226000002,ROTA,2026-11-20,\n",
+    vongdoi(&db, d, &["run", "--as-of", "2026-11-17"]);
+    let first = sms(d);
+    assert_eq!(
+        first.len(),
+        1,
+        "{b}: the mother of twins gets one SMS: {first:?}"
+    );
+    let body = first.values().next().unwrap();
+    assert!(
+        body.contains("Nguyen Van An") && body.contains("Nguyen Thi Binh"),
+        "{b}: both twins, unaccented: {body}"
+    );
+    assert!(
+        body.is_ascii() && !body.contains("001226000002"),
+        "{b}: {body}"
+    );
+    let mails = emails(d);
+    assert_eq!(mails.len(), 1, "{b}: {mails:?}");
+    let eml = d.join("outbox/email").join(mails.iter().next().unwrap());
+    let mail = &mail_digest(&[&eml])[0];
+    let text = mail.text.clone().unwrap_or_default();
+    assert!(
+        mail.to == "cuong@example.vn" && text.contains("Lê Văn Cường") && text.contains("căn cước"),
+        "{b}: {mail:?}"
+    );
+    assert!(
+        mail.html
+            .as_deref()
+            .is_some_and(|h| h.contains("Lê Văn Cường") && h.contains("lang=\"vi\"")),
+        "{b}: an HTML part too: {mail:?}"
+    );
+    assert_eq!(
+        mail.message_id,
+        format!(
+            "<{}@vongdoi>",
+            mails.iter().next().unwrap().trim_end_matches(".eml")
         )
-        .unwrap();
-        let out = vongdoi(&db, d, &["import", "immunizations", "i2.csv"]);
-        assert!(out.contains("thêm/inserted 3"), "{b}: {out}");
-        vongdoi(&db, d, &["run", "--as-of", "2026-12-23"]);
-        let later = sms(d);
-        let new: Vec<&String> = later
-            .iter()
-            .filter(|(id, _)| !first.contains_key(*id))
-            .map(|(_, body)| body)
-            .collect();
-        assert_eq!(new.len(), 1, "{b}: {new:?}");
-        // Bình is overdue for her first doses; An, vaccinated, is told only of his second
-        // doses (due 12-20; their 3-day reminder of 12-17 caught up on 12-23).
-        let body = new[0];
-        assert!(
-            body.contains("be Nguyen Thi Binh da qua han tiem"),
-            "{b}: {body}"
-        );
-        assert!(!body.contains("be Nguyen Van An da qua han"), "{b}: {body}");
-        assert!(
-            body.contains("be Nguyen Van An den han tiem Bach hau, ho ga, uon van - mui 2"),
-            "{b}: {body}"
-        );
+    );
+
+    // The same day again: nothing new.
+    let again = vongdoi(&db, d, &["run", "--as-of", "2026-11-17"]);
+    assert!(again.contains("đã gửi/sent 0"), "{b}: {again}");
+    assert_eq!(sms(d), first, "{b}");
+    assert_eq!(emails(d), mails, "{b}");
+
+    // A week of daily runs: no message repeats (sms() panics on a repeated id), no new
+    // notice until the next one is due (the overdue date, 2026-12-20).
+    for day in 18..=24 {
+        vongdoi(&db, d, &["run", "--as-of", &format!("2026-11-{day}")]);
     }
+    assert_eq!(sms(d), first, "{b}: nothing new that week");
+    assert_eq!(emails(d), mails, "{b}");
+
+    // Doses recorded (on the due date): on the overdue date the twins' reminders stay silent; a missed
+    // day (12-20 .. 12-22 not run) is caught up on 12-23 for anything still open.
+    fs::write(
+        d.join("i2.csv"),
+        "personal_id,vaccine,date_given,place\n001226000002,PENTA,2026-11-20,\n001226000002,OPV,2026-11-20,\n001226000002,ROTA,2026-11-20,\n",
+    )
+    .unwrap();
+    let out = vongdoi(&db, d, &["import", "immunizations", "i2.csv"]);
+    assert!(out.contains("thêm/inserted 3"), "{b}: {out}");
+    vongdoi(&db, d, &["run", "--as-of", "2026-12-23"]);
+    let later = sms(d);
+    let new: Vec<&String> = later
+        .iter()
+        .filter(|(id, _)| !first.contains_key(*id))
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(new.len(), 1, "{b}: {new:?}");
+    // Bình is overdue for her first doses; An, vaccinated, is told only of his second
+    // doses (due 12-20; their 3-day reminder of 12-17 caught up on 12-23).
+    let body = new[0];
+    assert!(
+        body.contains("be Nguyen Thi Binh da qua han tiem"),
+        "{b}: {body}"
+    );
+    assert!(!body.contains("be Nguyen Van An da qua han"), "{b}: {body}");
+    assert!(
+        body.contains("be Nguyen Van An den han tiem Bach hau, ho ga, uon van - mui 2"),
+        "{b}: {body}"
+    );
 }
+on_each_backend!(a_day_goes_out_once_and_a_week_never_repeats);
 
 /// Runs `vongdoi run` and kills it after `after_ms` (it may have finished by then).
 fn run_and_kill(db: &TestDb, dir: &Path, as_of: &str, after_ms: u64) {
@@ -234,50 +230,48 @@ fn run_and_kill(db: &TestDb, dir: &Path, as_of: &str, after_ms: u64) {
     let _ = child.wait();
 }
 
-#[tokio::test]
-async fn killed_runs_lose_nothing_and_repeat_nothing() {
-    for db in all_backends().await {
-        let b = db.backend;
-        let reference_db = common::sqlite().await;
-        let (reference, killed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        for (db, dir) in [(&reference_db, reference.path()), (&db, killed.path())] {
-            vongdoi(
-                db,
-                dir,
-                &[
-                    "demo",
-                    "--population",
-                    "3000",
-                    "--seed",
-                    "5",
-                    "--as-of",
-                    "2026-11-21",
-                ],
-            );
-        }
+async fn killed_runs_lose_nothing_and_repeat_nothing(db: TestDb) {
+    let b = db.backend;
+    let reference_db = common::sqlite().await;
+    let (reference, killed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for (db, dir) in [(&reference_db, reference.path()), (&db, killed.path())] {
         vongdoi(
-            &reference_db,
-            reference.path(),
-            &["run", "--as-of", "2026-11-21"],
-        );
-        // Kill at several moments (the lease of a killed run must expire before another
-        // process may take the day over, so the kills fall inside one process's lease: each
-        // restart is the same owner only by chance — the lease is what is tested below).
-        for ms in [150, 400, 900] {
-            run_and_kill(&db, killed.path(), "2026-11-21", ms);
-        }
-        let _ = sms(killed.path()); // no SMS written twice so far
-        vongdoi_with_lease_expired(&db, killed.path());
-        let (done, want) = (sent_content(killed.path()), sent_content(reference.path()));
-        assert!(!want.0.is_empty() && !want.1.is_empty(), "{b}");
-        assert_eq!(done, want, "{b}: the same messages as a run never killed");
-        assert_eq!(
-            emails(killed.path()).len(),
-            want.1.len(),
-            "{b}: one file per email"
+            db,
+            dir,
+            &[
+                "demo",
+                "--population",
+                "3000",
+                "--seed",
+                "5",
+                "--as-of",
+                "2026-11-21",
+            ],
         );
     }
+    vongdoi(
+        &reference_db,
+        reference.path(),
+        &["run", "--as-of", "2026-11-21"],
+    );
+    // Kill at several moments (the lease of a killed run must expire before another
+    // process may take the day over, so the kills fall inside one process's lease: each
+    // restart is the same owner only by chance — the lease is what is tested below).
+    for ms in [150, 400, 900] {
+        run_and_kill(&db, killed.path(), "2026-11-21", ms);
+    }
+    let _ = sms(killed.path()); // no SMS written twice so far
+    vongdoi_with_lease_expired(&db, killed.path());
+    let (done, want) = (sent_content(killed.path()), sent_content(reference.path()));
+    assert!(!want.0.is_empty() && !want.1.is_empty(), "{b}");
+    assert_eq!(done, want, "{b}: the same messages as a run never killed");
+    assert_eq!(
+        emails(killed.path()).len(),
+        want.1.len(),
+        "{b}: one file per email"
+    );
 }
+on_each_backend!(killed_runs_lose_nothing_and_repeat_nothing);
 
 /// Finishes a killed day. A killed process leaves its run lease and message leases behind;
 /// they expire (10 and 5 minutes); the test moves them into the past instead of waiting.
@@ -327,53 +321,51 @@ fn vongdoi_with_lease_expired(db: &TestDb, dir: &Path) {
     vongdoi(db, dir, &["run", "--as-of", "2026-11-21"]);
 }
 
-#[tokio::test]
-async fn two_instances_on_one_database_send_each_message_once() {
-    for db in all_backends().await {
-        let b = db.backend;
-        let reference_db = common::sqlite().await;
-        let (reference, shared) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        for (db, dir) in [(&reference_db, reference.path()), (&db, shared.path())] {
-            vongdoi(
-                db,
-                dir,
-                &[
-                    "demo",
-                    "--population",
-                    "3000",
-                    "--seed",
-                    "9",
-                    "--as-of",
-                    "2026-11-21",
-                ],
-            );
-        }
+async fn two_instances_on_one_database_send_each_message_once(db: TestDb) {
+    let b = db.backend;
+    let reference_db = common::sqlite().await;
+    let (reference, shared) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for (db, dir) in [(&reference_db, reference.path()), (&db, shared.path())] {
         vongdoi(
-            &reference_db,
-            reference.path(),
-            &["run", "--as-of", "2026-11-21"],
+            db,
+            dir,
+            &[
+                "demo",
+                "--population",
+                "3000",
+                "--seed",
+                "9",
+                "--as-of",
+                "2026-11-21",
+            ],
         );
-        let spawn = || {
-            Command::new(env!("CARGO_BIN_EXE_vongdoi"))
-                .args(["run", "--as-of", "2026-11-21"])
-                .current_dir(shared.path())
-                .env("DATABASE_URL", &db.url)
-                .env("VONGDOI_LOG", "error")
-                .env("VONGDOI_SMS_WINDOW", "00:00-24:00")
-                .env("VONGDOI_SMS_MAX_SEGMENTS", "10")
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap()
-        };
-        let (mut one, mut two) = (spawn(), spawn());
-        assert!(
-            one.wait().unwrap().success() && two.wait().unwrap().success(),
-            "{b}"
-        );
-        // Whichever instance scanned, a last pass delivers anything the other left queued.
-        vongdoi(&db, shared.path(), &["run", "--as-of", "2026-11-21"]);
-        let want = sent_content(reference.path());
-        assert!(!want.0.is_empty() && !want.1.is_empty(), "{b}");
-        assert_eq!(sent_content(shared.path()), want, "{b}");
     }
+    vongdoi(
+        &reference_db,
+        reference.path(),
+        &["run", "--as-of", "2026-11-21"],
+    );
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_vongdoi"))
+            .args(["run", "--as-of", "2026-11-21"])
+            .current_dir(shared.path())
+            .env("DATABASE_URL", &db.url)
+            .env("VONGDOI_LOG", "error")
+            .env("VONGDOI_SMS_WINDOW", "00:00-24:00")
+            .env("VONGDOI_SMS_MAX_SEGMENTS", "10")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut one, mut two) = (spawn(), spawn());
+    assert!(
+        one.wait().unwrap().success() && two.wait().unwrap().success(),
+        "{b}"
+    );
+    // Whichever instance scanned, a last pass delivers anything the other left queued.
+    vongdoi(&db, shared.path(), &["run", "--as-of", "2026-11-21"]);
+    let want = sent_content(reference.path());
+    assert!(!want.0.is_empty() && !want.1.is_empty(), "{b}");
+    assert_eq!(sent_content(shared.path()), want, "{b}");
 }
+on_each_backend!(two_instances_on_one_database_send_each_message_once);

@@ -13,7 +13,7 @@ use crate::support as common;
 
 use common::api::*;
 use common::browser::{chromium, HEADLESS};
-use common::{all_backends, serve, TestDb};
+use common::{serve, TestDb};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -110,408 +110,404 @@ fn adult_in<'a>(all: &'a [Row], commune: &str, skip: &[&str]) -> &'a Row {
         .unwrap_or_else(|| panic!("an adult with a phone and a household of several in {commune}"))
 }
 
-#[tokio::test]
-async fn links_never_show_anyone_outside_the_callers_area() {
-    for db in all_backends().await {
-        let b = db.backend;
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path();
-        demo(&db, dir);
-        let all = citizens(&db, dir);
-        let home_pins: HashSet<String> = all
-            .iter()
-            .filter(|c| c["commune_code"] == HOME)
-            .map(|c| c["personal_id"].clone())
-            .collect();
-        // The outsiders: an adult of another province with a phone and a household, and the
-        // members of that household.
-        let o = adult_in(&all, FAR, &[]).clone();
-        let o2 = adult_in(&all, FAR, &[&o["personal_id"]]).clone();
-        let far_household: Vec<&Row> = all
-            .iter()
-            .filter(|c| c["household_id"] == o["household_id"])
-            .collect();
-        assert!(far_household.len() >= 2, "{b}: a household of several");
-        // What must never show: their phones and e-mails, and their names where no resident of
-        // the area has the same one (common names are shared across the country).
-        let home_names: HashSet<&str> = all
-            .iter()
-            .filter(|c| c["commune_code"] == HOME)
-            .map(|c| c["full_name"].as_str())
-            .collect();
-        let mut secrets: Vec<String> = Vec::new();
-        for p in far_household.iter().copied().chain([&o2]) {
-            if !home_names.contains(p["full_name"].as_str()) {
-                secrets.push(p["full_name"].clone());
-            }
-            for k in ["phone", "email"] {
-                if !p[k].is_empty() {
-                    secrets.push(p[k].clone());
-                }
+async fn links_never_show_anyone_outside_the_callers_area(db: TestDb) {
+    let b = db.backend;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    demo(&db);
+    let all = citizens(&db, dir);
+    let home_pins: HashSet<String> = all
+        .iter()
+        .filter(|c| c["commune_code"] == HOME)
+        .map(|c| c["personal_id"].clone())
+        .collect();
+    // The outsiders: an adult of another province with a phone and a household, and the
+    // members of that household.
+    let o = adult_in(&all, FAR, &[]).clone();
+    let o2 = adult_in(&all, FAR, &[&o["personal_id"]]).clone();
+    let far_household: Vec<&Row> = all
+        .iter()
+        .filter(|c| c["household_id"] == o["household_id"])
+        .collect();
+    assert!(far_household.len() >= 2, "{b}: a household of several");
+    // What must never show: their phones and e-mails, and their names where no resident of
+    // the area has the same one (common names are shared across the country).
+    let home_names: HashSet<&str> = all
+        .iter()
+        .filter(|c| c["commune_code"] == HOME)
+        .map(|c| c["full_name"].as_str())
+        .collect();
+    let mut secrets: Vec<String> = Vec::new();
+    for p in far_household.iter().copied().chain([&o2]) {
+        if !home_names.contains(p["full_name"].as_str()) {
+            secrets.push(p["full_name"].clone());
+        }
+        for k in ["phone", "email"] {
+            if !p[k].is_empty() {
+                secrets.push(p[k].clone());
             }
         }
-        let h = adult_in(&all, HOME, &[]).clone();
-
-        let registrar = key(
-            &db,
-            dir,
-            "hotich",
-            &["--role", "registrar", "--commune", HOME],
-        );
-        let health = key(&db, dir, "yte", &["--role", "health", "--commune", HOME]);
-        let mut served = serve(&db, dir, &["--no-schedule"], &[]);
-        let c = Client {
-            http: reqwest::Client::new(),
-            base: served.base.clone(),
-        };
-        let at = |pin: &str| format!("/api/citizens/{pin}");
-        // The child: one on today's vaccination list, so the list's contact column is walked.
-        let (_, _, body) = c
-            .get(Some(&health), "/api/reports/vaccination?format=json")
-            .await;
-        let listed: Value = serde_json::from_str(&body).unwrap();
-        let k_pin = listed["rows"][0]["personal_id"]
-            .as_str()
-            .expect("a child on the list");
-        let k = all
-            .iter()
-            .find(|c| c["personal_id"] == k_pin)
-            .unwrap()
-            .clone();
-
-        // 1. The registrar cannot write a link to anyone outside its area, and the answer for
-        //    someone elsewhere is the answer for someone who does not exist.
-        let nobody = format!("{}999997", &o["personal_id"][..6]);
-        for field in ["mother_id", "father_id", "guardian_id"] {
-            let mut said = Vec::new();
-            for target in [&o["personal_id"], &nobody] {
-                let p = problem(
-                    b,
-                    field,
-                    &c.send(
-                        reqwest::Method::PATCH,
-                        &registrar,
-                        &at(&h["personal_id"]),
-                        json!({ field: target }),
-                        &[],
-                    )
-                    .await,
-                    400,
-                );
-                assert_eq!(p["errors"][0]["field"], field, "{b}: {p}");
-                said.push(p["errors"][0]["reason"].clone());
-            }
-            assert_eq!(said[0], said[1], "{b}: {field}: the same words for both");
-        }
-        let p = problem(
-            b,
-            "household elsewhere",
-            &c.send(
-                reqwest::Method::PATCH,
-                &registrar,
-                &at(&h["personal_id"]),
-                json!({"household_id": o["household_id"]}),
-                &[],
-            )
-            .await,
-            400,
-        );
-        assert_eq!(p["errors"][0]["field"], "household_id", "{b}: {p}");
-        let newborn = format!("{}326999991", &k["personal_id"][..3]);
-        problem(
-            b,
-            "new child with a mother elsewhere",
-            &c.send(
-                reqwest::Method::POST,
-                &registrar,
-                "/api/citizens",
-                json!({"personal_id": newborn, "full_name": "Lê Văn Mới", "sex": "M",
-                       "date_of_birth": "2026-10-01", "commune_code": HOME, "mother_id": o["personal_id"]}),
-                &[],
-            )
-            .await,
-            400,
-        );
-        // A link inside the area is still the registrar's to write.
-        let (status, _, body) = c
-            .send(
-                reqwest::Method::PATCH,
-                &registrar,
-                &at(&k["personal_id"]),
-                json!({"guardian_id": h["personal_id"]}),
-                &[],
-            )
-            .await;
-        assert_eq!(status, 200, "{b}: {body}");
-
-        // 2. Links that cross areas legitimately (the operator's import): a child here whose
-        //    household, mother, father are elsewhere; a child elsewhere whose mother lives here.
-        let mut k_linked = k.clone();
-        k_linked.insert("household_id".into(), o["household_id"].clone());
-        k_linked.insert("mother_id".into(), o["personal_id"].clone());
-        k_linked.insert("father_id".into(), o2["personal_id"].clone());
-        k_linked.insert("guardian_id".into(), o["personal_id"].clone());
-        let far_child = all
-            .iter()
-            .find(|c| c["commune_code"] == FAR && c["date_of_birth"].as_str() > "2020-01-01")
-            .unwrap();
-        let mut child_link = far_child.clone();
-        child_link.insert("mother_id".into(), h["personal_id"].clone());
-        if !home_names.contains(far_child["full_name"].as_str()) {
-            secrets.push(far_child["full_name"].clone());
-        }
-        import_rows(&db, dir, &[k_linked, child_link]);
-        // …and a PATCH of another field keeps those links (they are not this key's doing).
-        let (status, _, body) = c
-            .send(
-                reqwest::Method::PATCH,
-                &registrar,
-                &at(&k["personal_id"]),
-                json!({"language": "vi"}),
-                &[],
-            )
-            .await;
-        assert_eq!(status, 200, "{b}: an unrelated edit is not refused: {body}");
-
-        // 3. Every response that names a person, walked field by field.
-        for (who, key_) in [("registrar", &registrar), ("health", &health)] {
-            let (status, _, body) = c.get(Some(key_), &at(&k["personal_id"])).await;
-            assert_eq!(status, 200, "{b}: {body}");
-            let doc: Value = serde_json::from_str(&body).unwrap();
-            walk(
-                &doc,
-                &home_pins,
-                &secrets,
-                &format!("{b}: {who}: the child"),
-            );
-            assert_eq!(doc["household"].as_array().unwrap().len(), 0, "{b}: {doc}");
-            assert!(
-                doc["household_withheld"].as_u64().unwrap() >= 2,
-                "{b}: {doc}"
-            );
-            let roles: Vec<(&str, bool)> = doc["guardians"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|g| {
-                    (
-                        g["role"].as_str().unwrap(),
-                        g["withheld"].as_bool().unwrap(),
-                    )
-                })
-                .collect();
-            assert_eq!(
-                roles,
-                [("mother", true), ("father", true), ("guardian", true)],
-                "{b}: {doc}"
-            );
-            let (status, _, body) = c.get(Some(key_), &at(&h["personal_id"])).await;
-            assert_eq!(status, 200, "{b}: {body}");
-            let doc: Value = serde_json::from_str(&body).unwrap();
-            walk(
-                &doc,
-                &home_pins,
-                &secrets,
-                &format!("{b}: {who}: the mother"),
-            );
-        }
-        for (kind, key_) in [("vaccination", &health), ("id-cards", &registrar)] {
-            let (status, _, body) = c
-                .get(Some(key_), &format!("/api/reports/{kind}?format=json"))
-                .await;
-            assert_eq!(status, 200, "{b}: {kind}: {body}");
-            let doc: Value = serde_json::from_str(&body).unwrap();
-            walk(&doc, &home_pins, &secrets, &format!("{b}: {kind} report"));
-            let (_, _, csv_text) = c
-                .get(Some(key_), &format!("/api/reports/{kind}?format=csv"))
-                .await;
-            for s in &secrets {
-                assert!(!csv_text.contains(s.as_str()), "{b}: {kind} csv shows {s}");
-            }
-        }
-        let (_, _, body) = c
-            .get(Some(&health), "/api/reports/vaccination?format=json")
-            .await;
-        let doc: Value = serde_json::from_str(&body).unwrap();
-        let k_rows: Vec<&Value> = doc["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["personal_id"] == k["personal_id"].as_str())
-            .collect();
-        assert!(!k_rows.is_empty(), "{b}: the linked child is still listed");
-        assert!(
-            k_rows.iter().all(|r| r["guardian_name"].is_null()),
-            "{b}: with no contact from elsewhere: {k_rows:?}"
-        );
-
-        // 4. The staff citizen page, signed in as staff are.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let session = staff_session(&http, &c.base, &health).await;
-        let page = http
-            .get(format!("{}/staff/citizens/{}", c.base, k["personal_id"]))
-            .header("cookie", &session)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(page.contains(&k["personal_id"]), "{b}: the page: {page}");
-        for s in &secrets {
-            assert!(!page.contains(s.as_str()), "{b}: the staff page shows {s}");
-        }
-        let list = http
-            .get(format!("{}/staff/vaccination", c.base))
-            .header("cookie", &session)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        for s in &secrets {
-            assert!(!list.contains(s.as_str()), "{b}: the list page shows {s}");
-        }
-
-        // 5. Nothing of the outsiders was read, so the audit trail holds no read of them.
-        for p in far_household
-            .iter()
-            .map(|p| &p["personal_id"])
-            .chain([&o2["personal_id"]])
-        {
-            assert!(audit_rows(&db, dir, p).is_empty(), "{b}: {p} was read");
-        }
-        let (ok, printed) = served.terminate();
-        assert!(ok, "{b}: {printed}");
     }
-}
+    let h = adult_in(&all, HOME, &[]).clone();
 
-#[tokio::test]
-async fn the_access_log_follows_a_personal_id_change() {
-    for db in all_backends().await {
-        let b = db.backend;
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path();
-        demo(&db, dir);
-        let all = citizens(&db, dir);
-        let old = child_in(&all, HOME);
-        let registrar = key(
-            &db,
-            dir,
-            "hotich",
-            &["--role", "registrar", "--commune", HOME],
-        );
-        let mut served = serve(&db, dir, &["--no-schedule"], &[]);
-        let c = Client {
-            http: reqwest::Client::new(),
-            base: served.base.clone(),
-        };
-        for _ in 0..3 {
-            let (status, _, body) = c
-                .get(Some(&registrar), &format!("/api/citizens/{old}"))
-                .await;
-            assert_eq!(status, 200, "{b}: {body}");
+    let registrar = key(
+        &db,
+        dir,
+        "hotich",
+        &["--role", "registrar", "--commune", HOME],
+    );
+    let health = key(&db, dir, "yte", &["--role", "health", "--commune", HOME]);
+    let mut served = serve(&db, dir, &["--no-schedule"], &[]);
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: served.base.clone(),
+    };
+    let at = |pin: &str| format!("/api/citizens/{pin}");
+    // The child: one on today's vaccination list, so the list's contact column is walked.
+    let (_, _, body) = c
+        .get(Some(&health), "/api/reports/vaccination?format=json")
+        .await;
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    let k_pin = listed["rows"][0]["personal_id"]
+        .as_str()
+        .expect("a child on the list");
+    let k = all
+        .iter()
+        .find(|c| c["personal_id"] == k_pin)
+        .unwrap()
+        .clone();
+
+    // 1. The registrar cannot write a link to anyone outside its area, and the answer for
+    //    someone elsewhere is the answer for someone who does not exist.
+    let nobody = format!("{}999997", &o["personal_id"][..6]);
+    for field in ["mother_id", "father_id", "guardian_id"] {
+        let mut said = Vec::new();
+        for target in [&o["personal_id"], &nobody] {
+            let p = problem(
+                b,
+                field,
+                &c.send(
+                    reqwest::Method::PATCH,
+                    &registrar,
+                    &at(&h["personal_id"]),
+                    json!({ field: target }),
+                    &[],
+                )
+                .await,
+                400,
+            );
+            assert_eq!(p["errors"][0]["field"], field, "{b}: {p}");
+            said.push(p["errors"][0]["reason"].clone());
         }
-        let new = format!(
-            "{}{}",
-            &old[..6],
-            if &old[6..] == "999990" {
-                "999991"
-            } else {
-                "999990"
-            }
-        );
-        run(
-            &db,
-            dir,
-            &[
-                "citizen",
-                "change-id",
-                &old,
-                &new,
-                "--reason",
-                "cấp lại / re-established",
-            ],
-        );
-        let (status, _, body) = c
-            .get(Some(&registrar), &format!("/api/citizens/{new}/access-log"))
-            .await;
+        assert_eq!(said[0], said[1], "{b}: {field}: the same words for both");
+    }
+    let p = problem(
+        b,
+        "household elsewhere",
+        &c.send(
+            reqwest::Method::PATCH,
+            &registrar,
+            &at(&h["personal_id"]),
+            json!({"household_id": o["household_id"]}),
+            &[],
+        )
+        .await,
+        400,
+    );
+    assert_eq!(p["errors"][0]["field"], "household_id", "{b}: {p}");
+    let newborn = format!("{}326999991", &k["personal_id"][..3]);
+    problem(
+        b,
+        "new child with a mother elsewhere",
+        &c.send(
+            reqwest::Method::POST,
+            &registrar,
+            "/api/citizens",
+            json!({"personal_id": newborn, "full_name": "Lê Văn Mới", "sex": "M",
+                   "date_of_birth": "2026-10-01", "commune_code": HOME, "mother_id": o["personal_id"]}),
+            &[],
+        )
+        .await,
+        400,
+    );
+    // A link inside the area is still the registrar's to write.
+    let (status, _, body) = c
+        .send(
+            reqwest::Method::PATCH,
+            &registrar,
+            &at(&k["personal_id"]),
+            json!({"guardian_id": h["personal_id"]}),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{b}: {body}");
+
+    // 2. Links that cross areas legitimately (the operator's import): a child here whose
+    //    household, mother, father are elsewhere; a child elsewhere whose mother lives here.
+    let mut k_linked = k.clone();
+    k_linked.insert("household_id".into(), o["household_id"].clone());
+    k_linked.insert("mother_id".into(), o["personal_id"].clone());
+    k_linked.insert("father_id".into(), o2["personal_id"].clone());
+    k_linked.insert("guardian_id".into(), o["personal_id"].clone());
+    let far_child = all
+        .iter()
+        .find(|c| c["commune_code"] == FAR && c["date_of_birth"].as_str() > "2020-01-01")
+        .unwrap();
+    let mut child_link = far_child.clone();
+    child_link.insert("mother_id".into(), h["personal_id"].clone());
+    if !home_names.contains(far_child["full_name"].as_str()) {
+        secrets.push(far_child["full_name"].clone());
+    }
+    import_rows(&db, dir, &[k_linked, child_link]);
+    // …and a PATCH of another field keeps those links (they are not this key's doing).
+    let (status, _, body) = c
+        .send(
+            reqwest::Method::PATCH,
+            &registrar,
+            &at(&k["personal_id"]),
+            json!({"language": "vi"}),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{b}: an unrelated edit is not refused: {body}");
+
+    // 3. Every response that names a person, walked field by field.
+    for (who, key_) in [("registrar", &registrar), ("health", &health)] {
+        let (status, _, body) = c.get(Some(key_), &at(&k["personal_id"])).await;
         assert_eq!(status, 200, "{b}: {body}");
-        let log: Value = serde_json::from_str(&body).unwrap();
-        let reads = log["reads"]
+        let doc: Value = serde_json::from_str(&body).unwrap();
+        walk(
+            &doc,
+            &home_pins,
+            &secrets,
+            &format!("{b}: {who}: the child"),
+        );
+        assert_eq!(doc["household"].as_array().unwrap().len(), 0, "{b}: {doc}");
+        assert!(
+            doc["household_withheld"].as_u64().unwrap() >= 2,
+            "{b}: {doc}"
+        );
+        let roles: Vec<(&str, bool)> = doc["guardians"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|r| r["action"] == "read" && r["key_name"] == "hotich")
-            .count();
-        assert_eq!(reads, 3, "{b}: the reads made under the old ID: {log}");
-        let cli: Vec<Value> = audit_rows(&db, dir, &new);
-        assert!(
-            cli.iter().filter(|r| r["action"] == "read").count() >= 3,
-            "{b}: `vongdoi audit --citizen NEW` too: {cli:?}"
+            .map(|g| {
+                (
+                    g["role"].as_str().unwrap(),
+                    g["withheld"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            roles,
+            [("mother", true), ("father", true), ("guardian", true)],
+            "{b}: {doc}"
         );
-        // The given-up ID registered again, to someone else: the two people's reads stay apart,
-        // and the newcomer's record does not show the first person's change of ID.
-        let first = all.iter().find(|r| r["personal_id"] == old).unwrap();
+        let (status, _, body) = c.get(Some(key_), &at(&h["personal_id"])).await;
+        assert_eq!(status, 200, "{b}: {body}");
+        let doc: Value = serde_json::from_str(&body).unwrap();
+        walk(
+            &doc,
+            &home_pins,
+            &secrets,
+            &format!("{b}: {who}: the mother"),
+        );
+    }
+    for (kind, key_) in [("vaccination", &health), ("id-cards", &registrar)] {
         let (status, _, body) = c
-            .send(
-                reqwest::Method::POST,
-                &registrar,
-                "/api/citizens",
-                json!({"personal_id": old, "full_name": "Người Khác", "sex": first["sex"],
-                       "date_of_birth": first["date_of_birth"], "commune_code": HOME}),
-                &[],
-            )
+            .get(Some(key_), &format!("/api/reports/{kind}?format=json"))
             .await;
-        assert_eq!(status, 201, "{b}: {body}");
-        let (_, _, body) = c
+        assert_eq!(status, 200, "{b}: {kind}: {body}");
+        let doc: Value = serde_json::from_str(&body).unwrap();
+        walk(&doc, &home_pins, &secrets, &format!("{b}: {kind} report"));
+        let (_, _, csv_text) = c
+            .get(Some(key_), &format!("/api/reports/{kind}?format=csv"))
+            .await;
+        for s in &secrets {
+            assert!(!csv_text.contains(s.as_str()), "{b}: {kind} csv shows {s}");
+        }
+    }
+    let (_, _, body) = c
+        .get(Some(&health), "/api/reports/vaccination?format=json")
+        .await;
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    let k_rows: Vec<&Value> = doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["personal_id"] == k["personal_id"].as_str())
+        .collect();
+    assert!(!k_rows.is_empty(), "{b}: the linked child is still listed");
+    assert!(
+        k_rows.iter().all(|r| r["guardian_name"].is_null()),
+        "{b}: with no contact from elsewhere: {k_rows:?}"
+    );
+
+    // 4. The staff citizen page, signed in as staff are.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let session = staff_session(&http, &c.base, &health).await;
+    let page = http
+        .get(format!("{}/staff/citizens/{}", c.base, k["personal_id"]))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&k["personal_id"]), "{b}: the page: {page}");
+    for s in &secrets {
+        assert!(!page.contains(s.as_str()), "{b}: the staff page shows {s}");
+    }
+    let list = http
+        .get(format!("{}/staff/vaccination", c.base))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for s in &secrets {
+        assert!(!list.contains(s.as_str()), "{b}: the list page shows {s}");
+    }
+
+    // 5. Nothing of the outsiders was read, so the audit trail holds no read of them.
+    for p in far_household
+        .iter()
+        .map(|p| &p["personal_id"])
+        .chain([&o2["personal_id"]])
+    {
+        assert!(audit_rows(&db, dir, p).is_empty(), "{b}: {p} was read");
+    }
+    let (ok, printed) = served.terminate();
+    assert!(ok, "{b}: {printed}");
+}
+on_each_backend!(links_never_show_anyone_outside_the_callers_area);
+
+async fn the_access_log_follows_a_personal_id_change(db: TestDb) {
+    let b = db.backend;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    demo(&db);
+    let all = citizens(&db, dir);
+    let old = child_in(&all, HOME);
+    let registrar = key(
+        &db,
+        dir,
+        "hotich",
+        &["--role", "registrar", "--commune", HOME],
+    );
+    let mut served = serve(&db, dir, &["--no-schedule"], &[]);
+    let c = Client {
+        http: reqwest::Client::new(),
+        base: served.base.clone(),
+    };
+    for _ in 0..3 {
+        let (status, _, body) = c
             .get(Some(&registrar), &format!("/api/citizens/{old}"))
             .await;
-        let doc: Value = serde_json::from_str(&body).unwrap();
-        assert!(
-            !body.contains(&new),
-            "{b}: the newcomer's record names the first person's new ID: {doc}"
-        );
-        let reads_of = |log: &str| -> usize {
-            let v: Value = serde_json::from_str(log).unwrap();
-            v["reads"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|r| r["action"] == "read")
-                .count()
-        };
-        let (_, _, log) = c
-            .get(Some(&registrar), &format!("/api/citizens/{old}/access-log"))
-            .await;
-        assert_eq!(
-            reads_of(&log),
-            1,
-            "{b}: the newcomer's log holds their one read: {log}"
-        );
-        let (_, _, log) = c
-            .get(Some(&registrar), &format!("/api/citizens/{new}/access-log"))
-            .await;
-        assert_eq!(
-            reads_of(&log),
-            3,
-            "{b}: the first person's log is unchanged: {log}"
-        );
-        let (ok, printed) = served.terminate();
-        assert!(ok, "{b}: {printed}");
+        assert_eq!(status, 200, "{b}: {body}");
     }
+    let new = format!(
+        "{}{}",
+        &old[..6],
+        if &old[6..] == "999990" {
+            "999991"
+        } else {
+            "999990"
+        }
+    );
+    run(
+        &db,
+        dir,
+        &[
+            "citizen",
+            "change-id",
+            &old,
+            &new,
+            "--reason",
+            "cấp lại / re-established",
+        ],
+    );
+    let (status, _, body) = c
+        .get(Some(&registrar), &format!("/api/citizens/{new}/access-log"))
+        .await;
+    assert_eq!(status, 200, "{b}: {body}");
+    let log: Value = serde_json::from_str(&body).unwrap();
+    let reads = log["reads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "read" && r["key_name"] == "hotich")
+        .count();
+    assert_eq!(reads, 3, "{b}: the reads made under the old ID: {log}");
+    let cli: Vec<Value> = audit_rows(&db, dir, &new);
+    assert!(
+        cli.iter().filter(|r| r["action"] == "read").count() >= 3,
+        "{b}: `vongdoi audit --citizen NEW` too: {cli:?}"
+    );
+    // The given-up ID registered again, to someone else: the two people's reads stay apart,
+    // and the newcomer's record does not show the first person's change of ID.
+    let first = all.iter().find(|r| r["personal_id"] == old).unwrap();
+    let (status, _, body) = c
+        .send(
+            reqwest::Method::POST,
+            &registrar,
+            "/api/citizens",
+            json!({"personal_id": old, "full_name": "Người Khác", "sex": first["sex"],
+                   "date_of_birth": first["date_of_birth"], "commune_code": HOME}),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201, "{b}: {body}");
+    let (_, _, body) = c
+        .get(Some(&registrar), &format!("/api/citizens/{old}"))
+        .await;
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        !body.contains(&new),
+        "{b}: the newcomer's record names the first person's new ID: {doc}"
+    );
+    let reads_of = |log: &str| -> usize {
+        let v: Value = serde_json::from_str(log).unwrap();
+        v["reads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["action"] == "read")
+            .count()
+    };
+    let (_, _, log) = c
+        .get(Some(&registrar), &format!("/api/citizens/{old}/access-log"))
+        .await;
+    assert_eq!(
+        reads_of(&log),
+        1,
+        "{b}: the newcomer's log holds their one read: {log}"
+    );
+    let (_, _, log) = c
+        .get(Some(&registrar), &format!("/api/citizens/{new}/access-log"))
+        .await;
+    assert_eq!(
+        reads_of(&log),
+        3,
+        "{b}: the first person's log is unchanged: {log}"
+    );
+    let (ok, printed) = served.terminate();
+    assert!(ok, "{b}: {printed}");
 }
+on_each_backend!(the_access_log_follows_a_personal_id_change);
 
 #[tokio::test]
 async fn another_site_cannot_sign_a_browser_in() {
     let db = common::sqlite().await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    demo(&db, dir);
+    demo(&db);
     let health = key(&db, dir, "yte", &["--role", "health", "--commune", HOME]);
     let mut served = serve(&db, dir, &["--no-schedule"], &[]);
     let base = served.base.clone();
@@ -611,7 +607,7 @@ async fn one_key_cannot_starve_the_others() {
     let db = common::sqlite().await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    demo(&db, dir);
+    demo(&db);
     let all = citizens(&db, dir);
     let child = child_in(&all, HOME);
     let greedy = key(&db, dir, "yte-1", &["--role", "health", "--commune", HOME]);
@@ -723,7 +719,7 @@ async fn every_route_enforces_the_roles_it_documents() {
     let db = common::sqlite().await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    demo(&db, dir);
+    demo(&db);
     let all = citizens(&db, dir);
     let pin = child_in(&all, HOME);
     let roles = ["admin", "registrar", "health", "education", "auditor"];

@@ -18,22 +18,21 @@ pub fn run(db: &TestDb, dir: &Path, args: &[&str]) -> String {
     out
 }
 
-pub fn demo(db: &TestDb, dir: &Path) {
-    run(
-        db,
-        dir,
-        &[
-            "demo",
-            "--population",
-            "3000",
-            "--seed",
-            "7",
-            "--communes",
-            &format!("{HOME},{NEIGHBOUR},{FAR}"),
-            "--as-of",
-            AS_OF,
-        ],
-    );
+/// The demo registry of the three communes (built once per backend, copied: `support::demo`).
+pub fn demo(db: &TestDb) {
+    let communes = format!("{HOME},{NEIGHBOUR},{FAR}");
+    let args = [
+        "demo",
+        "--population",
+        "3000",
+        "--seed",
+        "7",
+        "--communes",
+        &communes,
+        "--as-of",
+        AS_OF,
+    ];
+    super::demo::fill(db, &args);
 }
 
 /// Creates a key through the CLI and returns it (the one line on standard output).

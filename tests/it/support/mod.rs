@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod browser;
+pub mod demo;
 pub mod rules;
 
 use sqlx::{Connection, Executor, PgConnection};
@@ -91,6 +92,27 @@ pub async fn postgres(admin: &str) -> TestDb {
         _dir: None,
         pg_admin: Some((admin.to_string(), name)),
     }
+}
+
+/// Makes `$name(db: TestDb)` a test case per backend: `$name::sqlite` and `$name::postgres`,
+/// so a failure names its backend and the two run in parallel. (A function and a module may
+/// share a name: they live in different namespaces.) Without `VONGDOI_TEST_POSTGRES_URL` the
+/// PostgreSQL case passes with a note — except under CI, where `postgres_admin_url` fails it.
+macro_rules! on_each_backend {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::support::sqlite().await).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(admin) = $crate::support::postgres_admin_url() {
+                    super::$name($crate::support::postgres(&admin).await).await
+                }
+            }
+        }
+    )+};
 }
 
 /// A fresh empty database on every backend available.
