@@ -7,6 +7,7 @@
 mod support;
 
 mod api;
+mod api_contract;
 mod delivery;
 mod forecast_cli;
 mod import_export;
