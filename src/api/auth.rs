@@ -147,23 +147,81 @@ pub fn within_rate(api: &ApiState, key: &KeyInfo) -> ApiResult<()> {
     })
 }
 
+/// The browser session cookie of the staff pages (a person's or a key's).
+pub const SESSION_COOKIE: &str = "vongdoi_session";
+/// The header that unsafe `/api` requests on a session must carry (`GET /api/session`).
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The caller behind a session id: a person's account or a key signed in on the pages. None
+/// when the session has ended, expired, or its account or key is disabled or revoked.
+pub async fn session_of(api: &ApiState, session: &str) -> ApiResult<Option<KeyInfo>> {
+    if session.len() != 64 {
+        return Ok(None);
+    }
+    let hash = sha256_hex(session);
+    let now = chrono::Utc::now();
+    if let Some(user) = api.app.store.session_user(&hash, now).await? {
+        return Ok(KeyInfo::from_user(&user));
+    }
+    let row = api.app.store.session_key(&hash, now).await?;
+    Ok(row.as_ref().and_then(KeyInfo::from_row))
+}
+
+/// The form and header token of a session: bound to it, unknown to other sites.
+pub fn csrf_of(session: &str) -> String {
+    sha256_hex(&format!("csrf:{session}"))
+}
+
+/// A person who signed in with a one-time password may do nothing else until it is changed.
+pub fn refuse_until_password_changed(key: &KeyInfo) -> ApiResult<()> {
+    match key.principal {
+        super::keys::Principal::Person {
+            must_change: true, ..
+        } => Err(Problem::forbidden(
+            "hãy đổi mật khẩu dùng một lần trước (/staff/password) / change the one-time password first (/staff/password)",
+        )),
+        _ => Ok(()),
+    }
+}
+
 impl FromRequestParts<Arc<ApiState>> for Caller {
     type Rejection = Problem;
 
+    /// A key (`Authorization: Bearer`) or a staff session (the cookie; unsafe methods also
+    /// need `X-CSRF-Token`): one authorization path for the pages and the API.
     async fn from_request_parts(parts: &mut Parts, api: &Arc<ApiState>) -> ApiResult<Caller> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, key) = v.trim().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
-            })
-            .filter(|k| !k.is_empty() && k.len() <= 200)
-            .ok_or_else(Problem::unauthorized)?;
-        let key = key_of(api, presented)
-            .await?
-            .ok_or_else(Problem::unauthorized)?;
+        let authorization = parts.headers.get(header::AUTHORIZATION);
+        let session = super::pages::cookie(&parts.headers, SESSION_COOKIE);
+        let key = match (authorization, session) {
+            (None, Some(session)) => {
+                let key = session_of(api, session)
+                    .await?
+                    .ok_or_else(Problem::unauthorized)?;
+                if !parts.method.is_safe() {
+                    let given = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+                    if given != Some(csrf_of(session).as_str()) {
+                        return Err(Problem::forbidden(
+                            "thiếu hoặc sai X-CSRF-Token (xem GET /api/session) / missing or wrong X-CSRF-Token (see GET /api/session)",
+                        ));
+                    }
+                }
+                refuse_until_password_changed(&key)?;
+                key
+            }
+            _ => {
+                let presented = authorization
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| {
+                        let (scheme, key) = v.trim().split_once(' ')?;
+                        scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+                    })
+                    .filter(|k| !k.is_empty() && k.len() <= 200)
+                    .ok_or_else(Problem::unauthorized)?;
+                key_of(api, presented)
+                    .await?
+                    .ok_or_else(Problem::unauthorized)?
+            }
+        };
         within_rate(api, &key)?;
         parts.extensions.insert(key.clone());
         Ok(Caller(key))

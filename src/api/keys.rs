@@ -66,9 +66,22 @@ impl Role {
 /// A key as the API works with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyInfo {
+    /// The key's name or the person's username (one namespace: the audit's "who").
     pub name: String,
     pub role: Role,
     pub scope: Scope,
+    pub principal: Principal,
+}
+
+/// Who is behind a caller: a machine's key, or a person's account (`api::accounts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Key,
+    Person {
+        full_name: String,
+        /// Signed in with a one-time password: nothing but changing it is allowed.
+        must_change: bool,
+    },
 }
 
 impl KeyInfo {
@@ -84,6 +97,7 @@ impl KeyInfo {
                 provinces: Scope::split(&row.provinces),
                 communes: Scope::split(&row.communes),
             },
+            principal: Principal::Key,
         })
     }
 }
@@ -98,15 +112,21 @@ pub fn sha256_hex(s: &str) -> String {
     out
 }
 
-/// Checks a requested key and returns the stored row and the key to print once.
-pub fn new_key(
+/// A checked name, role and area: what a key or a person's account is granted.
+pub struct Grant {
+    pub name: String,
+    pub role: Role,
+    pub scope: Scope,
+}
+
+/// Checks a requested name (letters, digits, `- _ . @`), role and area, for a key or an account.
+pub fn grant(
     name: &str,
     role: Role,
     provinces: &[String],
     communes: &[String],
     national: bool,
-    now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<(ApiKeyRow, String)> {
+) -> anyhow::Result<Grant> {
     let name = name.trim();
     if name.is_empty()
         || name.len() > 64
@@ -114,7 +134,7 @@ pub fn new_key(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
     {
-        anyhow::bail!("tên khóa chỉ gồm chữ, số và - _ . @ (tối đa 64) / a key name is letters, digits and - _ . @ (at most 64)");
+        anyhow::bail!("tên chỉ gồm chữ, số và - _ . @ (tối đa 64) / a name is letters, digits and - _ . @ (at most 64)");
     }
     let units = AdminUnits::get();
     let mut scope = Scope::default();
@@ -143,14 +163,31 @@ pub fn new_key(
     }
     if !role.is_national() && scope.everywhere() && !national {
         anyhow::bail!(
-            "khóa {} cần --province hoặc --commune (hoặc --national cho toàn quốc) / a {} key needs --province or --commune (or --national for the whole country)",
+            "vai trò {} cần --province hoặc --commune (hoặc --national cho toàn quốc) / the {} role needs --province or --commune (or --national for the whole country)",
             role.as_str(),
             role.as_str()
         );
     }
+    Ok(Grant {
+        name: name.to_string(),
+        role,
+        scope,
+    })
+}
+
+/// Checks a requested key and returns the stored row and the key to print once.
+pub fn new_key(
+    name: &str,
+    role: Role,
+    provinces: &[String],
+    communes: &[String],
+    national: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<(ApiKeyRow, String)> {
+    let Grant { name, role, scope } = grant(name, role, provinces, communes, national)?;
     let key = format!("vd_{}", random_hex()?);
     let row = ApiKeyRow {
-        name: name.to_string(),
+        name,
         role: role.as_str().to_string(),
         provinces: Scope::join(&scope.provinces),
         communes: Scope::join(&scope.communes),

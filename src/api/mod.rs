@@ -14,6 +14,7 @@
 //! names the route template (never the URI, which may hold a personal ID), a body limit, a
 //! timeout, security headers, `Cache-Control: no-store` (personal data must not sit in caches).
 
+pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod citizens;
@@ -42,6 +43,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+/// Set by `serve`'s own TLS listener on each request it decrypted, so cookies get `Secure`.
+pub const TLS_MARKER: &str = "x-vongdoi-tls";
+
 /// Largest request body accepted (JSON edits and forms are small).
 pub const BODY_LIMIT: usize = 64 * 1024;
 /// Longest a request may take; a report over a province's registry fits well within it.
@@ -52,6 +56,8 @@ pub struct ApiState {
     pub app: AppState,
     pub keys: auth::KeyCache,
     pub limiter: auth::RateLimiter,
+    /// Wrong passwords per client address (`accounts`).
+    pub throttle: accounts::AddressThrottle,
     pub audit: audit::AuditSink,
     /// Slots for the expensive requests (lists, reports): see [`fair`].
     pub heavy: fair::HeavyWork,
@@ -146,6 +152,11 @@ pub fn routes() -> Routes<Arc<ApiState>> {
             runs::list,
         )
         .add(
+            Doc { tag: "meta", roles: Permission::SignedIn.roles(), ok: (200, "application/json", Some("Session")), errors: &[401],
+                  ..Doc::new("get", "/api/session", "Ai đang đăng nhập và mã X-CSRF-Token của phiên / Who is signed in, and the session's X-CSRF-Token") },
+            accounts::get_session,
+        )
+        .add(
             Doc { tag: "meta", public: true, errors: &[],
                   ..Doc::new("get", "/openapi.json", "Tài liệu OpenAPI 3.1 này / This OpenAPI 3.1 document") },
             openapi_json,
@@ -172,6 +183,7 @@ pub fn router(state: AppState) -> Router {
         app: state,
         keys: auth::KeyCache::default(),
         limiter: auth::RateLimiter::from_env(),
+        throttle: Default::default(),
         heavy: fair::HeavyWork::from_env(),
         openapi: openapi::document(&router_docs),
         docs_page: openapi::docs_page(&router_docs),

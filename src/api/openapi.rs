@@ -326,7 +326,10 @@ fn schemas() -> Value {
         "RunInput": {"type": "object", "additionalProperties": false, "properties": {"as_of": {"type": ["string", "null"], "format": "date"}}},
         "Runs": {"type": "array", "items": {"type": "object", "properties": {"as_of": string(), "status": string(),
             "started_at": string(), "finished_at": nullable_string(), "evaluated": {"type": "integer"}, "notices": {"type": "integer"}}}},
-        "Login": {"type": "object", "required": ["key"], "properties": {"key": string(), "next": string()}},
+        "Login": {"type": "object", "required": ["username", "password", "token"], "properties": {"username": string(), "password": string(), "remember": string(), "next": string(), "token": string(), "key": string()}},
+        "PasswordForm": {"type": "object", "required": ["current", "new", "again", "csrf"], "properties": {"current": string(), "new": string(), "again": string(), "next": string(), "csrf": string()}},
+        "UserForm": {"type": "object", "required": ["username", "full_name", "role", "csrf"], "properties": {"username": string(), "full_name": string(), "role": string(), "communes": string(), "provinces": string(), "national": string(), "csrf": string()}},
+        "Session": {"type": "object", "required": ["username", "name", "role", "areas", "csrf_token"], "properties": {"username": string(), "name": string(), "role": string(), "areas": {"type": "object"}, "csrf_token": string()}},
         "DoseForm": {"type": "object", "required": ["vaccine", "date_given", "csrf"], "properties": {"vaccine": string(), "date_given": string(), "place": string(), "csrf": string()}},
         "RetryForm": {"type": "object", "required": ["csrf"], "properties": {"csrf": string()}},
     })

@@ -42,10 +42,12 @@ pub enum Permission {
     ListRuns,
     /// The staff pages' start page and signing out (any signed-in staff member).
     SignedIn,
+    /// Create, disable and reset people's accounts.
+    ManageUsers,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 16] = [
         Permission::ReadCitizen,
         Permission::EditRegistry,
         Permission::RecordIdCard,
@@ -61,6 +63,7 @@ impl Permission {
         Permission::StartRun,
         Permission::ListRuns,
         Permission::SignedIn,
+        Permission::ManageUsers,
     ];
 
     /// The roles besides `admin` that may do this.
@@ -77,7 +80,7 @@ impl Permission {
             Permission::Enrolment => &[Registrar, Health, Education],
             Permission::Coverage => &[Health, Education],
             Permission::Messages | Permission::ListRuns => &[Auditor],
-            Permission::StartRun => &[],
+            Permission::StartRun | Permission::ManageUsers => &[],
             Permission::SignedIn => &[Registrar, Health, Education, Auditor],
         }
     }
@@ -106,6 +109,7 @@ impl Permission {
             Permission::StartRun => "bắt đầu lượt chạy / start runs",
             Permission::ListRuns => "xem lượt chạy / list runs",
             Permission::SignedIn => "dùng trang cán bộ / use the staff pages",
+            Permission::ManageUsers => "quản lý tài khoản / manage accounts",
         }
     }
 
@@ -141,8 +145,9 @@ impl Permission {
             Permission::StartRun => "start today's run (`POST /api/runs`)",
             Permission::ListRuns => "the latest runs (`GET /api/runs`)",
             Permission::SignedIn => {
-                "the staff start page and signing out (`/staff`, `/staff/logout`)"
+                "the staff start page, signing out, one's own password (`/staff`, `/staff/logout`, `/staff/password`)"
             }
+            Permission::ManageUsers => "people's accounts (`/staff/users`; `vongdoi users …`)",
         }
     }
 }

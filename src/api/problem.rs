@@ -63,7 +63,7 @@ impl Problem {
     pub fn unauthorized() -> Problem {
         Problem::new(
             StatusCode::UNAUTHORIZED,
-            "cần khóa API hợp lệ (Authorization: Bearer KHÓA) / a valid API key is required (Authorization: Bearer KEY)",
+            "cần khóa API hợp lệ (Authorization: Bearer KHÓA) hoặc phiên đăng nhập trang cán bộ / a valid API key (Authorization: Bearer KEY) or a staff session is required",
         )
     }
 

@@ -50,6 +50,10 @@ impl KeysCommand {
                     format!("{}-{}", role.as_str(), Utc::now().format("%Y%m%d%H%M%S"))
                 });
                 let (row, key) = new_key(&name, role, &provinces, &communes, national, Utc::now())?;
+                // Key names and usernames are one namespace: the audit's "who" names one holder.
+                if store.user(&row.name).await?.is_some() {
+                    bail!("'{}' đã là tên một tài khoản; hãy chọn tên khác / '{}' is already an account's username: choose another", row.name, row.name);
+                }
                 store.insert_api_key(&row).await?;
                 let info = KeyInfo::from_row(&row).expect("a new key is live");
                 eprintln!(

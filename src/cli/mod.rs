@@ -24,6 +24,7 @@ mod messages;
 mod report;
 mod rules;
 mod service;
+mod users;
 
 pub use rules::forecast_of;
 
@@ -100,6 +101,12 @@ enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
+    /// People's accounts for the staff pages: create (a one-time password), list, disable,
+    /// enable, reset-password.
+    Users {
+        #[command(subcommand)]
+        command: users::UsersCommand,
+    },
     /// Who read or changed whose data: the audit trail of the API and staff pages.
     Audit(audit::AuditArgs),
 }
@@ -138,6 +145,7 @@ async fn dispatch(store: &Arc<Store>, rules: RuleSet, command: Command) -> Resul
         Command::Messages(args) => args.run(store).await,
         Command::Report { kind } => kind.run(store.clone(), &rules).await,
         Command::Keys { command } => command.run(store).await,
+        Command::Users { command } => command.run(store).await,
         Command::Audit(args) => args.run(store).await,
     }
 }

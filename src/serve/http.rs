@@ -27,7 +27,9 @@ pub async fn serve_app(
     state: AppState,
     stop: Shutdown,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, app_router(state))
+    // The peer's address reaches the handlers: wrong passwords are counted per address.
+    let app = app_router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { stop.wait().await })
         .await?;
     Ok(())

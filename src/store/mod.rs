@@ -18,6 +18,7 @@ macro_rules! dispatch {
 }
 
 pub mod access;
+pub mod accounts;
 pub mod dossier;
 pub mod states;
 pub use dossier::{Dossier, Guardian};

@@ -189,11 +189,11 @@ async fn openapi_lists_and_serves_every_route() {
     assert!(page.contains("/api/citizens/{pin}/forecast") && page.contains("/openapi.json"));
 }
 
-/// Signs in through the real sign-in page with `key` in a fresh browser and returns the DOM of
-/// `next` (or of the sign-in page, when the key is refused).
-async fn browse(chromium: &str, base: &str, key: &str, next: &str) -> String {
+/// Signs in through the real sign-in page as `username` in a fresh browser and returns the DOM
+/// of `next` (or of the sign-in page, when refused).
+async fn browse(chromium: &str, base: &str, username: &str, next: &str) -> String {
     let b = Browser::start(chromium, 1280, 900).await;
-    let dom = b.sign_in_and_open(base, key, next).await;
+    let dom = b.sign_in_and_open(base, username, next).await;
     b.close().await;
     dom
 }
@@ -207,19 +207,19 @@ async fn staff_pages_in_a_real_browser() {
     demo(&db);
     let all = citizens(&db, dir);
     let (home_child, neighbour_child) = (child_in(&all, HOME), child_in(&all, NEIGHBOUR));
-    let health = key(
+    let health = account(
         &db,
         dir,
         "yte-ba-dinh",
         &["--role", "health", "--commune", HOME],
     );
-    let education = key(
+    let education = account(
         &db,
         dir,
         "giaoduc",
         &["--role", "education", "--province", "01"],
     );
-    let auditor = key(&db, dir, "kiemtra", &["--role", "auditor"]);
+    let auditor = account(&db, dir, "kiemtra", &["--role", "auditor"]);
     let served = serve(&db, dir, &["--no-schedule"], &[]);
     let base = served.base.clone();
 
@@ -298,11 +298,11 @@ async fn staff_pages_in_a_real_browser() {
         "delivery page: {dom}"
     );
 
-    // A wrong key stays on the sign-in form.
-    let dom = browse(&chromium, &base, "vd_wrong", "/staff/vaccination").await;
+    // A wrong password (no such account) stays on the sign-in form.
+    let dom = browse(&chromium, &base, "khong-co-ai", "/staff/vaccination").await;
     assert!(
-        dom.contains("name=\"key\"") && !dom.contains("id=\"vaccination\""),
-        "wrong key: {dom}"
+        dom.contains("name=\"password\"") && !dom.contains("id=\"vaccination\""),
+        "wrong password: {dom}"
     );
 
     // On a phone: the list reflows into cards (no table header row shown).
@@ -322,16 +322,16 @@ async fn staff_pages_in_a_real_browser() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let login = sign_in(&http, &base, &health).await;
-    assert_eq!(login.status(), 200);
+    let login = sign_in_person(&http, &base, &health, &password_of(&health), false).await;
+    assert_eq!(login.status(), 303);
     let set_cookie = session_set_cookie(&login);
     assert!(
         set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
         "{set_cookie}"
     );
     assert!(
-        !set_cookie.contains(&health[3..]),
-        "the cookie is a session id, not the key"
+        !set_cookie.contains(&password_of(&health)),
+        "the cookie is a session id, not the password"
     );
     let session = set_cookie.split(';').next().unwrap().to_string();
     let page = http

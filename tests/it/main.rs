@@ -6,6 +6,7 @@
 #[macro_use]
 mod support;
 
+mod accounts;
 mod api;
 mod api_contract;
 mod delivery;

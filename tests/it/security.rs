@@ -508,14 +508,14 @@ async fn another_site_cannot_sign_a_browser_in() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     demo(&db);
-    let health = key(&db, dir, "yte", &["--role", "health", "--commune", HOME]);
+    let health = account(&db, dir, "yte", &["--role", "health", "--commune", HOME]);
     let mut served = serve(&db, dir, &["--no-schedule"], &[]);
     let base = served.base.clone();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    // Posts the sign-in form with the key; true when a session cookie came back.
+    // Posts the sign-in form with the account's password; true when a session cookie came back.
     let attempt =
         |cookie: Option<String>, token: Option<String>, headers: Vec<(&'static str, String)>| {
             let (http, base, key) = (http.clone(), base.clone(), health.clone());
@@ -527,7 +527,11 @@ async fn another_site_cannot_sign_a_browser_in() {
                 for (h, v) in headers {
                     req = req.header(h, v);
                 }
-                let mut form = vec![("key", key), ("next", "/staff".to_string())];
+                let mut form = vec![
+                    ("username", key.clone()),
+                    ("password", password_of(&key)),
+                    ("next", "/staff".to_string()),
+                ];
                 if let Some(t) = token {
                     form.push(("token", t));
                 }
@@ -569,16 +573,17 @@ async fn another_site_cannot_sign_a_browser_in() {
     ];
     assert_eq!(
         attempt(Some(cookie), Some(token), same_site).await,
-        (200, true)
+        (303, true)
     );
 
     // The attack as a browser meets it: a page elsewhere posts a key to our sign-in form.
     if let Some(chromium) = chromium() {
         let page = dir.join("evil.html");
+        let password = password_of(&health);
         std::fs::write(
             &page,
             format!(
-                "<!doctype html><form id=f method=post action=\"{base}/staff/login\"><input name=key value=\"{health}\"><input name=next value=\"/staff/vaccination\"></form>\
+                "<!doctype html><form id=f method=post action=\"{base}/staff/login\"><input name=username value=\"{health}\"><input name=password value=\"{password}\"><input name=next value=\"/staff/vaccination\"></form>\
                  <script>document.getElementById('f').submit()</script>"
             ),
         )
@@ -594,7 +599,7 @@ async fn another_site_cannot_sign_a_browser_in() {
             .unwrap();
         let dom = String::from_utf8_lossy(&out.stdout);
         assert!(
-            dom.contains("name=\"key\"") && !dom.contains("id=\"vaccination\""),
+            dom.contains("name=\"password\"") && !dom.contains("id=\"vaccination\""),
             "the browser stays signed out: {dom}"
         );
     }
@@ -733,6 +738,7 @@ async fn every_route_enforces_the_roles_it_documents() {
             };
             let mut args = vec!["--role", r];
             args.extend_from_slice(national);
+            account(&db, dir, &format!("u-{r}"), &args);
             (*r, key(&db, dir, &format!("k-{r}"), &args))
         })
         .collect();
@@ -757,7 +763,7 @@ async fn every_route_enforces_the_roles_it_documents() {
         .unwrap();
     let mut sessions = HashMap::new();
     for r in roles {
-        sessions.insert(r, staff_session(&http, &base, &keys[r]).await);
+        sessions.insert(r, person_session(&http, &base, &format!("u-{r}")).await);
     }
     let mut checked = 0;
     for (path, ops) in doc["paths"].as_object().unwrap() {

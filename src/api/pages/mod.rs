@@ -8,15 +8,17 @@
 //! One module per page: [`session`] (sign-in, sign-out, start), [`vaccination`], [`citizen`],
 //! [`enrolment`], [`delivery`]. Here: the signed-in [`Staff`], the language, the layout.
 
+pub mod account;
 pub mod citizen;
 pub mod delivery;
 pub mod enrolment;
 pub mod session;
 pub mod templates;
+pub mod users;
 pub mod vaccination;
 
 use super::auth::{within_rate, Caller};
-use super::keys::{sha256_hex, KeyInfo};
+use super::keys::KeyInfo;
 use super::openapi::{Doc, Routes};
 use super::permissions::Permission;
 use super::problem::Problem;
@@ -27,12 +29,11 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
 use minijinja::{context, Value};
 use serde::Deserialize;
 use std::sync::Arc;
 
-pub const SESSION_COOKIE: &str = "vongdoi_session";
+pub use super::auth::SESSION_COOKIE;
 const LANG_COOKIE: &str = "vongdoi_lang";
 
 /// The pages' style sheet (inline: the CSP allows no other source).
@@ -120,7 +121,15 @@ impl Staff {
 
     /// The form token: bound to this session, unknown to other sites.
     pub fn csrf(&self) -> String {
-        sha256_hex(&format!("csrf:{}", self.session))
+        super::auth::csrf_of(&self.session)
+    }
+
+    /// A person's own account (not a key signed in on the pages).
+    pub fn person(&self) -> Option<&str> {
+        match &self.key.principal {
+            super::keys::Principal::Person { full_name, .. } => Some(full_name),
+            super::keys::Principal::Key => None,
+        }
     }
 
     fn check_csrf(&self, given: &str) -> Result<(), Problem> {
@@ -149,15 +158,20 @@ impl FromRequestParts<Arc<ApiState>> for Staff {
         let Some(session) = cookie(&parts.headers, SESSION_COOKIE).filter(|s| s.len() == 64) else {
             return Err(login());
         };
-        let row = api
-            .app
-            .store
-            .session_key(&sha256_hex(session), Utc::now())
+        let Some(key) = super::auth::session_of(api, session)
             .await
-            .map_err(|e| Problem::from(e).into_response())?;
-        let Some(key) = row.as_ref().and_then(KeyInfo::from_row) else {
+            .map_err(IntoResponse::into_response)?
+        else {
             return Err(login());
         };
+        // A one-time password is changed before anything else is shown.
+        let path = parts.uri.path();
+        if super::auth::refuse_until_password_changed(&key).is_err()
+            && path != "/staff/password"
+            && path != "/staff/logout"
+        {
+            return Err(Redirect::to("/staff/password").into_response());
+        }
         within_rate(api, &key).map_err(IntoResponse::into_response)?;
         Ok(Staff {
             key,
@@ -288,18 +302,48 @@ impl Routes<Arc<ApiState>> {
         let moved = (303, "text/html", None);
         self.add(
             Doc { tag: "pages", public: true, ok: html_ok, errors: &[], query: &[("next", "string", "/staff/…")],
-                  ..Doc::new("get", "/staff/login", "Trang đăng nhập bằng khóa API / Sign in with an API key") },
+                  ..Doc::new("get", "/staff/login", "Trang đăng nhập: tên đăng nhập và mật khẩu / Sign in with a username and password") },
             session::login_form,
         )
         .add(
-            Doc { tag: "pages", public: true, ok: html_ok, errors: &[401], body: Some("Login"),
-                  ..Doc::new("post", "/staff/login", "Đăng nhập: đặt cookie phiên HttpOnly / Sign in: sets an HttpOnly session cookie") },
+            Doc { tag: "pages", public: true, ok: moved, errors: &[401, 403, 429], body: Some("Login"),
+                  ..Doc::new("post", "/staff/login", "Đăng nhập (username, password, remember): 303 và cookie phiên HttpOnly; sai 5 lần thì tạm khóa / Sign in (username, password, remember): 303 and an HttpOnly session cookie; five wrong passwords lock the account for a while") },
             session::login,
         )
         .add(
             Doc { tag: "pages", roles: Permission::SignedIn.roles(), ok: moved, errors: &[403], body: Some("RetryForm"),
                   ..Doc::new("post", "/staff/logout", "Đăng xuất / Sign out") },
             session::logout,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::SignedIn.roles(), ok: moved, errors: &[403], body: Some("RetryForm"),
+                  ..Doc::new("post", "/staff/logout-everywhere", "Đăng xuất trên mọi thiết bị / Sign out everywhere") },
+            account::logout_everywhere,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::SignedIn.roles(), ok: html_ok, errors: &[403], query: &[("next", "string", "/staff/…")],
+                  ..Doc::new("get", "/staff/password", "Đổi mật khẩu (bắt buộc sau mật khẩu dùng một lần) / Change the password (required after a one-time password)") },
+            account::password_form,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::SignedIn.roles(), ok: moved, errors: &[400, 403], body: Some("PasswordForm"),
+                  ..Doc::new("post", "/staff/password", "Đặt mật khẩu mới; các phiên khác kết thúc / Set a new password; other sessions end") },
+            account::change_password,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::ManageUsers.roles(), ok: html_ok, errors: &[403],
+                  ..Doc::new("get", "/staff/users", "Tài khoản cán bộ: tạo, khóa, đặt lại mật khẩu / Staff accounts: create, disable, reset") },
+            users::users_page,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::ManageUsers.roles(), ok: (201, "text/html", None), errors: &[400, 403], body: Some("UserForm"),
+                  ..Doc::new("post", "/staff/users", "Tạo tài khoản, hiện mật khẩu dùng một lần một lần / Create an account, showing its one-time password once") },
+            users::create_user,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::ManageUsers.roles(), ok: moved, errors: &[403, 404], body: Some("RetryForm"),
+                  ..Doc::new("post", "/staff/users/{username}/{action}", "disable | enable | reset một tài khoản / disable, enable or reset one account") },
+            users::act_on_user,
         )
         .add(Doc { tag: "pages", roles: Permission::SignedIn.roles(), ok: moved, errors: &[], ..Doc::new("get", "/staff", "Trang đầu theo vai trò / Start page for the role") }, session::home)
         .add(

@@ -19,11 +19,20 @@ use std::sync::Arc;
 /// The sign-in form's token (double submit): set with the form, sent back with it. Another
 /// site can neither read it nor make the browser send it (SameSite=Strict).
 const LOGIN_COOKIE: &str = "vongdoi_login";
-/// A working day.
+/// A key's session on the pages: a working day.
 const SESSION_HOURS: i64 = 10;
 
 #[derive(Deserialize)]
 pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    /// "Keep me signed in on this phone" (30 days instead of 12 hours).
+    #[serde(default)]
+    remember: Option<String>,
+    /// A machine key, for scripts that sign in to the pages (the form asks for a username).
+    #[serde(default)]
     key: String,
     #[serde(default)]
     next: String,
@@ -112,11 +121,12 @@ pub async fn login_form(headers: HeaderMap, RawQuery(raw): RawQuery) -> Response
 pub async fn login(
     State(api): State<Arc<ApiState>>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let (lang, _) = lang_of(&headers, &[]);
     let next = safe_next(&form.next);
-    // Login CSRF: another site must not sign this browser in with a key of its choosing.
+    // Login CSRF: another site must not sign this browser in to an account of its choosing.
     let token_ok = cookie(&headers, LOGIN_COOKIE)
         .is_some_and(|c| c.len() == 64 && !form.token.is_empty() && c == form.token);
     let origin_ok = same_origin(&headers);
@@ -135,10 +145,16 @@ pub async fn login(
             &next,
             Some(t(
                 lang,
-                "Biểu mẫu đăng nhập đã hết hạn hoặc không phải từ trang này. Hãy nhập lại khóa.",
-                "The sign-in form expired or did not come from this site. Enter your key again.",
+                "Biểu mẫu đăng nhập đã hết hạn hoặc không phải từ trang này. Hãy đăng nhập lại.",
+                "The sign-in form expired or did not come from this site. Sign in again.",
             )),
         );
+    }
+    if form.key.trim().is_empty() {
+        let addr = extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        return person_login(&api, &headers, lang, &next, &form, addr).await;
     }
     let key = match super::super::auth::key_of(&api, form.key.trim()).await {
         Ok(Some(k)) => k,
@@ -179,15 +195,7 @@ pub async fn login(
         return error_page(lang, None, e.into());
     }
     tracing::info!(key = %key.name, "staff signed in");
-    let secure = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
-    let cookie = format!(
-        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        SESSION_HOURS * 3600,
-        if secure { "; Secure" } else { "" }
-    );
+    let cookie = session_cookie(&headers, &session, SESSION_HOURS * 3600);
     // A page that moves on by itself, rather than a redirect: the sign-in may come from another
     // site's link, and a SameSite=Strict cookie is sent only once we navigate from our own page.
     let mut res = Page {
@@ -217,12 +225,13 @@ pub async fn logout(
     if let Err(p) = staff.check_csrf(&form.csrf) {
         return error_page(Lang::Vi, Some(&staff), p);
     }
-    if let Err(e) = api
-        .app
-        .store
-        .delete_session(&sha256_hex(&staff.session))
-        .await
-    {
+    // The session is a person's or a key's: ending it in both tables is one answer for both.
+    let hash = sha256_hex(&staff.session);
+    let store = &api.app.store;
+    if let Err(e) = store.delete_user_session(&hash).await {
+        return error_page(Lang::Vi, Some(&staff), e.into());
+    }
+    if let Err(e) = store.delete_session(&hash).await {
         return error_page(Lang::Vi, Some(&staff), e.into());
     }
     let mut res = Redirect::to("/staff/login").into_response();
@@ -240,4 +249,95 @@ pub async fn home(staff: Staff) -> Response {
         Role::Auditor => "/staff/delivery",
     })
     .into_response()
+}
+
+/// Behind HTTPS (our own TLS listener or a proxy that says so), the cookie is `Secure`.
+pub fn is_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+        || headers.contains_key(super::super::TLS_MARKER)
+}
+
+/// The session cookie: HttpOnly, SameSite=Strict, Secure whenever the connection is HTTPS.
+pub fn session_cookie(headers: &HeaderMap, session: &str, seconds: i64) -> String {
+    format!(
+        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age={seconds}{}",
+        if is_https(headers) { "; Secure" } else { "" }
+    )
+}
+
+/// A person signs in with a username and a password (303 to the page asked for, or to the
+/// password page after a one-time password).
+async fn person_login(
+    api: &ApiState,
+    headers: &HeaderMap,
+    lang: Lang,
+    next: &str,
+    form: &LoginForm,
+    addr: Option<std::net::IpAddr>,
+) -> Response {
+    use super::super::accounts::{self, SignIn};
+    if form.username.trim().is_empty() || form.password.is_empty() {
+        return login_response(
+            StatusCode::UNAUTHORIZED,
+            lang,
+            None,
+            next,
+            Some(t(
+                lang,
+                "Hãy nhập tên đăng nhập và mật khẩu.",
+                "Enter your username and password.",
+            )),
+        );
+    }
+    let user = match accounts::sign_in(api, &form.username, &form.password, addr).await {
+        Ok(SignIn::Ok(user)) => user,
+        Ok(SignIn::Wrong) => {
+            return login_response(
+                StatusCode::UNAUTHORIZED,
+                lang,
+                None,
+                next,
+                Some(t(
+                    lang,
+                    "Tên đăng nhập hoặc mật khẩu không đúng.",
+                    "Wrong username or password.",
+                )),
+            )
+        }
+        Ok(SignIn::Locked { until }) => {
+            let local = until + chrono::Duration::hours(7);
+            let text = match lang {
+                Lang::Vi => format!(
+                    "Nhập sai quá nhiều lần. Tài khoản tạm khóa đến {} (giờ Việt Nam); hoặc nhờ quản trị viên đặt lại mật khẩu.",
+                    local.format("%H:%M")
+                ),
+                Lang::En => format!(
+                    "Too many wrong passwords. The account is locked until {} (Vietnam time), or ask the administrator to reset the password.",
+                    local.format("%H:%M")
+                ),
+            };
+            return login_response(StatusCode::TOO_MANY_REQUESTS, lang, None, next, Some(&text));
+        }
+        Err(p) => return error_page(lang, None, p),
+    };
+    let (session, lifetime) =
+        match accounts::start_session(api, &user, form.remember.is_some()).await {
+            Ok(s) => s,
+            Err(p) => return error_page(lang, None, p),
+        };
+    let to = if user.must_change {
+        format!("/staff/password?next={}", super::urlencode(next))
+    } else {
+        next.to_string()
+    };
+    let mut res = Redirect::to(&to).into_response();
+    let cookie = session_cookie(headers, &session, lifetime.num_seconds());
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("ascii"),
+    );
+    res
 }

@@ -43,6 +43,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "staff/delivery.html",
         include_str!("../../../templates/staff/delivery.html"),
     ),
+    (
+        "staff/password.html",
+        include_str!("../../../templates/staff/password.html"),
+    ),
+    (
+        "staff/users.html",
+        include_str!("../../../templates/staff/users.html"),
+    ),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

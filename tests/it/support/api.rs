@@ -222,3 +222,86 @@ pub async fn staff_session(http: &reqwest::Client, base: &str, key: &str) -> Str
         .unwrap()
         .to_string()
 }
+
+/// A client that shows redirects instead of following them (sign-in answers 303).
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Signs a person in through the sign-in form, as a browser on this site does.
+pub async fn sign_in_person(
+    http: &reqwest::Client,
+    base: &str,
+    username: &str,
+    password: &str,
+    remember: bool,
+) -> reqwest::Response {
+    let (token, cookie) = login_token(http, base).await;
+    let mut form = vec![
+        ("username", username),
+        ("password", password),
+        ("next", "/staff/vaccination"),
+        ("token", token.as_str()),
+    ];
+    if remember {
+        form.push(("remember", "1"));
+    }
+    http.post(format!("{base}/staff/login"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `vongdoi_session=…` from a response that set it, for a `Cookie` header.
+pub fn session_of(res: &reqwest::Response) -> String {
+    session_set_cookie(res)
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The password the tests give an account (`account`).
+pub fn password_of(username: &str) -> String {
+    format!("mật khẩu của {username} 2026")
+}
+
+/// Creates a person's account with `vongdoi users create USERNAME ARGS --password-stdin`
+/// (the password is [`password_of`]) and returns the username.
+pub fn account(db: &TestDb, dir: &Path, username: &str, args: &[&str]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vongdoi"))
+        .args(["users", "create", username])
+        .args(args)
+        .arg("--password-stdin")
+        .current_dir(dir)
+        .env("DATABASE_URL", &db.url)
+        .env("VONGDOI_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{}", password_of(username)).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}: users create {username}: {}",
+        db.backend,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    username.to_string()
+}
+
+/// A person's staff session, `vongdoi_session=…`, for a `Cookie` header.
+pub async fn person_session(http: &reqwest::Client, base: &str, username: &str) -> String {
+    let res = sign_in_person(http, base, username, &password_of(username), false).await;
+    assert_eq!(res.status(), 303, "{username} signs in");
+    session_of(&res)
+}

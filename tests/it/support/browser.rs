@@ -169,9 +169,10 @@ impl Browser {
         decode_base64(b64.as_str().expect("a screenshot"))
     }
 
-    /// Signs in through the real sign-in page with `key`, then opens `next`; returns the DOM
-    /// of where the browser ended (the sign-in page again when the key was refused).
-    pub async fn sign_in_and_open(&self, site: &str, key: &str, next: &str) -> String {
+    /// Signs in through the real sign-in page as `username` (password [`super::api::password_of`]),
+    /// then opens `next`; returns the DOM of where the browser ended (the sign-in page again
+    /// when refused).
+    pub async fn sign_in_and_open(&self, site: &str, username: &str, next: &str) -> String {
         let next_q: String = next
             .chars()
             .map(|c| match c {
@@ -184,7 +185,9 @@ impl Browser {
         self.goto(&format!("{site}/staff/login?next={next_q}"))
             .await;
         let before = self.source().await;
-        self.type_into("input[name=key]", key).await;
+        self.type_into("input[name=username]", username).await;
+        self.type_into("input[name=password]", &super::api::password_of(username))
+            .await;
         self.click("button[type=submit]").await;
         // The click may return before the answer has replaced the page: wait until it has
         // (every sign-in page carries a fresh token, so the old page is recognisable).
