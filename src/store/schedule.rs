@@ -3,6 +3,7 @@
 //! first use, which SQLite reads too), so one macro stamps the methods onto each; only the
 //! write transaction and the row-lock clause differ.
 
+pub use super::scan::EventRow;
 use super::{Channel, MessageStatus, Result, RunStatus, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -16,41 +17,6 @@ pub enum RunClaim {
     Finished,
     /// Another instance is scanning this day now.
     HeldByOther,
-}
-
-/// A row of the event ledger.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct EventRow {
-    pub personal_id: String,
-    pub item: String,
-    pub status: String,
-    pub earliest: Option<NaiveDate>,
-    pub due: Option<NaiveDate>,
-    pub overdue: Option<NaiveDate>,
-    pub expires: Option<NaiveDate>,
-    pub completed_on: Option<NaiveDate>,
-    pub changed_on: NaiveDate,
-}
-
-impl EventRow {
-    /// Same status and dates (when it last changed aside).
-    pub fn same_state(&self, other: &EventRow) -> bool {
-        (
-            &self.status,
-            self.earliest,
-            self.due,
-            self.overdue,
-            self.expires,
-            self.completed_on,
-        ) == (
-            &other.status,
-            other.earliest,
-            other.due,
-            other.overdue,
-            other.expires,
-            other.completed_on,
-        )
-    }
 }
 
 /// A notice, with its recipient resolved and its sentence rendered.
@@ -162,17 +128,6 @@ macro_rules! schedule_queries {
                     (None, RunStatus::Finished) => RunClaim::Finished,
                     (None, RunStatus::Scanning) => RunClaim::HeldByOther,
                 })
-            }
-
-            pub(crate) async fn ledger_between(&self, first: &str, last: &str) -> Result<Vec<EventRow>> {
-                Ok(sqlx::query_as::<_, EventRow>(
-                    "SELECT personal_id, item, status, earliest, due, overdue, expires, completed_on, changed_on \
-                     FROM events WHERE personal_id >= $1 AND personal_id <= $2",
-                )
-                .bind(first)
-                .bind(last)
-                .fetch_all(self.read_pool())
-                .await?)
             }
 
             /// Writes one scanned page — changed ledger rows, new notices, the checkpoint — in one
