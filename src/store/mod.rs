@@ -5,9 +5,18 @@
 //! is closed, and a match keeps every call site free of generic bounds (ARCHITECTURE.md).
 //! Logic that does not depend on the backend — deciding what an upsert changes — lives here,
 //! once; each backend only runs SQL.
+//!
+//! One file per kind of data — `registry`, `scan`, `runs`, `outbox`, `access` — holds its rows,
+//! its SQL and its `Store` methods. Each query is written once, with placeholders `$1…` in order
+//! of first use (which SQLite reads too), and run on the backend at hand by `dispatch!`, which
+//! expands it once per backend type: the same text is type-checked against both. Where the two
+//! dialects differ, a [`Dialect`] constant names the difference. `sqlite.rs` and `postgres.rs`
+//! keep only the pools, the migrations and the work that differs in kind: an import's bulk
+//! writes (multi-row VALUES against one UNNEST) and the scan's aggregation.
 
-/// Runs `$e` on whichever backend `$self` is (the one dispatch of the store's methods; it is
-/// defined before the submodules so that they use it too).
+/// Runs `$e` on whichever backend `$self` is, binding that backend's store to `$s` (the one
+/// dispatch of the store's methods; it is defined before the submodules so that they use it
+/// too). `$e` is expanded once per backend, so a query written in it is checked against both.
 macro_rules! dispatch {
     ($self:ident, $s:ident => $e:expr) => {
         match $self {
@@ -26,15 +35,16 @@ mod error;
 mod rows;
 pub use error::{Result, StoreError};
 pub use rows::*;
+pub mod outbox;
 mod postgres;
 mod registry;
+pub mod runs;
 pub mod scan;
 pub use scan::{CitizenRecords, RecordedDose, ScanRange};
-pub mod schedule;
 mod sqlite;
 
 use crate::registry::{AdminUnits, PersonalId};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -134,190 +144,12 @@ impl Store {
         dispatch!(self, s => s.seed_admin_units(&fingerprint).await)
     }
 
-    /// Takes (or resumes) the scan of a run date for `owner` until `lease_until`.
-    pub async fn claim_run(
-        &self,
-        as_of: NaiveDate,
-        owner: &str,
-        lease_until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<schedule::RunClaim> {
-        dispatch!(self, s => s.claim_run(as_of, owner, lease_until, now).await)
-    }
-
-    /// Commits one scanned page: changed ledger rows, new notices (duplicates skipped) and the
-    /// checkpoint, atomically and only under the run's lease. Returns the new notices.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn commit_page(
-        &self,
-        as_of: NaiveDate,
-        owner: &str,
-        lease_until: DateTime<Utc>,
-        checkpoint: PersonalId,
-        evaluated: i64,
-        events: &[schedule::EventRow],
-        notices: &[schedule::NoticeRow],
-        now: DateTime<Utc>,
-    ) -> Result<u64> {
-        dispatch!(self, s => s.commit_page(as_of, owner, lease_until, checkpoint.as_str(), evaluated, events, notices, now).await)
-    }
-
-    pub async fn finish_run(
-        &self,
-        as_of: NaiveDate,
-        owner: &str,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        dispatch!(self, s => s.finish_run(as_of, owner, now).await)
-    }
-
-    /// A page of notices waiting for a message, for recipients after `after` (recipient order).
-    pub async fn unmessaged_notices(
-        &self,
-        day: NaiveDate,
-        after: &str,
-        limit: i64,
-    ) -> Result<Vec<schedule::NoticeRow>> {
-        dispatch!(self, s => s.unmessaged_notices(day, after, limit).await)
-    }
-
-    /// Queues messages with their notices in one transaction; returns how many were new.
-    pub async fn queue_messages(
-        &self,
-        batch: &[(schedule::OutboxMessage, Vec<&schedule::NoticeRow>)],
-        now: DateTime<Utc>,
-    ) -> Result<u64> {
-        dispatch!(self, s => s.queue_messages(batch, now).await)
-    }
-
-    pub async fn claim_messages(
-        &self,
-        owner: &str,
-        lease_until: DateTime<Utc>,
-        now: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<schedule::OutboxMessage>> {
-        dispatch!(self, s => s.claim_messages(owner, lease_until, now, limit).await)
-    }
-
-    pub async fn mark_sent(
-        &self,
-        id: &str,
-        owner: &str,
-        provider_id: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let provider_id = provider_id.map(schedule::outside_text);
-        dispatch!(self, s => s.mark_sent(id, owner, provider_id.as_deref(), now).await)
-    }
-
-    /// Marks many leased messages sent in one transaction.
-    pub async fn mark_sent_many(
-        &self,
-        ids: &[String],
-        owner: &str,
-        now: DateTime<Utc>,
-    ) -> Result<u64> {
-        dispatch!(self, s => s.mark_sent_many(ids, owner, now).await)
-    }
-
-    pub async fn mark_failed(
-        &self,
-        id: &str,
-        owner: &str,
-        error: &str,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<bool> {
-        let error = schedule::outside_text(error);
-        dispatch!(self, s => s.mark_failed(id, owner, &error, retry_at).await)
-    }
-
-    /// The first `limit` messages of a day, by channel and id.
-    pub async fn messages_of_day(
-        &self,
-        day: NaiveDate,
-        limit: i64,
-    ) -> Result<Vec<schedule::OutboxMessage>> {
-        dispatch!(self, s => s.messages_of_day(day, limit).await)
-    }
-
-    /// (channel, status, count) over the whole outbox.
-    pub async fn outbox_counts(&self) -> Result<Vec<(String, String, i64)>> {
-        dispatch!(self, s => s.outbox_counts().await)
-    }
-
-    pub async fn release_run(&self, as_of: NaiveDate, owner: &str) -> Result<()> {
-        dispatch!(self, s => s.release_run(as_of, owner).await)
-    }
-
-    pub async fn release_message(&self, id: &str, owner: &str) -> Result<bool> {
-        dispatch!(self, s => s.release_message(id, owner).await)
-    }
-
-    /// Gives back every lease `owner` holds — runs and messages — when its work was abandoned
-    /// (`serve` stopping past its deadline). The messages were attempted: they are queued again
-    /// with that attempt counted, like a send that timed out. Returns the messages released.
-    pub async fn release_all(&self, owner: &str, now: DateTime<Utc>) -> Result<u64> {
-        dispatch!(self, s => s.release_all(owner, now).await)
-    }
-
-    /// The installation's secret (32 random bytes, hex) for message ids: made once, by
-    /// whichever instance asks first, and read by all the others from the database, so every
-    /// instance composes the same id for the same message.
-    pub async fn message_id_secret(&self) -> Result<String> {
-        let fresh = crate::secret::random_hex()
-            .map_err(|e| StoreError::Corrupt(format!("cannot read random bytes: {e}")))?;
-        dispatch!(self, s => s.message_id_secret(&fresh).await)
-    }
-
-    /// A gateway's delivery report, by our message id or the provider's id.
-    pub async fn record_delivery_report(
-        &self,
-        key: &str,
-        delivered: bool,
-        error: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        // A key with control characters matches no message (and PostgreSQL refuses NUL).
-        if key.chars().any(char::is_control) {
-            return Ok(false);
-        }
-        let error = error.map(schedule::outside_text);
-        dispatch!(self, s => s.record_delivery_report(key, delivered, error.as_deref(), now).await)
-    }
-
-    pub async fn notices_of_message(&self, id: &str) -> Result<Vec<schedule::NoticeRow>> {
-        dispatch!(self, s => s.notices_of_message(id).await)
-    }
-
-    pub async fn queue_fallback(
-        &self,
-        failed: &str,
-        m: &schedule::OutboxMessage,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        dispatch!(self, s => s.queue_fallback(failed, m, now).await)
-    }
-
-    pub async fn list_messages(
-        &self,
-        filter: &schedule::MessageFilter,
-    ) -> Result<Vec<schedule::OutboxMessage>> {
-        dispatch!(self, s => s.list_messages(filter).await)
-    }
-
-    pub async fn message(&self, id: &str) -> Result<Option<schedule::OutboxMessage>> {
-        dispatch!(self, s => s.message(id).await)
-    }
-
-    /// Queues a failed or dead message again now; false when it is neither.
-    pub async fn retry_message(&self, id: &str, now: DateTime<Utc>) -> Result<bool> {
-        dispatch!(self, s => s.retry_message(id, now).await)
-    }
-
     /// A cheap query: is the database there?
     pub async fn ping(&self) -> Result<()> {
-        dispatch!(self, s => s.ping().await)
+        dispatch!(self, s => {
+            sqlx::query("SELECT 1").execute(s.read_pool()).await?;
+        });
+        Ok(())
     }
 
     /// Closes the pools, flushing SQLite's WAL.

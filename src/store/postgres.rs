@@ -1,5 +1,8 @@
 //! PostgreSQL, for a province or the whole country with several service instances. Bulk
 //! writes go through `UNNEST` of one array per column: one round trip per batch, however large.
+//! Only what differs from the other backend is here — the pools, the migrations, an import's
+//! bulk writes and the scan's aggregation; every other query is written once, in the file of
+//! its kind of data.
 
 use super::*;
 use crate::registry::{AdminUnits, Citizen, IdCardRecord, Immunization, PersonalId};

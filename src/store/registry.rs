@@ -209,7 +209,8 @@ impl Store {
     /// A citizen's immunizations in date order.
     pub async fn immunizations_of(&self, pin: PersonalId) -> Result<Vec<Immunization>> {
         const SQL: &str = "SELECT vaccine, date_given, place FROM immunizations WHERE personal_id = $1 ORDER BY date_given, vaccine";
-        let rows = dispatch!(self, s => sqlx::query_as::<_, (String, NaiveDate, Option<String>)>(SQL)
+        type Row = (String, NaiveDate, Option<String>);
+        let rows = dispatch!(self, s => sqlx::query_as::<_, Row>(SQL)
             .bind(pin.as_str())
             .fetch_all(s.read_pool())
             .await?);

@@ -1,6 +1,9 @@
 //! The embedded default: one SQLite file, tuned as ARCHITECTURE.md says — WAL, synchronous
 //! NORMAL, a busy timeout, one writer connection beside a reader pool, and write transactions
 //! begun IMMEDIATE so two processes never deadlock upgrading a read lock.
+//! Only what differs from the other backend is here — the pools, the migrations, an import's
+//! bulk writes and the scan's aggregation; every other query is written once, in the file of
+//! its kind of data.
 
 use super::*;
 use crate::registry::{AdminUnits, Citizen, IdCardRecord, Immunization, PersonalId};
