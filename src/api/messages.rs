@@ -6,7 +6,7 @@ use super::citizens::parse_date_field;
 use super::keys::Role;
 use super::problem::{ApiPath, ApiQuery, ApiResult, Problem};
 use super::ApiState;
-use crate::store::schedule::{MessageFilter, OutboxMessage};
+use crate::store::outbox::{MessageFilter, OutboxMessage};
 use crate::store::{Channel, MessageStatus};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};

@@ -57,7 +57,7 @@ impl MessagesArgs {
                 ),
             }
         }
-        let filter = crate::store::schedule::MessageFilter {
+        let filter = crate::store::outbox::MessageFilter {
             status: f.status,
             channel: f.channel,
             day: f.day,

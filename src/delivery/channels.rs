@@ -7,7 +7,7 @@ use super::file::FileChannel;
 use super::gateway::HttpGateway;
 use super::smtp::SmtpChannel;
 use super::DeliveryConfig;
-use crate::store::schedule::OutboxMessage;
+use crate::store::outbox::OutboxMessage;
 use crate::store::Channel;
 use lettre::message::Mailbox;
 use std::sync::Mutex;

@@ -2,7 +2,7 @@
 //! segment limit, under an id keyed per installation (nothing of the person can be read from it).
 
 use super::{next_sms_slot, sms, DeliveryConfig};
-use crate::store::schedule::{NoticeRow, OutboxMessage};
+use crate::store::outbox::{NoticeRow, OutboxMessage};
 use crate::store::{Channel, Store};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeMap;

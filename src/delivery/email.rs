@@ -4,7 +4,7 @@
 //! from the message id so that a resend is recognisably the same message.
 
 use super::SendError;
-use crate::store::schedule::OutboxMessage;
+use crate::store::outbox::OutboxMessage;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::Message;

@@ -20,7 +20,7 @@
 //! and the message is retried. An email's temporary file is removed when it cannot be
 //! written or renamed, so a full disk leaves no `.tmp` files behind.
 
-use crate::store::schedule::OutboxMessage;
+use crate::store::outbox::OutboxMessage;
 use std::collections::HashSet;
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};

@@ -17,7 +17,7 @@
 //! reply is read up to 64 KiB, so a gateway that answers megabytes cannot fill the memory.
 
 use super::SendError;
-use crate::store::schedule::OutboxMessage;
+use crate::store::outbox::OutboxMessage;
 use minijinja::Environment;
 use reqwest::Method;
 use std::time::Duration;

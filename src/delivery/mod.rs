@@ -20,7 +20,7 @@ pub use config::{next_sms_slot, DeliveryConfig};
 use crate::registry::PersonalId;
 use crate::runtime::metrics::Metrics;
 use crate::runtime::shutdown::Shutdown;
-use crate::store::schedule::{NoticeRow, OutboxMessage};
+use crate::store::outbox::{NoticeRow, OutboxMessage};
 use crate::store::Store;
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
@@ -165,7 +165,7 @@ async fn deliver_one(
         Err(SendError::Permanent(e)) => (e, true),
     };
     // A server's or gateway's words: no control characters in the log or the database.
-    let error = crate::store::schedule::outside_text(&error);
+    let error = crate::store::outbox::outside_text(&error);
     tracing::warn!(message = %m.id, attempts = m.attempts, permanent, error = %error, "send failed");
     if !permanent && m.attempts < cfg.max_attempts {
         store

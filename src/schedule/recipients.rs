@@ -8,7 +8,7 @@ use super::{lang_of, place_name};
 use crate::delivery::DeliveryConfig;
 use crate::registry::PersonalId;
 use crate::rules::{Lang, RuleSet};
-use crate::store::schedule::NoticeRow;
+use crate::store::outbox::NoticeRow;
 use crate::store::{Channel, CitizenRecords, Store, StoredCitizen};
 use chrono::{Datelike, NaiveDate};
 use std::collections::HashMap;

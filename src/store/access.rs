@@ -1,11 +1,9 @@
 //! Storage for the edges (issue #6): API keys (SHA-256 hashes only), staff browser sessions,
-//! the audit trail of who read or changed whose data, and the list of scheduler runs. The SQL
-//! is written once (placeholders `$1…`, which SQLite reads too) and stamped onto each backend
-//! by a macro, as in [`super::schedule`]; the `Store` wrappers live here too, so this whole
-//! feature is one file beside `mod.rs`.
+//! and the audit trail of who read or changed whose data. The SQL is written once for both
+//! backends (placeholders `$1…` in order of first use, which SQLite reads too).
 
-use super::{PgStore, Result, SqliteStore, Store, StoreError};
-use chrono::{DateTime, NaiveDate, Utc};
+use super::{Result, Store, StoreError};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// A stored API key: who it is, what it may do, where. Never the key itself.
@@ -66,18 +64,6 @@ impl Window {
     }
 }
 
-/// A scheduler run as `GET /api/runs` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-pub struct RunRow {
-    pub as_of: NaiveDate,
-    pub status: super::RunStatus,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub evaluated: i64,
-    pub notices: i64,
-    pub lease_owner: Option<String>,
-}
-
 const KEY_COLUMNS: &str = "name, role, provinces, communes, key_hash, created_at, revoked_at";
 
 /// Audit rows per multi-row INSERT (7 columns, far below either backend's parameter limit).
@@ -87,153 +73,69 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
-macro_rules! access_queries {
-    ($store:ty, $db:ty) => {
-        impl $store {
-            pub(crate) async fn insert_api_key(&self, k: &ApiKeyRow) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO api_keys (name, role, provinces, communes, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&k.name)
-                .bind(&k.role)
-                .bind(&k.provinces)
-                .bind(&k.communes)
-                .bind(&k.key_hash)
-                .bind(k.created_at)
-                .execute(self.write_pool())
-                .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Conflict(format!(
-                            "khóa tên '{}' đã có / a key named '{}' exists already",
-                            k.name, k.name
-                        ))
-                    } else {
-                        e.into()
-                    }
-                })?;
-                Ok(())
-            }
-
-            pub(crate) async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRow>> {
-                Ok(sqlx::query_as::<_, ApiKeyRow>(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1"))
-                    .bind(hash)
-                    .fetch_optional(self.read_pool())
-                    .await?)
-            }
-
-            pub(crate) async fn api_keys(&self) -> Result<Vec<ApiKeyRow>> {
-                Ok(sqlx::query_as::<_, ApiKeyRow>(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY name"))
-                    .fetch_all(self.read_pool())
-                    .await?)
-            }
-
-            pub(crate) async fn revoke_api_key(&self, name: &str, now: DateTime<Utc>) -> Result<bool> {
-                let mut tx = self.write_tx().await?;
-                let n = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
-                    .bind(now)
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                sqlx::query("DELETE FROM api_sessions WHERE key_name = $1").bind(name).execute(&mut *tx).await?;
-                tx.commit().await?;
-                Ok(n == 1)
-            }
-
-            pub(crate) async fn insert_session(&self, id_hash: &str, key_name: &str, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<()> {
-                let mut tx = self.write_tx().await?;
-                sqlx::query("DELETE FROM api_sessions WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO api_sessions (id_hash, key_name, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                    .bind(id_hash)
-                    .bind(key_name)
-                    .bind(now)
-                    .bind(expires_at)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            /// The key of a live session (not expired; a revoked key's sessions are deleted).
-            pub(crate) async fn session_key(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<ApiKeyRow>> {
-                Ok(sqlx::query_as::<_, ApiKeyRow>(
-                    "SELECT k.name, k.role, k.provinces, k.communes, k.key_hash, k.created_at, k.revoked_at \
-                     FROM api_sessions s JOIN api_keys k ON k.name = s.key_name WHERE s.id_hash = $1 AND s.expires_at > $2",
-                )
-                .bind(id_hash)
-                .bind(now)
-                .fetch_optional(self.read_pool())
-                .await?)
-            }
-
-            pub(crate) async fn delete_session(&self, id_hash: &str) -> Result<()> {
-                sqlx::query("DELETE FROM api_sessions WHERE id_hash = $1").bind(id_hash).execute(self.write_pool()).await?;
-                Ok(())
-            }
-
-            pub(crate) async fn insert_audit(&self, rows: &[AuditRow]) -> Result<()> {
-                let mut tx = self.write_tx().await?;
-                for chunk in rows.chunks(AUDIT_ROWS) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO audit (at, key_name, role, personal_id, action, detail) ");
-                    qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(r.at).push_bind(&r.key_name).push_bind(&r.role).push_bind(&r.personal_id).push_bind(&r.action).push_bind(&r.detail);
-                    });
-                    qb.build().execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
-            pub(crate) async fn audit_rows(&self, f: &AuditFilter) -> Result<Vec<AuditRow>> {
-                Ok(sqlx::query_as::<_, AuditRow>(
-                    "SELECT at, key_name, role, personal_id, action, detail FROM audit \
-                     WHERE ($1 IS NULL OR personal_id = $1) AND ($2 IS NULL OR key_name = $2) AND ($3 IS NULL OR at >= $3) \
-                     ORDER BY at DESC, id DESC LIMIT $4",
-                )
-                .bind(f.personal_id.as_deref())
-                .bind(f.key_name.as_deref())
-                .bind(f.since)
-                .bind(f.limit)
-                .fetch_all(self.read_pool())
-                .await?)
-            }
-
-            pub(crate) async fn runs(&self, limit: i64) -> Result<Vec<RunRow>> {
-                Ok(sqlx::query_as::<_, RunRow>(
-                    "SELECT as_of, status, started_at, finished_at, evaluated, notices, lease_owner FROM runs ORDER BY as_of DESC LIMIT $1",
-                )
-                .bind(limit)
-                .fetch_all(self.read_pool())
-                .await?)
-            }
-        }
-    };
-}
-
-access_queries!(SqliteStore, sqlx::Sqlite);
-access_queries!(PgStore, sqlx::Postgres);
-
 impl Store {
     /// Stores a new key; a name already taken is [`StoreError::Conflict`].
-    pub async fn insert_api_key(&self, key: &ApiKeyRow) -> Result<()> {
-        dispatch!(self, s => s.insert_api_key(key).await)
+    pub async fn insert_api_key(&self, k: &ApiKeyRow) -> Result<()> {
+        const SQL: &str = "INSERT INTO api_keys (name, role, provinces, communes, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+        let done = dispatch!(self, s => sqlx::query(SQL)
+            .bind(&k.name)
+            .bind(&k.role)
+            .bind(&k.provinces)
+            .bind(&k.communes)
+            .bind(&k.key_hash)
+            .bind(k.created_at)
+            .execute(s.write_pool())
+            .await
+            .map(|_| ()));
+        done.map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!(
+                    "khóa tên '{}' đã có / a key named '{}' exists already",
+                    k.name, k.name
+                ))
+            } else {
+                e.into()
+            }
+        })
     }
 
     /// The key with this SHA-256 hash (revoked or not: the caller decides).
     pub async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRow>> {
-        dispatch!(self, s => s.api_key_by_hash(hash).await)
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1");
+        Ok(dispatch!(self, s => sqlx::query_as::<_, ApiKeyRow>(&sql)
+            .bind(hash)
+            .fetch_optional(s.read_pool())
+            .await?))
     }
 
     pub async fn api_keys(&self) -> Result<Vec<ApiKeyRow>> {
-        dispatch!(self, s => s.api_keys().await)
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY name");
+        Ok(dispatch!(self, s => sqlx::query_as::<_, ApiKeyRow>(&sql)
+            .fetch_all(s.read_pool())
+            .await?))
     }
 
     /// Revokes a key and ends its browser sessions; false when no live key has that name.
     pub async fn revoke_api_key(&self, name: &str, now: DateTime<Utc>) -> Result<bool> {
-        dispatch!(self, s => s.revoke_api_key(name, now).await)
+        const REVOKE: &str =
+            "UPDATE api_keys SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL";
+        const END_SESSIONS: &str = "DELETE FROM api_sessions WHERE key_name = $1";
+        let revoked = dispatch!(self, s => {
+            let mut tx = s.write_tx().await?;
+            let n = sqlx::query(REVOKE)
+                .bind(now)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query(END_SESSIONS).bind(name).execute(&mut *tx).await?;
+            tx.commit().await?;
+            n
+        });
+        Ok(revoked == 1)
     }
 
+    /// Opens a browser session (and clears the expired ones).
     pub async fn insert_session(
         &self,
         id_hash: &str,
@@ -241,27 +143,83 @@ impl Store {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<()> {
-        dispatch!(self, s => s.insert_session(id_hash, key_name, now, expires_at).await)
+        const EXPIRED: &str = "DELETE FROM api_sessions WHERE expires_at < $1";
+        const INSERT: &str = "INSERT INTO api_sessions (id_hash, key_name, created_at, expires_at) VALUES ($1, $2, $3, $4)";
+        dispatch!(self, s => {
+            let mut tx = s.write_tx().await?;
+            sqlx::query(EXPIRED).bind(now).execute(&mut *tx).await?;
+            sqlx::query(INSERT)
+                .bind(id_hash)
+                .bind(key_name)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
+    /// The key of a live session (not expired; a revoked key's sessions are deleted).
     pub async fn session_key(
         &self,
         id_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<ApiKeyRow>> {
-        dispatch!(self, s => s.session_key(id_hash, now).await)
+        const SQL: &str = "SELECT k.name, k.role, k.provinces, k.communes, k.key_hash, k.created_at, k.revoked_at \
+             FROM api_sessions s JOIN api_keys k ON k.name = s.key_name WHERE s.id_hash = $1 AND s.expires_at > $2";
+        Ok(dispatch!(self, s => sqlx::query_as::<_, ApiKeyRow>(SQL)
+            .bind(id_hash)
+            .bind(now)
+            .fetch_optional(s.read_pool())
+            .await?))
     }
 
     pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        dispatch!(self, s => s.delete_session(id_hash).await)
+        const SQL: &str = "DELETE FROM api_sessions WHERE id_hash = $1";
+        dispatch!(self, s => {
+            sqlx::query(SQL).bind(id_hash).execute(s.write_pool()).await?;
+        });
+        Ok(())
     }
 
     /// Appends audit rows in one transaction.
     pub async fn insert_audit(&self, rows: &[AuditRow]) -> Result<()> {
+        const SQL: &str = "INSERT INTO audit (at, key_name, role, personal_id, action, detail) ";
         if rows.is_empty() {
             return Ok(());
         }
-        dispatch!(self, s => s.insert_audit(rows).await)
+        dispatch!(self, s => {
+            let mut tx = s.write_tx().await?;
+            for chunk in rows.chunks(AUDIT_ROWS) {
+                let mut qb = sqlx::QueryBuilder::new(SQL);
+                qb.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.at)
+                        .push_bind(&r.key_name)
+                        .push_bind(&r.role)
+                        .push_bind(&r.personal_id)
+                        .push_bind(&r.action)
+                        .push_bind(&r.detail);
+                });
+                qb.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The audit rows of one filter as stored, newest first (no following of ID changes).
+    async fn audit_rows_stored(&self, f: &AuditFilter) -> Result<Vec<AuditRow>> {
+        const SQL: &str = "SELECT at, key_name, role, personal_id, action, detail FROM audit \
+             WHERE ($1 IS NULL OR personal_id = $1) AND ($2 IS NULL OR key_name = $2) AND ($3 IS NULL OR at >= $3) \
+             ORDER BY at DESC, id DESC LIMIT $4";
+        Ok(dispatch!(self, s => sqlx::query_as::<_, AuditRow>(SQL)
+            .bind(f.personal_id.as_deref())
+            .bind(f.key_name.as_deref())
+            .bind(f.since)
+            .bind(f.limit)
+            .fetch_all(s.read_pool())
+            .await?))
     }
 
     /// The audit rows the filter selects, newest first. A person's rows follow them through
@@ -271,7 +229,7 @@ impl Store {
     /// to someone else does not mix the two people's reads.
     pub async fn audit_rows(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
         let Some(pin) = filter.personal_id.as_deref() else {
-            return dispatch!(self, s => s.audit_rows(filter).await);
+            return self.audit_rows_stored(filter).await;
         };
         let mut rows = Vec::new();
         for (id, window) in self.ids_of_person(pin).await? {
@@ -283,7 +241,7 @@ impl Store {
                 },
                 ..filter.clone()
             };
-            let found = dispatch!(self, s => s.audit_rows(&f).await)?;
+            let found = self.audit_rows_stored(&f).await?;
             rows.extend(
                 found
                     .into_iter()
@@ -352,10 +310,5 @@ impl Store {
             i += 1;
         }
         Ok(ids)
-    }
-
-    /// The latest scheduler runs, newest first.
-    pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>> {
-        dispatch!(self, s => s.runs(limit).await)
     }
 }

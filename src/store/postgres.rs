@@ -1,10 +1,15 @@
 //! PostgreSQL, for a province or the whole country with several service instances. Bulk
 //! writes go through `UNNEST` of one array per column: one round trip per batch, however large.
+//! Only what differs from the other backend is here — the pools, the migrations, an import's
+//! bulk writes and the scan's aggregation; every other query is written once, in the file of
+//! its kind of data.
 
 use super::*;
-use crate::registry::AdminUnits;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Row};
+use crate::registry::{AdminUnits, Citizen, IdCardRecord, Immunization, PersonalId};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
+use sqlx::query::Query;
+use sqlx::{PgPool, Postgres};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -15,10 +20,6 @@ pub struct PgStore {
 
 fn statement_timeout_sql(t: Duration) -> String {
     format!("SET statement_timeout = {}", t.as_millis().max(1))
-}
-
-fn pin_strings(pins: &[PersonalId]) -> Vec<String> {
-    pins.iter().map(|p| p.to_string()).collect()
 }
 
 /// How long one statement may run (`VONGDOI_DB_STATEMENT_TIMEOUT_SECONDS`, default 300): far
@@ -80,6 +81,19 @@ impl PgStore {
 
     pub(crate) fn write_pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    pub(crate) fn dialect(&self) -> &'static Dialect {
+        &Dialect::POSTGRES
+    }
+
+    /// Binds the values of a [`Dialect::in_list`]: one `text[]` parameter.
+    pub(crate) fn bind_list<'q>(
+        &self,
+        q: Query<'q, Postgres, PgArguments>,
+        values: &'q [String],
+    ) -> Query<'q, Postgres, PgArguments> {
+        q.bind(values)
     }
 
     pub async fn close(&self) {
@@ -221,23 +235,6 @@ impl PgStore {
         Ok(plan.counts)
     }
 
-    pub async fn lifespans(&self, pins: &[PersonalId]) -> Result<HashMap<PersonalId, Lifespan>> {
-        let rows = sqlx::query_as::<_, (String, NaiveDate, Option<NaiveDate>)>(
-            "SELECT personal_id, date_of_birth, date_of_death FROM citizens WHERE personal_id = ANY($1)",
-        )
-        .bind(pin_strings(pins))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(pin, birth, death)| {
-                Ok((
-                    PersonalId::parse(&pin).map_err(corrupt("personal_id"))?,
-                    (birth, death),
-                ))
-            })
-            .collect()
-    }
-
     pub async fn insert_immunizations(
         &self,
         records: &[Immunization],
@@ -307,28 +304,6 @@ impl PgStore {
         .await?)
     }
 
-    pub async fn citizens_by_ids(&self, pins: &[PersonalId]) -> Result<Vec<StoredCitizen>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {CITIZEN_SELECT}, sms_opt_out, email_opt_out, created_at, updated_at, created_by \
-             FROM citizens WHERE personal_id = ANY($1)"
-        ))
-        .bind(pin_strings(pins))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredCitizen {
-                    citizen: Citizen::try_from(<CitizenDbRow as sqlx::FromRow<_>>::from_row(row)?)?,
-                    sms_opt_out: row.try_get("sms_opt_out")?,
-                    email_opt_out: row.try_get("email_opt_out")?,
-                    created_at: row.try_get("created_at")?,
-                    updated_at: row.try_get("updated_at")?,
-                    created_by: row.try_get("created_by")?,
-                })
-            })
-            .collect()
-    }
-
     /// A filtered scan page as one text value, in (date of birth, personal ID) order.
     pub(crate) async fn evaluation_page_in_text(
         &self,
@@ -366,42 +341,6 @@ impl PgStore {
         .bind(limit)
         .fetch_one(&self.pool)
         .await?)
-    }
-
-    pub async fn living_by_commune_birth_year(
-        &self,
-        communes: Option<&[CommuneCode]>,
-        born_from: NaiveDate,
-        born_until: NaiveDate,
-        as_of: NaiveDate,
-    ) -> Result<Vec<BirthYearCount>> {
-        let filter = if communes.is_some() {
-            "AND commune_code = ANY($4)"
-        } else {
-            "AND $4::text[] IS NULL"
-        };
-        let communes: Option<Vec<String>> =
-            communes.map(|c| c.iter().map(|c| c.to_string()).collect());
-        Ok(sqlx::query_as::<_, (String, i32, i64)>(&format!(
-            "SELECT commune_code, EXTRACT(YEAR FROM date_of_birth)::int4 AS birth_year, count(*) \
-             FROM citizens WHERE date_of_birth >= $1 AND date_of_birth <= $2 \
-             AND (date_of_death IS NULL OR date_of_death > $3) \
-             {filter} \
-             GROUP BY commune_code, birth_year ORDER BY commune_code, birth_year"
-        ))
-        .bind(born_from)
-        .bind(born_until)
-        .bind(as_of)
-        .bind(communes)
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(|(commune_code, birth_year, living)| BirthYearCount {
-            commune_code,
-            birth_year,
-            living,
-        })
-        .collect())
     }
 }
 

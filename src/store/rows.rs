@@ -1,6 +1,6 @@
 //! The registry's rows as the store hands them out and takes them in: a citizen with what is
-//! kept beside it, history, counts, the upsert plan decided once for both backends, the row
-//! decoding shared by the backends, and the scan's pages.
+//! kept beside it, history, counts, the upsert plan decided once for both backends, and the row
+//! decoding shared by the backends.
 
 use super::{Result, StoreError};
 use crate::registry::{Citizen, CommuneCode, Language, PersonalId, Sex};
@@ -136,6 +136,33 @@ pub(crate) struct CitizenDbRow {
     pub language: String,
 }
 
+/// A citizen row with what the store keeps beside it (`CITIZEN_SELECT`, then the opt-outs,
+/// timestamps and source).
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredCitizenDbRow {
+    #[sqlx(flatten)]
+    pub citizen: CitizenDbRow,
+    pub sms_opt_out: bool,
+    pub email_opt_out: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+impl TryFrom<StoredCitizenDbRow> for StoredCitizen {
+    type Error = StoreError;
+    fn try_from(r: StoredCitizenDbRow) -> Result<StoredCitizen> {
+        Ok(StoredCitizen {
+            citizen: Citizen::try_from(r.citizen)?,
+            sms_opt_out: r.sms_opt_out,
+            email_opt_out: r.email_opt_out,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            created_by: r.created_by,
+        })
+    }
+}
+
 pub(crate) const CITIZEN_SELECT: &str = "personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id, mother_id, father_id, guardian_id, phone, email, language";
 
 pub(crate) fn corrupt<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> StoreError + '_ {
@@ -173,116 +200,8 @@ impl TryFrom<CitizenDbRow> for Citizen {
     }
 }
 
-/// One dose as the rule engine needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedDose {
-    pub vaccine: String,
-    pub date_given: NaiveDate,
-}
-
-/// What the rule engine needs of a citizen, with their records: the lean row of the registry
-/// scan. Names and contacts are left out on purpose — the scan touches everyone, and only the
-/// few with something due need them (fetch those with [`Store::citizen`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CitizenRecords {
-    pub personal_id: PersonalId,
-    pub sex: Sex,
-    pub date_of_birth: NaiveDate,
-    pub date_of_death: Option<NaiveDate>,
-    pub commune_code: CommuneCode,
-    /// In date order.
-    pub doses: Vec<RecordedDose>,
-    /// In date order.
-    pub id_cards: Vec<NaiveDate>,
-}
-
-/// How a page of the registry scan travels from the database: one text value for the whole
-/// page, a line per citizen — `personal_id|sex|birth|death|commune|date vaccine,…|date,…` —
-/// built by the database in personal-ID order. A row per citizen (or per dose) costs more in
-/// the driver's per-value copying than the database spends finding the data; one value per
-/// page makes reading the registry several times faster.
-pub(crate) fn parse_evaluation_page(page: &str) -> Result<Vec<CitizenRecords>> {
-    page.lines()
-        .filter(|l| !l.is_empty())
-        .map(parse_evaluation_line)
-        .collect()
-}
-
-fn parse_evaluation_line(line: &str) -> Result<CitizenRecords> {
-    let bad = || {
-        StoreError::Corrupt(format!(
-            "scan line for {}",
-            crate::registry::personal_id::mask_raw(line.split('|').next().unwrap_or(""))
-        ))
-    };
-    let mut f = line.split('|');
-    let mut next = || f.next().ok_or_else(bad);
-    let (pin, sex, birth, death, commune, doses_text, cards_text) = (
-        next()?,
-        next()?,
-        next()?,
-        next()?,
-        next()?,
-        next()?,
-        next()?,
-    );
-    let mut doses = Vec::new();
-    for entry in doses_text.split(',').filter(|e| !e.is_empty()) {
-        let (date, vaccine) = entry.split_once(' ').ok_or_else(bad)?;
-        doses.push(RecordedDose {
-            vaccine: vaccine.to_string(),
-            date_given: iso_date(date)?,
-        });
-    }
-    doses.sort_by(|a, b| (a.date_given, &a.vaccine).cmp(&(b.date_given, &b.vaccine)));
-    let mut id_cards = cards_text
-        .split(',')
-        .filter(|e| !e.is_empty())
-        .map(iso_date)
-        .collect::<Result<Vec<_>>>()?;
-    id_cards.sort();
-    Ok(CitizenRecords {
-        personal_id: PersonalId::parse(pin).map_err(corrupt("personal_id"))?,
-        sex: Sex::parse(sex).map_err(corrupt("sex"))?,
-        date_of_birth: iso_date(birth)?,
-        date_of_death: if death.is_empty() {
-            None
-        } else {
-            Some(iso_date(death)?)
-        },
-        commune_code: CommuneCode::parse(commune).map_err(corrupt("commune_code"))?,
-        doses,
-        id_cards,
-    })
-}
-
-/// `YYYY-MM-DD` without the generality of a format string: the scan parses millions.
-fn iso_date(s: &str) -> Result<NaiveDate> {
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b.get(r)?.iter().try_fold(0u32, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + (d - b'0') as u32)
-        })
-    };
-    (b.len() == 10 && b[4] == b'-' && b[7] == b'-')
-        .then(|| NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?))
-        .flatten()
-        .ok_or_else(|| StoreError::Corrupt(format!("date '{s}'")))
-}
-
 /// Where a keyset page of citizens in birth order starts (exclusive).
 pub type BirthCursor = (NaiveDate, PersonalId);
-
-/// Which citizens a filtered registry scan reads: one commune (or every commune) and a range
-/// of birth dates, both ends included. Staff lists are about children or one commune: reading
-/// only them through the `citizens_commune_birth` / `citizens_birth` indexes, instead of the
-/// whole registry, is what keeps a commune's list under a second at any registry size.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScanRange {
-    pub commune: Option<CommuneCode>,
-    pub born_from: NaiveDate,
-    pub born_until: NaiveDate,
-}
 
 /// Living residents of one commune born in one calendar year (the enrolment report's unit).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

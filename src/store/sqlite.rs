@@ -1,11 +1,18 @@
 //! The embedded default: one SQLite file, tuned as ARCHITECTURE.md says — WAL, synchronous
 //! NORMAL, a busy timeout, one writer connection beside a reader pool, and write transactions
 //! begun IMMEDIATE so two processes never deadlock upgrading a read lock.
+//! Only what differs from the other backend is here — the pools, the migrations, an import's
+//! bulk writes and the scan's aggregation; every other query is written once, in the file of
+//! its kind of data.
 
 use super::*;
-use crate::registry::AdminUnits;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use crate::registry::{AdminUnits, Citizen, IdCardRecord, Immunization, PersonalId};
+use sqlx::query::Query;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -15,10 +22,6 @@ const ROWS_PER_STATEMENT: usize = 500;
 pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
-}
-
-fn pins_params(pins: &[PersonalId]) -> String {
-    vec!["?"; pins.len()].join(",")
 }
 
 impl SqliteStore {
@@ -62,6 +65,19 @@ impl SqliteStore {
 
     pub(crate) fn write_pool(&self) -> &SqlitePool {
         &self.writer
+    }
+
+    pub(crate) fn dialect(&self) -> &'static Dialect {
+        &Dialect::SQLITE
+    }
+
+    /// Binds the values of a [`Dialect::in_list`]: one parameter each.
+    pub(crate) fn bind_list<'q>(
+        &self,
+        q: Query<'q, Sqlite, SqliteArguments<'q>>,
+        values: &'q [String],
+    ) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+        values.iter().fold(q, |q, v| q.bind(v))
     }
 
     pub async fn close(&self) {
@@ -181,28 +197,6 @@ impl SqliteStore {
         }
         tx.commit().await?;
         Ok(plan.counts)
-    }
-
-    pub async fn lifespans(&self, pins: &[PersonalId]) -> Result<HashMap<PersonalId, Lifespan>> {
-        let mut out = HashMap::with_capacity(pins.len());
-        for chunk in pins.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT personal_id, date_of_birth, date_of_death FROM citizens WHERE personal_id IN ({})",
-                pins_params(chunk)
-            );
-            let mut q = sqlx::query_as::<_, (String, NaiveDate, Option<NaiveDate>)>(&sql);
-            for p in chunk {
-                q = q.bind(p.as_str());
-            }
-            // Through the writer, so an import sees the batch it committed a moment ago.
-            for (pin, birth, death) in q.fetch_all(&self.writer).await? {
-                out.insert(
-                    PersonalId::parse(&pin).map_err(corrupt("personal_id"))?,
-                    (birth, death),
-                );
-            }
-        }
-        Ok(out)
     }
 
     pub async fn insert_immunizations(
@@ -327,67 +321,5 @@ impl SqliteStore {
             .bind(limit)
             .fetch_one(&self.readers)
             .await?)
-    }
-
-    pub async fn citizens_by_ids(&self, pins: &[PersonalId]) -> Result<Vec<StoredCitizen>> {
-        let mut out = Vec::with_capacity(pins.len());
-        for chunk in pins.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT {CITIZEN_SELECT}, sms_opt_out, email_opt_out, created_at, updated_at, created_by \
-                 FROM citizens WHERE personal_id IN ({})",
-                pins_params(chunk)
-            );
-            let mut q = sqlx::query(&sql);
-            for p in chunk {
-                q = q.bind(p.as_str());
-            }
-            for row in q.fetch_all(&self.readers).await? {
-                out.push(StoredCitizen {
-                    citizen: Citizen::try_from(<CitizenDbRow as sqlx::FromRow<_>>::from_row(
-                        &row,
-                    )?)?,
-                    sms_opt_out: row.try_get("sms_opt_out")?,
-                    email_opt_out: row.try_get("email_opt_out")?,
-                    created_at: row.try_get("created_at")?,
-                    updated_at: row.try_get("updated_at")?,
-                    created_by: row.try_get("created_by")?,
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    pub async fn living_by_commune_birth_year(
-        &self,
-        communes: Option<&[CommuneCode]>,
-        born_from: NaiveDate,
-        born_until: NaiveDate,
-        as_of: NaiveDate,
-    ) -> Result<Vec<BirthYearCount>> {
-        let filter = communes
-            .map(|c| format!("AND commune_code IN ({})", vec!["?"; c.len()].join(",")))
-            .unwrap_or_default();
-        let sql = format!(
-            "SELECT commune_code, CAST(substr(date_of_birth, 1, 4) AS INTEGER) AS birth_year, count(*) \
-             FROM citizens WHERE date_of_birth >= ? AND date_of_birth <= ? \
-             AND (date_of_death IS NULL OR date_of_death > ?) {filter} \
-             GROUP BY commune_code, birth_year ORDER BY commune_code, birth_year"
-        );
-        let mut q = sqlx::query_as::<_, (String, i64, i64)>(&sql)
-            .bind(born_from)
-            .bind(born_until)
-            .bind(as_of);
-        for c in communes.unwrap_or(&[]) {
-            q = q.bind(c.as_str());
-        }
-        Ok(q.fetch_all(&self.readers)
-            .await?
-            .into_iter()
-            .map(|(commune_code, year, living)| BirthYearCount {
-                commune_code,
-                birth_year: year as i32,
-                living,
-            })
-            .collect())
     }
 }

@@ -1,0 +1,507 @@
+//! The registry: citizens, households, immunizations, ID cards, change history, personal-ID
+//! changes, opt-outs, the summary and the administrative units. Each query is written once for
+//! both backends (placeholders `$1…` in order of first use, which SQLite reads too) and run on
+//! whichever this is by `dispatch!`, so a fix lands on SQLite and PostgreSQL at once; where
+//! the dialects differ, a [`Dialect`](super::Dialect) constant says how. The bulk writes of an
+//! import differ in kind (multi-row VALUES on SQLite, one UNNEST on PostgreSQL) and stay in
+//! `sqlite.rs` and `postgres.rs`.
+
+use super::*;
+use crate::registry::{Citizen, CommuneCode, IdCardRecord, Immunization, PersonalId};
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::FromRow;
+use std::collections::{HashMap, HashSet};
+
+/// What the store keeps beside a citizen's registry fields, after [`CITIZEN_SELECT`].
+const STORED_COLUMNS: &str = "sms_opt_out, email_opt_out, created_at, updated_at, created_by";
+
+const HISTORY_INSERT: &str = "INSERT INTO citizen_history (personal_id, changed_at, source, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)";
+
+impl Store {
+    /// Which version of the embedded administrative units the database holds.
+    pub(super) async fn admin_units_fingerprint(&self) -> Result<Option<String>> {
+        const SQL: &str = "SELECT value FROM app_meta WHERE key = 'admin_units'";
+        Ok(dispatch!(self, s => sqlx::query_scalar(SQL).fetch_optional(s.read_pool()).await?))
+    }
+
+    /// Inserts new citizens and updates changed ones in one transaction, writing a history
+    /// line for every changed field. Personal IDs in `batch` must be distinct.
+    pub async fn upsert_citizens(
+        &self,
+        batch: &[Citizen],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<UpsertCounts> {
+        debug_assert_eq!(
+            batch
+                .iter()
+                .map(|c| c.personal_id)
+                .collect::<HashSet<_>>()
+                .len(),
+            batch.len(),
+            "upsert batches must not repeat a personal ID"
+        );
+        if batch.is_empty() {
+            return Ok(UpsertCounts::default());
+        }
+        dispatch!(self, s => s.upsert_citizens(batch, source, now).await)
+    }
+
+    /// Which of these personal IDs are registered.
+    pub async fn existing_ids(&self, pins: &[PersonalId]) -> Result<HashSet<PersonalId>> {
+        Ok(self.lifespans(pins).await?.into_keys().collect())
+    }
+
+    /// Birth and death dates of those of these citizens who are registered.
+    pub async fn lifespans(&self, pins: &[PersonalId]) -> Result<HashMap<PersonalId, Lifespan>> {
+        if pins.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let pins: Vec<String> = pins.iter().map(|p| p.to_string()).collect();
+        let mut rows: Vec<(String, NaiveDate, Option<NaiveDate>)> = Vec::new();
+        dispatch!(self, s => {
+            let d = s.dialect();
+            for chunk in pins.chunks(d.list_chunk) {
+                let sql = format!(
+                    "SELECT personal_id, date_of_birth, date_of_death FROM citizens WHERE personal_id {}",
+                    d.in_list(1, chunk.len())
+                );
+                // Through the writer, so an import sees the batch it committed a moment ago.
+                for row in s.bind_list(sqlx::query(&sql), chunk).fetch_all(s.write_pool()).await? {
+                    rows.push(FromRow::from_row(&row)?);
+                }
+            }
+        });
+        rows.into_iter()
+            .map(|(pin, birth, death)| {
+                Ok((
+                    PersonalId::parse(&pin).map_err(corrupt("personal_id"))?,
+                    (birth, death),
+                ))
+            })
+            .collect()
+    }
+
+    /// Stores immunization records; a record already stored (same citizen, vaccine and date)
+    /// is skipped. Returns how many were new.
+    pub async fn insert_immunizations(
+        &self,
+        records: &[Immunization],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        dispatch!(self, s => s.insert_immunizations(records, source, now).await)
+    }
+
+    /// Stores ID-card issuance records, skipping ones already stored. Returns how many were new.
+    pub async fn insert_id_cards(
+        &self,
+        records: &[IdCardRecord],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        dispatch!(self, s => s.insert_id_cards(records, source, now).await)
+    }
+
+    /// A page of citizens in (date of birth, personal ID) order after `after`: parents come
+    /// before their children, so an export in this order re-imports with every link.
+    pub async fn citizens_by_birth(
+        &self,
+        after: Option<BirthCursor>,
+        limit: i64,
+    ) -> Result<Vec<Citizen>> {
+        let rows = match after {
+            None => {
+                let sql = format!(
+                    "SELECT {CITIZEN_SELECT} FROM citizens ORDER BY date_of_birth, personal_id LIMIT $1"
+                );
+                dispatch!(self, s => sqlx::query_as::<_, CitizenDbRow>(&sql)
+                    .bind(limit)
+                    .fetch_all(s.read_pool())
+                    .await?)
+            }
+            Some((dob, pin)) => {
+                let sql = format!(
+                    "SELECT {CITIZEN_SELECT} FROM citizens WHERE (date_of_birth, personal_id) > ($1, $2) \
+                     ORDER BY date_of_birth, personal_id LIMIT $3"
+                );
+                dispatch!(self, s => sqlx::query_as::<_, CitizenDbRow>(&sql)
+                    .bind(dob)
+                    .bind(pin.as_str())
+                    .bind(limit)
+                    .fetch_all(s.read_pool())
+                    .await?)
+            }
+        };
+        rows.into_iter().map(Citizen::try_from).collect()
+    }
+
+    /// A page of citizens in personal-ID order after `after` (the scheduler's scan order).
+    pub async fn citizens_by_id(
+        &self,
+        after: Option<PersonalId>,
+        limit: i64,
+    ) -> Result<Vec<Citizen>> {
+        let after = after.map(|p| p.to_string()).unwrap_or_default();
+        let sql = format!(
+            "SELECT {CITIZEN_SELECT} FROM citizens WHERE personal_id > $1 ORDER BY personal_id LIMIT $2"
+        );
+        let rows = dispatch!(self, s => sqlx::query_as::<_, CitizenDbRow>(&sql)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(s.read_pool())
+            .await?);
+        rows.into_iter().map(Citizen::try_from).collect()
+    }
+
+    pub async fn citizen(&self, pin: PersonalId) -> Result<Option<StoredCitizen>> {
+        let sql = format!(
+            "SELECT {CITIZEN_SELECT}, {STORED_COLUMNS} FROM citizens WHERE personal_id = $1"
+        );
+        let row = dispatch!(self, s => sqlx::query_as::<_, StoredCitizenDbRow>(&sql)
+            .bind(pin.as_str())
+            .fetch_optional(s.read_pool())
+            .await?);
+        row.map(StoredCitizen::try_from).transpose()
+    }
+
+    /// Registered citizens among `pins` (in no particular order), with opt-outs. Set-based:
+    /// one query per few hundred IDs, for the few citizens a list or a page of notices names.
+    pub async fn citizens_by_ids(&self, pins: &[PersonalId]) -> Result<Vec<StoredCitizen>> {
+        if pins.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pins: Vec<String> = pins.iter().map(|p| p.to_string()).collect();
+        let mut rows: Vec<StoredCitizenDbRow> = Vec::with_capacity(pins.len());
+        dispatch!(self, s => {
+            let d = s.dialect();
+            for chunk in pins.chunks(d.list_chunk) {
+                let sql = format!(
+                    "SELECT {CITIZEN_SELECT}, {STORED_COLUMNS} FROM citizens WHERE personal_id {}",
+                    d.in_list(1, chunk.len())
+                );
+                for row in s.bind_list(sqlx::query(&sql), chunk).fetch_all(s.read_pool()).await? {
+                    rows.push(FromRow::from_row(&row)?);
+                }
+            }
+        });
+        rows.into_iter().map(StoredCitizen::try_from).collect()
+    }
+
+    /// Everyone in a household, oldest first.
+    pub async fn household(&self, household_id: &str) -> Result<Vec<Citizen>> {
+        let sql = format!(
+            "SELECT {CITIZEN_SELECT} FROM citizens WHERE household_id = $1 ORDER BY date_of_birth, personal_id"
+        );
+        let rows = dispatch!(self, s => sqlx::query_as::<_, CitizenDbRow>(&sql)
+            .bind(household_id)
+            .fetch_all(s.read_pool())
+            .await?);
+        rows.into_iter().map(Citizen::try_from).collect()
+    }
+
+    /// A citizen's immunizations in date order.
+    pub async fn immunizations_of(&self, pin: PersonalId) -> Result<Vec<Immunization>> {
+        const SQL: &str = "SELECT vaccine, date_given, place FROM immunizations WHERE personal_id = $1 ORDER BY date_given, vaccine";
+        type Row = (String, NaiveDate, Option<String>);
+        let rows = dispatch!(self, s => sqlx::query_as::<_, Row>(SQL)
+            .bind(pin.as_str())
+            .fetch_all(s.read_pool())
+            .await?);
+        Ok(rows
+            .into_iter()
+            .map(|(vaccine, date_given, place)| Immunization {
+                personal_id: pin,
+                vaccine,
+                date_given,
+                place,
+            })
+            .collect())
+    }
+
+    /// A citizen's ID cards in date order.
+    pub async fn id_cards_of(&self, pin: PersonalId) -> Result<Vec<IdCardRecord>> {
+        const SQL: &str =
+            "SELECT issued_on FROM id_cards WHERE personal_id = $1 ORDER BY issued_on";
+        let rows = dispatch!(self, s => sqlx::query_scalar::<_, NaiveDate>(SQL)
+            .bind(pin.as_str())
+            .fetch_all(s.read_pool())
+            .await?);
+        Ok(rows
+            .into_iter()
+            .map(|issued_on| IdCardRecord {
+                personal_id: pin,
+                issued_on,
+            })
+            .collect())
+    }
+
+    /// A citizen's change history, oldest first.
+    pub async fn history_of(&self, pin: PersonalId) -> Result<Vec<HistoryEntry>> {
+        const SQL: &str = "SELECT changed_at, source, field, old_value, new_value FROM citizen_history WHERE personal_id = $1 ORDER BY id";
+        type Row = (
+            DateTime<Utc>,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        );
+        let rows = dispatch!(self, s => sqlx::query_as::<_, Row>(SQL)
+            .bind(pin.as_str())
+            .fetch_all(s.read_pool())
+            .await?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(changed_at, source, field, old_value, new_value)| HistoryEntry {
+                    changed_at,
+                    source,
+                    field,
+                    old_value,
+                    new_value,
+                },
+            )
+            .collect())
+    }
+
+    /// Personal-ID changes that involve this ID, either side.
+    pub async fn id_changes_of(&self, pin: PersonalId) -> Result<Vec<PersonalIdChange>> {
+        const SQL: &str = "SELECT old_id, new_id, changed_at, source, reason FROM personal_id_changes WHERE old_id = $1 OR new_id = $1 ORDER BY id";
+        type Row = (String, String, DateTime<Utc>, String, String);
+        let rows = dispatch!(self, s => sqlx::query_as::<_, Row>(SQL)
+            .bind(pin.as_str())
+            .fetch_all(s.read_pool())
+            .await?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(old_id, new_id, changed_at, source, reason)| PersonalIdChange {
+                    old_id,
+                    new_id,
+                    changed_at,
+                    source,
+                    reason,
+                },
+            )
+            .collect())
+    }
+
+    /// Re-establishes a personal ID (Law on Identification 2023 Art. 24): the citizen, their
+    /// records and every link to them move to the new ID, and the change is recorded.
+    pub async fn change_personal_id(
+        &self,
+        old: PersonalId,
+        new: PersonalId,
+        reason: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        const TAKEN: &str = "SELECT personal_id FROM citizens WHERE personal_id = $1";
+        const MOVE: &str =
+            "UPDATE citizens SET personal_id = $1, updated_at = $2 WHERE personal_id = $3";
+        const MOVE_HISTORY: &str =
+            "UPDATE citizen_history SET personal_id = $1 WHERE personal_id = $2";
+        const RECORD: &str = "INSERT INTO personal_id_changes (old_id, new_id, changed_at, source, reason) VALUES ($1, $2, $3, $4, $5)";
+        let taken_error = || {
+            StoreError::Conflict(format!(
+                "số định danh mới {} đã thuộc về người khác / the new personal ID {} already belongs to another citizen",
+                new.masked(),
+                new.masked()
+            ))
+        };
+        let missing_error = || {
+            StoreError::Conflict(format!(
+                "không có công dân với số định danh {} / no citizen has the personal ID {}",
+                old.masked(),
+                old.masked()
+            ))
+        };
+        dispatch!(self, s => {
+            let mut tx = s.write_tx().await?;
+            let taken: Option<String> = sqlx::query_scalar(TAKEN)
+                .bind(new.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if taken.is_some() {
+                return Err(taken_error());
+            }
+            let moved = sqlx::query(MOVE)
+                .bind(new.as_str())
+                .bind(now)
+                .bind(old.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if moved == 0 {
+                return Err(missing_error());
+            }
+            for column in ["mother_id", "father_id", "guardian_id"] {
+                sqlx::query(&format!("UPDATE citizens SET {column} = $1 WHERE {column} = $2"))
+                    .bind(new.as_str())
+                    .bind(old.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(MOVE_HISTORY)
+                .bind(new.as_str())
+                .bind(old.as_str())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(RECORD)
+                .bind(old.as_str())
+                .bind(new.as_str())
+                .bind(now)
+                .bind(source)
+                .bind(reason)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(HISTORY_INSERT)
+                .bind(new.as_str())
+                .bind(now)
+                .bind(source)
+                .bind("personal_id")
+                .bind(old.as_str())
+                .bind(new.as_str())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Sets a citizen's opt-out for one channel; returns false if no such citizen.
+    pub async fn set_opt_out(
+        &self,
+        pin: PersonalId,
+        channel: Channel,
+        opt_out: bool,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let column = channel.opt_out_column();
+        let update =
+            format!("UPDATE citizens SET {column} = $1, updated_at = $2 WHERE personal_id = $3");
+        dispatch!(self, s => {
+            let select = format!(
+                "SELECT {column} FROM citizens WHERE personal_id = $1 {}",
+                s.dialect().for_update
+            );
+            let mut tx = s.write_tx().await?;
+            let before: Option<bool> = sqlx::query_scalar(&select)
+                .bind(pin.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(before) = before else {
+                return Ok(false);
+            };
+            if before != opt_out {
+                sqlx::query(&update)
+                    .bind(opt_out)
+                    .bind(now)
+                    .bind(pin.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(HISTORY_INSERT)
+                    .bind(pin.as_str())
+                    .bind(now)
+                    .bind(source)
+                    .bind(column)
+                    .bind(before.to_string())
+                    .bind(opt_out.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    pub async fn summary(&self) -> Result<RegistrySummary> {
+        const TOTALS: &str = "SELECT count(*), count(*) FILTER (WHERE date_of_death IS NULL), count(DISTINCT household_id), \
+             count(phone), count(email) FROM citizens";
+        const IMMUNIZATIONS: &str = "SELECT count(*) FROM immunizations";
+        const ID_CARDS: &str = "SELECT count(*) FROM id_cards";
+        const COMMUNES: &str =
+            "SELECT commune_code, count(*) AS n FROM citizens WHERE date_of_death IS NULL \
+             GROUP BY commune_code ORDER BY n DESC, commune_code LIMIT 20";
+        type Totals = (i64, i64, i64, i64, i64);
+        let (totals, immunizations, id_cards, communes): (Totals, i64, i64, _) = dispatch!(self, s => {
+            let pool = s.read_pool();
+            (
+                sqlx::query_as(TOTALS).fetch_one(pool).await?,
+                sqlx::query_scalar(IMMUNIZATIONS).fetch_one(pool).await?,
+                sqlx::query_scalar(ID_CARDS).fetch_one(pool).await?,
+                sqlx::query_as(COMMUNES).fetch_all(pool).await?,
+            )
+        });
+        let (citizens, living, households, with_phone, with_email) = totals;
+        Ok(RegistrySummary {
+            citizens,
+            living,
+            households,
+            with_phone,
+            with_email,
+            immunizations,
+            id_cards,
+            communes,
+        })
+    }
+
+    /// Living residents (no death on or before `as_of`, born on or before it) by commune and
+    /// calendar year of birth, for birth years `from_year..=until_year`, in `communes` (None:
+    /// every commune). One GROUP BY over the birth-date indexes.
+    pub async fn living_by_commune_birth_year(
+        &self,
+        communes: Option<&[CommuneCode]>,
+        from_year: i32,
+        until_year: i32,
+        as_of: NaiveDate,
+    ) -> Result<Vec<BirthYearCount>> {
+        let born_from = NaiveDate::from_ymd_opt(from_year, 1, 1)
+            .ok_or_else(|| StoreError::Corrupt(format!("year {from_year}")))?;
+        let born_until = NaiveDate::from_ymd_opt(until_year, 12, 31)
+            .ok_or_else(|| StoreError::Corrupt(format!("year {until_year}")))?
+            .min(as_of);
+        if born_from > born_until || communes.is_some_and(|c| c.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let codes: Option<Vec<String>> =
+            communes.map(|c| c.iter().map(|c| c.to_string()).collect());
+        let mut rows: Vec<(String, i32, i64)> = Vec::new();
+        dispatch!(self, s => {
+            let d = s.dialect();
+            let filter = codes
+                .as_ref()
+                .map(|c| format!("AND commune_code {}", d.in_list(4, c.len())))
+                .unwrap_or_default();
+            let sql = format!(
+                "SELECT commune_code, {} AS birth_year, count(*) \
+                 FROM citizens WHERE date_of_birth >= $1 AND date_of_birth <= $2 \
+                 AND (date_of_death IS NULL OR date_of_death > $3) {filter} \
+                 GROUP BY commune_code, birth_year ORDER BY commune_code, birth_year",
+                d.birth_year
+            );
+            let mut q = sqlx::query(&sql).bind(born_from).bind(born_until).bind(as_of);
+            if let Some(codes) = &codes {
+                q = s.bind_list(q, codes);
+            }
+            for row in q.fetch_all(s.read_pool()).await? {
+                rows.push(FromRow::from_row(&row)?);
+            }
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(commune_code, birth_year, living)| BirthYearCount {
+                commune_code,
+                birth_year,
+                living,
+            })
+            .collect())
+    }
+}
