@@ -207,7 +207,7 @@ pub fn render(
     name: &str,
     csv: impl FnOnce(&mut Vec<u8>, Lang) -> anyhow::Result<()>,
     json: impl FnOnce(Lang) -> serde_json::Value,
-    html: impl FnOnce(Lang) -> String,
+    html: impl FnOnce(Lang) -> anyhow::Result<String>,
 ) -> ApiResult<Response> {
     Ok(match q.format.as_str() {
         "csv" => {
@@ -227,7 +227,7 @@ pub fn render(
         }
         "html" => (
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            html(q.lang),
+            html(q.lang).map_err(|e| Problem::internal("report html", e))?,
         )
             .into_response(),
         _ => axum::Json(json(q.lang)).into_response(),

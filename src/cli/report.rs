@@ -135,7 +135,7 @@ fn write_report(
     common: &ReportCommon,
     csv: impl FnOnce(&mut dyn Write, Lang) -> Result<()>,
     json: impl FnOnce(Lang) -> serde_json::Value,
-    html: impl FnOnce(Lang) -> String,
+    html: impl FnOnce(Lang) -> Result<String>,
 ) -> Result<()> {
     let lang = common.lang.lang();
     let mut out: Box<dyn Write> = match &common.output {
@@ -150,7 +150,7 @@ fn write_report(
             serde_json::to_writer_pretty(&mut out, &json(lang))?;
             writeln!(out)?;
         }
-        ReportFormat::Html => out.write_all(html(lang).as_bytes())?,
+        ReportFormat::Html => out.write_all(html(lang)?.as_bytes())?,
     }
     out.flush()?;
     if let Some(path) = &common.output {

@@ -391,7 +391,7 @@ impl Report {
         })
     }
 
-    pub fn to_html(&self, lang: Lang) -> String {
+    pub fn to_html(&self, lang: Lang) -> Result<String> {
         let title = bi(
             lang,
             "Báo cáo tỷ lệ tiêm chủng theo xã và nhóm tuổi",
@@ -445,7 +445,7 @@ impl Report {
                 }
             })
             .collect();
-        page.raw(&bar_chart(
+        page.chart(bar_chart(
             &bi(
                 lang,
                 "Tỷ lệ tiêm chủng toàn khu vực theo nhóm sinh (%)",

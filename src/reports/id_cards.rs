@@ -236,7 +236,7 @@ impl Report {
         })
     }
 
-    pub fn to_html(&self, lang: Lang) -> String {
+    pub fn to_html(&self, lang: Lang) -> Result<String> {
         let title = bi(
             lang,
             "Danh sách công dân đến hạn cấp, đổi thẻ căn cước",
@@ -277,7 +277,7 @@ impl Report {
                 values: by_age.values().map(|v| (v[k], false)).collect(),
             })
             .collect();
-        page.raw(&bar_chart(
+        page.chart(bar_chart(
             &bi(lang, "Số người theo mốc tuổi", "Citizens by milestone age"),
             &cats,
             &series,

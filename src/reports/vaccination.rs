@@ -239,7 +239,7 @@ impl Report {
         })
     }
 
-    pub fn to_html(&self, lang: Lang) -> String {
+    pub fn to_html(&self, lang: Lang) -> Result<String> {
         let title = bi(
             lang,
             "Danh sách trẻ đến hạn, quá hạn tiêm chủng",
@@ -278,7 +278,7 @@ impl Report {
                 values: by_series.values().map(|v| (v[k], false)).collect(),
             })
             .collect();
-        page.raw(&bar_chart(
+        page.chart(bar_chart(
             &bi(
                 lang,
                 "Số mũi cần tiêm theo loại vắc xin",
