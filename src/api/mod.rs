@@ -108,7 +108,7 @@ pub fn routes() -> Routes<Arc<ApiState>> {
                       ("province", "array", "Mã tỉnh, lặp lại được / province code, repeatable"),
                       ("commune", "array", "Mã xã, lặp lại được / commune code, repeatable"),
                       ("as_of", "string", "YYYY-MM-DD"),
-                      ("format", "string", "json | csv | html"),
+                      ("format", "string", "json | csv | xlsx | html"),
                       ("lang", "string", "vi | en"),
                       ("status", "array", "vaccination, id-cards: due | overdue"),
                       ("due_within", "integer", "vaccination, id-cards: days"),

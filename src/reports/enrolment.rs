@@ -9,7 +9,10 @@
 //! year). A cohort not yet complete (born in the report's year or later) is projected: the
 //! commune's average over its last three complete birth years, counted the same way.
 
-use super::output::{bar_chart, opt, write_csv, Bars, Html, FILLS};
+use super::output::{
+    bar_chart, commune_name, headers, opt, province_name, write_csv, write_xlsx, Bars, Html, Sheet,
+    XCell, FILLS,
+};
 use super::{bi, Area};
 use crate::registry::{AdminUnits, CommuneCode};
 use crate::rules::Lang;
@@ -303,6 +306,55 @@ impl Report {
                 ]
             }),
         )
+    }
+
+    /// xlsx: the CSV's columns for people: Vietnamese headers, province and commune names
+    /// beside their codes, codes as text, counts as numbers.
+    pub fn to_xlsx(&self, lang: Lang) -> Result<Vec<u8>> {
+        let header = headers(
+            &[
+                ("Mã tỉnh", "Province code"),
+                ("Tên tỉnh", "Province"),
+                ("Mã xã", "Commune code"),
+                ("Tên xã", "Commune"),
+                ("Năm học", "School year"),
+                ("Cấp học", "Level"),
+                ("Năm sinh", "Birth year"),
+                ("Số trẻ", "Children"),
+                ("Dự báo", "Projected"),
+                ("Số chỗ", "Places"),
+                ("Chênh lệch", "Gap"),
+            ],
+            lang,
+        );
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                vec![
+                    XCell::text(&r.province_code),
+                    province_name(&r.province_code),
+                    XCell::text(&r.commune_code),
+                    commune_name(&r.commune_code),
+                    XCell::text(format!("{}–{}", r.school_year, r.school_year + 1)),
+                    XCell::text(level_name(r.level, lang)),
+                    XCell::num(r.birth_year),
+                    XCell::num(r.children as f64),
+                    XCell::text(if r.projected {
+                        bi(lang, "có", "yes")
+                    } else {
+                        String::new()
+                    }),
+                    XCell::opt_num(r.capacity.map(|n| n as f64)),
+                    XCell::opt_num(r.gap.map(|n| n as f64)),
+                ]
+            })
+            .collect();
+        write_xlsx(&[Sheet {
+            name: "Nhập học".into(),
+            header,
+            rows,
+        }])
     }
 
     pub fn to_json(&self, lang: Lang) -> serde_json::Value {

@@ -1,13 +1,18 @@
-//! The forms of every report: CSV for spreadsheets, JSON for scripts and tracing figures,
-//! HTML for printing.
+//! The forms of every report: CSV and xlsx for spreadsheets, JSON for scripts and tracing
+//! figures, HTML for printing.
 //!
 //! - CSV starts with a UTF-8 byte-order mark: without it Excel reads the file as the local code
 //!   page and Vietnamese names come out garbled. Column names are stable (snake_case English)
 //!   whatever `--lang`, so scripts can rely on them.
+//! - xlsx is for people: Vietnamese headers ("Vietnamese / English" with `--lang en`), commune
+//!   and province names beside their codes, identifiers as text cells, dates as dates.
 //! - HTML is one self-contained page (no external styles, fonts or scripts: it is printed at a
 //!   commune office, often offline), laid out for A4 paper, with charts as inline SVG. The page
 //!   is a template (`templates/reports/`); this module only gathers what it shows.
 
+use super::bi;
+use crate::rules::Lang;
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use std::io::Write;
 
@@ -34,6 +39,128 @@ pub fn write_csv<W: Write>(
     }
     w.flush()?;
     Ok(())
+}
+
+/// A cell of a spreadsheet: identifiers are [`XCell::Text`] (so `001212282149` keeps its
+/// leading zeros and all 12 digits), counts and shares numbers, dates real dates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum XCell {
+    Text(String),
+    Number(f64),
+    Date(NaiveDate),
+    Empty,
+}
+
+impl XCell {
+    pub fn text(s: impl Into<String>) -> XCell {
+        XCell::Text(s.into())
+    }
+
+    /// Text, or an empty cell for nothing.
+    pub fn opt_text(s: Option<impl Into<String>>) -> XCell {
+        s.map_or(XCell::Empty, |s| XCell::Text(s.into()))
+    }
+
+    pub fn num(n: impl Into<f64>) -> XCell {
+        XCell::Number(n.into())
+    }
+
+    pub fn opt_num(n: Option<impl Into<f64>>) -> XCell {
+        n.map_or(XCell::Empty, |n| XCell::Number(n.into()))
+    }
+
+    pub fn opt_date(d: Option<NaiveDate>) -> XCell {
+        d.map_or(XCell::Empty, XCell::Date)
+    }
+}
+
+/// One sheet of a workbook: a header row (Vietnamese first) and the rows under it.
+pub struct Sheet {
+    pub name: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<XCell>>,
+}
+
+/// Writes sheets as an `.xlsx` workbook. Text cells are stored as text (a text cell is never
+/// a formula, so no `'` is needed as in CSV) with the text number format, so a number typed
+/// over an ID stays text too; dates are dates shown `dd/mm/yyyy`. The header row is bold,
+/// frozen and filterable.
+pub fn write_xlsx(sheets: &[Sheet]) -> anyhow::Result<Vec<u8>> {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let mut book = Workbook::new();
+    let head = Format::new().set_bold();
+    let text = Format::new().set_num_format("@");
+    let date = Format::new().set_num_format("dd/mm/yyyy");
+    for sheet in sheets {
+        let ws = book.add_worksheet();
+        ws.set_name(&sheet.name)?;
+        for (c, h) in sheet.header.iter().enumerate() {
+            ws.write_string_with_format(0, c as u16, h, &head)?;
+        }
+        for (r, row) in sheet.rows.iter().enumerate() {
+            let r = r as u32 + 1;
+            for (c, cell) in row.iter().enumerate() {
+                let c = c as u16;
+                match cell {
+                    XCell::Text(s) => {
+                        ws.write_string_with_format(r, c, s, &text)?;
+                    }
+                    XCell::Number(n) => {
+                        ws.write_number(r, c, *n)?;
+                    }
+                    XCell::Date(d) => {
+                        let d = ExcelDateTime::from_ymd(
+                            d.year().try_into()?,
+                            d.month() as u8,
+                            d.day() as u8,
+                        )?;
+                        ws.write_datetime_with_format(r, c, d, &date)?;
+                    }
+                    XCell::Empty => {}
+                }
+            }
+        }
+        if !sheet.header.is_empty() {
+            ws.set_freeze_panes(1, 0)?;
+            ws.autofilter(0, 0, sheet.rows.len() as u32, sheet.header.len() as u16 - 1)?;
+        }
+        ws.autofit();
+    }
+    Ok(book.save_to_buffer()?)
+}
+
+/// The commune's name beside its code ("" when the code is unknown).
+pub fn commune_name(code: &str) -> XCell {
+    XCell::text(
+        crate::registry::AdminUnits::get()
+            .commune(code)
+            .map(|c| c.name.as_str())
+            .unwrap_or(""),
+    )
+}
+
+/// The province's name beside its code.
+pub fn province_name(code: &str) -> XCell {
+    XCell::text(
+        crate::registry::AdminUnits::get()
+            .province(code)
+            .map(|p| p.name.as_str())
+            .unwrap_or(""),
+    )
+}
+
+/// `M`/`F` in words.
+pub fn sex_name(code: &str, lang: Lang) -> XCell {
+    XCell::text(match code {
+        "M" => bi(lang, "Nam", "Male"),
+        "F" => bi(lang, "Nữ", "Female"),
+        other => other.to_string(),
+    })
+}
+
+/// Headers `(vi, en)` in the report's language: Vietnamese, or "Vietnamese / English".
+pub fn headers(cols: &[(&str, &str)], lang: Lang) -> Vec<String> {
+    cols.iter().map(|(vi, en)| bi(lang, vi, en)).collect()
 }
 
 /// A printable page being put together: its blocks, in order, rendered by

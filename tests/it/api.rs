@@ -242,6 +242,40 @@ async fn done_when_roles_areas_audit_and_errors() {
             csv.starts_with('\u{feff}'),
             "{b}: CSV with BOM as the CLI writes it"
         );
+        // …and xlsx, a download with a file name, read back as Excel would.
+        let res = c
+            .http
+            .get(format!(
+                "{}/api/reports/vaccination?as_of={AS_OF}&format=xlsx",
+                c.base
+            ))
+            .bearer_auth(&health)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{b}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "{b}"
+        );
+        assert_eq!(
+            res.headers()["content-disposition"],
+            format!("attachment; filename=\"vaccination-{AS_OF}.xlsx\"").as_str(),
+            "{b}"
+        );
+        let xlsx = dir.join("api-vaccination.xlsx");
+        std::fs::write(&xlsx, res.bytes().await.unwrap()).unwrap();
+        let sheet = &crate::support::xlsx_sheets(&xlsx)[0];
+        assert_eq!(sheet.rows[0][0]["v"], "Số định danh", "{b}");
+        assert_eq!(sheet.rows.len() - 1, rows.len(), "{b}: the JSON's rows");
+        assert!(
+            sheet.rows[1..]
+                .iter()
+                .all(|r| r[0]["t"] == "s" && r[0]["v"].as_str().is_some_and(|p| p.len() == 12)),
+            "{b}: personal IDs are 12-character text cells"
+        );
+        assert_eq!(sheet.rows[1][0]["v"], listed_pin.as_str(), "{b}");
 
         // An education key gets enrolment forecasts and 403 on any person.
         let (status, _, body) = c
@@ -1066,6 +1100,12 @@ async fn staff_pages_in_a_real_browser() {
         "vaccination page: {dom}"
     );
     assert!(dom.contains("lang=\"vi\""), "Vietnamese first");
+    assert!(
+        dom.contains(&format!(
+            "href=\"/api/reports/vaccination?commune={HOME}&amp;format=xlsx&amp;lang=vi\""
+        )),
+        "the list as an Excel download: {dom}"
+    );
     let home_name = &all.iter().find(|c| c["personal_id"] == home_child).unwrap()["full_name"];
     let listed: Vec<&HashMap<String, String>> = all
         .iter()
@@ -1114,8 +1154,9 @@ async fn staff_pages_in_a_real_browser() {
         dom.contains("<svg")
             && dom.contains("id=\"commune-00004\"")
             && dom.contains("id=\"commune-00008\"")
-            && dom.contains("Phường Ba Đình"),
-        "enrolment page with charts: {dom}"
+            && dom.contains("Phường Ba Đình")
+            && dom.contains("href=\"/api/reports/enrolment?format=xlsx&amp;lang=vi\""),
+        "enrolment page with charts and an Excel download: {dom}"
     );
     let dom = browse(
         &chromium,
