@@ -8,6 +8,12 @@ if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
   apt-get update -qq && apt-get install -y -qq python3-aiosmtpd >/dev/null
 fi
 
+# openpyxl, with which the report tests read the xlsx downloads as Excel would (Debian's package,
+# under /usr/bin/python3 like aiosmtpd).
+if ! /usr/bin/python3 -c 'import openpyxl' 2>/dev/null; then
+  apt-get update -qq && apt-get install -y -qq python3-openpyxl >/dev/null
+fi
+
 # Headless Chromium and its WebDriver for the staff pages' browser tests (Debian's packages, no
 # download): the tests type into the sign-in form as staff do.
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then

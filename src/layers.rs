@@ -5,8 +5,9 @@
 
 /// Bottom to top. Modules on one line share a layer and do not use each other.
 const LAYERS: &[&[&str]] = &[
-    // Pure helpers: no I/O beyond the clock, the random source and the log.
-    &["text", "clock", "secret", "logging"],
+    // Pure helpers: no I/O beyond the clock, the random source and the log; the one HTML
+    // template environment (pages, printable reports, email).
+    &["text", "clock", "secret", "logging", "html"],
     // Validated types only: a PersonalId cannot hold a bad ID.
     &["registry"],
     // Pure evaluation of the rule files.

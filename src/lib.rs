@@ -12,6 +12,7 @@ pub mod clock;
 pub mod delivery;
 pub mod demo;
 pub mod exchange;
+pub mod html;
 pub mod logging;
 pub mod registry;
 pub mod reports;

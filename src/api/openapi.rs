@@ -342,42 +342,36 @@ fn roles_of(roles: &[Role]) -> Vec<&'static str> {
         .collect()
 }
 
-/// `/docs`: the document as a readable page (no scripts, so the strict CSP holds).
-pub fn docs_page(docs: &[Doc]) -> String {
-    use crate::reports::output::esc;
-    let mut rows = String::new();
-    for d in docs {
-        let roles: Vec<&str> = if d.public {
-            vec!["công khai / public"]
-        } else {
-            std::iter::once("admin")
-                .chain(d.roles.iter().map(|r| r.as_str()))
-                .collect()
-        };
-        let mut roles = roles.join(", ");
-        for (kind, p) in d.by_kind {
-            roles.push_str(&format!("; {kind}: {}", roles_of(p.roles()).join(", ")));
-        }
-        let query: Vec<&str> = d.query.iter().map(|q| q.0).collect();
-        rows.push_str(&format!(
-            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            d.method.to_uppercase(),
-            esc(d.path),
-            esc(d.summary),
-            esc(&roles),
-            esc(&query.join(", "))
-        ));
-    }
-    format!(
-        "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>vongdoi API — tài liệu / documentation</title><style>{}</style></head><body><main>\
-         <h1>vongdoi API — tài liệu / documentation</h1>\
-         <p>Mọi yêu cầu cần <code>Authorization: Bearer KHÓA</code> (tạo bằng <code>vongdoi keys create</code>). Lỗi trả về dạng RFC 9457. \
-         / Every request needs <code>Authorization: Bearer KEY</code> (made with <code>vongdoi keys create</code>). Errors are RFC 9457 problem details. \
-         Máy đọc / machine-readable: <a href=\"/openapi.json\">/openapi.json</a> (OpenAPI 3.1).</p>\
-         <div class=\"scroll\"><table><thead><tr><th>Phương thức / Method</th><th>Đường dẫn / Path</th><th>Mô tả / Summary</th><th>Vai trò / Roles</th><th>Tham số / Query</th></tr></thead>\
-         <tbody>{rows}</tbody></table></div></main></body></html>",
-        super::pages::CSS
+/// `/docs`: the document as a readable page (no scripts, so the strict CSP holds), from
+/// `templates/api/docs.html`.
+pub fn docs_page(docs: &[Doc]) -> Result<String, minijinja::Error> {
+    let rows: Vec<serde_json::Value> = docs
+        .iter()
+        .map(|d| {
+            let roles: Vec<&str> = if d.public {
+                vec!["công khai / public"]
+            } else {
+                std::iter::once("admin")
+                    .chain(d.roles.iter().map(|r| r.as_str()))
+                    .collect()
+            };
+            let mut roles = roles.join(", ");
+            for (kind, p) in d.by_kind {
+                roles.push_str(&format!("; {kind}: {}", roles_of(p.roles()).join(", ")));
+            }
+            let query: Vec<&str> = d.query.iter().map(|q| q.0).collect();
+            serde_json::json!({
+                "method": d.method.to_uppercase(),
+                "path": d.path,
+                "summary": d.summary,
+                "roles": roles,
+                "query": query.join(", "),
+            })
+        })
+        .collect();
+    crate::html::render(
+        "api/docs.html",
+        serde_json::json!({ "css": super::pages::CSS, "docs": rows }),
     )
 }
 

@@ -123,8 +123,8 @@ impl ReportQuery {
                     }
                     "as_of" => q.as_of = parse_date_field("as_of", v)?,
                     "format" => {
-                        if !["json", "csv", "html"].contains(&v) {
-                            return Err(Problem::field("format", "json, csv hoặc/or html"));
+                        if !["json", "csv", "xlsx", "html"].contains(&v) {
+                            return Err(Problem::field("format", "json, csv, xlsx hoặc/or html"));
                         }
                         q.format = v.to_string();
                     }
@@ -201,15 +201,50 @@ impl ReportQuery {
     }
 }
 
-/// One of the three forms of a report.
-pub fn render(
+/// The xlsx media type.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The forms of a report (see [`render`]).
+pub struct Forms<C, X, J, H> {
+    pub csv: C,
+    pub xlsx: X,
+    pub json: J,
+    pub html: H,
+}
+
+/// One of the forms of a report, as `format=` asks.
+pub fn render<C, X, J, H>(
     q: &ReportQuery,
     name: &str,
-    csv: impl FnOnce(&mut Vec<u8>, Lang) -> anyhow::Result<()>,
-    json: impl FnOnce(Lang) -> serde_json::Value,
-    html: impl FnOnce(Lang) -> String,
-) -> ApiResult<Response> {
+    forms: Forms<C, X, J, H>,
+) -> ApiResult<Response>
+where
+    C: FnOnce(&mut Vec<u8>, Lang) -> anyhow::Result<()>,
+    X: FnOnce(Lang) -> anyhow::Result<Vec<u8>>,
+    J: FnOnce(Lang) -> serde_json::Value,
+    H: FnOnce(Lang) -> anyhow::Result<String>,
+{
+    let Forms {
+        csv,
+        xlsx,
+        json,
+        html,
+    } = forms;
     Ok(match q.format.as_str() {
+        "xlsx" => {
+            let out = xlsx(q.lang).map_err(|e| Problem::internal("report xlsx", e))?;
+            (
+                [
+                    (header::CONTENT_TYPE, XLSX.to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}-{}.xlsx\"", q.as_of),
+                    ),
+                ],
+                out,
+            )
+                .into_response()
+        }
         "csv" => {
             let mut out = Vec::new();
             csv(&mut out, q.lang).map_err(|e| Problem::internal("report csv", e))?;
@@ -227,7 +262,7 @@ pub fn render(
         }
         "html" => (
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            html(q.lang),
+            html(q.lang).map_err(|e| Problem::internal("report html", e))?,
         )
             .into_response(),
         _ => axum::Json(json(q.lang)).into_response(),
@@ -284,9 +319,12 @@ pub async fn report(
             render(
                 &q,
                 "vaccination",
-                |w, l| r.write_csv(w, l),
-                |l| r.to_json(l),
-                |l| r.to_html(l),
+                Forms {
+                    csv: |w: &mut Vec<u8>, l| r.write_csv(w, l),
+                    xlsx: |l| r.to_xlsx(l),
+                    json: |l| r.to_json(l),
+                    html: |l| r.to_html(l),
+                },
             )
         }
         "id-cards" => {
@@ -307,9 +345,12 @@ pub async fn report(
             render(
                 &q,
                 "id-cards",
-                |w, l| r.write_csv(w, l),
-                |l| r.to_json(l),
-                |l| r.to_html(l),
+                Forms {
+                    csv: |w: &mut Vec<u8>, l| r.write_csv(w, l),
+                    xlsx: |l| r.to_xlsx(l),
+                    json: |l| r.to_json(l),
+                    html: |l| r.to_html(l),
+                },
             )
         }
         "enrolment" => {
@@ -320,9 +361,12 @@ pub async fn report(
             render(
                 &q,
                 "enrolment",
-                |w, l| r.write_csv(w, l),
-                |l| r.to_json(l),
-                |l| r.to_html(l),
+                Forms {
+                    csv: |w: &mut Vec<u8>, l| r.write_csv(w, l),
+                    xlsx: |l| r.to_xlsx(l),
+                    json: |l| r.to_json(l),
+                    html: |l| r.to_html(l),
+                },
             )
         }
         "coverage" => {
@@ -360,9 +404,12 @@ pub async fn report(
             render(
                 &q,
                 "coverage",
-                |w, l| r.write_csv(w, l),
-                |l| r.to_json(l),
-                |l| r.to_html(l),
+                Forms {
+                    csv: |w: &mut Vec<u8>, l| r.write_csv(w, l),
+                    xlsx: |l| r.to_xlsx(l),
+                    json: |l| r.to_json(l),
+                    html: |l| r.to_html(l),
+                },
             )
         }
         _ => Err(no_such()),

@@ -1,5 +1,5 @@
 //! `vongdoi report …`: the staff outputs — vaccination and ID-card lists, enrolment forecasts,
-//! coverage — for an area and a date, as CSV (for Excel), JSON or printable HTML.
+//! coverage — for an area and a date, as CSV, xlsx (for Excel), JSON or printable HTML.
 
 use super::{parse_date_arg, LangArg};
 use crate::clock::today_in_vietnam;
@@ -69,7 +69,9 @@ pub(super) struct ReportCommon {
     /// The report date (default: today in Asia/Ho_Chi_Minh).
     #[arg(long, value_parser = parse_date_arg)]
     as_of: Option<NaiveDate>,
-    /// csv (UTF-8 with BOM, for Excel), json (with what was counted) or html (printable A4).
+    /// csv (UTF-8 with BOM, stable column names), xlsx (Excel: Vietnamese headers, IDs as text;
+    /// needs --output or a redirected standard output), json (with what was counted) or html
+    /// (printable A4).
     #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
     format: ReportFormat,
     /// Headings: vi (default) or en (Vietnamese first, then English).
@@ -99,6 +101,7 @@ enum DueStatus {
 #[derive(Clone, Copy, ValueEnum)]
 enum ReportFormat {
     Csv,
+    Xlsx,
     Json,
     Html,
 }
@@ -130,14 +133,35 @@ impl ItemArgs {
     }
 }
 
-/// One of the three forms of a report, written where `--output` says.
-fn write_report(
-    common: &ReportCommon,
-    csv: impl FnOnce(&mut dyn Write, Lang) -> Result<()>,
-    json: impl FnOnce(Lang) -> serde_json::Value,
-    html: impl FnOnce(Lang) -> String,
-) -> Result<()> {
+/// The forms of a report (see [`write_report`]).
+struct Forms<C, X, J, H> {
+    csv: C,
+    xlsx: X,
+    json: J,
+    html: H,
+}
+
+/// One of the forms of a report, written where `--output` says.
+fn write_report<C, X, J, H>(common: &ReportCommon, forms: Forms<C, X, J, H>) -> Result<()>
+where
+    C: FnOnce(&mut dyn Write, Lang) -> Result<()>,
+    X: FnOnce(Lang) -> Result<Vec<u8>>,
+    J: FnOnce(Lang) -> serde_json::Value,
+    H: FnOnce(Lang) -> Result<String>,
+{
+    let Forms {
+        csv,
+        xlsx,
+        json,
+        html,
+    } = forms;
     let lang = common.lang.lang();
+    if matches!(common.format, ReportFormat::Xlsx)
+        && common.output.is_none()
+        && std::io::IsTerminal::is_terminal(&std::io::stdout())
+    {
+        anyhow::bail!("xlsx là tệp nhị phân: dùng --output TỆP.xlsx / xlsx is binary: use --output FILE.xlsx (or redirect standard output)");
+    }
     let mut out: Box<dyn Write> = match &common.output {
         Some(path) => Box::new(BufWriter::new(File::create(path).with_context(|| {
             format!("không tạo được tệp / cannot create {}", path.display())
@@ -146,11 +170,12 @@ fn write_report(
     };
     match common.format {
         ReportFormat::Csv => csv(&mut out, lang)?,
+        ReportFormat::Xlsx => out.write_all(&xlsx(lang)?)?,
         ReportFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &json(lang))?;
             writeln!(out)?;
         }
-        ReportFormat::Html => out.write_all(html(lang).as_bytes())?,
+        ReportFormat::Html => out.write_all(html(lang)?.as_bytes())?,
     }
     out.flush()?;
     if let Some(path) = &common.output {
@@ -176,9 +201,12 @@ impl ReportKind {
                 .await?;
                 write_report(
                     &common,
-                    |w, l| r.write_csv(w, l),
-                    |l| r.to_json(l),
-                    |l| r.to_html(l),
+                    Forms {
+                        csv: |w: &mut dyn Write, l| r.write_csv(w, l),
+                        xlsx: |l| r.to_xlsx(l),
+                        json: |l| r.to_json(l),
+                        html: |l| r.to_html(l),
+                    },
                 )
             }
             ReportKind::IdCards { common, items } => {
@@ -193,9 +221,12 @@ impl ReportKind {
                 .await?;
                 write_report(
                     &common,
-                    |w, l| r.write_csv(w, l),
-                    |l| r.to_json(l),
-                    |l| r.to_html(l),
+                    Forms {
+                        csv: |w: &mut dyn Write, l| r.write_csv(w, l),
+                        xlsx: |l| r.to_xlsx(l),
+                        json: |l| r.to_json(l),
+                        html: |l| r.to_html(l),
+                    },
                 )
             }
             ReportKind::Enrolment {
@@ -217,9 +248,12 @@ impl ReportKind {
                 .await?;
                 write_report(
                     &common,
-                    |w, l| r.write_csv(w, l),
-                    |l| r.to_json(l),
-                    |l| r.to_html(l),
+                    Forms {
+                        csv: |w: &mut dyn Write, l| r.write_csv(w, l),
+                        xlsx: |l| r.to_xlsx(l),
+                        json: |l| r.to_json(l),
+                        html: |l| r.to_html(l),
+                    },
                 )
             }
             ReportKind::Coverage {
@@ -244,9 +278,12 @@ impl ReportKind {
                 .await?;
                 write_report(
                     &common,
-                    |w, l| r.write_csv(w, l),
-                    |l| r.to_json(l),
-                    |l| r.to_html(l),
+                    Forms {
+                        csv: |w: &mut dyn Write, l| r.write_csv(w, l),
+                        xlsx: |l| r.to_xlsx(l),
+                        json: |l| r.to_json(l),
+                        html: |l| r.to_html(l),
+                    },
                 )
             }
         }

@@ -36,33 +36,25 @@ pub fn build(m: &OutboxMessage, from: &Mailbox) -> Result<Message, SendError> {
                 .singlepart(
                     SinglePart::builder()
                         .header(ContentType::TEXT_HTML)
-                        .body(html(m)),
+                        .body(html(m)?),
                 ),
         )
         .map_err(|e| SendError::Permanent(format!("cannot build the email: {e}")))
 }
 
-/// The HTML part: the same paragraphs, escaped, readable on a phone.
-fn html(m: &OutboxMessage) -> String {
+/// The HTML part: the same paragraphs, readable on a phone (`templates/email/message.html`).
+fn html(m: &OutboxMessage) -> Result<String, SendError> {
     let lang = if m.language == "en" { "en" } else { "vi" };
-    let paragraphs: String = m
+    let paragraphs: Vec<Vec<&str>> = m
         .body
         .split("\n\n")
-        .map(|p| format!("<p>{}</p>\n", escape(p).replace('\n', "<br>")))
+        .map(|p| p.split('\n').collect())
         .collect();
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title></head>\n\
-         <body style=\"font-family:sans-serif;font-size:16px;line-height:1.5;max-width:40em\">\n{paragraphs}</body></html>\n",
-        title = escape(&m.subject)
+    crate::html::render(
+        "email/message.html",
+        minijinja::context! { lang, subject => &m.subject, paragraphs },
     )
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    .map_err(|e| SendError::Permanent(format!("email/message.html: {e:#}")))
 }
 
 #[cfg(test)]
@@ -101,7 +93,21 @@ mod tests {
         );
         assert!(a.contains("Date: Sat, 21 Nov 2026 01:00:00"), "{a}");
         assert!(a.contains("text/plain") && a.contains("text/html"));
-        assert!(html(&m).contains("<p>Bé &lt;An&gt; cần tiêm &amp; uống.</p>"));
+        let part = html(&m).unwrap();
+        assert!(
+            part.contains("<p>Bé &lt;An&gt; cần tiêm &amp; uống.</p>")
+                && part.contains("<title>Nhắc lịch tiêm chủng</title>")
+                && part.contains("lang=\"vi\""),
+            "{part}"
+        );
+        let m = message("Dòng một\nDòng \"hai\"\n\nĐoạn hai.");
+        assert!(
+            html(&m)
+                .unwrap()
+                .contains("<p>Dòng một<br>Dòng &quot;hai&quot;</p>\n<p>Đoạn hai.</p>\n</body>"),
+            "{}",
+            html(&m).unwrap()
+        );
         let mut bad = m.clone();
         bad.address = "not an address".into();
         assert!(matches!(build(&bad, &from), Err(SendError::Permanent(_))));

@@ -1,5 +1,5 @@
 //! The import's error report: `line,personal_id,field,reason` in line order, to the `--errors`
-//! CSV or (the first few, contacts masked) to standard error. It never copies more than a short
+//! CSV (UTF-8 with a BOM, for Excel) or (the first few, contacts masked) to standard error. It never copies more than a short
 //! prefix of a bad value.
 
 use crate::registry::citizen::FieldError;
@@ -37,7 +37,11 @@ pub(super) const REPORT_PIN_CHARS: usize = 24;
 const REPORT_REASON_CHARS: usize = 600;
 
 impl ErrorReport {
-    pub fn to_csv(out: Box<dyn Write>) -> std::io::Result<ErrorReport> {
+    /// The CSV starts with a UTF-8 byte-order mark, as the reports do: the report is opened in
+    /// Excel, which without it reads the file in the local code page and garbles Vietnamese.
+    /// (csv readers, the importer's included, skip it.)
+    pub fn to_csv(mut out: Box<dyn Write>) -> std::io::Result<ErrorReport> {
+        out.write_all("\u{feff}".as_bytes())?;
         let mut w = csv::Writer::from_writer(out);
         w.write_record(["line", "personal_id", "field", "reason"])?;
         Ok(ErrorReport {

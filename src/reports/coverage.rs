@@ -7,7 +7,10 @@
 //! before the birthday): a dose given too early or with the wrong vaccine does not count, just
 //! as it does not stop the reminders. One streaming pass over the children of the cohorts.
 
-use super::output::{bar_chart, opt, percent, write_csv, Bars, Html, FILLS};
+use super::output::{
+    bar_chart, commune_name, headers, opt, percent, province_name, write_csv, write_xlsx, Bars,
+    Html, Sheet, XCell, FILLS,
+};
 use super::{bi, for_each_evaluated, Area};
 use crate::registry::AdminUnits;
 use crate::rules::{Duration, ItemKey, Lang, RuleSet, Status};
@@ -318,6 +321,71 @@ impl Report {
         )
     }
 
+    /// xlsx: the CSV's columns for people: Vietnamese headers, province and commune names
+    /// beside their codes, codes and cohorts as text, counts and shares as numbers.
+    pub fn to_xlsx(&self, lang: Lang) -> Result<Vec<u8>> {
+        let mut header = headers(
+            &[
+                ("Mã tỉnh", "Province code"),
+                ("Tên tỉnh", "Province"),
+                ("Mã xã", "Commune code"),
+                ("Tên xã", "Commune"),
+                ("Nhóm sinh", "Birth cohort"),
+                ("Số trẻ", "Children"),
+            ],
+            lang,
+        );
+        for a in FIRST_YEAR {
+            header.push(bi(lang, a.3, a.4));
+            header.push(format!("{} %", bi(lang, a.3, a.4)));
+        }
+        header.extend(headers(
+            &[
+                ("Tiêm đủ", "Fully immunized"),
+                ("Tiêm đủ %", "Fully immunized %"),
+                ("Trẻ 2 tuổi", "Aged 2"),
+            ],
+            lang,
+        ));
+        header.push(bi(lang, SECOND_YEAR.3, SECOND_YEAR.4));
+        header.push(format!("{} %", bi(lang, SECOND_YEAR.3, SECOND_YEAR.4)));
+        header.push(bi(lang, "Bỏ mũi DTP1→3 %", "DTP1→3 drop-out %"));
+        let rows = self
+            .cells
+            .iter()
+            .map(|((commune, cohort), c)| {
+                let province = AdminUnits::get()
+                    .commune(commune)
+                    .map(|u| u.province_code.clone())
+                    .unwrap_or_default();
+                let mut row = vec![
+                    XCell::text(&province),
+                    province_name(&province),
+                    XCell::text(commune),
+                    commune_name(commune),
+                    XCell::text(cohort),
+                    XCell::num(c.children as f64),
+                ];
+                for i in 0..FIRST_YEAR.len() {
+                    row.push(XCell::num(c.received[i] as f64));
+                    row.push(XCell::opt_num(percent(c.received[i], c.children)));
+                }
+                row.push(XCell::num(c.fully_immunized as f64));
+                row.push(XCell::opt_num(percent(c.fully_immunized, c.children)));
+                row.push(XCell::num(c.children_2y as f64));
+                row.push(XCell::num(c.mcv2 as f64));
+                row.push(XCell::opt_num(percent(c.mcv2, c.children_2y)));
+                row.push(XCell::opt_num(c.dtp_dropout()));
+                row
+            })
+            .collect();
+        write_xlsx(&[Sheet {
+            name: "Tỷ lệ tiêm chủng".into(),
+            header,
+            rows,
+        }])
+    }
+
     fn cell_json(c: &Cell) -> serde_json::Value {
         let mut shares = serde_json::Map::new();
         for (i, a) in FIRST_YEAR.iter().enumerate() {
@@ -391,7 +459,7 @@ impl Report {
         })
     }
 
-    pub fn to_html(&self, lang: Lang) -> String {
+    pub fn to_html(&self, lang: Lang) -> Result<String> {
         let title = bi(
             lang,
             "Báo cáo tỷ lệ tiêm chủng theo xã và nhóm tuổi",
@@ -445,7 +513,7 @@ impl Report {
                 }
             })
             .collect();
-        page.raw(&bar_chart(
+        page.chart(bar_chart(
             &bi(
                 lang,
                 "Tỷ lệ tiêm chủng toàn khu vực theo nhóm sinh (%)",

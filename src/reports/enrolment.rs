@@ -9,7 +9,10 @@
 //! year). A cohort not yet complete (born in the report's year or later) is projected: the
 //! commune's average over its last three complete birth years, counted the same way.
 
-use super::output::{bar_chart, opt, write_csv, Bars, Html, FILLS};
+use super::output::{
+    bar_chart, commune_name, headers, opt, province_name, write_csv, write_xlsx, Bars, Html, Sheet,
+    XCell, FILLS,
+};
 use super::{bi, Area};
 use crate::registry::{AdminUnits, CommuneCode};
 use crate::rules::Lang;
@@ -305,6 +308,55 @@ impl Report {
         )
     }
 
+    /// xlsx: the CSV's columns for people: Vietnamese headers, province and commune names
+    /// beside their codes, codes as text, counts as numbers.
+    pub fn to_xlsx(&self, lang: Lang) -> Result<Vec<u8>> {
+        let header = headers(
+            &[
+                ("Mã tỉnh", "Province code"),
+                ("Tên tỉnh", "Province"),
+                ("Mã xã", "Commune code"),
+                ("Tên xã", "Commune"),
+                ("Năm học", "School year"),
+                ("Cấp học", "Level"),
+                ("Năm sinh", "Birth year"),
+                ("Số trẻ", "Children"),
+                ("Dự báo", "Projected"),
+                ("Số chỗ", "Places"),
+                ("Chênh lệch", "Gap"),
+            ],
+            lang,
+        );
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                vec![
+                    XCell::text(&r.province_code),
+                    province_name(&r.province_code),
+                    XCell::text(&r.commune_code),
+                    commune_name(&r.commune_code),
+                    XCell::text(format!("{}–{}", r.school_year, r.school_year + 1)),
+                    XCell::text(level_name(r.level, lang)),
+                    XCell::num(r.birth_year),
+                    XCell::num(r.children as f64),
+                    XCell::text(if r.projected {
+                        bi(lang, "có", "yes")
+                    } else {
+                        String::new()
+                    }),
+                    XCell::opt_num(r.capacity.map(|n| n as f64)),
+                    XCell::opt_num(r.gap.map(|n| n as f64)),
+                ]
+            })
+            .collect();
+        write_xlsx(&[Sheet {
+            name: "Nhập học".into(),
+            header,
+            rows,
+        }])
+    }
+
     pub fn to_json(&self, lang: Lang) -> serde_json::Value {
         let defs: Vec<serde_json::Value> = definitions(lang)
             .into_iter()
@@ -324,7 +376,7 @@ impl Report {
         })
     }
 
-    pub fn to_html(&self, lang: Lang) -> String {
+    pub fn to_html(&self, lang: Lang) -> Result<String> {
         let title = bi(
             lang,
             "Dự báo số trẻ vào lớp theo xã và năm học",
@@ -360,130 +412,130 @@ impl Report {
                 .province(province)
                 .map(|p| p.name.as_str())
                 .unwrap_or("?");
-            page.raw("<section class=\"province\">\n");
-            page.h2(&format!("{name} ({province})"));
-            // Totals by school year and level; projected when any part is.
-            let mut totals: BTreeMap<(i32, &str), (i64, bool)> = BTreeMap::new();
-            for r in &rows {
-                let t = totals.entry((r.school_year, r.level)).or_default();
-                t.0 += r.children;
-                t.1 |= r.projected;
-            }
-            let series: Vec<Bars> = LEVELS
-                .iter()
-                .enumerate()
-                .map(|(i, (level, _, vi, en))| Bars {
-                    label: bi(lang, vi, en),
-                    fill: FILLS[i],
-                    values: years
-                        .iter()
-                        .map(|y| {
-                            let (n, p) = totals.get(&(*y, *level)).copied().unwrap_or_default();
-                            (n as f64, p)
-                        })
-                        .collect(),
-                })
-                .collect();
-            let cats: Vec<String> = years.iter().map(|y| format!("{y}–{}", y + 1)).collect();
-            page.raw(&bar_chart(
-                &bi(
-                    lang,
-                    "Số trẻ vào lớp theo năm học (gạch chéo: dự báo)",
-                    "Children entering by school year (hatched: projected)",
-                ),
-                &cats,
-                &series,
-                None,
-                "",
-            ));
-            let mut head = vec![bi(lang, "Năm học", "School year")];
-            head.extend(LEVELS.iter().map(|l| bi(lang, l.2, l.3)));
-            let table: Vec<(Vec<String>, &str)> = years
-                .iter()
-                .map(|y| {
-                    let mut cells = vec![format!("{y}–{}", y + 1)];
-                    for (level, ..) in LEVELS {
-                        let (n, p) = totals.get(&(*y, level)).copied().unwrap_or_default();
-                        cells.push(if p { format!("{n}*") } else { n.to_string() });
-                    }
-                    (cells, "")
-                })
-                .collect();
-            page.table(&head, &[false, true, true, true, true], &table);
-            page.p(&bi(lang, "* dự báo", "* projected"));
-            let with_gap: Vec<&&Row> = rows.iter().filter(|r| r.gap.is_some()).collect();
-            if with_gap.is_empty() {
-                page.p(&bi(
-                    lang,
-                    "Chưa có số chỗ học (--capacity TỆP): không tính được thiếu, thừa.",
-                    "No school places given (--capacity FILE): no shortages or surpluses.",
+            page.section(|page| {
+                page.h2(&format!("{name} ({province})"));
+                // Totals by school year and level; projected when any part is.
+                let mut totals: BTreeMap<(i32, &str), (i64, bool)> = BTreeMap::new();
+                for r in &rows {
+                    let t = totals.entry((r.school_year, r.level)).or_default();
+                    t.0 += r.children;
+                    t.1 |= r.projected;
+                }
+                let series: Vec<Bars> = LEVELS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (level, _, vi, en))| Bars {
+                        label: bi(lang, vi, en),
+                        fill: FILLS[i],
+                        values: years
+                            .iter()
+                            .map(|y| {
+                                let (n, p) = totals.get(&(*y, *level)).copied().unwrap_or_default();
+                                (n as f64, p)
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                let cats: Vec<String> = years.iter().map(|y| format!("{y}–{}", y + 1)).collect();
+                page.chart(bar_chart(
+                    &bi(
+                        lang,
+                        "Số trẻ vào lớp theo năm học (gạch chéo: dự báo)",
+                        "Children entering by school year (hatched: projected)",
+                    ),
+                    &cats,
+                    &series,
+                    None,
+                    "",
                 ));
-            } else {
-                let head: Vec<String> = [
-                    ("Xã", "Commune"),
-                    ("Năm học", "School year"),
-                    ("Cấp học", "Level"),
-                    ("Số trẻ", "Children"),
-                    ("Số chỗ", "Places"),
-                    ("Chênh lệch", "Gap"),
-                ]
-                .iter()
-                .map(|(vi, en)| bi(lang, vi, en))
-                .collect();
-                let numeric = [false, false, false, true, true, true];
-                let cells = |list: Vec<&&Row>| -> Vec<(Vec<String>, &str)> {
-                    list.into_iter()
-                        .map(|r| {
-                            let commune = units
-                                .commune(&r.commune_code)
-                                .map(|c| c.name.as_str())
-                                .unwrap_or("?");
-                            (
-                                vec![
-                                    format!("{commune} ({})", r.commune_code),
-                                    format!("{}–{}", r.school_year, r.school_year + 1),
-                                    level_name(r.level, lang),
-                                    if r.projected {
-                                        format!("{}*", r.children)
-                                    } else {
-                                        r.children.to_string()
-                                    },
-                                    opt(r.capacity),
-                                    opt(r.gap),
-                                ],
-                                if r.projected { "projected" } else { "" },
-                            )
-                        })
-                        .collect()
-                };
-                let mut shortages: Vec<&&Row> = with_gap
+                let mut head = vec![bi(lang, "Năm học", "School year")];
+                head.extend(LEVELS.iter().map(|l| bi(lang, l.2, l.3)));
+                let table: Vec<(Vec<String>, &str)> = years
                     .iter()
-                    .copied()
-                    .filter(|r| r.gap < Some(0))
+                    .map(|y| {
+                        let mut cells = vec![format!("{y}–{}", y + 1)];
+                        for (level, ..) in LEVELS {
+                            let (n, p) = totals.get(&(*y, level)).copied().unwrap_or_default();
+                            cells.push(if p { format!("{n}*") } else { n.to_string() });
+                        }
+                        (cells, "")
+                    })
                     .collect();
-                shortages.sort_by_key(|r| r.gap);
-                shortages.truncate(15);
-                let mut surpluses: Vec<&&Row> = with_gap
+                page.table(&head, &[false, true, true, true, true], &table);
+                page.p(&bi(lang, "* dự báo", "* projected"));
+                let with_gap: Vec<&&Row> = rows.iter().filter(|r| r.gap.is_some()).collect();
+                if with_gap.is_empty() {
+                    page.p(&bi(
+                        lang,
+                        "Chưa có số chỗ học (--capacity TỆP): không tính được thiếu, thừa.",
+                        "No school places given (--capacity FILE): no shortages or surpluses.",
+                    ));
+                } else {
+                    let head: Vec<String> = [
+                        ("Xã", "Commune"),
+                        ("Năm học", "School year"),
+                        ("Cấp học", "Level"),
+                        ("Số trẻ", "Children"),
+                        ("Số chỗ", "Places"),
+                        ("Chênh lệch", "Gap"),
+                    ]
                     .iter()
-                    .copied()
-                    .filter(|r| r.gap > Some(0))
+                    .map(|(vi, en)| bi(lang, vi, en))
                     .collect();
-                surpluses.sort_by_key(|r| std::cmp::Reverse(r.gap));
-                surpluses.truncate(15);
-                page.h3(&bi(lang, "Xã thiếu chỗ nhiều nhất", "Largest shortages"));
-                if shortages.is_empty() {
-                    page.p(&bi(lang, "Không xã nào thiếu chỗ.", "No shortage."));
-                } else {
-                    page.table(&head, &numeric, &cells(shortages));
+                    let numeric = [false, false, false, true, true, true];
+                    let cells = |list: Vec<&&Row>| -> Vec<(Vec<String>, &str)> {
+                        list.into_iter()
+                            .map(|r| {
+                                let commune = units
+                                    .commune(&r.commune_code)
+                                    .map(|c| c.name.as_str())
+                                    .unwrap_or("?");
+                                (
+                                    vec![
+                                        format!("{commune} ({})", r.commune_code),
+                                        format!("{}–{}", r.school_year, r.school_year + 1),
+                                        level_name(r.level, lang),
+                                        if r.projected {
+                                            format!("{}*", r.children)
+                                        } else {
+                                            r.children.to_string()
+                                        },
+                                        opt(r.capacity),
+                                        opt(r.gap),
+                                    ],
+                                    if r.projected { "projected" } else { "" },
+                                )
+                            })
+                            .collect()
+                    };
+                    let mut shortages: Vec<&&Row> = with_gap
+                        .iter()
+                        .copied()
+                        .filter(|r| r.gap < Some(0))
+                        .collect();
+                    shortages.sort_by_key(|r| r.gap);
+                    shortages.truncate(15);
+                    let mut surpluses: Vec<&&Row> = with_gap
+                        .iter()
+                        .copied()
+                        .filter(|r| r.gap > Some(0))
+                        .collect();
+                    surpluses.sort_by_key(|r| std::cmp::Reverse(r.gap));
+                    surpluses.truncate(15);
+                    page.h3(&bi(lang, "Xã thiếu chỗ nhiều nhất", "Largest shortages"));
+                    if shortages.is_empty() {
+                        page.p(&bi(lang, "Không xã nào thiếu chỗ.", "No shortage."));
+                    } else {
+                        page.table(&head, &numeric, &cells(shortages));
+                    }
+                    page.h3(&bi(lang, "Xã thừa chỗ nhiều nhất", "Largest surpluses"));
+                    if surpluses.is_empty() {
+                        page.p(&bi(lang, "Không xã nào thừa chỗ.", "No surplus."));
+                    } else {
+                        page.table(&head, &numeric, &cells(surpluses));
+                    }
                 }
-                page.h3(&bi(lang, "Xã thừa chỗ nhiều nhất", "Largest surpluses"));
-                if surpluses.is_empty() {
-                    page.p(&bi(lang, "Không xã nào thừa chỗ.", "No surplus."));
-                } else {
-                    page.table(&head, &numeric, &cells(surpluses));
-                }
-            }
-            page.raw("</section>\n");
+            });
         }
         page.finish()
     }

@@ -1,13 +1,19 @@
-//! The three forms of every report: CSV for spreadsheets, JSON for scripts and tracing figures,
-//! HTML for printing.
+//! The forms of every report: CSV and xlsx for spreadsheets, JSON for scripts and tracing
+//! figures, HTML for printing.
 //!
 //! - CSV starts with a UTF-8 byte-order mark: without it Excel reads the file as the local code
 //!   page and Vietnamese names come out garbled. Column names are stable (snake_case English)
 //!   whatever `--lang`, so scripts can rely on them.
+//! - xlsx is for people: Vietnamese headers ("Vietnamese / English" with `--lang en`), commune
+//!   and province names beside their codes, identifiers as text cells, dates as dates.
 //! - HTML is one self-contained page (no external styles, fonts or scripts: it is printed at a
-//!   commune office, often offline), laid out for A4 paper, with charts as inline SVG.
+//!   commune office, often offline), laid out for A4 paper, with charts as inline SVG. The page
+//!   is a template (`templates/reports/`); this module only gathers what it shows.
 
-use std::fmt::Write as _;
+use super::bi;
+use crate::rules::Lang;
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
 use std::io::Write;
 
 /// The UTF-8 byte-order mark.
@@ -35,102 +41,226 @@ pub fn write_csv<W: Write>(
     Ok(())
 }
 
-/// Escapes text for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// A cell of a spreadsheet: identifiers are [`XCell::Text`] (so `001212282149` keeps its
+/// leading zeros and all 12 digits), counts and shares numbers, dates real dates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum XCell {
+    Text(String),
+    Number(f64),
+    Date(NaiveDate),
+    Empty,
 }
 
-/// A printable page being written.
+impl XCell {
+    pub fn text(s: impl Into<String>) -> XCell {
+        XCell::Text(s.into())
+    }
+
+    /// Text, or an empty cell for nothing.
+    pub fn opt_text(s: Option<impl Into<String>>) -> XCell {
+        s.map_or(XCell::Empty, |s| XCell::Text(s.into()))
+    }
+
+    pub fn num(n: impl Into<f64>) -> XCell {
+        XCell::Number(n.into())
+    }
+
+    pub fn opt_num(n: Option<impl Into<f64>>) -> XCell {
+        n.map_or(XCell::Empty, |n| XCell::Number(n.into()))
+    }
+
+    pub fn opt_date(d: Option<NaiveDate>) -> XCell {
+        d.map_or(XCell::Empty, XCell::Date)
+    }
+}
+
+/// One sheet of a workbook: a header row (Vietnamese first) and the rows under it.
+pub struct Sheet {
+    pub name: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<XCell>>,
+}
+
+/// Writes sheets as an `.xlsx` workbook. Text cells are stored as text (a text cell is never
+/// a formula, so no `'` is needed as in CSV) with the text number format, so a number typed
+/// over an ID stays text too; dates are dates shown `dd/mm/yyyy`. The header row is bold,
+/// frozen and filterable.
+pub fn write_xlsx(sheets: &[Sheet]) -> anyhow::Result<Vec<u8>> {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let mut book = Workbook::new();
+    let head = Format::new().set_bold();
+    let text = Format::new().set_num_format("@");
+    let date = Format::new().set_num_format("dd/mm/yyyy");
+    for sheet in sheets {
+        let ws = book.add_worksheet();
+        ws.set_name(&sheet.name)?;
+        for (c, h) in sheet.header.iter().enumerate() {
+            ws.write_string_with_format(0, c as u16, h, &head)?;
+        }
+        for (r, row) in sheet.rows.iter().enumerate() {
+            let r = r as u32 + 1;
+            for (c, cell) in row.iter().enumerate() {
+                let c = c as u16;
+                match cell {
+                    XCell::Text(s) => {
+                        ws.write_string_with_format(r, c, s, &text)?;
+                    }
+                    XCell::Number(n) => {
+                        ws.write_number(r, c, *n)?;
+                    }
+                    XCell::Date(d) => {
+                        let d = ExcelDateTime::from_ymd(
+                            d.year().try_into()?,
+                            d.month() as u8,
+                            d.day() as u8,
+                        )?;
+                        ws.write_datetime_with_format(r, c, d, &date)?;
+                    }
+                    XCell::Empty => {}
+                }
+            }
+        }
+        if !sheet.header.is_empty() {
+            ws.set_freeze_panes(1, 0)?;
+            ws.autofilter(0, 0, sheet.rows.len() as u32, sheet.header.len() as u16 - 1)?;
+        }
+        ws.autofit();
+    }
+    Ok(book.save_to_buffer()?)
+}
+
+/// The commune's name beside its code ("" when the code is unknown).
+pub fn commune_name(code: &str) -> XCell {
+    XCell::text(
+        crate::registry::AdminUnits::get()
+            .commune(code)
+            .map(|c| c.name.as_str())
+            .unwrap_or(""),
+    )
+}
+
+/// The province's name beside its code.
+pub fn province_name(code: &str) -> XCell {
+    XCell::text(
+        crate::registry::AdminUnits::get()
+            .province(code)
+            .map(|p| p.name.as_str())
+            .unwrap_or(""),
+    )
+}
+
+/// `M`/`F` in words.
+pub fn sex_name(code: &str, lang: Lang) -> XCell {
+    XCell::text(match code {
+        "M" => bi(lang, "Nam", "Male"),
+        "F" => bi(lang, "Nữ", "Female"),
+        other => other.to_string(),
+    })
+}
+
+/// Headers `(vi, en)` in the report's language: Vietnamese, or "Vietnamese / English".
+pub fn headers(cols: &[(&str, &str)], lang: Lang) -> Vec<String> {
+    cols.iter().map(|(vi, en)| bi(lang, vi, en)).collect()
+}
+
+/// A printable page being put together: its blocks, in order, rendered by
+/// `templates/reports/page.html` (which does all markup and escaping, see [`crate::html`]).
+#[derive(Serialize)]
 pub struct Html {
-    buf: String,
+    title: String,
+    subtitle: String,
+    /// `A4` or `A4 landscape`.
+    size: &'static str,
+    blocks: Vec<Block>,
+}
+
+/// One part of a page.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Block {
+    H2 {
+        text: String,
+    },
+    H3 {
+        text: String,
+    },
+    P {
+        text: String,
+    },
+    Definitions {
+        defs: Vec<(String, String)>,
+    },
+    Table {
+        head: Vec<Cell>,
+        rows: Vec<Row>,
+    },
+    Chart(Chart),
+    /// A province's part, starting on a new sheet of paper.
+    Section {
+        blocks: Vec<Block>,
+    },
+}
+
+#[derive(Serialize)]
+struct Cell {
+    text: String,
+    /// Right-aligned (a number).
+    n: bool,
+}
+
+#[derive(Serialize)]
+struct Row {
+    class: String,
+    cells: Vec<Cell>,
 }
 
 impl Html {
     /// Starts a page; `landscape` for wide tables (the vaccination list has 14 columns).
     pub fn page(title: &str, subtitle: &str, landscape: bool) -> Html {
-        let size = if landscape { "A4 landscape" } else { "A4" };
-        let mut buf = String::new();
-        let _ = write!(
-            buf,
-            r#"<!DOCTYPE html>
-<html lang="vi">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-@page {{ size: {size}; margin: 12mm 10mm; }}
-body {{ font-family: "Times New Roman", "Noto Serif", serif; font-size: 10.5pt; color: #000; margin: 0 auto; max-width: 277mm; }}
-h1 {{ font-size: 15pt; margin: 0 0 2mm; }}
-h2 {{ font-size: 12.5pt; margin: 6mm 0 2mm; break-after: avoid; }}
-h3 {{ font-size: 11pt; margin: 4mm 0 1mm; break-after: avoid; }}
-p.meta {{ margin: 0 0 3mm; color: #333; }}
-table {{ border-collapse: collapse; width: 100%; margin: 2mm 0 4mm; }}
-thead {{ display: table-header-group; }}
-tr {{ break-inside: avoid; }}
-th, td {{ border: 0.6pt solid #555; padding: 0.8mm 1.2mm; text-align: left; vertical-align: top; }}
-th {{ background: #e8e8e8; font-weight: bold; }}
-td.n, th.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
-tr.total td {{ font-weight: bold; background: #f3f3f3; }}
-.overdue {{ font-weight: bold; }}
-.projected {{ font-style: italic; }}
-figure {{ margin: 2mm 0 4mm; break-inside: avoid; }}
-figcaption {{ font-size: 9pt; color: #333; }}
-dl.defs dt {{ font-weight: bold; margin-top: 1.5mm; }}
-dl.defs dd {{ margin: 0 0 0 5mm; }}
-section.province {{ break-before: page; }}
-section.province:first-of-type {{ break-before: auto; }}
-@media screen {{ body {{ padding: 8mm; }} }}
-</style>
-</head>
-<body>
-<h1>{title}</h1>
-<p class="meta">{subtitle}</p>
-"#,
-            title = esc(title),
-            subtitle = esc(subtitle),
-        );
-        Html { buf }
-    }
-
-    pub fn raw(&mut self, html: &str) -> &mut Self {
-        self.buf.push_str(html);
-        self
+        Html {
+            title: title.to_string(),
+            subtitle: subtitle.to_string(),
+            size: if landscape { "A4 landscape" } else { "A4" },
+            blocks: Vec::new(),
+        }
     }
 
     pub fn h2(&mut self, text: &str) -> &mut Self {
-        let _ = writeln!(self.buf, "<h2>{}</h2>", esc(text));
+        self.blocks.push(Block::H2 { text: text.into() });
         self
     }
 
     pub fn h3(&mut self, text: &str) -> &mut Self {
-        let _ = writeln!(self.buf, "<h3>{}</h3>", esc(text));
+        self.blocks.push(Block::H3 { text: text.into() });
         self
     }
 
     pub fn p(&mut self, text: &str) -> &mut Self {
-        let _ = writeln!(self.buf, "<p>{}</p>", esc(text));
+        self.blocks.push(Block::P { text: text.into() });
         self
     }
 
     /// A definition list: (term, definition).
     pub fn definitions(&mut self, defs: &[(String, String)]) -> &mut Self {
-        self.buf.push_str("<dl class=\"defs\">\n");
-        for (term, def) in defs {
-            let _ = writeln!(self.buf, "<dt>{}</dt><dd>{}</dd>", esc(term), esc(def));
-        }
-        self.buf.push_str("</dl>\n");
+        self.blocks.push(Block::Definitions {
+            defs: defs.to_vec(),
+        });
+        self
+    }
+
+    /// A bar chart made by [`bar_chart`].
+    pub fn chart(&mut self, chart: Chart) -> &mut Self {
+        self.blocks.push(Block::Chart(chart));
+        self
+    }
+
+    /// A province's part of the page (printed from a new sheet), filled by `f`.
+    pub fn section(&mut self, f: impl FnOnce(&mut Html)) -> &mut Self {
+        let mut inner = Html::page("", "", false);
+        f(&mut inner);
+        self.blocks.push(Block::Section {
+            blocks: inner.blocks,
+        });
         self
     }
 
@@ -141,39 +271,33 @@ section.province:first-of-type {{ break-before: auto; }}
         numeric: &[bool],
         rows: &[(Vec<String>, &str)],
     ) -> &mut Self {
-        self.buf.push_str("<table>\n<thead><tr>");
-        for (i, h) in head.iter().enumerate() {
-            let class = if numeric.get(i).copied().unwrap_or(false) {
-                " class=\"n\""
-            } else {
-                ""
-            };
-            let _ = write!(self.buf, "<th{class}>{}</th>", esc(h));
-        }
-        self.buf.push_str("</tr></thead>\n<tbody>\n");
-        for (cells, class) in rows {
-            if class.is_empty() {
-                self.buf.push_str("<tr>");
-            } else {
-                let _ = write!(self.buf, "<tr class=\"{class}\">");
-            }
-            for (i, c) in cells.iter().enumerate() {
-                let class = if numeric.get(i).copied().unwrap_or(false) {
-                    " class=\"n\""
-                } else {
-                    ""
-                };
-                let _ = write!(self.buf, "<td{class}>{}</td>", esc(c));
-            }
-            self.buf.push_str("</tr>\n");
-        }
-        self.buf.push_str("</tbody>\n</table>\n");
+        let cells = |texts: &[String]| -> Vec<Cell> {
+            texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Cell {
+                    text: t.clone(),
+                    n: numeric.get(i).copied().unwrap_or(false),
+                })
+                .collect()
+        };
+        self.blocks.push(Block::Table {
+            head: cells(head),
+            rows: rows
+                .iter()
+                .map(|(texts, class)| Row {
+                    class: class.to_string(),
+                    cells: cells(texts),
+                })
+                .collect(),
+        });
         self
     }
 
-    pub fn finish(mut self) -> String {
-        self.buf.push_str("</body>\n</html>\n");
-        self.buf
+    /// The page as HTML.
+    pub fn finish(self) -> anyhow::Result<String> {
+        crate::html::render("reports/page.html", &self)
+            .map_err(|e| anyhow::anyhow!("reports/page.html: {e:#}"))
     }
 }
 
@@ -188,15 +312,70 @@ pub struct Bars {
 /// Fills that stay distinct when printed in grey.
 pub const FILLS: [&str; 6] = ["#222", "#666", "#999", "#c4c4c4", "#444", "#888"];
 
-/// A grouped vertical bar chart as inline SVG. `max` fixes the scale (100 for percentages);
-/// `None` scales to the largest value.
+/// A grouped vertical bar chart, laid out: every coordinate computed here, drawn as inline SVG
+/// by the `bar_chart` macro of `templates/reports/chart.html`. Coordinates are text, written
+/// as the chart has always written them (one decimal).
+#[derive(Debug, Clone, Serialize)]
+pub struct Chart {
+    caption: String,
+    width: String,
+    height: String,
+    /// Grid lines of the value axis, bottom to top.
+    grid: Vec<Tick>,
+    groups: Vec<Group>,
+    legend: Vec<Legend>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Tick {
+    x1: String,
+    x2: String,
+    y: String,
+    tx: String,
+    ty: String,
+    label: String,
+}
+
+/// One category: its bars and the label under them.
+#[derive(Debug, Clone, Serialize)]
+struct Group {
+    bars: Vec<Bar>,
+    x: String,
+    y: String,
+    label: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Bar {
+    x: String,
+    y: String,
+    width: String,
+    height: String,
+    /// A grey, or the hatch pattern of projected values.
+    fill: String,
+    title: String,
+    value: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Legend {
+    x: String,
+    y: String,
+    fill: &'static str,
+    tx: String,
+    ty: String,
+    label: String,
+}
+
+/// Lays out a grouped vertical bar chart. `max` fixes the scale (100 for percentages); `None`
+/// scales to the largest value.
 pub fn bar_chart(
     caption: &str,
     categories: &[String],
     series: &[Bars],
     max: Option<f64>,
     unit: &str,
-) -> String {
+) -> Chart {
     let (width, height) = (680.0_f64, 240.0_f64);
     let (left, right, top, bottom) = (46.0, 10.0, 10.0, 48.0);
     let plot_w = width - left - right;
@@ -206,73 +385,81 @@ pub fn bar_chart(
         .flat_map(|s| s.values.iter().map(|v| v.0))
         .fold(0.0_f64, f64::max);
     let max = max.unwrap_or_else(|| nice_ceiling(largest)).max(1.0);
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r##"<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{label}" font-family="sans-serif" font-size="10">
-<defs><pattern id="hatch" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="4" height="4" fill="#fff"/><line x1="0" y1="0" x2="0" y2="4" stroke="#444" stroke-width="1.6"/></pattern></defs>"##,
-        label = esc(caption)
-    );
+    let one = |v: f64| format!("{v:.1}");
     // Grid lines and the value axis, in five steps.
-    for step in 0..=4 {
-        let v = max * step as f64 / 4.0;
-        let y = top + plot_h - plot_h * step as f64 / 4.0;
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{left}" y1="{y:.1}" x2="{x2:.1}" y2="{y:.1}" stroke="#ccc" stroke-width="0.6"/><text x="{tx:.1}" y="{ty:.1}" text-anchor="end">{v}{unit}</text>"##,
-            x2 = left + plot_w,
-            tx = left - 4.0,
-            ty = y + 3.0,
-            v = format_tick(v),
-        );
-    }
+    let grid = (0..=4)
+        .map(|step| {
+            let v = max * step as f64 / 4.0;
+            let y = top + plot_h - plot_h * step as f64 / 4.0;
+            Tick {
+                x1: left.to_string(),
+                x2: one(left + plot_w),
+                y: one(y),
+                tx: one(left - 4.0),
+                ty: one(y + 3.0),
+                label: format!("{}{unit}", format_tick(v)),
+            }
+        })
+        .collect();
     let n = categories.len().max(1) as f64;
     let group_w = plot_w / n;
     let bar_w = (group_w * 0.8 / series.len().max(1) as f64).max(1.0);
-    for (ci, cat) in categories.iter().enumerate() {
-        let gx = left + group_w * ci as f64 + group_w * 0.1;
-        for (si, s) in series.iter().enumerate() {
-            let (v, projected) = s.values.get(ci).copied().unwrap_or((0.0, false));
-            let h = (v / max).clamp(0.0, 1.0) * plot_h;
-            let fill = if projected { "url(#hatch)" } else { s.fill };
-            let _ = writeln!(
-                svg,
-                r##"<rect x="{x:.1}" y="{y:.1}" width="{bar_w:.1}" height="{h:.1}" fill="{fill}" stroke="#000" stroke-width="0.4"><title>{title}: {v}</title></rect>"##,
-                x = gx + bar_w * si as f64,
-                y = top + plot_h - h,
-                title = esc(&format!("{} {}", s.label, cat)),
-                v = format_tick(v),
-            );
-        }
-        let _ = writeln!(
-            svg,
-            r##"<text x="{x:.1}" y="{y:.1}" text-anchor="middle">{}</text>"##,
-            esc(cat),
-            x = left + group_w * (ci as f64 + 0.5),
-            y = top + plot_h + 13.0,
-        );
-    }
+    let groups = categories
+        .iter()
+        .enumerate()
+        .map(|(ci, cat)| {
+            let gx = left + group_w * ci as f64 + group_w * 0.1;
+            let bars = series
+                .iter()
+                .enumerate()
+                .map(|(si, s)| {
+                    let (v, projected) = s.values.get(ci).copied().unwrap_or((0.0, false));
+                    let h = (v / max).clamp(0.0, 1.0) * plot_h;
+                    Bar {
+                        x: one(gx + bar_w * si as f64),
+                        y: one(top + plot_h - h),
+                        width: one(bar_w),
+                        height: one(h),
+                        fill: if projected { "url(#hatch)" } else { s.fill }.to_string(),
+                        title: format!("{} {}", s.label, cat),
+                        value: format_tick(v),
+                    }
+                })
+                .collect();
+            Group {
+                bars,
+                x: one(left + group_w * (ci as f64 + 0.5)),
+                y: one(top + plot_h + 13.0),
+                label: cat.clone(),
+            }
+        })
+        .collect();
     // Legend under the axis.
     let mut lx = left;
     let ly = height - 14.0;
-    for s in series {
-        let _ = writeln!(
-            svg,
-            r##"<rect x="{lx:.1}" y="{y:.1}" width="10" height="10" fill="{fill}" stroke="#000" stroke-width="0.4"/><text x="{tx:.1}" y="{ty:.1}">{label}</text>"##,
-            y = ly - 9.0,
-            fill = s.fill,
-            tx = lx + 14.0,
-            ty = ly,
-            label = esc(&s.label),
-        );
-        lx += 24.0 + 6.0 * s.label.chars().count() as f64;
+    let legend = series
+        .iter()
+        .map(|s| {
+            let item = Legend {
+                x: one(lx),
+                y: one(ly - 9.0),
+                fill: s.fill,
+                tx: one(lx + 14.0),
+                ty: one(ly),
+                label: s.label.clone(),
+            };
+            lx += 24.0 + 6.0 * s.label.chars().count() as f64;
+            item
+        })
+        .collect();
+    Chart {
+        caption: caption.to_string(),
+        width: width.to_string(),
+        height: height.to_string(),
+        grid,
+        groups,
+        legend,
     }
-    let _ = writeln!(
-        svg,
-        "</svg><figcaption>{}</figcaption></figure>",
-        esc(caption)
-    );
-    svg
 }
 
 fn nice_ceiling(v: f64) -> f64 {
@@ -303,4 +490,48 @@ pub fn percent(n: u64, of: u64) -> Option<f64> {
 
 pub fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_escapes_what_it_shows_and_draws_its_chart() {
+        let mut page = Html::page("Xã <A> & \"B\"", "1/2", true);
+        page.h2("Lê 'Tèo'")
+            .table(
+                &["TT".into(), "Họ tên".into()],
+                &[true, false],
+                &[(vec!["1".into(), "<script>x</script>".into()], "overdue")],
+            )
+            .chart(bar_chart(
+                "Số <mũi>",
+                &["dtp".into()],
+                &[Bars {
+                    label: "quá hạn".into(),
+                    fill: FILLS[0],
+                    values: vec![(3.0, true)],
+                }],
+                None,
+                "",
+            ))
+            .section(|s| {
+                s.p("trong");
+            });
+        let html = page.finish().unwrap();
+        assert!(html.contains("<title>Xã &lt;A&gt; &amp; &quot;B&quot;</title>"));
+        assert!(
+            html.contains("@page { size: A4 landscape;")
+                && html.contains("<p class=\"meta\">1/2</p>")
+        );
+        assert!(html.contains("<h2>Lê &#39;Tèo&#39;</h2>\n"));
+        assert!(html.contains("<tr class=\"overdue\"><td class=\"n\">1</td><td>&lt;script&gt;x&lt;/script&gt;</td></tr>\n"));
+        assert!(
+            html.contains("aria-label=\"Số &lt;mũi&gt;\"") && html.contains("fill=\"url(#hatch)\"")
+        );
+        assert!(html.contains("<title>quá hạn dtp: 3</title>"), "{html}");
+        assert!(html.contains("<section class=\"province\">\n<p>trong</p>\n</section>\n"));
+        assert!(html.ends_with("</body>\n</html>\n") && !html.contains("<script>"));
+    }
 }

@@ -2,7 +2,10 @@
 //! call, most overdue first — the list a commune health worker prints before each monthly
 //! vaccination day. Items come from the rule engine exactly as `vongdoi forecast` gives them.
 
-use super::output::{bar_chart, opt, write_csv, Bars, Html, FILLS};
+use super::output::{
+    bar_chart, commune_name, headers, opt, sex_name, write_csv, write_xlsx, Bars, Html, Sheet,
+    XCell, FILLS,
+};
 use super::{bi, collect_items, days_since, people, Area, Contact, ItemFilter};
 use crate::registry::{AdminUnits, PersonalId, Scope};
 use crate::rules::{ItemKey, Lang, RuleSet, Status};
@@ -223,6 +226,68 @@ impl Report {
         )
     }
 
+    /// xlsx: the CSV's columns for people: Vietnamese headers, the commune's name beside its
+    /// code, IDs and phones as text, dates as dates.
+    pub fn to_xlsx(&self, lang: Lang) -> Result<Vec<u8>> {
+        let header = headers(
+            &[
+                ("Số định danh", "Personal ID"),
+                ("Họ tên", "Name"),
+                ("Ngày sinh", "Born"),
+                ("Giới", "Sex"),
+                ("Mã xã", "Commune code"),
+                ("Tên xã", "Commune"),
+                ("Người liên hệ", "Contact"),
+                ("Điện thoại", "Phone"),
+                ("Quan hệ", "Relation"),
+                ("Bệnh", "Series"),
+                ("Mũi", "Dose"),
+                ("Vắc xin", "Vaccine"),
+                ("Mũi tiêm", "Item"),
+                ("Trạng thái", "Status"),
+                ("Sớm nhất", "Earliest"),
+                ("Đến hạn", "Due"),
+                ("Quá hạn từ", "Overdue from"),
+                ("Số ngày quá hạn", "Days overdue"),
+            ],
+            lang,
+        );
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                vec![
+                    XCell::text(r.personal_id.to_string()),
+                    XCell::text(&r.full_name),
+                    XCell::Date(r.date_of_birth),
+                    sex_name(r.sex, lang),
+                    XCell::text(&r.commune_code),
+                    commune_name(&r.commune_code),
+                    XCell::opt_text(r.guardian_name.clone()),
+                    XCell::opt_text(r.guardian_phone.clone()),
+                    XCell::opt_text(r.guardian_role.map(|g| Contact::role_label(g, lang))),
+                    XCell::text(&r.series),
+                    XCell::num(r.dose),
+                    XCell::text(&r.vaccine),
+                    XCell::text(match lang {
+                        Lang::Vi => &r.item_vi,
+                        Lang::En => &r.item_en,
+                    }),
+                    XCell::text(r.status.label(lang)),
+                    XCell::opt_date(r.earliest),
+                    XCell::opt_date(r.due),
+                    XCell::opt_date(r.overdue),
+                    XCell::num(r.days_overdue as f64),
+                ]
+            })
+            .collect();
+        write_xlsx(&[Sheet {
+            name: "Tiêm chủng".into(),
+            header,
+            rows,
+        }])
+    }
+
     pub fn to_json(&self, lang: Lang) -> serde_json::Value {
         serde_json::json!({
             "report": "vaccination",
@@ -239,7 +304,7 @@ impl Report {
         })
     }
 
-    pub fn to_html(&self, lang: Lang) -> String {
+    pub fn to_html(&self, lang: Lang) -> Result<String> {
         let title = bi(
             lang,
             "Danh sách trẻ đến hạn, quá hạn tiêm chủng",
@@ -278,7 +343,7 @@ impl Report {
                 values: by_series.values().map(|v| (v[k], false)).collect(),
             })
             .collect();
-        page.raw(&bar_chart(
+        page.chart(bar_chart(
             &bi(
                 lang,
                 "Số mũi cần tiêm theo loại vắc xin",

@@ -230,6 +230,12 @@ async fn staff_pages_in_a_real_browser() {
         "vaccination page: {dom}"
     );
     assert!(dom.contains("lang=\"vi\""), "Vietnamese first");
+    assert!(
+        dom.contains(&format!(
+            "href=\"/api/reports/vaccination?commune={HOME}&amp;format=xlsx&amp;lang=vi\""
+        )),
+        "the list as an Excel download: {dom}"
+    );
     let home_name = &all.iter().find(|c| c["personal_id"] == home_child).unwrap()["full_name"];
     let listed: Vec<&HashMap<String, String>> = all
         .iter()
@@ -278,8 +284,9 @@ async fn staff_pages_in_a_real_browser() {
         dom.contains("<svg")
             && dom.contains("id=\"commune-00004\"")
             && dom.contains("id=\"commune-00008\"")
-            && dom.contains("Phường Ba Đình"),
-        "enrolment page with charts: {dom}"
+            && dom.contains("Phường Ba Đình")
+            && dom.contains("href=\"/api/reports/enrolment?format=xlsx&amp;lang=vi\""),
+        "enrolment page with charts and an Excel download: {dom}"
     );
     let dom = browse(
         &chromium,

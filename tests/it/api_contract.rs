@@ -357,6 +357,40 @@ async fn a_health_key_reads_its_commune_and_nothing_beyond(db: TestDb) {
         csv.starts_with('\u{feff}'),
         "{b}: CSV with BOM as the CLI writes it"
     );
+    // …and xlsx, a download with a file name, read back as Excel would.
+    let res = c
+        .http
+        .get(format!(
+            "{}/api/reports/vaccination?as_of={AS_OF}&format=xlsx",
+            c.base
+        ))
+        .bearer_auth(health)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200, "{b}");
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "{b}"
+    );
+    assert_eq!(
+        res.headers()["content-disposition"],
+        format!("attachment; filename=\"vaccination-{AS_OF}.xlsx\"").as_str(),
+        "{b}"
+    );
+    let xlsx = dir.join("api-vaccination.xlsx");
+    std::fs::write(&xlsx, res.bytes().await.unwrap()).unwrap();
+    let sheet = &crate::support::xlsx_sheets(&xlsx)[0];
+    assert_eq!(sheet.rows[0][0]["v"], "Số định danh", "{b}");
+    assert_eq!(sheet.rows.len() - 1, rows.len(), "{b}: the JSON's rows");
+    assert!(
+        sheet.rows[1..]
+            .iter()
+            .all(|r| r[0]["t"] == "s" && r[0]["v"].as_str().is_some_and(|p| p.len() == 12)),
+        "{b}: personal IDs are 12-character text cells"
+    );
+    assert_eq!(sheet.rows[1][0]["v"], rows[0]["personal_id"], "{b}");
 
     site.stop();
 }

@@ -129,6 +129,13 @@ async fn bad_rows_are_reported_at_their_line_and_good_rows_land_once(db: TestDb)
         .flat_map(|(i, (_, fields))| fields.iter().map(move |f| (i as u64 + 2, f.to_string())))
         .collect();
     assert_eq!(error_lines(&dir.path().join("errors.csv")), want, "{b}");
+    // Opened in Excel: the BOM makes it read UTF-8, so Vietnamese reasons stay readable.
+    assert!(
+        fs::read(dir.path().join("errors.csv"))
+            .unwrap()
+            .starts_with("\u{feff}line,personal_id,field,reason\n".as_bytes()),
+        "{b}: the error report starts with a UTF-8 BOM"
+    );
     let good: BTreeSet<String> = [
         "001190000001",
         "001225000002",

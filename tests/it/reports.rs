@@ -816,3 +816,213 @@ async fn formula_names_are_neutralised_in_reports_and_export_and_come_back_exact
         assert_eq!(json["citizen"]["phone"], "+84912345678", "{b}");
     }
 }
+
+/// The cell's text, for a text cell.
+fn text_cell(c: &serde_json::Value) -> Option<&str> {
+    (c["t"] == "s").then(|| c["v"].as_str()).flatten()
+}
+
+/// The column under a header (panics when no header is `name`).
+fn column<'a>(rows: &'a [Vec<serde_json::Value>], name: &str) -> Vec<&'a serde_json::Value> {
+    let at = rows[0]
+        .iter()
+        .position(|h| h["v"] == name)
+        .unwrap_or_else(|| panic!("no column {name:?} in {:?}", rows[0]));
+    rows[1..].iter().map(|r| &r[at]).collect()
+}
+
+/// (report, extra arguments, first headers, columns holding personal IDs)
+type XlsxCase = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+/// Every report as xlsx, read back with openpyxl as Excel would: Vietnamese headers (the CSV's
+/// are English column names), commune names beside codes, every personal ID a 12-character
+/// text cell (a number would lose the leading zeros of `001…`), phones and codes text, counts
+/// numbers, dates dates; the same rows as the CSV.
+async fn every_report_downloads_as_xlsx_with_ids_as_text_and_vietnamese_headers(db: TestDb) {
+    let units = vongdoi::registry::AdminUnits::get();
+    let b = db.backend;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    demo(&db);
+    let reports: [XlsxCase; 4] = [
+        (
+            "vaccination",
+            &[],
+            &[
+                "Số định danh",
+                "Họ tên",
+                "Ngày sinh",
+                "Giới",
+                "Mã xã",
+                "Tên xã",
+            ],
+            &["Số định danh"],
+        ),
+        (
+            "id-cards",
+            &["--due-within", "400"],
+            &[
+                "Số định danh",
+                "Họ tên",
+                "Ngày sinh",
+                "Giới",
+                "Mã xã",
+                "Tên xã",
+            ],
+            &["Số định danh"],
+        ),
+        (
+            "enrolment",
+            &[],
+            &["Mã tỉnh", "Tên tỉnh", "Mã xã", "Tên xã", "Năm học"],
+            &[],
+        ),
+        (
+            "coverage",
+            &[],
+            &[
+                "Mã tỉnh",
+                "Tên tỉnh",
+                "Mã xã",
+                "Tên xã",
+                "Nhóm sinh",
+                "Số trẻ",
+            ],
+            &[],
+        ),
+    ];
+    for (kind, extra, first, id_columns) in reports {
+        let file = d.join(format!("{kind}.xlsx"));
+        let mut args = vec!["report", kind, "--as-of", AS_OF, "--format", "xlsx", "-o"];
+        args.push(file.to_str().unwrap());
+        args.extend_from_slice(extra);
+        run(&db, d, &args);
+        let mut csv_args = vec!["report", kind, "--as-of", AS_OF, "--format", "csv"];
+        csv_args.extend_from_slice(extra);
+        let csv = csv_rows(&run(&db, d, &csv_args));
+        let sheets = common::xlsx_sheets(&file);
+        assert_eq!(sheets.len(), 1, "{b} {kind}");
+        let rows = &sheets[0].rows;
+        assert!(!rows.is_empty(), "{b} {kind}: a header row");
+
+        // Vietnamese headers, text, none of them the CSV's English column names.
+        let header: Vec<&str> = rows[0]
+            .iter()
+            .map(|h| text_cell(h).expect("headers are text"))
+            .collect();
+        assert_eq!(&header[..first.len()], first, "{b} {kind}: {header:?}");
+        assert!(
+            header
+                .iter()
+                .all(|h| !h.chars().all(|c| c.is_ascii_lowercase() || c == '_')),
+            "{b} {kind}: no snake_case column names: {header:?}"
+        );
+        assert!(
+            header.iter().any(|h| !h.is_ascii()),
+            "{b} {kind}: Vietnamese, with its diacritics: {header:?}"
+        );
+
+        // The CSV's rows, in its order.
+        assert_eq!(
+            rows.len() - 1,
+            csv.len(),
+            "{b} {kind}: as many rows as the CSV"
+        );
+        assert!(!csv.is_empty(), "{b} {kind}: the demo fills this report");
+
+        // Every personal ID: a 12-character text cell, the CSV's ID.
+        for name in id_columns {
+            let ids = column(rows, name);
+            for (cell, want) in ids.iter().zip(&csv) {
+                let id =
+                    text_cell(cell).unwrap_or_else(|| panic!("{b} {kind}: ID {cell} is not text"));
+                assert!(
+                    id.len() == 12 && id.chars().all(|c| c.is_ascii_digit()),
+                    "{b} {kind}: {id:?}"
+                );
+                assert_eq!(id, want["personal_id"], "{b} {kind}");
+            }
+        }
+        // Commune codes as 5-character text, the commune's name beside.
+        for (code, name) in column(rows, "Mã xã").iter().zip(column(rows, "Tên xã")) {
+            let code = text_cell(code).unwrap_or_else(|| panic!("{b} {kind}: {code}"));
+            assert_eq!(code.len(), 5, "{b} {kind}: {code:?}");
+            assert_eq!(
+                text_cell(name),
+                Some(units.commune(code).unwrap().name.as_str()),
+                "{b} {kind}"
+            );
+        }
+        match kind {
+            "vaccination" => {
+                for c in column(rows, "Điện thoại") {
+                    assert!(
+                        c["v"].is_null()
+                            || text_cell(c)
+                                .is_some_and(|p| p.starts_with('0') || p.starts_with('+')),
+                        "{b}: phones are text: {c}"
+                    );
+                }
+                assert!(column(rows, "Mũi").iter().all(|c| c["t"] == "n"), "{b}");
+                assert!(
+                    column(rows, "Ngày sinh").iter().all(|c| c["t"] == "d"),
+                    "{b}"
+                );
+                let born: Vec<&str> = column(rows, "Ngày sinh")
+                    .iter()
+                    .map(|c| c["v"].as_str().unwrap())
+                    .collect();
+                let want: Vec<&str> = csv.iter().map(|r| r["date_of_birth"].as_str()).collect();
+                assert_eq!(born, want, "{b}: the same dates");
+            }
+            "id-cards" => {
+                assert!(
+                    column(rows, "Mốc tuổi").iter().all(|c| c["t"] == "n"),
+                    "{b}"
+                );
+            }
+            "coverage" => {
+                assert!(column(rows, "Số trẻ").iter().all(|c| c["t"] == "n"), "{b}");
+            }
+            _ => {
+                assert!(column(rows, "Số trẻ").iter().all(|c| c["t"] == "n"), "{b}");
+                assert!(
+                    column(rows, "Mã tỉnh")
+                        .iter()
+                        .all(|c| text_cell(c).is_some()),
+                    "{b}"
+                );
+            }
+        }
+    }
+
+    // `--lang en`: Vietnamese first, then English.
+    let file = d.join("en.xlsx");
+    run(
+        &db,
+        d,
+        &[
+            "report",
+            "vaccination",
+            "--as-of",
+            AS_OF,
+            "--format",
+            "xlsx",
+            "--lang",
+            "en",
+            "-o",
+            file.to_str().unwrap(),
+        ],
+    );
+    let rows = &common::xlsx_sheets(&file)[0].rows;
+    assert_eq!(
+        rows[0][0]["v"], "Số định danh / Personal ID",
+        "{b}: Vietnamese first"
+    );
+}
+on_each_backend!(every_report_downloads_as_xlsx_with_ids_as_text_and_vietnamese_headers);

@@ -5,8 +5,7 @@ use super::super::permissions::Permission;
 use super::super::problem::Problem;
 use super::super::reports::{query_pairs, ReportQuery};
 use super::super::ApiState;
-use super::templates::trusted;
-use super::{commune_label, error_page, lang_of, param, t, Page, Staff};
+use super::{commune_label, error_page, lang_of, param, t, xlsx_href, Page, Staff};
 use crate::reports::enrolment::LEVELS;
 use crate::reports::output::{bar_chart, Bars, FILLS};
 use crate::rules::Lang;
@@ -43,10 +42,10 @@ pub async fn enrolment(
         )
         .await
         .map_err(|e| Problem::internal("enrolment page", format!("{e:#}")))?;
-        Ok::<_, Problem>(r)
+        Ok::<_, Problem>((r, xlsx_href("enrolment", &q, lang)))
     }
     .await;
-    let r = match result {
+    let (r, xlsx) = match result {
         Ok(r) => r,
         Err(p) => return error_page(lang, Some(&staff), p),
     };
@@ -114,8 +113,8 @@ pub async fn enrolment(
             context! {
                 code => c,
                 label => commune_label(c),
-                // Our own SVG, built from numbers and escaped labels by `bar_chart`.
-                chart => trusted(chart),
+                // Drawn by the `bar_chart` macro of templates/reports/chart.html.
+                chart => Value::from_serialize(&chart),
                 rows => table,
             }
         })
@@ -148,6 +147,7 @@ pub async fn enrolment(
             last_year => r.first_year + r.years.max(1) as i32,
             levels => levels,
             sections => sections,
+            xlsx => xlsx,
         },
     )
 }

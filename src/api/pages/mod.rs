@@ -93,6 +93,17 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// The same report as an Excel download (`/api/reports/{kind}?format=xlsx`, which a staff
+/// session may read): the page's own filters, in its language.
+fn xlsx_href(kind: &str, filters: &[(String, String)], lang: Lang) -> String {
+    let mut href = format!("/api/reports/{kind}?");
+    for (k, v) in filters {
+        href.push_str(&format!("{}={}&", urlencode(k), urlencode(v)));
+    }
+    href.push_str(&format!("format=xlsx&lang={}", lang_code(lang)));
+    href
+}
+
 fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()

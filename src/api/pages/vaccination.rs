@@ -6,7 +6,7 @@ use super::super::permissions::Permission;
 use super::super::problem::Problem;
 use super::super::reports::{query_pairs, ReportQuery};
 use super::super::ApiState;
-use super::{commune_label, error_page, lang_of, param, t, Page, Staff};
+use super::{commune_label, error_page, lang_of, param, t, xlsx_href, Page, Staff};
 use crate::rules::Lang;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -146,6 +146,7 @@ pub async fn vaccination(
         "vaccination",
         context! {
             list => context! {
+                xlsx => xlsx_href("vaccination", &q, lang),
                 commune_label => commune_label(&commune),
                 as_of => rq.as_of.to_string(),
                 total => total,

@@ -298,3 +298,30 @@ pub fn smtp_server(maildir: &std::path::Path) -> Fixture {
     assert!(ok, "the SMTP tests need a real SMTP server: apt-get install -y python3-aiosmtpd (scripts/services.sh does)");
     fixture("/usr/bin/python3", "smtp_server.py", &[maildir])
 }
+
+/// One sheet of an `.xlsx` workbook as openpyxl reads it (`tests/fixtures/xlsx_cells.py`): each
+/// cell is `{"t": "s"|"n"|"d"|"b", "v": value}` (`s` text, `n` number, `d` date).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct XlsxSheet {
+    pub name: String,
+    pub rows: Vec<Vec<serde_json::Value>>,
+}
+
+/// The sheets of an `.xlsx` file, read with Python's openpyxl, as Excel would read them.
+#[allow(dead_code)]
+pub fn xlsx_sheets(path: &std::path::Path) -> Vec<XlsxSheet> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xlsx_cells.py");
+    // Debian's openpyxl runs under Debian's Python, as aiosmtpd does.
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(path)
+        .output()
+        .expect("/usr/bin/python3 runs");
+    assert!(
+        out.status.success(),
+        "xlsx_cells.py {}: {} (apt-get install -y python3-openpyxl; scripts/services.sh does)",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("xlsx_cells.py prints JSON")
+}
