@@ -35,6 +35,7 @@ pub const TEMPLATES: &[(&str, &str)] = templates![
     "staff/users.html",
     "reports/page.html",
     "reports/chart.html",
+    "reports/session_list.html",
     "email/message.html",
     "api/docs.html",
 ];

@@ -331,6 +331,7 @@ fn schemas() -> Value {
         "UserForm": {"type": "object", "required": ["username", "full_name", "role", "csrf"], "properties": {"username": string(), "full_name": string(), "role": string(), "communes": string(), "provinces": string(), "national": string(), "csrf": string()}},
         "Session": {"type": "object", "required": ["username", "name", "role", "areas", "csrf_token"], "properties": {"username": string(), "name": string(), "role": string(), "areas": {"type": "object"}, "csrf_token": string()}},
         "DoseForm": {"type": "object", "required": ["vaccine", "date_given", "csrf"], "properties": {"vaccine": string(), "date_given": string(), "place": string(), "csrf": string()}},
+        "OutcomeForm": {"type": "object", "required": ["pin", "outcome", "csrf"], "properties": {"pin": string(), "outcome": string(), "appointment": string(), "note": string(), "back": string(), "csrf": string()}},
         "RetryForm": {"type": "object", "required": ["csrf"], "properties": {"csrf": string()}},
     })
 }

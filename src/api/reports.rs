@@ -151,6 +151,8 @@ impl ReportQuery {
                         }
                     }
                     "explain" => q.explain = matches!(v, "true" | "1" | "yes"),
+                    // Read by the vaccination report itself (`dose` or `child`).
+                    "by" => {}
                     _ => unreachable!("checked above"),
                 }
             }
@@ -302,7 +304,16 @@ pub async fn report(
     let _slot = api.heavy.begin(&caller.0.name).await?;
     match kind.as_str() {
         "vaccination" => {
-            let q = ReportQuery::parse(&pairs, &["status", "due_within"])?;
+            let q = ReportQuery::parse(&pairs, &["status", "due_within", "by"])?;
+            let by_child = match pairs
+                .iter()
+                .find(|(k, _)| k == "by")
+                .map(|(_, v)| v.as_str())
+            {
+                None | Some("dose") => false,
+                Some("child") => true,
+                Some(_) => return Err(Problem::field("by", "dose | child")),
+            };
             let r = reports::vaccination::build(
                 store,
                 rules,
@@ -316,6 +327,21 @@ pub async fn report(
             api.audit
                 .shown(&caller, "report:vaccination", q.as_of, &r.people_shown())
                 .await?;
+            if by_child {
+                use reports::worklist;
+                let children = worklist::by_child(&r);
+                let notes = worklist::Annotations::default();
+                return render(
+                    &q,
+                    "vaccination-by-child",
+                    Forms {
+                        csv: |w: &mut Vec<u8>, l| worklist::write_csv(&children, w, l),
+                        xlsx: |l| worklist::to_xlsx(&children, r.as_of, l),
+                        json: |l| worklist::to_json(&r, &children, l),
+                        html: |l| worklist::to_html(&r, &children, l, &notes),
+                    },
+                );
+            }
             render(
                 &q,
                 "vaccination",

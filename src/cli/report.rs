@@ -16,12 +16,17 @@ use std::sync::Arc;
 
 #[derive(Subcommand)]
 pub(super) enum ReportKind {
-    /// Children due or overdue for a vaccination, with the guardian to call; most overdue first.
+    /// Children due or overdue for a vaccination, with the guardian to call; most overdue first
+    /// (one row per dose), or `--by child`: one entry per child with all their doses, this
+    /// week's calls before the follow-up list.
     Vaccination {
         #[command(flatten)]
         common: ReportCommon,
         #[command(flatten)]
         items: ItemArgs,
+        /// `dose` (one row per dose) or `child` (one entry per child).
+        #[arg(long, value_enum, default_value = "dose")]
+        by: ByArg,
     },
     /// Citizens whose identity-card milestone (14, 25, 40, 60) is due or overdue.
     IdCards {
@@ -96,6 +101,12 @@ pub(super) struct ItemArgs {
 enum DueStatus {
     Due,
     Overdue,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(super) enum ByArg {
+    Dose,
+    Child,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -189,7 +200,7 @@ impl ReportKind {
         let area_of = |c: &ReportCommon| ReportArea::resolve(&c.provinces, &c.communes);
         let as_of_of = |c: &ReportCommon| c.as_of.unwrap_or_else(today_in_vietnam);
         match self {
-            ReportKind::Vaccination { common, items } => {
+            ReportKind::Vaccination { common, items, by } => {
                 let r = reports::vaccination::build(
                     store,
                     rules,
@@ -199,6 +210,20 @@ impl ReportKind {
                     &crate::registry::Scope::national(),
                 )
                 .await?;
+                if by == ByArg::Child {
+                    use reports::worklist;
+                    let children = worklist::by_child(&r);
+                    let notes = worklist::Annotations::default();
+                    return write_report(
+                        &common,
+                        Forms {
+                            csv: |w: &mut dyn Write, l| worklist::write_csv(&children, w, l),
+                            xlsx: |l| worklist::to_xlsx(&children, r.as_of, l),
+                            json: |l| worklist::to_json(&r, &children, l),
+                            html: |l| worklist::to_html(&r, &children, l, &notes),
+                        },
+                    );
+                }
                 write_report(
                     &common,
                     Forms {

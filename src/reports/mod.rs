@@ -17,6 +17,7 @@ pub mod enrolment;
 pub mod id_cards;
 pub mod output;
 pub mod vaccination;
+pub mod worklist;
 
 use crate::registry::{AdminUnits, Citizen, CommuneCode, PersonalId, Scope};
 use crate::rules::{DoseRecord, Forecast, Item, Lang, RuleSet, Status, Subject};

@@ -153,3 +153,42 @@ mod tests {
         );
     }
 }
+
+text_enum! {
+    /// What came of calling a family from the worklist.
+    CallOutcome {
+        /// "Đã gọi – hẹn ngày…": reached, a day agreed.
+        Appointment => "appointment",
+        /// "Không liên lạc được".
+        Unreachable => "unreachable",
+        /// "Chuyển đi": the family has moved away.
+        Moved => "moved",
+        /// "Từ chối": the family declines.
+        Refused => "refused",
+        /// "Đã tiêm nơi khác": vaccinated elsewhere (the dose is then recorded with its place).
+        Elsewhere => "elsewhere",
+    }
+}
+
+impl CallOutcome {
+    /// As the nurse reads it on the list.
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            CallOutcome::Appointment => "Đã gọi – hẹn ngày",
+            CallOutcome::Unreachable => "Không liên lạc được",
+            CallOutcome::Moved => "Chuyển đi",
+            CallOutcome::Refused => "Từ chối",
+            CallOutcome::Elsewhere => "Đã tiêm nơi khác",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            CallOutcome::Appointment => "Called – appointment on",
+            CallOutcome::Unreachable => "Could not reach",
+            CallOutcome::Moved => "Moved away",
+            CallOutcome::Refused => "Declined",
+            CallOutcome::Elsewhere => "Vaccinated elsewhere",
+        }
+    }
+}

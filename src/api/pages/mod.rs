@@ -359,9 +359,16 @@ impl Routes<Arc<ApiState>> {
         .add(Doc { tag: "pages", roles: Permission::SignedIn.roles(), ok: moved, errors: &[], ..Doc::new("get", "/staff", "Trang đầu theo vai trò / Start page for the role") }, session::home)
         .add(
             Doc { tag: "pages", roles: Permission::VaccinationList.roles(), ok: html_ok, errors: &[400, 403],
-                  query: &[("commune", "string", ""), ("status", "string", "due | overdue"), ("due_within", "integer", ""), ("as_of", "string", ""), ("lang", "string", "vi | en")],
-                  ..Doc::new("get", "/staff/vaccination", "Danh sách tiêm chủng của xã / A commune's vaccination list") },
+                  query: &[("commune", "string", ""), ("list", "string", "routine | follow_up"), ("status", "string", "due | overdue"), ("series", "string", "bcg, dtp, …"),
+                           ("age", "string", "0-11m | 12-23m | 2-5y | 6y+"), ("session", "string", "YYYY-MM-DD: due by the session day"), ("q", "string", "name, personal ID or phone"),
+                           ("page", "integer", ""), ("print", "string", "1: the A4 session list"), ("as_of", "string", ""), ("lang", "string", "vi | en")],
+                  ..Doc::new("get", "/staff/vaccination", "Danh sách gọi tiêm của xã, mỗi trẻ một dòng / A commune's worklist, one entry per child") },
             vaccination::vaccination,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::RecordDose.roles(), ok: moved, errors: &[400, 403, 404], body: Some("OutcomeForm"),
+                  ..Doc::new("post", "/staff/vaccination/outcome", "Ghi kết quả gọi điện cho một trẻ / Record what came of a call") },
+            vaccination::record_outcome,
         )
         .add(
             Doc { tag: "pages", roles: Permission::ReadCitizen.roles(), ok: html_ok, errors: &[400, 403, 404], query: &[("lang", "string", "vi | en")],
