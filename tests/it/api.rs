@@ -232,8 +232,8 @@ async fn staff_pages_in_a_real_browser() {
     assert!(dom.contains("lang=\"vi\""), "Vietnamese first");
     assert!(
         dom.contains(&format!(
-            "href=\"/api/reports/vaccination?commune={HOME}&amp;format=xlsx&amp;lang=vi\""
-        )),
+            "href=\"/api/reports/vaccination?commune={HOME}&amp;by=child&amp;as_of="
+        )) && dom.contains("&amp;format=xlsx&amp;lang=vi\""),
         "the list as an Excel download: {dom}"
     );
     let home_name = &all.iter().find(|c| c["personal_id"] == home_child).unwrap()["full_name"];

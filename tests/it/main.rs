@@ -21,3 +21,4 @@ mod scheduler;
 mod security;
 mod serve;
 mod store_contract;
+mod worklist;

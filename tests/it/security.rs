@@ -612,7 +612,22 @@ async fn one_key_cannot_starve_the_others() {
     let db = common::sqlite().await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    demo(&db);
+    // Large enough that the follow-up list of one commune runs over two pages of 50 children.
+    let communes = format!("{HOME},{NEIGHBOUR},{FAR}");
+    common::demo::fill(
+        &db,
+        &[
+            "demo",
+            "--population",
+            "9000",
+            "--seed",
+            "7",
+            "--communes",
+            &communes,
+            "--as-of",
+            AS_OF,
+        ],
+    );
     let all = citizens(&db, dir);
     let child = child_in(&all, HOME);
     let greedy = key(&db, dir, "yte-1", &["--role", "health", "--commune", HOME]);
@@ -682,7 +697,9 @@ async fn one_key_cannot_starve_the_others() {
     let mut seen = HashSet::new();
     for page in [1, 2] {
         let html = http
-            .get(format!("{base}/staff/vaccination?page={page}"))
+            .get(format!(
+                "{base}/staff/vaccination?as_of={AS_OF}&list=follow_up&page={page}"
+            ))
             .header("cookie", &session)
             .send()
             .await
@@ -690,8 +707,8 @@ async fn one_key_cannot_starve_the_others() {
             .text()
             .await
             .unwrap();
-        let rows = html.matches("<tr><td data-label").count();
-        assert!(rows > 0 && rows <= 50, "page {page}: {rows} rows");
+        let rows = html.matches("<li class=\"child\"").count();
+        assert!(rows > 0 && rows <= 50, "page {page}: {rows} children");
         assert!(
             html.contains(&format!("{page}/")),
             "page {page} of n is shown"
