@@ -43,6 +43,11 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+/// The client's address, on the plain and the TLS listener alike: handlers read it as
+/// `ConnectInfo<Peer>` (`serve` fills it in for both kinds of listener).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
 /// Set by `serve`'s own TLS listener on each request it decrypted, so cookies get `Secure`.
 pub const TLS_MARKER: &str = "x-vongdoi-tls";
 

@@ -42,6 +42,13 @@ pub(super) struct ServeArgs {
     /// instance keeps the schedule).
     #[arg(long)]
     no_schedule: bool,
+    /// HTTPS: the certificate chain (PEM), with --tls-key. Without it the main listener speaks
+    /// plain HTTP (keep it on 127.0.0.1 behind a reverse proxy that does HTTPS).
+    #[arg(long, env = "VONGDOI_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// HTTPS: the private key (PEM) of --tls-cert.
+    #[arg(long, env = "VONGDOI_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
     /// Delivery reports must carry this token (?token= or the X-Vongdoi-Token header).
     #[arg(long, env = "VONGDOI_WEBHOOK_TOKEN", hide_env_values = true)]
     webhook_token: Option<String>,
@@ -168,6 +175,7 @@ impl ServeArgs {
                 schedule: (!self.no_schedule).then_some(self.schedule),
                 deliver_every: std::time::Duration::from_secs_f64(self.deliver_every),
                 stop_grace: crate::serve::stop_grace_from_env()?,
+                tls: self.tls_cert.zip(self.tls_key),
             },
         )
         .await

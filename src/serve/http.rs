@@ -22,16 +22,41 @@ pub fn app_router(state: AppState) -> Router {
         .merge(crate::api::router(state))
 }
 
+/// The main listener, in HTTPS when an acceptor is given. The peer's address reaches the
+/// handlers (wrong passwords are counted per address); over HTTPS every request is marked so
+/// that cookies are `Secure`.
 pub async fn serve_app(
     listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     state: AppState,
     stop: Shutdown,
 ) -> anyhow::Result<()> {
-    // The peer's address reaches the handlers: wrong passwords are counted per address.
-    let app = app_router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop.wait().await })
-        .await?;
+    use super::tls::Peer;
+    let router = app_router(state);
+    match tls {
+        None => {
+            let app = router.into_make_service_with_connect_info::<Peer>();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.wait().await })
+                .await?;
+        }
+        Some(acceptor) => {
+            let router = router.layer(axum::middleware::map_request(
+                |mut req: axum::extract::Request| async move {
+                    req.headers_mut().insert(
+                        crate::api::TLS_MARKER,
+                        axum::http::HeaderValue::from_static("1"),
+                    );
+                    req
+                },
+            ));
+            let listener = super::tls::TlsListener::new(listener, acceptor)?;
+            let app = router.into_make_service_with_connect_info::<Peer>();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.wait().await })
+                .await?;
+        }
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! Prometheus metrics have their own listener. SIGTERM stops all of it cleanly.
 
 pub mod http;
+pub mod tls;
 
 use crate::app::{run_day, AppState};
 use crate::clock::vietnam;
@@ -23,6 +24,8 @@ pub struct ServeSettings {
     pub deliver_every: std::time::Duration,
     /// After SIGTERM, how long in-flight work may take before it is abandoned.
     pub stop_grace: std::time::Duration,
+    /// HTTPS on the main listener: the certificate chain and the private key (PEM files).
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 /// A cron schedule (six fields, seconds first; ARCHITECTURE.md) read in Vietnam's time.
@@ -69,6 +72,11 @@ pub fn run_date(tick: DateTime<Utc>) -> NaiveDate {
 
 pub async fn serve(state: AppState, settings: ServeSettings) -> Result<()> {
     let (trigger, stop) = Shutdown::new();
+    // A wrong certificate stops the start, before anything listens.
+    let tls = match &settings.tls {
+        Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+        None => None,
+    };
     let app = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| {
@@ -87,6 +95,9 @@ pub async fn serve(state: AppState, settings: ServeSettings) -> Result<()> {
         })?;
     // Printed, not only logged: scripts and tests that ask for port 0 read the real address.
     println!("http: {}", app.local_addr()?);
+    if tls.is_some() {
+        tracing::info!("the main listener speaks HTTPS only");
+    }
     println!("metrics: {}", metrics.local_addr()?);
     if state.webhook_token.is_none() {
         if state.webhook_allow_unsigned {
@@ -99,7 +110,7 @@ pub async fn serve(state: AppState, settings: ServeSettings) -> Result<()> {
     }
     tracing::info!(schedule = ?settings.schedule.as_ref().map(|s| s.0.to_string()), "serving");
 
-    let http_task = tokio::spawn(http::serve_app(app, state.clone(), stop.clone()));
+    let http_task = tokio::spawn(http::serve_app(app, tls, state.clone(), stop.clone()));
     let metrics_task = tokio::spawn(http::serve_metrics(metrics, state.clone(), stop.clone()));
     let delivery_task = tokio::spawn(delivery_worker(
         state.clone(),

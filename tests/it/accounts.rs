@@ -490,3 +490,99 @@ async fn an_administrator_manages_accounts_on_the_page() {
     );
     drop(served);
 }
+
+/// `serve --tls-cert --tls-key`: the station's phones reach the service over HTTPS, and the
+/// session cookie is `Secure`; plain HTTP on that port gets nowhere; a wrong key stops the
+/// start with the file named.
+#[tokio::test]
+async fn https_on_our_own_listener_and_secure_cookies() {
+    let db = crate::support::sqlite().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
+        .args([
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=serverAuth"])
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let nurse = account(&db, dir, "an.tyt", &["--role", "health", "--commune", HOME]);
+    let (ok, _, err) = vongdoi(
+        &db,
+        dir,
+        &[
+            "serve",
+            "--no-schedule",
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "cert.pem",
+        ],
+    );
+    assert!(
+        !ok && err.contains("--tls-key"),
+        "a wrong key is refused, naming the option: {err}"
+    );
+
+    let served = serve(
+        &db,
+        dir,
+        &[
+            "--no-schedule",
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+        ],
+        &[],
+    );
+    let base = served.base.replace("http://", "https://");
+    let cert =
+        reqwest::Certificate::from_pem(&std::fs::read(dir.join("cert.pem")).unwrap()).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(cert)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = sign_in_person(&http, &base, &nurse, &password_of(&nurse), false).await;
+    assert_eq!(res.status(), 303);
+    let cookie = session_set_cookie(&res);
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let plain = no_redirects()
+        .get(format!("{}/healthz", served.base))
+        .send()
+        .await;
+    assert!(
+        plain.is_err() || !plain.unwrap().status().is_success(),
+        "no plain HTTP on the HTTPS port"
+    );
+    drop(served);
+}

@@ -152,8 +152,8 @@ pub async fn login(
     }
     if form.key.trim().is_empty() {
         let addr = extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
+            .get::<axum::extract::ConnectInfo<super::super::Peer>>()
+            .map(|c| c.0 .0.ip());
         return person_login(&api, &headers, lang, &next, &form, addr).await;
     }
     let key = match super::super::auth::key_of(&api, form.key.trim()).await {
