@@ -38,11 +38,15 @@ curl -sf -H "Authorization: Bearer $KEY" "$URL" >/dev/null
 echo "== forecast: wrk -t2 -c${CONNS:-32} -d${SECS:-10}s ($POP citizens, ${DB%%:*})"
 wrk -t2 -c"${CONNS:-32}" -d"${SECS:-10}"s --latency -H "Authorization: Bearer $KEY" "$URL"
 echo "== vaccination list page of commune 00004"
-COOKIE=$(curl -s -D - -o /dev/null --data-urlencode "key=$KEY" --data "next=/staff/vaccination" \
-  "http://127.0.0.1:$PORT/staff/login" | awk -F'[ ;]' 'tolower($1)=="set-cookie:" {print $2}')
+# The sign-in form's token and its cookie, as a browser gets them (login CSRF check).
+JAR="$WORK/jar"
+TOKEN=$(curl -s -c "$JAR" "http://127.0.0.1:$PORT/staff/login" | grep -o 'name="token" value="[0-9a-f]*"' | cut -d'"' -f4)
+COOKIE=$(curl -s -b "$JAR" -D - -o /dev/null -H 'Sec-Fetch-Site: same-origin' --data-urlencode "key=$KEY" \
+  --data "next=/staff/vaccination&token=$TOKEN" \
+  "http://127.0.0.1:$PORT/staff/login" | awk -F'[ ;]' 'tolower($1)=="set-cookie:" && $2 ~ /^vongdoi_session=/ {print $2}')
 for i in 1 2 3 4 5; do
   curl -s -o "$WORK/page.html" -w "page $i: %{http_code} %{time_total}s %{size_download} bytes\n" \
     -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT/staff/vaccination?commune=00004"
 done
-echo "rows on the page: $(grep -o '<tr><td data-label' "$WORK/page.html" | wc -l)"
+echo "children on the page: $(grep -o '<li class="child"' "$WORK/page.html" | wc -l)"
 echo "audit rows written: $("$BIN" audit --key "$NAME" --limit 100000000 | tail -1)"
