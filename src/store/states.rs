@@ -115,6 +115,25 @@ text_enum! {
 }
 
 impl MessageStatus {
+    /// As staff read it on the delivery page.
+    pub fn label(self, lang: crate::rules::Lang) -> &'static str {
+        use crate::rules::Lang::{En, Vi};
+        match (self, lang) {
+            (MessageStatus::Queued, Vi) => "chờ gửi",
+            (MessageStatus::Sending, Vi) => "đang gửi",
+            (MessageStatus::Sent, Vi) => "đã gửi",
+            (MessageStatus::Delivered, Vi) => "đã đến máy",
+            (MessageStatus::Failed, Vi) => "không đến được",
+            (MessageStatus::Dead, Vi) => "hỏng, ngừng gửi",
+            (MessageStatus::Queued, En) => "queued",
+            (MessageStatus::Sending, En) => "sending",
+            (MessageStatus::Sent, En) => "sent",
+            (MessageStatus::Delivered, En) => "delivered",
+            (MessageStatus::Failed, En) => "failed",
+            (MessageStatus::Dead, En) => "dead (given up)",
+        }
+    }
+
     /// Can staff queue it again?
     pub fn retryable(self) -> bool {
         matches!(self, MessageStatus::Failed | MessageStatus::Dead)

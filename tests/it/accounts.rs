@@ -520,7 +520,12 @@ async fn https_on_our_own_listener_and_secure_cookies() {
             "/CN=localhost",
         ])
         .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=serverAuth"])
+        .args([
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "extendedKeyUsage=serverAuth",
+        ])
         .current_dir(dir)
         .output()
         .expect("openssl");

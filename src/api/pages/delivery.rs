@@ -42,16 +42,18 @@ pub async fn delivery(
     };
     let counts: Vec<Value> = counts
         .iter()
-        .map(|(channel, status, n)| context! { channel => channel, status => status, n => n })
+        .map(|(channel, status, n)| {
+            context! { channel => channel_label(channel.as_str()), status => status.as_str(), status_label => MessageStatus::parse(status).map_or(status.as_str(), |s| s.label(lang)), n => n }
+        })
         .collect();
     let messages: Vec<Value> = messages
         .iter()
         .map(|m| {
             context! {
                 id => m.id,
-                day => m.day.to_string(),
-                channel => m.channel.as_str(),
-                status => m.status.as_str(),
+                day => m.day.format("%d/%m/%Y").to_string(),
+                channel => channel_label(m.channel.as_str()),
+                status => m.status.label(lang),
                 recipient => crate::registry::personal_id::mask_raw(&m.recipient_id),
                 address => super::super::messages::mask_address(&m.address),
                 attempts => m.attempts,
@@ -60,7 +62,10 @@ pub async fn delivery(
             }
         })
         .collect();
-    let statuses: Vec<&str> = MessageStatus::ALL.iter().map(|s| s.as_str()).collect();
+    let statuses: Vec<Value> = MessageStatus::ALL
+        .iter()
+        .map(|s| context! { code => s.as_str(), label => s.label(lang) })
+        .collect();
     Page {
         lang,
         title: t(lang, "Gửi tin nhắn", "Delivery"),
@@ -100,5 +105,13 @@ pub async fn retry(
             Redirect::to(&format!("/staff/delivery?retried={}", urlencode(&id))).into_response()
         }
         Err(p) => error_page(Lang::Vi, Some(&staff), p),
+    }
+}
+
+fn channel_label(channel: &str) -> &str {
+    match channel {
+        "sms" => "SMS",
+        "email" => "Email",
+        other => other,
     }
 }
