@@ -196,6 +196,7 @@ pub async fn record_dose(
             vaccine: form.vaccine,
             date_given: form.date_given,
             place: Some(form.place),
+            lot: None,
         };
         citizens::record_dose(&api, &caller, pin, &stored, input).await?;
         Ok::<_, Problem>(pin)
