@@ -468,9 +468,12 @@ pub async fn record_doses(
         .persons(
             caller,
             "immunization",
-            records
-                .iter()
-                .map(|r| (pin.as_str(), Some(format!("{} {}", r.vaccine, r.date_given)))),
+            records.iter().map(|r| {
+                (
+                    pin.as_str(),
+                    Some(format!("{} {}", r.vaccine, r.date_given)),
+                )
+            }),
         )
         .await
 }

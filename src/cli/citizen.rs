@@ -112,7 +112,9 @@ async fn remove_dose(
     if words.is_empty() {
         bail!("--reason: cần ghi lý do xóa / give the reason for the removal");
     }
-    if let Err(e) = crate::registry::text::check("reason", reason.trim(), crate::registry::text::REASON) {
+    if let Err(e) =
+        crate::registry::text::check("reason", reason.trim(), crate::registry::text::REASON)
+    {
         bail!("--reason: {}", e.reason);
     }
     if store.citizen(pin).await?.is_none() {
