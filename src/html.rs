@@ -55,6 +55,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     // A document ends with its line break, as the file does.
     env.set_keep_trailing_newline(true);
     env.add_function("t", translate);
+    env.add_filter("urlencode", urlencode);
     for (name, source) in TEMPLATES {
         env.add_template(name, source)
             .unwrap_or_else(|e| panic!("template {name}: {e}"));
@@ -74,6 +75,20 @@ fn translate(state: &State, vi: String, en: String) -> String {
         Some("en") => en,
         _ => vi,
     }
+}
+
+/// `{{ path|urlencode }}`: a value for a query string (`/staff/x?a=1` → `%2Fstaff%2Fx%3Fa%3D1`);
+/// letters, digits and `-_.~` stay as they are.
+fn urlencode(value: String) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Prints a value: escaped in HTML templates unless it is marked safe, as is elsewhere.

@@ -9,7 +9,7 @@ use super::problem::{ApiJson, ApiPath, ApiQuery, ApiResult, FieldProblem, Proble
 use super::ApiState;
 use crate::registry::citizen::{CitizenRow, FieldError, CITIZEN_COLUMNS};
 use crate::registry::records::{check_within_life, IdCardRow, ImmunizationRow};
-use crate::registry::{Citizen, PersonalId};
+use crate::registry::{Citizen, Immunization, PersonalId};
 use crate::store::access::AuditFilter;
 use crate::store::StoredCitizen;
 use axum::extract::State;
@@ -147,6 +147,8 @@ pub struct CitizenInput {
     pub phone: Option<String>,
     pub email: Option<String>,
     pub language: Option<String>,
+    pub village: Option<String>,
+    pub address: Option<String>,
 }
 
 impl CitizenInput {
@@ -166,6 +168,8 @@ impl CitizenInput {
             phone: s(self.phone),
             email: s(self.email),
             language: s(self.language),
+            village: s(self.village),
+            address: s(self.address),
         }
     }
 }
@@ -336,7 +340,7 @@ pub async fn patch_citizen(
     if !problems.is_empty() {
         return Err(Problem::fields(problems));
     }
-    let [personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id, mother_id, father_id, guardian_id, phone, email, language] =
+    let [personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id, mother_id, father_id, guardian_id, phone, email, language, village, address] =
         record;
     let row = CitizenRow {
         personal_id,
@@ -352,6 +356,8 @@ pub async fn patch_citizen(
         phone,
         email,
         language,
+        village,
+        address,
     };
     let c = validate_citizen(&api, &caller, &row, Some(&stored.citizen)).await?;
     // Moving someone out of the key's area is not this key's to decide.
@@ -383,13 +389,93 @@ pub async fn patch_citizen(
     Ok(res)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImmunizationInput {
     pub vaccine: String,
     pub date_given: String,
     #[serde(default)]
     pub place: Option<String>,
+    /// The vaccine's lot (batch) number.
+    #[serde(default)]
+    pub lot: Option<String>,
+}
+
+/// Checks doses given at one visit as the importer checks a row (known vaccine, a date that
+/// is not in the future and inside the citizen's life, sane text), every problem reported.
+pub fn check_doses(
+    api: &ApiState,
+    pin: PersonalId,
+    stored: &StoredCitizen,
+    inputs: Vec<ImmunizationInput>,
+) -> Result<Vec<Immunization>, Vec<FieldError>> {
+    let rules = &api.app.rules;
+    let today = crate::clock::today_in_vietnam();
+    let life = (stored.citizen.date_of_birth, stored.citizen.date_of_death);
+    let mut records: Vec<Immunization> = Vec::new();
+    let mut errors = Vec::new();
+    for input in inputs {
+        let row = ImmunizationRow {
+            personal_id: pin.to_string(),
+            vaccine: input.vaccine,
+            date_given: input.date_given,
+            place: input.place.unwrap_or_default(),
+            lot: input.lot.unwrap_or_default(),
+        };
+        match row.validate(today, &|v| rules.is_known_vaccine(v)) {
+            Err(e) => errors.extend(e),
+            Ok(record) => match check_within_life("date_given", record.date_given, Some(life)) {
+                Err(e) => errors.push(e),
+                // The same vaccine twice in one visit is one dose.
+                Ok(()) if records.contains(&record) => {}
+                Ok(()) => records.push(record),
+            },
+        }
+    }
+    errors.dedup();
+    if errors.is_empty() {
+        Ok(records)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Records the doses of one visit, all or none: 409 when one is recorded already. Each dose is
+/// a line of the citizen's history and of the audit trail.
+pub async fn record_doses(
+    api: &ApiState,
+    caller: &Caller,
+    pin: PersonalId,
+    records: &[Immunization],
+) -> ApiResult<()> {
+    let source = format!("api:{}", caller.0.name);
+    let present = api
+        .app
+        .store
+        .record_doses(records, &source, Utc::now())
+        .await?;
+    if !present.is_empty() {
+        let list: Vec<String> = present
+            .iter()
+            .map(|r| format!("{} {}", r.vaccine, r.date_given))
+            .collect();
+        return Err(Problem::conflict(format!(
+            "đã ghi từ trước: {list} / recorded already: {list}",
+            list = list.join(", ")
+        )));
+    }
+    api.audit
+        .persons(
+            caller,
+            "immunization",
+            records.iter().map(|r| {
+                (
+                    pin.as_str(),
+                    Some(format!("{} {}", r.vaccine, r.date_given)),
+                )
+            }),
+        )
+        .await
 }
 
 /// Records one dose after the same checks as the importer; 409 when it is recorded already.
@@ -400,41 +486,56 @@ pub async fn record_dose(
     stored: &StoredCitizen,
     input: ImmunizationInput,
 ) -> ApiResult<()> {
-    let rules = &api.app.rules;
-    let row = ImmunizationRow {
-        personal_id: pin.to_string(),
-        vaccine: input.vaccine,
-        date_given: input.date_given,
-        place: input.place.unwrap_or_default(),
-    };
-    let record = row
-        .validate(crate::clock::today_in_vietnam(), &|v| {
-            rules.vaccine_codes().any(|c| c == v)
-        })
-        .map_err(field_problems)?;
-    let life = (stored.citizen.date_of_birth, stored.citizen.date_of_death);
-    check_within_life("date_given", record.date_given, Some(life))
-        .map_err(|e| field_problems(vec![e]))?;
+    let records = check_doses(api, pin, stored, vec![input]).map_err(field_problems)?;
+    record_doses(api, caller, pin, &records).await
+}
+
+/// The `reason` of a removal: required, one line of sane text.
+pub fn check_reason(raw: &str) -> Result<String, FieldError> {
+    let reason = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    crate::registry::text::check("reason", raw.trim(), crate::registry::text::REASON)?;
+    if reason.is_empty() {
+        return Err(FieldError::new(
+            "reason",
+            "cần ghi lý do xóa (ví dụ: ghi nhầm trẻ, nhầm ngày) / give the reason for the removal (e.g. recorded for the wrong child, wrong date)",
+        ));
+    }
+    Ok(reason)
+}
+
+/// Removes a wrong dose with its reason: gone from forecasts, lists and runs, kept in the
+/// citizen's history (with the reason) and in the audit trail. 404 when there is no such dose.
+pub async fn remove_dose(
+    api: &ApiState,
+    caller: &Caller,
+    pin: PersonalId,
+    vaccine: &str,
+    date_given: NaiveDate,
+    reason: &str,
+) -> ApiResult<Immunization> {
+    let reason = check_reason(reason).map_err(|e| field_problems(vec![e]))?;
+    let vaccine = vaccine.trim().to_uppercase();
     let source = format!("api:{}", caller.0.name);
-    let new = api
+    let removed = api
         .app
         .store
-        .insert_immunizations(std::slice::from_ref(&record), &source, Utc::now())
-        .await?;
-    if new == 0 {
-        return Err(Problem::conflict(format!(
-            "mũi {} ngày {} đã được ghi / the {} dose of {} is recorded already",
-            record.vaccine, record.date_given, record.vaccine, record.date_given
-        )));
-    }
+        .remove_dose(pin, &vaccine, date_given, &reason, &source, Utc::now())
+        .await?
+        .ok_or_else(|| {
+            Problem::not_found(format!(
+                "không có mũi {vaccine} ngày {date_given} trong hồ sơ / no {vaccine} dose given on {date_given} is recorded"
+            ))
+        })?;
     api.audit
         .person(
             caller,
             pin.as_str(),
-            "immunization",
-            Some(format!("{} {}", record.vaccine, record.date_given)),
+            "remove-dose",
+            Some(format!("{vaccine} {date_given}: {reason}")),
         )
-        .await
+        .await?;
+    tracing::info!(citizen = %pin.masked(), key = %caller.0.name, "dose removed");
+    Ok(removed)
 }
 
 pub async fn post_immunization(
@@ -451,6 +552,33 @@ pub async fn post_immunization(
         Json(json!({"personal_id": pin, "immunizations": immunizations})),
     )
         .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonQuery {
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// `DELETE /api/citizens/{pin}/immunizations/{vaccine}/{date}?reason=…`
+pub async fn delete_immunization(
+    State(api): State<Arc<ApiState>>,
+    caller: Caller,
+    ApiPath((pin, vaccine, date)): ApiPath<(String, String, String)>,
+    ApiQuery(q): ApiQuery<ReasonQuery>,
+) -> ApiResult<Response> {
+    let (pin, _) = citizen_in_area(&api, &caller, &pin, Permission::RecordDose).await?;
+    let date = parse_date_field("date", &date)?;
+    let removed = remove_dose(&api, &caller, pin, &vaccine, date, &q.reason).await?;
+    let immunizations = api.app.store.immunizations_of(pin).await?;
+    Ok(Json(json!({
+        "personal_id": pin,
+        "removed": removed,
+        "reason": check_reason(&q.reason).unwrap_or_default(),
+        "immunizations": immunizations,
+    }))
+    .into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -98,6 +98,12 @@ pub fn routes() -> Routes<Arc<ApiState>> {
             c::post_immunization,
         )
         .add(
+            Doc { tag: "citizens", roles: Permission::RecordDose.roles(), query: &[("reason", "string", "Lý do xóa (bắt buộc) / why it is removed (required)")],
+                  ok: (200, "application/json", None), errors: &[400, 403, 404, 503],
+                  ..Doc::new("delete", "/api/citizens/{pin}/immunizations/{vaccine}/{date}", "Xóa một mũi ghi sai, kèm lý do; giữ trong lịch sử và nhật ký / Remove a wrongly recorded dose with its reason; kept in the history and the audit trail") },
+            c::delete_immunization,
+        )
+        .add(
             Doc { tag: "citizens", roles: Permission::RecordIdCard.roles(), body: Some("IdCardInput"), ok: (201, "application/json", None), errors: errors_write,
                   ..Doc::new("post", "/api/citizens/{pin}/id-cards", "Ghi một lần cấp thẻ căn cước / Record an ID card issued") },
             c::post_id_card,

@@ -269,6 +269,8 @@ fn schemas() -> Value {
         "phone",
         "email",
         "language",
+        "village",
+        "address",
     ];
     let mut input = Map::new();
     input.insert("personal_id".into(), string());
@@ -304,7 +306,7 @@ fn schemas() -> Value {
                 "household": {"type": "array"}, "immunizations": {"type": "array"}, "id_cards": {"type": "array"}, "history": {"type": "array"}}},
         "ImmunizationInput": {
             "type": "object", "additionalProperties": false, "required": ["vaccine", "date_given"],
-            "properties": {"vaccine": string(), "date_given": {"type": "string", "format": "date"}, "place": nullable_string()},
+            "properties": {"vaccine": string(), "date_given": {"type": "string", "format": "date"}, "place": nullable_string(), "lot": nullable_string()},
         },
         "IdCardInput": {
             "type": "object", "additionalProperties": false, "required": ["issued_on"],
@@ -330,7 +332,11 @@ fn schemas() -> Value {
         "PasswordForm": {"type": "object", "required": ["current", "new", "again", "csrf"], "properties": {"current": string(), "new": string(), "again": string(), "next": string(), "csrf": string()}},
         "UserForm": {"type": "object", "required": ["username", "full_name", "role", "csrf"], "properties": {"username": string(), "full_name": string(), "role": string(), "communes": string(), "provinces": string(), "national": string(), "csrf": string()}},
         "Session": {"type": "object", "required": ["username", "name", "role", "areas", "csrf_token"], "properties": {"username": string(), "name": string(), "role": string(), "areas": {"type": "object"}, "csrf_token": string()}},
-        "DoseForm": {"type": "object", "required": ["vaccine", "date_given", "csrf"], "properties": {"vaccine": string(), "date_given": string(), "place": string(), "csrf": string()}},
+        "DoseForm": {"type": "object", "required": ["vaccine", "date_given", "csrf"], "description": "vaccine lặp lại được: các mũi của một lần tiêm / vaccine repeats: the doses of one visit",
+            "properties": {"vaccine": {"type": "array", "items": string()}, "date_given": string(), "place": string(), "lot": string(), "confirm": string(), "return": string(), "csrf": string()}},
+        "RemoveDoseForm": {"type": "object", "required": ["vaccine", "date_given", "reason", "csrf"], "properties": {"vaccine": string(), "date_given": string(), "reason": string(), "return": string(), "csrf": string()}},
+        "ContactForm": {"type": "object", "required": ["csrf"], "description": "phone + guardian (personal ID) sửa số điện thoại; channel + stop=1|0 ngừng hoặc nhận lại tin nhắn cho cả gia đình / phone + guardian corrects a phone; channel + stop=1|0 stops or restarts messages for the family",
+            "properties": {"guardian": string(), "phone": string(), "channel": {"enum": ["sms", "email"]}, "stop": string(), "return": string(), "csrf": string()}},
         "OutcomeForm": {"type": "object", "required": ["pin", "outcome", "csrf"], "properties": {"pin": string(), "outcome": string(), "appointment": string(), "note": string(), "back": string(), "csrf": string()}},
         "RetryForm": {"type": "object", "required": ["csrf"], "properties": {"csrf": string()}},
     })

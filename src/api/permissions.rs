@@ -18,8 +18,10 @@ pub enum Permission {
     EditRegistry,
     /// Record an ID card issued.
     RecordIdCard,
-    /// Record a dose given.
+    /// Record a dose given, or remove a wrong one with its reason.
     RecordDose,
+    /// Correct a guardian's phone and stop or restart a family's messages (the citizen page).
+    EditContacts,
     /// A citizen's lifecycle forecast (vaccinations, ID-card milestones, school).
     ReadForecast,
     /// Who read or changed a person's data.
@@ -47,11 +49,12 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Permission::ReadCitizen,
         Permission::EditRegistry,
         Permission::RecordIdCard,
         Permission::RecordDose,
+        Permission::EditContacts,
         Permission::ReadForecast,
         Permission::ReadAccessLog,
         Permission::VaccinationList,
@@ -69,7 +72,9 @@ impl Permission {
     /// The roles besides `admin` that may do this.
     pub fn roles(self) -> &'static [Role] {
         match self {
-            Permission::ReadCitizen | Permission::ReadForecast => &[Registrar, Health],
+            Permission::ReadCitizen | Permission::ReadForecast | Permission::EditContacts => {
+                &[Registrar, Health]
+            }
             Permission::EditRegistry | Permission::RecordIdCard | Permission::IdCardList => {
                 &[Registrar]
             }
@@ -96,6 +101,9 @@ impl Permission {
             Permission::EditRegistry => "sửa sổ dân cư / edit the registry",
             Permission::RecordIdCard => "ghi thẻ căn cước / record ID cards",
             Permission::RecordDose => "ghi mũi tiêm / record doses",
+            Permission::EditContacts => {
+                "sửa liên hệ và từ chối tin nhắn / edit contacts and opt-outs"
+            }
             Permission::ReadForecast => "xem dự báo / read forecasts",
             Permission::ReadAccessLog => "xem nhật ký truy cập / read access logs",
             Permission::VaccinationList => "xem danh sách tiêm chủng / read vaccination lists",
@@ -124,7 +132,10 @@ impl Permission {
             }
             Permission::RecordIdCard => "record an ID card (`POST /api/citizens/{pin}/id-cards`)",
             Permission::RecordDose => {
-                "record a dose (`POST /api/citizens/{pin}/immunizations`, the citizen page's form)"
+                "record doses, remove a wrong one with its reason (`POST /api/citizens/{pin}/immunizations`, `DELETE /api/citizens/{pin}/immunizations/{vaccine}/{date}`, the citizen page's forms)"
+            }
+            Permission::EditContacts => {
+                "correct a guardian's phone, stop or restart a family's messages (the citizen page)"
             }
             Permission::ReadForecast => "a citizen's forecast (`GET /api/citizens/{pin}/forecast`)",
             Permission::ReadAccessLog => {

@@ -1,5 +1,5 @@
 //! `vongdoi citizen …`: one citizen — the whole record on the terminal or as JSON, a
-//! re-established personal ID, an opt-out of one channel.
+//! re-established personal ID, a wrong dose removed with its reason, an opt-out of one channel.
 
 use super::{parse_pin, Format};
 use crate::registry::AdminUnits;
@@ -20,6 +20,18 @@ pub(super) enum CitizenCommand {
     ChangeId {
         old: String,
         new: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Remove a wrongly recorded dose; the removal and its reason stay in the history and the
+    /// audit trail, and the dose no longer counts anywhere.
+    RemoveDose {
+        pin: String,
+        /// The vaccine code as recorded (BCG, PENTA, …).
+        vaccine: String,
+        /// The date the dose was recorded as given (YYYY-MM-DD or DD/MM/YYYY).
+        #[arg(value_parser = super::parse_date_arg)]
+        date: chrono::NaiveDate,
         #[arg(long)]
         reason: String,
     },
@@ -52,6 +64,12 @@ impl CitizenCommand {
                     .await?;
                 println!("đã đổi/changed {} → {}", old.masked(), new.masked());
             }
+            CitizenCommand::RemoveDose {
+                pin,
+                vaccine,
+                date,
+                reason,
+            } => remove_dose(store, &pin, &vaccine, date, &reason).await?,
             CitizenCommand::OptOut { pin, channel, undo } => {
                 let pin = parse_pin(&pin)?;
                 if !store
@@ -78,6 +96,67 @@ impl CitizenCommand {
         }
         Ok(())
     }
+}
+
+/// `citizen remove-dose`: as the API's DELETE, by the operator at the server's shell (the
+/// audit names them `cli:$USER`).
+async fn remove_dose(
+    store: &Store,
+    pin: &str,
+    vaccine: &str,
+    date: chrono::NaiveDate,
+    reason: &str,
+) -> Result<()> {
+    let pin = parse_pin(pin)?;
+    let words = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+    if words.is_empty() {
+        bail!("--reason: cần ghi lý do xóa / give the reason for the removal");
+    }
+    if let Err(e) =
+        crate::registry::text::check("reason", reason.trim(), crate::registry::text::REASON)
+    {
+        bail!("--reason: {}", e.reason);
+    }
+    if store.citizen(pin).await?.is_none() {
+        bail!(
+            "không có công dân {} / no citizen with personal ID {}",
+            pin.masked(),
+            pin.masked()
+        );
+    }
+    let who = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "operator".into())
+    );
+    let vaccine = vaccine.trim().to_uppercase();
+    let now = Utc::now();
+    let source = format!("command:citizen remove-dose ({who})");
+    let Some(removed) = store
+        .remove_dose(pin, &vaccine, date, &words, &source, now)
+        .await?
+    else {
+        bail!(
+            "{}: không có mũi {vaccine} ngày {date} / no {vaccine} dose given on {date} is recorded",
+            pin.masked()
+        );
+    };
+    store
+        .insert_audit(&[crate::store::access::AuditRow {
+            at: now,
+            key_name: who,
+            role: "admin".into(),
+            personal_id: pin.to_string(),
+            action: "remove-dose".into(),
+            detail: Some(format!("{vaccine} {date}: {words}")),
+        }])
+        .await?;
+    println!(
+        "{}: đã xóa/removed {} {}",
+        pin.masked(),
+        removed.vaccine,
+        removed.date_given
+    );
+    Ok(())
 }
 
 /// The whole record on the terminal (both languages) or as JSON.
@@ -120,6 +199,14 @@ async fn show(store: &Store, pin: &str, format: Format) -> Result<()> {
     println!(
         "Hộ / Household               {}",
         or_dash(c.household_id.clone())
+    );
+    println!(
+        "Thôn / Village               {}",
+        or_dash(c.village.clone())
+    );
+    println!(
+        "Địa chỉ / Address            {}",
+        or_dash(c.address.clone())
     );
     println!(
         "Điện thoại / Phone           {}{}",
@@ -178,10 +265,14 @@ async fn show(store: &Store, pin: &str, format: Format) -> Result<()> {
     );
     for r in &dossier.immunizations {
         println!(
-            "  {}  {:<8} {}",
+            "  {}  {:<8} {}{}",
             r.date_given,
             r.vaccine,
-            r.place.as_deref().unwrap_or("")
+            r.place.as_deref().unwrap_or(""),
+            r.lot
+                .as_deref()
+                .map(|l| format!(" (lô/lot {l})"))
+                .unwrap_or_default()
         );
     }
     println!("\nThẻ căn cước / ID cards ({}):", dossier.id_cards.len());
@@ -192,12 +283,16 @@ async fn show(store: &Store, pin: &str, format: Format) -> Result<()> {
         println!("\nLịch sử thay đổi / Change history:");
         for h in &dossier.history {
             println!(
-                "  {}  {:<14} {} → {}  ({})",
+                "  {}  {:<14} {} → {}  ({}){}",
                 h.changed_at.format("%Y-%m-%d %H:%M"),
                 h.field,
                 h.old_value.as_deref().unwrap_or("—"),
                 h.new_value.as_deref().unwrap_or("—"),
-                h.source
+                h.source,
+                h.reason
+                    .as_deref()
+                    .map(|r| format!(" — lý do/reason: {r}"))
+                    .unwrap_or_default()
             );
         }
     }

@@ -262,6 +262,8 @@ impl Generator {
             phone,
             email,
             language,
+            village: None,
+            address: None,
         }
     }
 
@@ -396,6 +398,15 @@ impl Generator {
 
     /// Identity cards for the household's teenagers and adults.
     fn finish(&mut self, mut out: Household) -> Household {
+        // Where the household lives: derived from its number, not drawn from the generator, so
+        // a seed gives the same people, records and contacts as before villages existed.
+        if let Some(first) = out.people.first() {
+            let (village, address) = place_of(&first.commune_code, self.households);
+            for p in &mut out.people {
+                p.village = Some(village.clone());
+                p.address = address.clone();
+            }
+        }
         for p in &out.people {
             let age = self.age_on(p.date_of_birth);
             if age < 14 || !self.chance(0.88) {
@@ -471,8 +482,29 @@ impl Generator {
                 vaccine: vaccine.to_string(),
                 date_given: given,
                 place: Some(place.clone()),
+                lot: None,
             });
         }
+    }
+}
+
+/// The village and address of the `n`-th household in `commune`: wards (phường) are divided into
+/// residential groups (tổ dân phố) and houses have numbers on lanes; rural communes into
+/// villages (thôn), where many houses have no number.
+fn place_of(commune: &CommuneCode, n: u64) -> (String, Option<String>) {
+    // A multiplicative hash spreads consecutive households over the villages.
+    let h = n.wrapping_mul(2_654_435_761) >> 7;
+    let ward = AdminUnits::get()
+        .commune(commune.as_str())
+        .is_some_and(|c| c.kind.to_lowercase().contains("phường"));
+    if ward {
+        let village = format!("Tổ dân phố {}", h % 24 + 1);
+        let address = format!("Số {}, ngõ {}", (h >> 5) % 120 + 1, (h >> 12) % 60 + 1);
+        (village, Some(address))
+    } else {
+        let village = format!("Thôn {}", h % 12 + 1);
+        let address = ((h >> 5) % 3 == 0).then(|| format!("Xóm {}", (h >> 8) % 6 + 1));
+        (village, address)
     }
 }
 

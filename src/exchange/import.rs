@@ -41,7 +41,7 @@ impl ImportKind {
     pub(super) fn known_columns(self) -> &'static [&'static str] {
         match self {
             ImportKind::Citizens => &CITIZEN_COLUMNS,
-            ImportKind::Immunizations => &["personal_id", "vaccine", "date_given", "place"],
+            ImportKind::Immunizations => &["personal_id", "vaccine", "date_given", "place", "lot"],
             ImportKind::IdCards => &["personal_id", "issued_on"],
         }
     }

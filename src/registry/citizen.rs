@@ -113,10 +113,16 @@ pub struct Citizen {
     pub phone: Option<Phone>,
     pub email: Option<Email>,
     pub language: Language,
+    /// The thôn / tổ dân phố within the commune (free text, as the commune names it).
+    #[serde(default)]
+    pub village: Option<String>,
+    /// An address line within the commune (house number, lane, street).
+    #[serde(default)]
+    pub address: Option<String>,
 }
 
 /// The column order of the citizens CSV (docs/interface.md).
-pub const CITIZEN_COLUMNS: [&str; 13] = [
+pub const CITIZEN_COLUMNS: [&str; 15] = [
     "personal_id",
     "full_name",
     "sex",
@@ -130,6 +136,8 @@ pub const CITIZEN_COLUMNS: [&str; 13] = [
     "phone",
     "email",
     "language",
+    "village",
+    "address",
 ];
 
 /// A problem with one field of one row, worded for the operator.
@@ -177,6 +185,10 @@ pub struct CitizenRow {
     pub email: String,
     #[serde(default)]
     pub language: String,
+    #[serde(default)]
+    pub village: String,
+    #[serde(default)]
+    pub address: String,
 }
 
 fn optional<T>(
@@ -322,6 +334,19 @@ impl CitizenRow {
         let language = Language::parse(&self.language)
             .map_err(|e| errors.push(FieldError::new("language", e)))
             .unwrap_or_default();
+        let mut free_text = |field: &'static str, raw: &str, rule| -> Option<String> {
+            // Checked as written (a tab inside is a control character), then spaces folded.
+            match text::check(field, raw.trim(), rule) {
+                Ok(()) => Some(raw.split_whitespace().collect::<Vec<_>>().join(" "))
+                    .filter(|v| !v.is_empty()),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            }
+        };
+        let village = free_text("village", &self.village, text::VILLAGE);
+        let address = free_text("address", &self.address, text::ADDRESS);
 
         if !errors.is_empty() {
             return Err(errors);
@@ -340,13 +365,15 @@ impl CitizenRow {
             phone,
             email,
             language,
+            village,
+            address,
         })
     }
 }
 
 impl Citizen {
     /// The CSV cells in [`CITIZEN_COLUMNS`] order (the export format).
-    pub fn to_record(&self) -> [String; 13] {
+    pub fn to_record(&self) -> [String; 15] {
         let opt = |v: Option<String>| v.unwrap_or_default();
         [
             self.personal_id.to_string(),
@@ -362,6 +389,8 @@ impl Citizen {
             opt(self.phone.as_ref().map(|p| p.to_string())),
             opt(self.email.as_ref().map(|e| e.to_string())),
             self.language.code().to_string(),
+            opt(self.village.clone()),
+            opt(self.address.clone()),
         ]
     }
 

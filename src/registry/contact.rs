@@ -45,6 +45,12 @@ impl Phone {
         &self.0
     }
 
+    /// As Vietnamese write it: `0359 124 824`.
+    pub fn national(&self) -> String {
+        let n = &self.0[3..];
+        format!("0{} {} {}", &n[..3], &n[3..6], &n[6..])
+    }
+
     /// For logs: the last 3 digits only.
     pub fn masked(&self) -> String {
         format!("+84******{}", &self.0[self.0.len() - 3..])

@@ -16,6 +16,9 @@ pub struct Immunization {
     pub vaccine: String,
     pub date_given: NaiveDate,
     pub place: Option<String>,
+    /// The vaccine's lot (batch) number, when the nurse wrote it down.
+    #[serde(default)]
+    pub lot: Option<String>,
 }
 
 /// One identity card issued.
@@ -35,6 +38,8 @@ pub struct ImmunizationRow {
     pub date_given: String,
     #[serde(default)]
     pub place: String,
+    #[serde(default)]
+    pub lot: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -107,12 +112,20 @@ impl ImmunizationRow {
                 None
             }
         };
+        let lot = match text::check("lot", self.lot.trim(), text::LOT) {
+            Ok(()) => Some(self.lot.trim().to_string()).filter(|l| !l.is_empty()),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
         match (personal_id, date_given, errors.is_empty()) {
             (Some(personal_id), Some(date_given), true) => Ok(Immunization {
                 personal_id,
                 vaccine,
                 date_given,
                 place,
+                lot,
             }),
             _ => Err(errors),
         }

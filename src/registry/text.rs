@@ -30,6 +30,28 @@ pub const PLACE: TextRule = TextRule {
     ascii_code: false,
 };
 
+/// A village or residential group within a commune (thôn, tổ dân phố, ấp, bản).
+pub const VILLAGE: TextRule = TextRule {
+    max_chars: 100,
+    ascii_code: false,
+};
+/// An address line within the commune (house number, lane, street).
+pub const ADDRESS: TextRule = TextRule {
+    max_chars: 200,
+    ascii_code: false,
+};
+/// A vaccine lot (batch) number, as printed on the vial.
+pub const LOT: TextRule = TextRule {
+    max_chars: 40,
+    ascii_code: false,
+};
+
+/// Why a record was changed or removed.
+pub const REASON: TextRule = TextRule {
+    max_chars: 500,
+    ascii_code: false,
+};
+
 /// Bidirectional embeddings, overrides (U+202A–U+202E) and isolates (U+2066–U+2069): they
 /// reorder what follows them on screen, so "Lan" can display as another name.
 pub fn is_bidi_control(c: char) -> bool {

@@ -23,6 +23,8 @@ pub struct Row {
     pub date_of_birth: NaiveDate,
     pub sex: &'static str,
     pub commune_code: String,
+    /// The child's thôn / tổ dân phố, for lists filtered by village.
+    pub village: Option<String>,
     pub guardian_role: Option<&'static str>,
     /// Whose name and phone the row shows (for the audit trail; not a column).
     #[serde(skip)]
@@ -135,6 +137,7 @@ pub async fn build(
                 commune_code: person
                     .map(|p| p.0.commune_code.to_string())
                     .unwrap_or_default(),
+                village: person.and_then(|p| p.0.village.clone()),
                 guardian_role: contact.map(|c| c.role),
                 guardian_id: contact.map(|c| c.personal_id),
                 guardian_name: contact.map(|c| c.full_name.clone()),

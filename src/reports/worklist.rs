@@ -72,6 +72,8 @@ pub struct Child {
     pub date_of_birth: NaiveDate,
     pub sex: &'static str,
     pub commune_code: String,
+    /// Thôn / tổ dân phố, when the registry has it.
+    pub village: Option<String>,
     pub guardian_role: Option<&'static str>,
     #[serde(skip)]
     pub guardian_id: Option<PersonalId>,
@@ -168,6 +170,7 @@ pub fn by_child(report: &Report) -> Vec<Child> {
             date_of_birth: r.date_of_birth,
             sex: r.sex,
             commune_code: r.commune_code.clone(),
+            village: r.village.clone(),
             guardian_role: r.guardian_role,
             guardian_id: r.guardian_id,
             guardian_name: r.guardian_name.clone(),
@@ -231,12 +234,13 @@ pub fn people_shown(children: &[Child]) -> Vec<(PersonalId, &'static str)> {
     )
 }
 
-pub const CSV_COLUMNS: [&str; 14] = [
+pub const CSV_COLUMNS: [&str; 15] = [
     "personal_id",
     "full_name",
     "date_of_birth",
     "sex",
     "commune_code",
+    "village",
     "guardian_name",
     "guardian_phone",
     "guardian_role",
@@ -272,6 +276,7 @@ pub fn write_csv<W: std::io::Write>(children: &[Child], out: W, lang: Lang) -> R
                 c.date_of_birth.to_string(),
                 c.sex.to_string(),
                 c.commune_code.clone(),
+                opt(c.village.clone()),
                 opt(c.guardian_name.clone()),
                 opt(c.guardian_phone.clone()),
                 opt(c.guardian_role),
@@ -321,6 +326,7 @@ pub fn to_xlsx(children: &[Child], as_of: NaiveDate, lang: Lang) -> Result<Vec<u
             ("Giới", "Sex"),
             ("Mã xã", "Commune code"),
             ("Tên xã", "Commune"),
+            ("Thôn, tổ dân phố", "Village"),
             ("Người liên hệ", "Contact"),
             ("Điện thoại", "Phone"),
             ("Quan hệ", "Relation"),
@@ -341,6 +347,7 @@ pub fn to_xlsx(children: &[Child], as_of: NaiveDate, lang: Lang) -> Result<Vec<u
                 sex_name(c.sex, lang),
                 XCell::text(&c.commune_code),
                 commune_name(&c.commune_code),
+                XCell::opt_text(c.village.clone()),
                 XCell::opt_text(c.guardian_name.clone()),
                 XCell::opt_text(c.guardian_phone.as_deref().map(phone_for_people)),
                 XCell::opt_text(c.guardian_role.map(|g| Contact::role_label(g, lang))),
@@ -388,12 +395,11 @@ pub fn sex_for_people(code: &str, lang: Lang) -> String {
 }
 
 /// What a printed list adds to the children: a link back (on the page) and, per child, the
-/// latest call outcome and the village.
+/// latest call outcome.
 #[derive(Default)]
 pub struct Annotations {
     pub back: Option<String>,
     pub outcomes: std::collections::HashMap<PersonalId, String>,
-    pub villages: std::collections::HashMap<PersonalId, String>,
 }
 
 /// The session list for printing (A4, one row per child, a "Đã tiêm / Ký" column), grouped
@@ -428,7 +434,7 @@ pub fn to_html(
                         "full_name": c.full_name,
                         "born": date_for_people(c.date_of_birth),
                         "sex": sex_for_people(c.sex, lang),
-                        "village": notes.villages.get(&c.personal_id),
+                        "village": c.village,
                         "guardian": c.guardian_name,
                         "phone": c.guardian_phone.as_deref().map(phone_for_people),
                         "outcome": notes.outcomes.get(&c.personal_id),

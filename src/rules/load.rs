@@ -204,6 +204,7 @@ pub(super) fn build(
                     code: Arc::from(code.as_str()),
                     name_vi: v.name_vi.clone(),
                     name_en: v.name_en.clone(),
+                    oral: v.oral,
                 });
             }
         }

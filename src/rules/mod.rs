@@ -107,6 +107,8 @@ pub struct Vaccine {
     pub code: Arc<str>,
     pub name_vi: String,
     pub name_en: String,
+    /// Given by mouth (drops), not injected.
+    pub oral: bool,
 }
 
 /// A checked, compiled set of rules. Cheap to share (`Arc<RuleSet>`); evaluation only reads.
@@ -202,6 +204,11 @@ impl RuleSet {
 
     pub fn vaccine(&self, code: &str) -> Option<&Vaccine> {
         self.vaccines.iter().find(|v| &*v.code == code)
+    }
+
+    /// The catalogue, in its order.
+    pub fn vaccines(&self) -> &[Vaccine] {
+        &self.vaccines
     }
 
     /// Text of a notice template (not rendered).

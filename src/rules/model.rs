@@ -42,6 +42,10 @@ pub struct VaccineEntry {
     pub code: Spanned<String>,
     pub name_vi: String,
     pub name_en: String,
+    /// Given by mouth (drops: bOPV, rotavirus), not injected: staff pages say "uống" and
+    /// "liều" for it, not "tiêm" and "mũi".
+    #[serde(default)]
+    pub oral: bool,
 }
 
 /// One version of a vaccination series. A schedule change is a new entry with the same `id`

@@ -26,9 +26,13 @@ pub struct Guardian {
     pub role: &'static str,
     pub personal_id: PersonalId,
     pub person: Linked,
+    /// (SMS, email) opt-outs of the person, when shown.
+    pub opt_outs: Option<(bool, bool)>,
 }
 
-/// What a link leads to, for this reader.
+/// What a link leads to, for this reader. (A dossier holds a handful: boxing the citizen would
+/// buy nothing.)
+#[allow(clippy::large_enum_variant)]
 pub enum Linked {
     /// Registered and within the reader's area.
     Shown(Citizen),
@@ -76,11 +80,14 @@ impl Store {
         }
         let mut guardians = Vec::new();
         for (role, id) in c.guardian_links() {
-            let person = self.citizen(id).await?.map(|g| g.citizen);
+            let stored = self.citizen(id).await?;
+            let opt_outs = stored.as_ref().map(|g| (g.sms_opt_out, g.email_opt_out));
+            let person = Linked::of(stored.map(|g| g.citizen), reader);
             guardians.push(Guardian {
                 role,
                 personal_id: id,
-                person: Linked::of(person, reader),
+                opt_outs: opt_outs.filter(|_| person.shown().is_some()),
+                person,
             });
         }
         Ok(Dossier {

@@ -188,14 +188,15 @@ impl PgStore {
             };
             sqlx::query(
                 "INSERT INTO citizens (personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id, \
-                 mother_id, father_id, guardian_id, phone, email, language, created_at, updated_at, created_by) \
-                 SELECT u.*, $14, $14, $15 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::date[], $5::date[], $6::text[], \
-                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]) AS u \
+                 mother_id, father_id, guardian_id, phone, email, language, village, address, created_at, updated_at, created_by) \
+                 SELECT u.*, $16, $16, $17 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::date[], $5::date[], $6::text[], \
+                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[]) AS u \
                  ON CONFLICT (personal_id) DO UPDATE SET full_name = excluded.full_name, sex = excluded.sex, \
                  date_of_birth = excluded.date_of_birth, date_of_death = excluded.date_of_death, \
                  commune_code = excluded.commune_code, household_id = excluded.household_id, \
                  mother_id = excluded.mother_id, father_id = excluded.father_id, guardian_id = excluded.guardian_id, \
-                 phone = excluded.phone, email = excluded.email, language = excluded.language, updated_at = excluded.updated_at",
+                 phone = excluded.phone, email = excluded.email, language = excluded.language, \
+                 village = excluded.village, address = excluded.address, updated_at = excluded.updated_at",
             )
             .bind(strings(&|c| c.personal_id.to_string()))
             .bind(strings(&|c| c.full_name.clone()))
@@ -210,6 +211,8 @@ impl PgStore {
             .bind(optional(&|c| c.phone.as_ref().map(|p| p.to_string())))
             .bind(optional(&|c| c.email.as_ref().map(|e| e.to_string())))
             .bind(strings(&|c| c.language.code().to_string()))
+            .bind(optional(&|c| c.village.clone()))
+            .bind(optional(&|c| c.address.clone()))
             .bind(now)
             .bind(source)
             .execute(&mut *tx)
@@ -242,14 +245,15 @@ impl PgStore {
         now: DateTime<Utc>,
     ) -> Result<u64> {
         let done = sqlx::query(
-            "INSERT INTO immunizations (personal_id, vaccine, date_given, place, recorded_at, source) \
-             SELECT u.*, $5, $6 FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[]) AS u \
+            "INSERT INTO immunizations (personal_id, vaccine, date_given, place, lot, recorded_at, source) \
+             SELECT u.*, $6, $7 FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[], $5::text[]) AS u \
              ON CONFLICT DO NOTHING",
         )
         .bind(records.iter().map(|r| r.personal_id.to_string()).collect::<Vec<_>>())
         .bind(records.iter().map(|r| r.vaccine.clone()).collect::<Vec<_>>())
         .bind(records.iter().map(|r| r.date_given).collect::<Vec<_>>())
         .bind(records.iter().map(|r| r.place.clone()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.lot.clone()).collect::<Vec<_>>())
         .bind(now)
         .bind(source)
         .execute(&self.pool)

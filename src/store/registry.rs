@@ -16,6 +16,15 @@ use std::collections::{HashMap, HashSet};
 const STORED_COLUMNS: &str = "sms_opt_out, email_opt_out, created_at, updated_at, created_by";
 
 const HISTORY_INSERT: &str = "INSERT INTO citizen_history (personal_id, changed_at, source, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)";
+const HISTORY_INSERT_WITH_REASON: &str = "INSERT INTO citizen_history (personal_id, changed_at, source, field, old_value, new_value, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// A dose as a history value: `VACCINE YYYY-MM-DD`, then the lot when there is one.
+fn dose_text(r: &Immunization) -> String {
+    match &r.lot {
+        Some(lot) => format!("{} {} lot {lot}", r.vaccine, r.date_given),
+        None => format!("{} {}", r.vaccine, r.date_given),
+    }
+}
 
 impl Store {
     /// Which version of the embedded administrative units the database holds.
@@ -208,21 +217,146 @@ impl Store {
 
     /// A citizen's immunizations in date order.
     pub async fn immunizations_of(&self, pin: PersonalId) -> Result<Vec<Immunization>> {
-        const SQL: &str = "SELECT vaccine, date_given, place FROM immunizations WHERE personal_id = $1 ORDER BY date_given, vaccine";
-        type Row = (String, NaiveDate, Option<String>);
+        const SQL: &str = "SELECT vaccine, date_given, place, lot FROM immunizations WHERE personal_id = $1 ORDER BY date_given, vaccine";
+        type Row = (String, NaiveDate, Option<String>, Option<String>);
         let rows = dispatch!(self, s => sqlx::query_as::<_, Row>(SQL)
             .bind(pin.as_str())
             .fetch_all(s.read_pool())
             .await?);
         Ok(rows
             .into_iter()
-            .map(|(vaccine, date_given, place)| Immunization {
+            .map(|(vaccine, date_given, place, lot)| Immunization {
                 personal_id: pin,
                 vaccine,
                 date_given,
                 place,
+                lot,
             })
             .collect())
+    }
+
+    /// Records doses given at one visit (the staff page, the API), all or none: each is a line
+    /// of the citizen's history (`immunization`, new value `VACCINE DATE`), and the citizen's
+    /// `updated_at` moves, so whatever watches for changed citizens sees them. Returns the
+    /// records that were stored already (same vaccine and date); when there are any, nothing
+    /// is written.
+    pub async fn record_doses(
+        &self,
+        records: &[Immunization],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Immunization>> {
+        const EXISTS: &str = "SELECT 1 FROM immunizations WHERE personal_id = $1 AND vaccine = $2 AND date_given = $3";
+        const INSERT: &str = "INSERT INTO immunizations (personal_id, vaccine, date_given, place, lot, recorded_at, source) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        const TOUCH: &str = "UPDATE citizens SET updated_at = $1 WHERE personal_id = $2";
+        let mut present = Vec::new();
+        dispatch!(self, s => {
+            let mut tx = s.write_tx().await?;
+            for r in records {
+                let found: Option<i32> = sqlx::query_scalar(EXISTS)
+                    .bind(r.personal_id.as_str())
+                    .bind(&r.vaccine)
+                    .bind(r.date_given)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if found.is_some() {
+                    present.push(r.clone());
+                }
+            }
+            if !present.is_empty() {
+                return Ok(present);
+            }
+            for r in records {
+                sqlx::query(INSERT)
+                    .bind(r.personal_id.as_str())
+                    .bind(&r.vaccine)
+                    .bind(r.date_given)
+                    .bind(r.place.as_deref())
+                    .bind(r.lot.as_deref())
+                    .bind(now)
+                    .bind(source)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(HISTORY_INSERT)
+                    .bind(r.personal_id.as_str())
+                    .bind(now)
+                    .bind(source)
+                    .bind("immunization")
+                    .bind(None::<String>)
+                    .bind(dose_text(r))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(TOUCH)
+                    .bind(now)
+                    .bind(r.personal_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(present)
+    }
+
+    /// Removes a wrongly recorded dose. The record goes (so forecasts, lists and runs no longer
+    /// count it) and the removal stays: a history line `immunization` with the old value
+    /// `VACCINE DATE` and the reason. Returns the removed record, or None when there was none.
+    pub async fn remove_dose(
+        &self,
+        pin: PersonalId,
+        vaccine: &str,
+        date_given: NaiveDate,
+        reason: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Immunization>> {
+        let select = "SELECT place, lot FROM immunizations WHERE personal_id = $1 AND vaccine = $2 AND date_given = $3";
+        const DELETE: &str =
+            "DELETE FROM immunizations WHERE personal_id = $1 AND vaccine = $2 AND date_given = $3";
+        const TOUCH: &str = "UPDATE citizens SET updated_at = $1 WHERE personal_id = $2";
+        let removed = dispatch!(self, s => {
+            let select = format!("{select} {}", s.dialect().for_update);
+            let mut tx = s.write_tx().await?;
+            let found: Option<(Option<String>, Option<String>)> = sqlx::query_as(&select)
+                .bind(pin.as_str())
+                .bind(vaccine)
+                .bind(date_given)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some((place, lot)) = found else {
+                return Ok(None);
+            };
+            let record = Immunization {
+                personal_id: pin,
+                vaccine: vaccine.to_string(),
+                date_given,
+                place,
+                lot,
+            };
+            sqlx::query(DELETE)
+                .bind(pin.as_str())
+                .bind(vaccine)
+                .bind(date_given)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(HISTORY_INSERT_WITH_REASON)
+                .bind(pin.as_str())
+                .bind(now)
+                .bind(source)
+                .bind("immunization")
+                .bind(dose_text(&record))
+                .bind(None::<String>)
+                .bind(reason)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(TOUCH)
+                .bind(now)
+                .bind(pin.as_str())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            record
+        });
+        Ok(Some(removed))
     }
 
     /// A citizen's ID cards in date order.
@@ -244,11 +378,12 @@ impl Store {
 
     /// A citizen's change history, oldest first.
     pub async fn history_of(&self, pin: PersonalId) -> Result<Vec<HistoryEntry>> {
-        const SQL: &str = "SELECT changed_at, source, field, old_value, new_value FROM citizen_history WHERE personal_id = $1 ORDER BY id";
+        const SQL: &str = "SELECT changed_at, source, field, old_value, new_value, reason FROM citizen_history WHERE personal_id = $1 ORDER BY id";
         type Row = (
             DateTime<Utc>,
             String,
             String,
+            Option<String>,
             Option<String>,
             Option<String>,
         );
@@ -259,12 +394,13 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(changed_at, source, field, old_value, new_value)| HistoryEntry {
+                |(changed_at, source, field, old_value, new_value, reason)| HistoryEntry {
                     changed_at,
                     source,
                     field,
                     old_value,
                     new_value,
+                    reason,
                 },
             )
             .collect())

@@ -27,6 +27,8 @@ pub struct HistoryEntry {
     pub field: String,
     pub old_value: Option<String>,
     pub new_value: Option<String>,
+    /// Why, when the change says (a dose removed as wrong).
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -134,6 +136,8 @@ pub(crate) struct CitizenDbRow {
     pub phone: Option<String>,
     pub email: Option<String>,
     pub language: String,
+    pub village: Option<String>,
+    pub address: Option<String>,
 }
 
 /// A citizen row with what the store keeps beside it (`CITIZEN_SELECT`, then the opt-outs,
@@ -163,7 +167,7 @@ impl TryFrom<StoredCitizenDbRow> for StoredCitizen {
     }
 }
 
-pub(crate) const CITIZEN_SELECT: &str = "personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id, mother_id, father_id, guardian_id, phone, email, language";
+pub(crate) const CITIZEN_SELECT: &str = "personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id, mother_id, father_id, guardian_id, phone, email, language, village, address";
 
 pub(crate) fn corrupt<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> StoreError + '_ {
     move |e| StoreError::Corrupt(format!("{what}: {e}"))
@@ -196,6 +200,8 @@ impl TryFrom<CitizenDbRow> for Citizen {
                 .map(|e| crate::registry::Email::parse(&e).map_err(corrupt("email")))
                 .transpose()?,
             language: Language::parse(&r.language).map_err(corrupt("language"))?,
+            village: r.village,
+            address: r.address,
         })
     }
 }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Rows per multi-row INSERT: 17 columns × 500 stays far below SQLite's 32,766 variables.
+/// Rows per multi-row INSERT: 18 columns × 500 stays far below SQLite's 32,766 variables.
 const ROWS_PER_STATEMENT: usize = 500;
 
 pub struct SqliteStore {
@@ -152,7 +152,7 @@ impl SqliteStore {
         plan.writes.sort_unstable_by_key(|c| c.personal_id);
         for chunk in plan.writes.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO citizens (personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id, mother_id, father_id, guardian_id, phone, email, language, created_at, updated_at, created_by) ",
+                "INSERT INTO citizens (personal_id, full_name, sex, date_of_birth, date_of_death, commune_code, household_id, mother_id, father_id, guardian_id, phone, email, language, village, address, created_at, updated_at, created_by) ",
             );
             qb.push_values(chunk, |mut b, c| {
                 b.push_bind(c.personal_id.as_str())
@@ -168,6 +168,8 @@ impl SqliteStore {
                     .push_bind(c.phone.as_ref().map(|p| p.e164()))
                     .push_bind(c.email.as_ref().map(|e| e.as_str()))
                     .push_bind(c.language.code())
+                    .push_bind(c.village.as_deref())
+                    .push_bind(c.address.as_deref())
                     .push_bind(now)
                     .push_bind(now)
                     .push_bind(source);
@@ -177,7 +179,8 @@ impl SqliteStore {
                  date_of_birth = excluded.date_of_birth, date_of_death = excluded.date_of_death, \
                  commune_code = excluded.commune_code, household_id = excluded.household_id, \
                  mother_id = excluded.mother_id, father_id = excluded.father_id, guardian_id = excluded.guardian_id, \
-                 phone = excluded.phone, email = excluded.email, language = excluded.language, updated_at = excluded.updated_at",
+                 phone = excluded.phone, email = excluded.email, language = excluded.language, \
+                 village = excluded.village, address = excluded.address, updated_at = excluded.updated_at",
             );
             qb.build().execute(&mut *tx).await?;
         }
@@ -217,13 +220,14 @@ impl SqliteStore {
         });
         for chunk in records.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO immunizations (personal_id, vaccine, date_given, place, recorded_at, source) ",
+                "INSERT INTO immunizations (personal_id, vaccine, date_given, place, lot, recorded_at, source) ",
             );
             qb.push_values(chunk, |mut b, r| {
                 b.push_bind(r.personal_id.as_str())
                     .push_bind(&r.vaccine)
                     .push_bind(r.date_given)
                     .push_bind(r.place.as_deref())
+                    .push_bind(r.lot.as_deref())
                     .push_bind(now)
                     .push_bind(source);
             });

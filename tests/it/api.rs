@@ -363,6 +363,8 @@ async fn staff_pages_in_a_real_browser() {
         ("vaccine", "BCG"),
         ("date_given", AS_OF),
         ("place", "Trạm y tế"),
+        // The demo child has had BCG: a second one needs the confirmation ticked.
+        ("confirm", "1"),
     ];
     let forged = http
         .post(format!("{base}/staff/citizens/{home_child}/immunizations"))

@@ -12,6 +12,7 @@ mod api_contract;
 mod delivery;
 mod forecast_cli;
 mod import_export;
+mod records;
 mod reports;
 mod rules_check;
 mod rules_conditions;

@@ -176,6 +176,7 @@ async fn the_same_record_twice_is_stored_once(db: TestDb) {
         vaccine: v.into(),
         date_given: d.parse().unwrap(),
         place: Some("Trạm Y tế phường Ba Đình".into()),
+        lot: None,
     };
     let doses = vec![
         dose("HEPB", "2025-01-31"),
@@ -379,6 +380,7 @@ async fn evaluation_pages_carry_each_citizens_own_records(db: TestDb) {
         vaccine: v.into(),
         date_given: d.parse().unwrap(),
         place: None,
+        lot: None,
     };
     store
         .insert_immunizations(

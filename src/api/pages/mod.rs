@@ -359,7 +359,7 @@ impl Routes<Arc<ApiState>> {
         .add(Doc { tag: "pages", roles: Permission::SignedIn.roles(), ok: moved, errors: &[], ..Doc::new("get", "/staff", "Trang đầu theo vai trò / Start page for the role") }, session::home)
         .add(
             Doc { tag: "pages", roles: Permission::VaccinationList.roles(), ok: html_ok, errors: &[400, 403],
-                  query: &[("commune", "string", ""), ("list", "string", "routine | follow_up"), ("status", "string", "due | overdue"), ("series", "string", "bcg, dtp, …"),
+                  query: &[("commune", "string", ""), ("list", "string", "routine | follow_up"), ("status", "string", "due | overdue"), ("series", "string", "bcg, dtp, …"), ("village", "string", "thôn / tổ dân phố"),
                            ("age", "string", "0-11m | 12-23m | 2-5y | 6y+"), ("session", "string", "YYYY-MM-DD: due by the session day"), ("q", "string", "name, personal ID or phone"),
                            ("page", "integer", ""), ("print", "string", "1: the A4 session list"), ("as_of", "string", ""), ("lang", "string", "vi | en")],
                   ..Doc::new("get", "/staff/vaccination", "Danh sách gọi tiêm của xã, mỗi trẻ một dòng / A commune's worklist, one entry per child") },
@@ -371,14 +371,24 @@ impl Routes<Arc<ApiState>> {
             vaccination::record_outcome,
         )
         .add(
-            Doc { tag: "pages", roles: Permission::ReadCitizen.roles(), ok: html_ok, errors: &[400, 403, 404], query: &[("lang", "string", "vi | en")],
+            Doc { tag: "pages", roles: Permission::ReadCitizen.roles(), ok: html_ok, errors: &[400, 403, 404], query: &[("lang", "string", "vi | en"), ("return", "string", "/staff/… (về lại sau khi ghi / where to go back after a change)")],
                   ..Doc::new("get", "/staff/citizens/{pin}", "Trang công dân: dự báo, mũi đã tiêm, ghi mũi mới / Citizen page: forecast, doses, record a dose") },
             citizen::citizen_page,
         )
         .add(
             Doc { tag: "pages", roles: Permission::RecordDose.roles(), ok: moved, errors: &[400, 403, 404, 409], body: Some("DoseForm"),
-                  ..Doc::new("post", "/staff/citizens/{pin}/immunizations", "Ghi mũi tiêm từ trang công dân / Record a dose from the citizen page") },
+                  ..Doc::new("post", "/staff/citizens/{pin}/immunizations", "Ghi các mũi của một lần tiêm từ trang công dân (vaccine lặp lại; mũi trẻ không cần phải xác nhận) / Record the doses of one visit from the citizen page (vaccine repeats; a dose the child does not need must be confirmed)") },
             citizen::record_dose,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::RecordDose.roles(), ok: moved, errors: &[400, 403, 404], body: Some("RemoveDoseForm"),
+                  ..Doc::new("post", "/staff/citizens/{pin}/immunizations/remove", "Xóa một mũi ghi sai, kèm lý do / Remove a wrongly recorded dose, with its reason") },
+            citizen::remove_dose_form,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::EditContacts.roles(), ok: moved, errors: &[400, 403, 404], body: Some("ContactForm"),
+                  ..Doc::new("post", "/staff/citizens/{pin}/contacts", "Sửa số điện thoại người giám hộ; ngừng hoặc nhận lại tin nhắn cho gia đình / Correct a guardian's phone; stop or restart the family's messages") },
+            citizen::contacts_form,
         )
         .add(
             Doc { tag: "pages", roles: Permission::Enrolment.roles(), ok: html_ok, errors: &[400, 403],

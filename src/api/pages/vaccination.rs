@@ -45,6 +45,7 @@ struct Wanted<'a> {
     list: ListKind,
     status: Option<Status>,
     series: Option<&'a str>,
+    village: Option<&'a str>,
     age: Option<(u32, u32)>,
     search: Option<String>,
 }
@@ -61,6 +62,11 @@ impl Wanted<'_> {
         }
         if let Some(series) = self.series {
             if !c.doses.iter().any(|d| d.series == series) {
+                return false;
+            }
+        }
+        if let Some(v) = self.village {
+            if c.village.as_deref() != Some(v) {
                 return false;
             }
         }
@@ -182,6 +188,7 @@ pub async fn vaccination(
         list => list.as_str(),
         status => param(&pairs, "status").unwrap_or(""),
         series => param(&pairs, "series").unwrap_or(""),
+        village => param(&pairs, "village").unwrap_or(""),
         age => param(&pairs, "age").unwrap_or(""),
         ages => ages,
         session => param(&pairs, "session").unwrap_or(""),
@@ -241,6 +248,7 @@ pub async fn vaccination(
             list,
             status,
             series: param(&pairs, "series"),
+            village: param(&pairs, "village"),
             age,
             search: param(&pairs, "q").map(str::to_string),
         };
@@ -266,6 +274,8 @@ pub async fn vaccination(
             (d.series.clone(), series_label(name).to_string())
         })
         .collect();
+    let villages: std::collections::BTreeSet<String> =
+        all.iter().filter_map(|c| c.village.clone()).collect();
     let matching: Vec<Child> = all
         .into_iter()
         .filter(|c| wanted.keeps(c, report.as_of))
@@ -326,7 +336,6 @@ pub async fn vaccination(
                         .map(|o| (c.personal_id, outcome_text(o, lang)))
                 })
                 .collect(),
-            villages: Default::default(),
         };
         return match worklist::to_html(&report, &shown, lang, &notes) {
             Ok(html) => Html(html).into_response(),
@@ -361,6 +370,7 @@ pub async fn vaccination(
                 born => worklist::date_for_people(c.date_of_birth),
                 age => worklist::elapsed_words(c.date_of_birth, as_of, lang),
                 sex => worklist::sex_for_people(c.sex, lang),
+                village => c.village,
                 guardian => c.guardian_name,
                 phone => c.guardian_phone.as_deref().map(worklist::phone_for_people),
                 tel => c.guardian_phone,
@@ -407,6 +417,7 @@ pub async fn vaccination(
                 tabs => tabs,
             },
             series_choices => series,
+            villages => villages,
             outcomes => outcome_choices,
             csrf => staff.csrf(),
             back => back,
