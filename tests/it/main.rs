@@ -21,5 +21,6 @@ mod rules_forecast;
 mod scheduler;
 mod security;
 mod serve;
+mod station;
 mod store_contract;
 mod worklist;
