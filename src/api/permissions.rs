@@ -30,6 +30,8 @@ pub enum Permission {
     IdCardList,
     /// Enrolment forecasts (counts, never a person).
     Enrolment,
+    /// Upload school places for the communes of one's area.
+    UploadPlaces,
     /// Coverage by commune and cohort (counts).
     Coverage,
     /// The children behind a coverage count.
@@ -47,7 +49,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Permission::ReadCitizen,
         Permission::EditRegistry,
         Permission::RecordIdCard,
@@ -57,6 +59,7 @@ impl Permission {
         Permission::VaccinationList,
         Permission::IdCardList,
         Permission::Enrolment,
+        Permission::UploadPlaces,
         Permission::Coverage,
         Permission::CoverageExplain,
         Permission::Messages,
@@ -78,6 +81,7 @@ impl Permission {
             }
             Permission::ReadAccessLog => &[Registrar, Auditor],
             Permission::Enrolment => &[Registrar, Health, Education],
+            Permission::UploadPlaces => &[Education],
             Permission::Coverage => &[Health, Education],
             Permission::Messages | Permission::ListRuns => &[Auditor],
             Permission::StartRun | Permission::ManageUsers => &[],
@@ -101,6 +105,7 @@ impl Permission {
             Permission::VaccinationList => "xem danh sách tiêm chủng / read vaccination lists",
             Permission::IdCardList => "xem danh sách căn cước / read ID-card lists",
             Permission::Enrolment => "xem dự báo nhập học / read enrolment forecasts",
+            Permission::UploadPlaces => "tải lên số chỗ học / upload school places",
             Permission::Coverage => "xem độ bao phủ / read coverage",
             Permission::CoverageExplain => {
                 "xem danh sách trẻ được đếm (explain) / list the children counted (explain)"
@@ -135,7 +140,10 @@ impl Permission {
             }
             Permission::IdCardList => "the ID-card list (`/api/reports/id-cards`)",
             Permission::Enrolment => {
-                "enrolment forecasts (`/api/reports/enrolment`, `/staff/enrolment`)"
+                "enrolment forecasts and the places stored (`/api/reports/enrolment`, `/staff/enrolment`, `GET /api/school-places`)"
+            }
+            Permission::UploadPlaces => {
+                "upload school places (`PUT /api/school-places`, the enrolment page's form)"
             }
             Permission::Coverage => "coverage counts (`/api/reports/coverage`)",
             Permission::CoverageExplain => {
@@ -190,5 +198,7 @@ mod tests {
         assert!(!Permission::RecordDose.allows(Role::Registrar));
         assert!(Permission::Enrolment.allows(Role::Health));
         assert!(!Permission::ReadCitizen.allows(Role::Education));
+        assert!(Permission::UploadPlaces.allows(Role::Education));
+        assert!(!Permission::UploadPlaces.allows(Role::Health));
     }
 }
