@@ -18,6 +18,7 @@ mod rules_conditions;
 mod rules_evaluate;
 mod rules_forecast;
 mod scheduler;
+mod school_places;
 mod security;
 mod serve;
 mod store_contract;
