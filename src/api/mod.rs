@@ -4,7 +4,7 @@
 //! - [`keys`]: roles, areas, key material (the `vongdoi keys …` command is in `src/cli/keys.rs`).
 //! - [`auth`]: `Authorization: Bearer KEY` → the key's role and area; per-key rate limit.
 //! - [`audit`]: one row per read or change of a person's data, committed before answering.
-//! - [`citizens`], [`reports`], [`messages`], [`runs`]: the `/api` handlers.
+//! - [`citizens`], [`reports`], [`places`], [`messages`], [`runs`]: the `/api` handlers.
 //! - [`fair`]: one expensive request per key, a bounded number in all.
 //! - [`problem`]: RFC 9457 problem details for every error.
 //! - [`openapi`]: the route table that builds both the router and `/openapi.json`.
@@ -24,6 +24,7 @@ pub mod messages;
 pub mod openapi;
 pub mod pages;
 pub mod permissions;
+pub mod places;
 pub mod problem;
 pub mod reports;
 pub mod runs;
@@ -51,7 +52,9 @@ pub struct Peer(pub std::net::SocketAddr);
 /// Set by `serve`'s own TLS listener on each request it decrypted, so cookies get `Secure`.
 pub const TLS_MARKER: &str = "x-vongdoi-tls";
 
-/// Largest request body accepted (JSON edits and forms are small).
+/// Largest request body accepted (JSON edits and forms are small). A route that takes a file
+/// says its own larger limit (`Doc::body_limit`: school places, [`places::UPLOAD_LIMIT`]); the
+/// outer limit of every request is the largest of them.
 pub const BODY_LIMIT: usize = 64 * 1024;
 /// Longest a request may take; a report over a province's registry fits well within it.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
@@ -139,6 +142,19 @@ pub fn routes() -> Routes<Arc<ApiState>> {
             reports::report,
         )
         .add(
+            Doc { tag: "reports", roles: Permission::UploadPlaces.roles(), ok: (200, "application/json", None), errors: &[400, 403, 413],
+                  body_limit: Some(places::UPLOAD_LIMIT), file_body: &["text/csv", reports::XLSX, "application/octet-stream"],
+                  ..Doc::new("put", "/api/school-places", "Tải lên số chỗ học: tệp CSV hoặc xlsx `commune_code,level,capacity[,school_year][,school]` (tiêu đề tiếng Việt được), các trường của một xã cộng lại; thay số chỗ của các xã trong tệp; dòng sai báo theo dòng và cột, dòng đúng được lưu / Upload school places: the CSV or xlsx file itself as the body, `commune_code,level,capacity[,school_year][,school]` (Vietnamese headers accepted); a commune's schools add up; replaces the places of the communes the file names; bad rows reported by line and field, good rows stored: {stored, communes, errors: [{line, field, reason}]}") },
+            places::put_places,
+        )
+        .add(
+            Doc { tag: "reports", roles: Permission::Enrolment.roles(),
+                  query: &[("province", "array", "Mã tỉnh / province code"), ("commune", "array", "Mã xã / commune code")],
+                  ok: (200, "application/json", None), errors: &[400, 403],
+                  ..Doc::new("get", "/api/school-places", "Số chỗ học đã lưu trong địa bàn: theo xã, trường, cấp, năm học; ai tải lên, lúc nào / The stored school places of the area: per commune, school, level and year; who uploaded them, when: {places: [...]}") },
+            places::get_places,
+        )
+        .add(
             Doc { tag: "delivery", roles: Permission::Messages.roles(),
                   query: &[("status", "string", "queued | sending | sent | delivered | failed | dead"), ("channel", "string", "sms | email"),
                            ("day", "string", "YYYY-MM-DD"), ("limit", "integer", "1–1000, default 100")],
@@ -220,7 +236,9 @@ pub fn router(state: AppState) -> Router {
     ];
     let mut router = router
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            places::UPLOAD_LIMIT,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             TIMEOUT,

@@ -35,6 +35,10 @@ pub struct Doc {
     /// Success status, media type, schema (under components) if JSON.
     pub ok: (u16, &'static str, Option<&'static str>),
     pub errors: &'static [u16],
+    /// A larger body limit for this route than [`super::BODY_LIMIT`] (file uploads).
+    pub body_limit: Option<usize>,
+    /// Media types of a file body (`text/csv`, xlsx) instead of a JSON schema.
+    pub file_body: &'static [&'static str],
 }
 
 impl Doc {
@@ -51,6 +55,8 @@ impl Doc {
             body: None,
             ok: (200, "application/json", None),
             errors: &[400, 401, 403, 404],
+            body_limit: None,
+            file_body: &[],
         }
     }
 }
@@ -83,7 +89,11 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             "delete" => MethodFilter::DELETE,
             m => panic!("undocumented method {m}"),
         };
-        self.router = self.router.route(doc.path, on(filter, handler));
+        let mut route = on(filter, handler);
+        if let Some(limit) = doc.body_limit {
+            route = route.layer(axum::extract::DefaultBodyLimit::max(limit));
+        }
+        self.router = self.router.route(doc.path, route);
         self.docs.push(doc);
         self
     }
@@ -184,6 +194,21 @@ pub fn document(docs: &[Doc]) -> Value {
         }
         if d.public {
             op["security"] = json!([]);
+        }
+        if !d.file_body.is_empty() {
+            let content: Map<String, Value> = d
+                .file_body
+                .iter()
+                .map(|m| {
+                    let schema = if m.starts_with("multipart/") {
+                        json!({"type": "object", "properties": {"csrf": {"type": "string"}, "file": {"type": "string", "format": "binary"}}})
+                    } else {
+                        json!({"type": "string", "format": "binary"})
+                    };
+                    (m.to_string(), json!({"schema": schema}))
+                })
+                .collect();
+            op["requestBody"] = json!({"required": true, "content": content});
         }
         if let Some(body) = d.body {
             op["requestBody"] = json!({"required": true, "content": {

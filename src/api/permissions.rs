@@ -32,6 +32,8 @@ pub enum Permission {
     IdCardList,
     /// Enrolment forecasts (counts, never a person).
     Enrolment,
+    /// Upload school places for the communes of one's area.
+    UploadPlaces,
     /// Coverage by commune and cohort (counts).
     Coverage,
     /// The children behind a coverage count.
@@ -49,7 +51,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 18] = [
         Permission::ReadCitizen,
         Permission::EditRegistry,
         Permission::RecordIdCard,
@@ -60,6 +62,7 @@ impl Permission {
         Permission::VaccinationList,
         Permission::IdCardList,
         Permission::Enrolment,
+        Permission::UploadPlaces,
         Permission::Coverage,
         Permission::CoverageExplain,
         Permission::Messages,
@@ -83,6 +86,7 @@ impl Permission {
             }
             Permission::ReadAccessLog => &[Registrar, Auditor],
             Permission::Enrolment => &[Registrar, Health, Education],
+            Permission::UploadPlaces => &[Education],
             Permission::Coverage => &[Health, Education],
             Permission::Messages | Permission::ListRuns => &[Auditor],
             Permission::StartRun | Permission::ManageUsers => &[],
@@ -109,6 +113,7 @@ impl Permission {
             Permission::VaccinationList => "xem danh sách tiêm chủng / read vaccination lists",
             Permission::IdCardList => "xem danh sách căn cước / read ID-card lists",
             Permission::Enrolment => "xem dự báo nhập học / read enrolment forecasts",
+            Permission::UploadPlaces => "tải lên số chỗ học / upload school places",
             Permission::Coverage => "xem độ bao phủ / read coverage",
             Permission::CoverageExplain => {
                 "xem danh sách trẻ được đếm (explain) / list the children counted (explain)"
@@ -146,7 +151,10 @@ impl Permission {
             }
             Permission::IdCardList => "the ID-card list (`/api/reports/id-cards`)",
             Permission::Enrolment => {
-                "enrolment forecasts (`/api/reports/enrolment`, `/staff/enrolment`)"
+                "enrolment forecasts and the places stored (`/api/reports/enrolment`, `/staff/enrolment`, `GET /api/school-places`)"
+            }
+            Permission::UploadPlaces => {
+                "upload school places (`PUT /api/school-places`, the enrolment page's form)"
             }
             Permission::Coverage => "coverage counts (`/api/reports/coverage`)",
             Permission::CoverageExplain => {
@@ -201,5 +209,7 @@ mod tests {
         assert!(!Permission::RecordDose.allows(Role::Registrar));
         assert!(Permission::Enrolment.allows(Role::Health));
         assert!(!Permission::ReadCitizen.allows(Role::Education));
+        assert!(Permission::UploadPlaces.allows(Role::Education));
+        assert!(!Permission::UploadPlaces.allows(Role::Health));
     }
 }

@@ -381,7 +381,11 @@ pub async fn report(
         }
         "enrolment" => {
             let q = ReportQuery::parse(&pairs, &["years"])?;
-            let r = reports::enrolment::build(&store, q.area(&caller)?, q.as_of, q.years, None)
+            let area = q.area(&caller)?;
+            let places = reports::enrolment::stored_places(&store, &area)
+                .await
+                .map_err(failed)?;
+            let r = reports::enrolment::build(&store, area, q.as_of, q.years, places)
                 .await
                 .map_err(failed)?;
             render(

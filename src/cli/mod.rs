@@ -12,6 +12,7 @@
 //! - [`service`]: `run` (one scheduler pass), `serve` (the long-running service).
 //! - [`messages`]: `messages`, `messages retry`.
 //! - [`report`]: `report vaccination | id-cards | enrolment | coverage`.
+//! - [`school_places`]: `school-places import | list`, the places the enrolment forecast uses.
 //! - [`keys`], [`audit`]: the operator's side of access control.
 
 mod audit;
@@ -23,6 +24,7 @@ mod keys;
 mod messages;
 mod report;
 mod rules;
+mod school_places;
 mod service;
 mod users;
 
@@ -96,6 +98,12 @@ enum Command {
         #[command(subcommand)]
         kind: report::ReportKind,
     },
+    /// School places for the enrolment forecast: import a CSV or xlsx file, list what is
+    /// stored.
+    SchoolPlaces {
+        #[command(subcommand)]
+        command: school_places::SchoolPlacesCommand,
+    },
     /// API keys: create (shown once, stored as a SHA-256 hash), list, revoke.
     Keys {
         #[command(subcommand)]
@@ -144,6 +152,7 @@ async fn dispatch(store: &Arc<Store>, rules: RuleSet, command: Command) -> Resul
         Command::Serve(args) => args.run(store.clone(), rules).await,
         Command::Messages(args) => args.run(store).await,
         Command::Report { kind } => kind.run(store.clone(), &rules).await,
+        Command::SchoolPlaces { command } => command.run(store).await,
         Command::Keys { command } => command.run(store).await,
         Command::Users { command } => command.run(store).await,
         Command::Audit(args) => args.run(store).await,

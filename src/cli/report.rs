@@ -42,7 +42,9 @@ pub(super) enum ReportKind {
         /// How many school years, from the next one to open.
         #[arg(long, default_value_t = 6)]
         years: u32,
-        /// School places: CSV `commune_code,level,capacity[,school_year]`.
+        /// School places: CSV or xlsx `commune_code,level,capacity[,school_year][,school]`
+        /// (docs/interface.md). Default: the places stored by `vongdoi school-places import`
+        /// or an upload.
         #[arg(long)]
         capacity: Option<PathBuf>,
     },
@@ -259,18 +261,18 @@ impl ReportKind {
                 years,
                 capacity,
             } => {
+                use reports::enrolment::{stored_places, Capacity, PlacesSource};
+                let area = area_of(&common)?;
+                // A file given wins; else the places uploaded (`vongdoi school-places import`).
                 let capacity = match &capacity {
-                    Some(path) => Some((path.as_path(), reports::enrolment::Capacity::read(path)?)),
-                    None => None,
+                    Some(path) => Some((
+                        PlacesSource::File(path.display().to_string()),
+                        Capacity::read(path)?,
+                    )),
+                    None => stored_places(&store, &area).await?,
                 };
-                let r = reports::enrolment::build(
-                    &store,
-                    area_of(&common)?,
-                    as_of_of(&common),
-                    years,
-                    capacity,
-                )
-                .await?;
+                let r = reports::enrolment::build(&store, area, as_of_of(&common), years, capacity)
+                    .await?;
                 write_report(
                     &common,
                     Forms {

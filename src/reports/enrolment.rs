@@ -14,8 +14,9 @@ use super::output::{
     XCell, FILLS,
 };
 use super::{bi, Area};
-use crate::registry::{AdminUnits, CommuneCode};
+use crate::registry::AdminUnits;
 use crate::rules::Lang;
+use crate::store::schools::SchoolPlaceRow;
 use crate::store::{BirthYearCount, Store};
 use anyhow::{bail, Context, Result};
 use chrono::{Datelike, NaiveDate};
@@ -71,12 +72,15 @@ pub struct Report {
     pub area: Area,
     pub first_year: i32,
     pub years: u32,
-    pub capacity_file: Option<String>,
+    /// Where the places came from (None: no places).
+    pub places: Option<PlacesSource>,
     pub counts: Vec<BirthYearCount>,
     pub rows: Vec<Row>,
 }
 
-pub const CSV_COLUMNS: [&str; 9] = [
+/// The CSV's columns (docs/interface.md): stable names; `commune_name` came last so that no
+/// column moved.
+pub const CSV_COLUMNS: [&str; 10] = [
     "province_code",
     "commune_code",
     "school_year",
@@ -86,76 +90,93 @@ pub const CSV_COLUMNS: [&str; 9] = [
     "projected",
     "capacity",
     "gap",
+    "commune_name",
 ];
 
-/// Places of one commune and level: for every year, and per school year where given.
-type Places = (Option<i64>, HashMap<i32, i64>);
+/// One school's places at one level: for every year, and per school year where given.
+type SchoolPlaces = (Option<i64>, HashMap<i32, i64>);
 
-/// School places from `--capacity FILE`: per (commune, level), a default and per-year values.
+/// School places per (commune, level) and school: from `--capacity FILE` or the stored places
+/// (`school_places`). A commune's places in a year are the sum over its schools; a school's
+/// row for a year replaces its every-year row in that year; rows of one commune, school, level
+/// and year add up (see [`super::places`]).
 #[derive(Debug, Default)]
 pub struct Capacity {
-    by_key: HashMap<(String, &'static str), Places>,
+    by_key: HashMap<(String, &'static str), BTreeMap<String, SchoolPlaces>>,
 }
 
 impl Capacity {
-    /// Reads CSV `commune_code,level,capacity[,school_year]` (header row; a BOM is accepted).
-    /// A row without a school year applies to every year; one with a year overrides it.
+    /// Adds a school's places (to what that school already has for the same year).
+    pub fn add(
+        &mut self,
+        commune: &str,
+        school: &str,
+        level: &'static str,
+        year: Option<i32>,
+        places: i64,
+    ) {
+        let school = self
+            .by_key
+            .entry((commune.to_string(), level))
+            .or_default()
+            .entry(school.to_string())
+            .or_default();
+        match year {
+            None => *school.0.get_or_insert(0) += places,
+            Some(y) => *school.1.entry(y).or_default() += places,
+        }
+    }
+
+    /// Reads a places file (CSV or xlsx, see [`super::places`]); its first bad row fails the
+    /// report, naming the file, line and field.
     pub fn read(path: &Path) -> Result<Capacity> {
         let label = path.display().to_string();
-        let text = std::fs::read_to_string(path)
+        let bytes = std::fs::read(path)
             .with_context(|| format!("{label}: không mở được tệp / cannot open the file"))?;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .flexible(true)
-            .from_reader(text.as_bytes());
-        let headers = reader.headers()?.clone();
-        let col = |name: &str| headers.iter().position(|h| h == name);
-        let (Some(c_commune), Some(c_level), Some(c_capacity)) =
-            (col("commune_code"), col("level"), col("capacity"))
-        else {
-            bail!("{label}:1: tiêu đề phải có commune_code,level,capacity[,school_year] / the header must name commune_code,level,capacity[,school_year]");
-        };
-        let c_year = col("school_year");
-        let mut out = Capacity::default();
-        for (i, record) in reader.records().enumerate() {
-            let line = i + 2;
-            let record = record
-                .with_context(|| format!("{label}:{line}: dòng không đọc được / unreadable row"))?;
-            let field = |c: usize| record.get(c).unwrap_or("").trim();
-            let commune = CommuneCode::parse(field(c_commune))
-                .map_err(|e| anyhow::anyhow!("{label}:{line}: commune_code: {e}"))?;
-            let level = LEVELS
-                .iter()
-                .find(|l| l.0 == field(c_level))
-                .map(|l| l.0)
-                .with_context(|| format!("{label}:{line}: level: '{}' không phải cấp học / is not a level: use kindergarten-5, grade-1, grade-6 or grade-10", field(c_level)))?;
-            let capacity: i64 = field(c_capacity)
-                .parse()
-                .ok()
-                .filter(|n| *n >= 0)
-                .with_context(|| format!("{label}:{line}: capacity: '{}' không phải số chỗ / is not a number of places (a whole number ≥ 0)", field(c_capacity)))?;
-            let year = match c_year.map(field).filter(|y| !y.is_empty()) {
-                None => None,
-                Some(y) => Some(y.parse::<i32>().ok().filter(|y| (1900..=2200).contains(y)).with_context(|| {
-                    format!("{label}:{line}: school_year: '{y}' không phải năm học / is not a school year (the year it starts, e.g. 2027)")
-                })?),
-            };
-            let entry = out.by_key.entry((commune.to_string(), level)).or_default();
-            match year {
-                None => entry.0 = Some(capacity),
-                Some(y) => {
-                    entry.1.insert(y, capacity);
-                }
+        let parsed = super::places::parse(&bytes).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
+        if let Some(p) = parsed.problems.first() {
+            if p.field.is_empty() {
+                bail!("{label}:{}: {}", p.line, p.reason);
             }
+            bail!("{label}:{}: {}: {}", p.line, p.field, p.reason);
+        }
+        let mut out = Capacity::default();
+        for r in &parsed.rows {
+            out.add(
+                r.commune.as_str(),
+                &r.school,
+                r.level,
+                r.school_year,
+                r.places,
+            );
         }
         Ok(out)
     }
 
+    /// The stored places (rows of a level this report does not know are left out).
+    pub fn from_stored(rows: &[SchoolPlaceRow]) -> Capacity {
+        let mut out = Capacity::default();
+        for r in rows {
+            if let Some(level) = LEVELS.iter().find(|l| l.0 == r.level) {
+                out.add(&r.commune_code, &r.school, level.0, r.school_year, r.places);
+            }
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// The commune's places at the level in the school year starting in `year`: the sum over
+    /// its schools that have places then. None: no school of the commune has.
     pub fn get(&self, commune: &str, level: &str, year: i32) -> Option<i64> {
         let level = LEVELS.iter().find(|l| l.0 == level)?.0;
-        let (default, years) = self.by_key.get(&(commune.to_string(), level))?;
-        years.get(&year).copied().or(*default)
+        let schools = self.by_key.get(&(commune.to_string(), level))?;
+        schools
+            .values()
+            .filter_map(|(every, years)| years.get(&year).copied().or(*every))
+            .reduce(|a, b| a + b)
     }
 
     fn communes(&self) -> BTreeSet<String> {
@@ -163,12 +184,28 @@ impl Capacity {
     }
 }
 
+/// Where a report's places come from.
+#[derive(Debug)]
+pub enum PlacesSource {
+    /// `--capacity FILE`.
+    File(String),
+    /// The places uploaded (`school_places`).
+    Stored,
+}
+
+/// The stored places of the area's communes, or None when none are stored.
+pub async fn stored_places(store: &Store, area: &Area) -> Result<Option<(PlacesSource, Capacity)>> {
+    let rows = store.school_places(area.communes()).await?;
+    let capacity = Capacity::from_stored(&rows);
+    Ok((!capacity.is_empty()).then_some((PlacesSource::Stored, capacity)))
+}
+
 pub async fn build(
     store: &Store,
     area: Area,
     as_of: NaiveDate,
     years: u32,
-    capacity: Option<(&Path, Capacity)>,
+    capacity: Option<(PlacesSource, Capacity)>,
 ) -> Result<Report> {
     let first_year = first_school_year(as_of);
     let last_year = first_year + years.max(1) as i32 - 1;
@@ -240,10 +277,31 @@ pub async fn build(
         area,
         first_year,
         years,
-        capacity_file: capacity.map(|(p, _)| p.display().to_string()),
+        places: capacity.map(|(source, _)| source),
         counts,
         rows,
     })
+}
+
+/// A school year as people write it: "2027–2028" (an en dash).
+pub fn school_year_name(year: i32) -> String {
+    format!("{year}–{}", year + 1)
+}
+
+/// The school years a report covers: "Năm học 2027–2028 đến 2032–2033" ("Năm học
+/// 2027–2028" for one).
+pub fn school_years_span(first: i32, years: u32, lang: Lang) -> String {
+    let last = first + years.max(1) as i32 - 1;
+    let (a, b) = (school_year_name(first), school_year_name(last));
+    if first == last {
+        bi(lang, &format!("Năm học {a}"), &format!("School year {a}"))
+    } else {
+        bi(
+            lang,
+            &format!("Năm học {a} đến {b}"),
+            &format!("School years {a} to {b}"),
+        )
+    }
 }
 
 fn commune_province(code: &str) -> String {
@@ -303,6 +361,10 @@ impl Report {
                     r.projected.to_string(),
                     opt(r.capacity),
                     opt(r.gap),
+                    AdminUnits::get()
+                        .commune(&r.commune_code)
+                        .map(|c| c.name.clone())
+                        .unwrap_or_default(),
                 ]
             }),
         )
@@ -336,7 +398,7 @@ impl Report {
                     province_name(&r.province_code),
                     XCell::text(&r.commune_code),
                     commune_name(&r.commune_code),
-                    XCell::text(format!("{}–{}", r.school_year, r.school_year + 1)),
+                    XCell::text(school_year_name(r.school_year)),
                     XCell::text(level_name(r.level, lang)),
                     XCell::num(r.birth_year),
                     XCell::num(r.children as f64),
@@ -368,7 +430,9 @@ impl Report {
             "area": self.area.to_json(),
             "first_school_year": self.first_year,
             "years": self.years,
-            "capacity_file": self.capacity_file,
+            "capacity_file": match &self.places { Some(PlacesSource::File(f)) => Some(f.as_str()), _ => None },
+            // "file" (--capacity), "stored" (the uploaded places) or null.
+            "places": match &self.places { Some(PlacesSource::File(_)) => Some("file"), Some(PlacesSource::Stored) => Some("stored"), None => None },
             "definitions": defs,
             "rows": self.rows,
             // What was counted: living residents by commune and birth year, the GROUP BY's rows.
@@ -383,13 +447,11 @@ impl Report {
             "School entry forecast by commune and school year",
         );
         let subtitle = format!(
-            "{} — {}: {} — {}: {}–{}",
+            "{} — {}: {} — {}",
             self.area.describe(lang),
             bi(lang, "Ngày lập", "As of"),
             self.as_of,
-            bi(lang, "Năm học", "School years"),
-            self.first_year,
-            self.first_year + self.years.max(1) as i32 - 1
+            school_years_span(self.first_year, self.years, lang),
         );
         let mut page = Html::page(&title, &subtitle, false);
         page.definitions(&definitions(lang));
@@ -436,7 +498,7 @@ impl Report {
                             .collect(),
                     })
                     .collect();
-                let cats: Vec<String> = years.iter().map(|y| format!("{y}–{}", y + 1)).collect();
+                let cats: Vec<String> = years.iter().map(|y| school_year_name(*y)).collect();
                 page.chart(bar_chart(
                     &bi(
                         lang,
@@ -453,7 +515,7 @@ impl Report {
                 let table: Vec<(Vec<String>, &str)> = years
                     .iter()
                     .map(|y| {
-                        let mut cells = vec![format!("{y}–{}", y + 1)];
+                        let mut cells = vec![school_year_name(*y)];
                         for (level, ..) in LEVELS {
                             let (n, p) = totals.get(&(*y, level)).copied().unwrap_or_default();
                             cells.push(if p { format!("{n}*") } else { n.to_string() });
@@ -467,8 +529,8 @@ impl Report {
                 if with_gap.is_empty() {
                     page.p(&bi(
                         lang,
-                        "Chưa có số chỗ học (--capacity TỆP): không tính được thiếu, thừa.",
-                        "No school places given (--capacity FILE): no shortages or surpluses.",
+                        "Chưa có số chỗ học (tải lên ở trang Nhập học, vongdoi school-places import hoặc --capacity TỆP): không tính được thiếu, thừa.",
+                        "No school places (upload them on the enrolment page, vongdoi school-places import or --capacity FILE): no shortages or surpluses.",
                     ));
                 } else {
                     let head: Vec<String> = [
@@ -493,7 +555,7 @@ impl Report {
                                 (
                                     vec![
                                         format!("{commune} ({})", r.commune_code),
-                                        format!("{}–{}", r.school_year, r.school_year + 1),
+                                        school_year_name(r.school_year),
                                         level_name(r.level, lang),
                                         if r.projected {
                                             format!("{}*", r.children)

@@ -16,6 +16,7 @@ pub mod coverage;
 pub mod enrolment;
 pub mod id_cards;
 pub mod output;
+pub mod places;
 pub mod vaccination;
 pub mod worklist;
 

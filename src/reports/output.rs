@@ -324,6 +324,43 @@ pub struct Chart {
     grid: Vec<Tick>,
     groups: Vec<Group>,
     legend: Vec<Legend>,
+    /// Lines over the bars (school places over the children entering).
+    lines: Vec<LineDrawn>,
+    line_legend: Vec<LineLegend>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct LineLegend {
+    x1: String,
+    x2: String,
+    y: String,
+    tx: String,
+    ty: String,
+    label: String,
+}
+
+/// A line over the bars: one value per category (None: no point there), drawn through the
+/// bar of series `over` in each group, with a mark across that bar at the value.
+pub struct Line {
+    pub label: String,
+    pub over: usize,
+    pub values: Vec<Option<f64>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct LineDrawn {
+    /// `x,y x,y …` of each run of consecutive points.
+    segments: Vec<String>,
+    marks: Vec<Mark>,
+}
+
+/// A mark across one bar at the line's value.
+#[derive(Debug, Clone, Serialize)]
+struct Mark {
+    x1: String,
+    x2: String,
+    y: String,
+    title: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -376,6 +413,18 @@ pub fn bar_chart(
     max: Option<f64>,
     unit: &str,
 ) -> Chart {
+    bar_chart_with_lines(caption, categories, series, &[], max, unit)
+}
+
+/// [`bar_chart`] with lines drawn over the bars (see [`Line`]); the scale fits both.
+pub fn bar_chart_with_lines(
+    caption: &str,
+    categories: &[String],
+    series: &[Bars],
+    lines: &[Line],
+    max: Option<f64>,
+    unit: &str,
+) -> Chart {
     let (width, height) = (680.0_f64, 240.0_f64);
     let (left, right, top, bottom) = (46.0, 10.0, 10.0, 48.0);
     let plot_w = width - left - right;
@@ -383,6 +432,11 @@ pub fn bar_chart(
     let largest = series
         .iter()
         .flat_map(|s| s.values.iter().map(|v| v.0))
+        .chain(
+            lines
+                .iter()
+                .flat_map(|l| l.values.iter().flatten().copied()),
+        )
         .fold(0.0_f64, f64::max);
     let max = max.unwrap_or_else(|| nice_ceiling(largest)).max(1.0);
     let one = |v: f64| format!("{v:.1}");
@@ -452,6 +506,52 @@ pub fn bar_chart(
             item
         })
         .collect();
+    let y_of = |v: f64| top + plot_h - (v / max).clamp(0.0, 1.0) * plot_h;
+    let lines_drawn = lines
+        .iter()
+        .map(|l| {
+            let mut segments = Vec::new();
+            let mut run: Vec<String> = Vec::new();
+            let mut marks = Vec::new();
+            for (ci, cat) in categories.iter().enumerate() {
+                let x = left + group_w * ci as f64 + group_w * 0.1 + bar_w * l.over as f64;
+                match l.values.get(ci).copied().flatten() {
+                    Some(v) => {
+                        let y = y_of(v);
+                        run.push(format!("{},{}", one(x + bar_w / 2.0), one(y)));
+                        marks.push(Mark {
+                            x1: one(x - 1.0),
+                            x2: one(x + bar_w + 1.0),
+                            y: one(y),
+                            title: format!("{} {}: {}", l.label, cat, format_tick(v)),
+                        });
+                    }
+                    None if !run.is_empty() => segments.push(std::mem::take(&mut run).join(" ")),
+                    None => {}
+                }
+            }
+            if !run.is_empty() {
+                segments.push(run.join(" "));
+            }
+            LineDrawn { segments, marks }
+        })
+        .collect();
+    // One legend entry per label (the places of every level are one "places" line).
+    let mut line_legend: Vec<LineLegend> = Vec::new();
+    for l in lines {
+        if line_legend.iter().any(|x| x.label == l.label) {
+            continue;
+        }
+        line_legend.push(LineLegend {
+            x1: one(lx),
+            x2: one(lx + 14.0),
+            y: one(ly - 4.0),
+            tx: one(lx + 18.0),
+            ty: one(ly),
+            label: l.label.clone(),
+        });
+        lx += 28.0 + 6.0 * l.label.chars().count() as f64;
+    }
     Chart {
         caption: caption.to_string(),
         width: width.to_string(),
@@ -459,6 +559,8 @@ pub fn bar_chart(
         grid,
         groups,
         legend,
+        lines: lines_drawn,
+        line_legend,
     }
 }
 

@@ -6,7 +6,8 @@
 //! Logic that does not depend on the backend — deciding what an upsert changes — lives here,
 //! once; each backend only runs SQL.
 //!
-//! One file per kind of data — `registry`, `scan`, `runs`, `outbox`, `access` — holds its rows,
+//! One file per kind of data — `registry`, `scan`, `runs`, `outbox`, `access`, `accounts`,
+//! `schools` — holds its rows,
 //! its SQL and its `Store` methods. Each query is written once, with placeholders `$1…` in order
 //! of first use (which SQLite reads too), and run on the backend at hand by `dispatch!`, which
 //! expands it once per backend type: the same text is type-checked against both. Where the two
@@ -42,6 +43,7 @@ mod postgres;
 mod registry;
 pub mod runs;
 pub mod scan;
+pub mod schools;
 pub use scan::{CitizenRecords, RecordedDose, ScanRange};
 mod sqlite;
 

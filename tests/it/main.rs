@@ -19,6 +19,7 @@ mod rules_conditions;
 mod rules_evaluate;
 mod rules_forecast;
 mod scheduler;
+mod school_places;
 mod security;
 mod serve;
 mod station;

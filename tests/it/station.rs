@@ -109,7 +109,17 @@ async fn a_nurse_runs_her_session_on_a_phone() {
     );
     std::fs::write(dir.join("worklist-phone.png"), &png).unwrap();
 
+    // Another commune's child is refused.
+    let other = child_in(&all, NEIGHBOUR);
+    b.goto(&format!("{base}/staff/citizens/{other}")).await;
+    let page = wait_for(&b, "Không có quyền").await;
+    assert!(
+        !page.contains("id=\"dose-form\"") && !page.contains(&other),
+        "refused: {page}"
+    );
     // A child due two or more doses: both recorded in one form, then back on the list.
+    b.goto(&format!("{base}/staff/vaccination")).await;
+    let list = wait_for(&b, "id=\"vaccination\"").await;
     let pin = ids
         .iter()
         .find(|p| card(&list, p).matches("<li").count() >= 2)
@@ -152,9 +162,12 @@ async fn a_nurse_runs_her_session_on_a_phone() {
     let today_form =
         format!("details:has(> form.remove-form > input[name=date_given][value=\"{today}\"])");
     b.click(&format!("{today_form} summary")).await;
+
     b.type_into(&format!("{today_form} input[name=reason]"), "ghi nhầm trẻ")
         .await;
-    b.click(&format!("{today_form} button[type=submit]")).await;
+    // Enter in the field submits its form, as a nurse's keyboard does.
+    b.type_into(&format!("{today_form} input[name=reason]"), "\u{E007}")
+        .await;
     let list = wait_for(&b, "id=\"vaccination\"").await;
     assert!(
         child_ids(&list).contains(&pin),
@@ -180,14 +193,6 @@ async fn a_nurse_runs_her_session_on_a_phone() {
         "on the child's card"
     );
 
-    // Another commune's child is refused.
-    let other = child_in(&all, NEIGHBOUR);
-    b.goto(&format!("{base}/staff/citizens/{other}")).await;
-    let page = wait_for(&b, "<h1>").await;
-    assert!(
-        page.contains("Không có quyền") && !page.contains("id=\"dose-form\""),
-        "refused: {page}"
-    );
     b.close().await;
     drop(served);
 }

@@ -397,6 +397,12 @@ impl Routes<Arc<ApiState>> {
             enrolment::enrolment,
         )
         .add(
+            Doc { tag: "pages", roles: Permission::UploadPlaces.roles(), ok: html_ok, errors: &[400, 403, 413],
+                  body_limit: Some(super::places::UPLOAD_LIMIT), file_body: &["multipart/form-data"],
+                  ..Doc::new("post", "/staff/enrolment/places", "Tải lên số chỗ học (biểu mẫu multipart: csrf, file CSV hoặc xlsx); trang hiện số dòng đã lưu và dòng sai theo dòng, cột / Upload school places (a multipart form: csrf, a CSV or xlsx file); the page shows what was stored and the bad rows by line and field") },
+            enrolment::upload_places,
+        )
+        .add(
             Doc { tag: "pages", roles: Permission::Messages.roles(), ok: html_ok, errors: &[400, 403],
                   query: &[("status", "string", ""), ("day", "string", ""), ("lang", "string", "vi | en")],
                   ..Doc::new("get", "/staff/delivery", "Gửi tin: đã gửi, lỗi, hỏng, gửi lại / Delivery: sent, failed, dead letters, retry") },

@@ -118,7 +118,8 @@ impl Browser {
     }
 
     pub async fn goto(&self, url: &str) {
-        self.call("POST", "/url", json!({ "url": url })).await;
+        let v = self.call("POST", "/url", json!({ "url": url })).await;
+        assert!(v.is_null(), "navigating to {url}: {v}");
     }
 
     async fn element(&self, css: &str) -> String {
@@ -152,6 +153,15 @@ impl Browser {
         let e = self.element(css).await;
         self.call("POST", &format!("/element/{e}/click"), json!({}))
             .await;
+    }
+
+    /// The address the browser shows.
+    pub async fn current_url(&self) -> String {
+        self.call("GET", "/url", Value::Null)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// The page's DOM as HTML.
