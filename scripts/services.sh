@@ -14,6 +14,11 @@ if ! /usr/bin/python3 -c 'import openpyxl' 2>/dev/null; then
   apt-get update -qq && apt-get install -y -qq python3-openpyxl >/dev/null
 fi
 
+# openssl makes the self-signed certificate of the HTTPS test (`serve --tls-cert`).
+if ! command -v openssl >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+fi
+
 # Headless Chromium and its WebDriver for the staff pages' browser tests (Debian's packages, no
 # download): the tests type into the sign-in form as staff do.
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
