@@ -264,6 +264,12 @@ async fn a_nurse_works_her_list_by_child() {
             && card.contains("lan.tyt"),
         "outcome on the card: {card}"
     );
+    let (_, child_page) = get(format!("/staff/citizens/{}", routine[0])).await;
+    let calls = child_page.split("id=\"calls\"").nth(1).unwrap_or("");
+    assert!(
+        calls.contains("Đã gọi – hẹn ngày 25/11/2026"),
+        "the call in the child's history: {child_page}"
+    );
     let res = post(routine[1 % routine.len()].clone(), "elsewhere", "").await;
     assert_eq!(res.status(), 303);
     let to = res.headers()["location"].to_str().unwrap().to_string();

@@ -141,6 +141,8 @@ struct Loaded {
     forecast: Forecast,
     dossier: Dossier,
     as_of: NaiveDate,
+    /// What came of calls about this child, newest first (from the worklist).
+    calls: Vec<crate::store::outcomes::OutcomeRow>,
 }
 
 impl Loaded {
@@ -183,7 +185,9 @@ async fn load(api: &ApiState, staff: &Staff, raw_pin: &str) -> Result<Loaded, Pr
             reads.iter().map(|(p, d)| (p.as_str(), d.clone())),
         )
         .await?;
+    let calls = api.app.store.call_outcomes_of(pin.as_str()).await?;
     Ok(Loaded {
+        calls,
         pin,
         stored,
         forecast,
@@ -390,6 +394,15 @@ fn render(
             doses => doses,
             may_remove => may_dose,
             history => history_rows(&l.dossier.history, lang),
+            calls => l.calls.iter().map(|o| {
+                context! {
+                    at => crate::clock::day_in_vietnam(o.recorded_at).format("%d/%m/%Y").to_string(),
+                    outcome => match lang { Lang::Vi => o.outcome.label_vi(), Lang::En => o.outcome.label_en() },
+                    appointment => o.appointment.map(vn_date),
+                    note => o.note,
+                    by => o.recorded_by,
+                }
+            }).collect::<Vec<Value>>(),
             dose_form => dose_form,
             back => back,
         },
