@@ -6,36 +6,7 @@
 use crate::support::api::*;
 use crate::support::{serve, vongdoi, TestDb};
 use serde_json::{json, Value};
-use std::io::Write;
 use std::path::Path;
-
-/// `vongdoi users create …` with the password on standard input.
-fn create_with_password(db: &TestDb, dir: &Path, args: &[&str], password: &str) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vongdoi"))
-        .args(["users", "create"])
-        .args(args)
-        .arg("--password-stdin")
-        .current_dir(dir)
-        .env("DATABASE_URL", &db.url)
-        .env("VONGDOI_LOG", "warn")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}: {}",
-        db.backend,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.stdout.is_empty(),
-        "no one-time password with --password-stdin"
-    );
-}
 
 /// `vongdoi users create …` printing a one-time password; returns it.
 fn create_one_time(db: &TestDb, dir: &Path, args: &[&str]) -> String {
@@ -277,16 +248,18 @@ async fn locks_disabling_resets_and_signing_out_everywhere(db: TestDb) {
     let all = citizens(&db, dir);
     let home_child = child_in(&all, HOME);
     let password = "một mật khẩu dài 2026";
-    create_with_password(
+    account_with(
         &db,
         dir,
-        &["hoa.tyt", "--role", "health", "--commune", HOME],
+        "hoa.tyt",
+        &["--role", "health", "--commune", HOME],
         password,
     );
-    create_with_password(
+    account_with(
         &db,
         dir,
-        &["binh.tyt", "--role", "health", "--commune", NEIGHBOUR],
+        "binh.tyt",
+        &["--role", "health", "--commune", NEIGHBOUR],
         password,
     );
     let served = serve(&db, dir, &["--no-schedule"], &[]);
@@ -409,16 +382,18 @@ async fn an_administrator_manages_accounts_on_the_page() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     demo(&db);
-    create_with_password(
+    account_with(
         &db,
         dir,
-        &["quantri", "--role", "admin"],
+        "quantri",
+        &["--role", "admin"],
         "quản trị viên 2026",
     );
-    create_with_password(
+    account_with(
         &db,
         dir,
-        &["y.te", "--role", "health", "--commune", HOME],
+        "y.te",
+        &["--role", "health", "--commune", HOME],
         "một mật khẩu dài 2026",
     );
     let served = serve(&db, dir, &["--no-schedule"], &[]);

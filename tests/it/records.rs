@@ -100,17 +100,6 @@ fn actions(db: &TestDb, dir: &Path, pin: &str) -> Vec<String> {
         .collect()
 }
 
-/// A page's form token.
-fn csrf_of(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .expect("a form token")
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 struct Nurse {
     http: reqwest::Client,
     base: String,

@@ -51,17 +51,6 @@ fn multipart(csrf: &str, filename: &str, file: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-/// The enrolment page's form token.
-fn csrf_of(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .expect("the upload form carries the token")
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 /// The cells of the table row with this id (`places-COMMUNE-LEVEL-YEAR`).
 fn row_cells(page: &str, id: &str) -> Vec<String> {
     let start = page

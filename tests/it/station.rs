@@ -10,13 +10,6 @@ use crate::support::serve;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-fn child_ids(page: &str) -> Vec<String> {
-    page.split("id=\"child-")
-        .skip(1)
-        .map(|s| s[..12].to_string())
-        .collect()
-}
-
 /// The card of one child on the list (its HTML).
 fn card<'a>(page: &'a str, pin: &str) -> &'a str {
     page.split(&format!("id=\"child-{pin}\""))

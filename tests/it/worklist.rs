@@ -102,23 +102,6 @@ async fn by_child_regroups_the_per_dose_list_exactly(db: TestDb) {
 }
 on_each_backend!(by_child_regroups_the_per_dose_list_exactly);
 
-fn child_ids(page: &str) -> Vec<String> {
-    page.split("id=\"child-")
-        .skip(1)
-        .map(|s| s[..12].to_string())
-        .collect()
-}
-
-fn csrf_of(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn a_nurse_works_her_list_by_child() {
     let db = crate::support::sqlite().await;

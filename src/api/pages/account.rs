@@ -205,10 +205,5 @@ pub async fn logout_everywhere(
         Ok(n) => tracing::info!(user = %staff.key.name, sessions = n, "signed out everywhere"),
         Err(e) => return error_page(Lang::Vi, Some(&staff), e.into()),
     }
-    let mut res = Redirect::to("/staff/login").into_response();
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        HeaderValue::from_static("vongdoi_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
-    res
+    super::session::signed_out()
 }

@@ -234,6 +234,11 @@ pub async fn logout(
     if let Err(e) = store.delete_session(&hash).await {
         return error_page(Lang::Vi, Some(&staff), e.into());
     }
+    signed_out()
+}
+
+/// Back to the sign-in page, with the browser's session cookie cleared.
+pub fn signed_out() -> Response {
     let mut res = Redirect::to("/staff/login").into_response();
     res.headers_mut().append(
         header::SET_COOKIE,

@@ -275,6 +275,12 @@ pub fn password_of(username: &str) -> String {
 /// Creates a person's account with `vongdoi users create USERNAME ARGS --password-stdin`
 /// (the password is [`password_of`]) and returns the username.
 pub fn account(db: &TestDb, dir: &Path, username: &str, args: &[&str]) -> String {
+    account_with(db, dir, username, args, &password_of(username));
+    username.to_string()
+}
+
+/// The same with a password of the test's choosing (nothing is printed: no one-time password).
+pub fn account_with(db: &TestDb, dir: &Path, username: &str, args: &[&str], password: &str) {
     use std::io::Write;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vongdoi"))
         .args(["users", "create", username])
@@ -288,7 +294,7 @@ pub fn account(db: &TestDb, dir: &Path, username: &str, args: &[&str]) -> String
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{}", password_of(username)).unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -296,7 +302,10 @@ pub fn account(db: &TestDb, dir: &Path, username: &str, args: &[&str]) -> String
         db.backend,
         String::from_utf8_lossy(&out.stderr)
     );
-    username.to_string()
+    assert!(
+        out.stdout.is_empty(),
+        "no one-time password with --password-stdin"
+    );
 }
 
 /// A person's staff session, `vongdoi_session=…`, for a `Cookie` header.
@@ -304,4 +313,23 @@ pub async fn person_session(http: &reqwest::Client, base: &str, username: &str) 
     let res = sign_in_person(http, base, username, &password_of(username), false).await;
     assert_eq!(res.status(), 303, "{username} signs in");
     session_of(&res)
+}
+
+/// The `csrf` token of the first form on a staff page.
+pub fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .expect("a form token on the page")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The personal IDs of the children on a worklist page, in order (`id="child-PIN"`).
+pub fn child_ids(page: &str) -> Vec<String> {
+    page.split("id=\"child-")
+        .skip(1)
+        .map(|s| s[..12].to_string())
+        .collect()
 }
