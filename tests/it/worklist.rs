@@ -201,6 +201,41 @@ async fn a_nurse_works_her_list_by_child() {
         );
     }
 
+    // The menu brings her back to the list as she left it (filters, not the search words).
+    let res = http
+        .get(format!(
+            "{base}/staff/vaccination?as_of={AS_OF}&age=0-11m&q=abc"
+        ))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    let kept = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("vongdoi_list="))
+        .expect("the list's filters are remembered");
+    assert!(
+        kept.contains("age=0-11m") && !kept.contains("abc"),
+        "{kept}"
+    );
+    let kept = kept.split(';').next().unwrap().to_string();
+    let res = http
+        .get(format!("{base}/staff/citizens/{}", routine[0]))
+        .header("cookie", format!("{session}; {kept}"))
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains(&format!(
+            "href=\"/staff/vaccination?as_of={AS_OF}&amp;age=0-11m\""
+        )),
+        "the menu link keeps the filters"
+    );
+
     // A call outcome shows on the list; "vaccinated elsewhere" opens the dose form.
     let csrf = csrf_of(&page);
     let back = format!("/staff/vaccination?as_of={AS_OF}");

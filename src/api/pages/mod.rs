@@ -123,6 +123,19 @@ fn commune_label(code: &str) -> String {
 pub struct Staff {
     pub key: KeyInfo,
     session: String,
+    /// The worklist's filters as the nurse last left them (a cookie), so the menu's
+    /// "Tiêm chủng" brings her back to the same list.
+    list_query: Option<String>,
+}
+
+/// The cookie that remembers the worklist's filters (never the search words: they may be a name).
+pub const LIST_COOKIE: &str = "vongdoi_list";
+
+/// A query string safe to keep in a cookie and put back in a link.
+pub fn cookie_safe_query(q: &str) -> bool {
+    q.len() <= 512
+        && q.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"%=&_.-+".contains(&b))
 }
 
 impl Staff {
@@ -184,9 +197,13 @@ impl FromRequestParts<Arc<ApiState>> for Staff {
             return Err(Redirect::to("/staff/password").into_response());
         }
         within_rate(api, &key).map_err(IntoResponse::into_response)?;
+        let list_query = cookie(&parts.headers, LIST_COOKIE)
+            .filter(|q| cookie_safe_query(q))
+            .map(str::to_string);
         Ok(Staff {
             key,
             session: session.to_string(),
+            list_query,
         })
     }
 }
@@ -208,7 +225,11 @@ impl Page<'_> {
         if let Some(s) = self.staff {
             let r = s.key.role;
             if Permission::VaccinationList.allows(r) {
-                nav.push(context! { href => "/staff/vaccination", label => t(lang, "Tiêm chủng", "Vaccination") });
+                let href = match &s.list_query {
+                    Some(q) if !q.is_empty() => format!("/staff/vaccination?{q}"),
+                    _ => "/staff/vaccination".to_string(),
+                };
+                nav.push(context! { href => href, label => t(lang, "Tiêm chủng", "Vaccination") });
             }
             if Permission::Enrolment.allows(r) {
                 nav.push(context! { href => "/staff/enrolment", label => t(lang, "Nhập học", "Enrolment") });

@@ -403,7 +403,10 @@ pub async fn vaccination(
         ("by".into(), "child".into()),
         ("as_of".into(), as_of.to_string()),
     ];
-    page.respond(
+    // Remembered for the menu's link: the filters, never the search words (they may be a name).
+    let remembered = query_without(&["lang", "page", "print", "q"]);
+    let remembered = remembered.trim_end_matches('&');
+    let mut res = page.respond(
         StatusCode::OK,
         asked,
         "vaccination",
@@ -428,7 +431,17 @@ pub async fn vaccination(
             pager_query => query_without(&["lang", "page", "print"]),
             ..filters
         },
-    )
+    );
+    if super::cookie_safe_query(remembered) {
+        let v = format!(
+            "{}={remembered}; Path=/staff; HttpOnly; SameSite=Strict; Max-Age=2592000",
+            super::LIST_COOKIE
+        );
+        if let Ok(v) = axum::http::HeaderValue::from_str(&v) {
+            res.headers_mut().append(axum::http::header::SET_COOKIE, v);
+        }
+    }
+    res
 }
 
 #[derive(Deserialize)]
