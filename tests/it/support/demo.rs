@@ -26,14 +26,20 @@ pub fn fill(db: &TestDb, args: &[&str]) {
     }
 }
 
+/// `BINARY_ARGS`: which binary (its size and modification time) and which demo.
 fn cache_key(args: &[&str]) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    args.hash(&mut h);
+    format!("{}_{:08x}", binary_key(), h.finish() as u32)
+}
+
+fn binary_key() -> String {
     let exe = Path::new(env!("CARGO_BIN_EXE_vongdoi"));
     let meta = std::fs::metadata(exe).expect("the vongdoi binary");
     let mut h = std::collections::hash_map::DefaultHasher::new();
     meta.len().hash(&mut h);
     meta.modified().ok().hash(&mut h);
-    args.hash(&mut h);
-    format!("{:016x}", h.finish())
+    format!("{:08x}", h.finish() as u32)
 }
 
 /// The tests run inside a tokio runtime already; the database calls here get their own.
@@ -76,22 +82,20 @@ fn fill_sqlite(db: &TestDb, args: &[&str], key: &str) {
                 .unwrap();
         });
         std::fs::rename(&part, &cached).unwrap();
-        forget_others(&folder, &cached);
+        forget_others(&folder);
     }
     let path = PathBuf::from(db.url.trim_start_matches("sqlite://"));
     std::fs::copy(&cached, path).unwrap();
 }
 
-/// Old demos of earlier binaries are deleted when a new one is published (best effort).
-fn forget_others(folder: &Path, keep: &Path) {
+/// Demos of earlier binaries are deleted when a new one is published (best effort); this
+/// binary's other demos stay, since tests beside this one copy them.
+fn forget_others(folder: &Path) {
+    let ours = format!("demo-{}_", binary_key());
     for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
         let p = entry.path();
-        let old = p.extension().is_some_and(|e| e == "db")
-            && p != keep
-            && entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(3600));
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let old = p.extension().is_some_and(|e| e == "db") && !name.starts_with(&ours);
         if old {
             let _ = std::fs::remove_file(p);
         }
@@ -126,6 +130,20 @@ async fn fill_postgres(db: &TestDb, args: &[&str], key: &str) {
         if renamed {
             // The built database is the template now: nothing left for the guard to drop.
             std::mem::forget(fresh);
+            // Templates of earlier binaries go (best effort: one still being copied stays);
+            // this binary's other demos are in use by the tests running beside this one.
+            let old: Vec<String> = sqlx::query_scalar(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'vongdoi_demo_%' AND datname NOT LIKE $1",
+            )
+            .bind(format!("vongdoi_demo_{}_%", binary_key()))
+            .fetch_all(&mut c)
+            .await
+            .unwrap_or_default();
+            for name in old {
+                let _ = c
+                    .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
+                    .await;
+            }
         }
     }
     // Every test database is created empty; this one is made again as a copy of the demo.
