@@ -19,6 +19,11 @@ pub fn day_in_vietnam(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&vietnam()).date_naive()
 }
 
+/// A date as people in Vietnam write it: dd/mm/yyyy.
+pub fn vn_date(d: NaiveDate) -> String {
+    d.format("%d/%m/%Y").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

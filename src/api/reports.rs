@@ -68,6 +68,8 @@ pub struct ReportQuery {
     pub cohort: CohortBy,
     pub cohorts: Option<u32>,
     pub explain: bool,
+    /// `by=child`: the vaccination list one entry per child (the worklist).
+    pub by_child: bool,
 }
 
 impl ReportQuery {
@@ -84,6 +86,7 @@ impl ReportQuery {
             cohort: CohortBy::Year,
             cohorts: None,
             explain: false,
+            by_child: false,
         };
         let units = AdminUnits::get();
         let number = |k: &str, v: &str, max: u32| -> ApiResult<u32> {
@@ -151,8 +154,13 @@ impl ReportQuery {
                         }
                     }
                     "explain" => q.explain = matches!(v, "true" | "1" | "yes"),
-                    // Read by the vaccination report itself (`dose` or `child`).
-                    "by" => {}
+                    "by" => {
+                        q.by_child = match v {
+                            "dose" => false,
+                            "child" => true,
+                            _ => return Err(Problem::field("by", "dose | child")),
+                        }
+                    }
                     _ => unreachable!("checked above"),
                 }
             }
@@ -305,15 +313,6 @@ pub async fn report(
     match kind.as_str() {
         "vaccination" => {
             let q = ReportQuery::parse(&pairs, &["status", "due_within", "by"])?;
-            let by_child = match pairs
-                .iter()
-                .find(|(k, _)| k == "by")
-                .map(|(_, v)| v.as_str())
-            {
-                None | Some("dose") => false,
-                Some("child") => true,
-                Some(_) => return Err(Problem::field("by", "dose | child")),
-            };
             let r = reports::vaccination::build(
                 store,
                 rules,
@@ -327,7 +326,7 @@ pub async fn report(
             api.audit
                 .shown(&caller, "report:vaccination", q.as_of, &r.people_shown())
                 .await?;
-            if by_child {
+            if q.by_child {
                 use reports::worklist;
                 let children = worklist::by_child(&r);
                 let notes = worklist::Annotations::default();

@@ -56,17 +56,7 @@ impl Report {
     /// Everyone the list shows, once each: the citizens, and the guardians whose name and phone
     /// stand beside them (the audit trail records both as read).
     pub fn people_shown(&self) -> Vec<(PersonalId, &'static str)> {
-        super::people_shown(
-            self.rows
-                .iter()
-                .flat_map(|r| {
-                    [
-                        Some((r.personal_id, "listed")),
-                        r.contact_id.map(|g| (g, "contact")),
-                    ]
-                })
-                .flatten(),
-        )
+        super::people_shown(self.rows.iter().map(|r| (r.personal_id, r.contact_id)))
     }
 }
 

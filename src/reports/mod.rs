@@ -317,12 +317,16 @@ pub async fn people(
         .collect())
 }
 
-/// The people a list shows, first appearance kept, each once.
+/// The people a list shows, each once (first appearance kept): every person listed
+/// (`listed`) and the contact beside them (`contact`), for the audit trail.
 fn people_shown(
-    all: impl Iterator<Item = (PersonalId, &'static str)>,
+    rows: impl Iterator<Item = (PersonalId, Option<PersonalId>)>,
 ) -> Vec<(PersonalId, &'static str)> {
     let mut seen = std::collections::HashSet::new();
-    all.filter(|(p, _)| seen.insert(*p)).collect()
+    rows.flat_map(|(person, contact)| [Some((person, "listed")), contact.map(|c| (c, "contact"))])
+        .flatten()
+        .filter(|(p, _)| seen.insert(*p))
+        .collect()
 }
 
 /// Days from `date` to `as_of` when positive (how long an item has been overdue), else 0.

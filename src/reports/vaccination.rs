@@ -57,17 +57,7 @@ impl Report {
     /// Everyone the list shows, once each: the children, and the guardians whose name and phone
     /// stand beside them (the audit trail records both as read).
     pub fn people_shown(&self) -> Vec<(PersonalId, &'static str)> {
-        super::people_shown(
-            self.rows
-                .iter()
-                .flat_map(|r| {
-                    [
-                        Some((r.personal_id, "listed")),
-                        r.guardian_id.map(|g| (g, "contact")),
-                    ]
-                })
-                .flatten(),
-        )
+        super::people_shown(self.rows.iter().map(|r| (r.personal_id, r.guardian_id)))
     }
 }
 

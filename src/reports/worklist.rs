@@ -137,15 +137,13 @@ pub fn elapsed_words(from: NaiveDate, to: NaiveDate, lang: Lang) -> String {
     }
 }
 
-/// A Vietnamese number written as people read it: `+84912345678` → `0912 345 678`. Anything
-/// that is not a 9-digit national number after +84 is shown as stored.
+/// A Vietnamese number written as people read it (`+84912345678` → `0912 345 678`, the
+/// registry's [`Phone::national`](crate::registry::Phone::national)); anything the registry
+/// would not take is shown as stored.
 pub fn phone_for_people(stored: &str) -> String {
-    match stored.strip_prefix("+84") {
-        Some(n) if n.len() == 9 && n.bytes().all(|b| b.is_ascii_digit()) => {
-            format!("0{} {} {}", &n[..3], &n[3..6], &n[6..])
-        }
-        _ => stored.to_string(),
-    }
+    crate::registry::Phone::parse(stored)
+        .map(|p| p.national())
+        .unwrap_or_else(|_| stored.to_string())
 }
 
 fn list_of(row: &Row, as_of: NaiveDate) -> ListKind {
@@ -221,17 +219,7 @@ pub fn by_child(report: &Report) -> Vec<Child> {
 
 /// Everyone an entry shows: the child and the guardian beside them (for the audit trail).
 pub fn people_shown(children: &[Child]) -> Vec<(PersonalId, &'static str)> {
-    super::people_shown(
-        children
-            .iter()
-            .flat_map(|c| {
-                [
-                    Some((c.personal_id, "listed")),
-                    c.guardian_id.map(|g| (g, "contact")),
-                ]
-            })
-            .flatten(),
-    )
+    super::people_shown(children.iter().map(|c| (c.personal_id, c.guardian_id)))
 }
 
 pub const CSV_COLUMNS: [&str; 15] = [
@@ -381,11 +369,6 @@ pub fn overdue_words(c: &Child, as_of: NaiveDate, lang: Lang) -> Option<String> 
         .map(|since| elapsed_words(since, as_of, lang))
 }
 
-/// dd/mm/yyyy, as dates are written for people in Vietnam.
-pub fn date_for_people(d: NaiveDate) -> String {
-    d.format("%d/%m/%Y").to_string()
-}
-
 pub fn sex_for_people(code: &str, lang: Lang) -> String {
     match code {
         "M" => bi(lang, "Nam", "Male"),
@@ -432,7 +415,7 @@ pub fn to_html(
                         .collect();
                     serde_json::json!({
                         "full_name": c.full_name,
-                        "born": date_for_people(c.date_of_birth),
+                        "born": crate::clock::vn_date(c.date_of_birth),
                         "sex": sex_for_people(c.sex, lang),
                         "village": c.village,
                         "guardian": c.guardian_name,
@@ -456,7 +439,7 @@ pub fn to_html(
         "{} — {} {} — {} {}",
         report.area.describe(lang),
         bi(lang, "ngày lập", "as of"),
-        date_for_people(as_of),
+        crate::clock::vn_date(as_of),
         children.len(),
         bi(lang, "trẻ", "children"),
     );

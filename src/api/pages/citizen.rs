@@ -34,13 +34,8 @@ pub use forms::*;
 
 type Path = axum::extract::Path<String>;
 
-/// `dd/mm/yyyy`, as Vietnamese write dates.
-fn vn_date(d: NaiveDate) -> String {
-    d.format("%d/%m/%Y").to_string()
-}
-
 fn opt_date(d: Option<NaiveDate>) -> String {
-    d.map(vn_date).unwrap_or_default()
+    d.map(crate::clock::vn_date).unwrap_or_default()
 }
 
 /// The station of the child's commune, the default place of a dose.
@@ -342,7 +337,7 @@ fn render(
                 .as_ref()
                 .filter(|s| s.vaccine == r.vaccine && s.date_given == r.date_given);
             context! {
-                date => vn_date(r.date_given),
+                date => crate::clock::vn_date(r.date_given),
                 date_given => r.date_given.to_string(),
                 code => r.vaccine,
                 vaccine => vaccine_label(rules, &r.vaccine, lang),
@@ -376,8 +371,8 @@ fn render(
             notice => notice,
             pin => l.pin.to_string(),
             full_name => c.full_name,
-            born => vn_date(c.date_of_birth),
-            died => c.date_of_death.map(vn_date),
+            born => crate::clock::vn_date(c.date_of_birth),
+            died => c.date_of_death.map(crate::clock::vn_date),
             sex => match (c.sex, lang) {
                 (Sex::Male, Lang::Vi) => "Nam",
                 (Sex::Female, Lang::Vi) => "Nữ",
@@ -391,7 +386,7 @@ fn render(
             may_contacts => may_contacts,
             opt_outs => opt_outs,
             has_family => !family.is_empty(),
-            as_of => vn_date(l.as_of),
+            as_of => crate::clock::vn_date(l.as_of),
             now => now,
             rest => rest,
             doses => doses,
@@ -399,9 +394,9 @@ fn render(
             history => history_rows(&l.dossier.history, lang),
             calls => l.calls.iter().map(|o| {
                 context! {
-                    at => crate::clock::day_in_vietnam(o.recorded_at).format("%d/%m/%Y").to_string(),
+                    at => crate::clock::vn_date(crate::clock::day_in_vietnam(o.recorded_at)),
                     outcome => match lang { Lang::Vi => o.outcome.label_vi(), Lang::En => o.outcome.label_en() },
-                    appointment => o.appointment.map(vn_date),
+                    appointment => o.appointment.map(crate::clock::vn_date),
                     note => o.note,
                     by => o.recorded_by,
                 }

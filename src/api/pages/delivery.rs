@@ -51,7 +51,7 @@ pub async fn delivery(
         .map(|m| {
             context! {
                 id => m.id,
-                day => m.day.format("%d/%m/%Y").to_string(),
+                day => crate::clock::vn_date(m.day),
                 channel => channel_label(m.channel.as_str()),
                 status => m.status.label(lang),
                 recipient => crate::registry::personal_id::mask_raw(&m.recipient_id),

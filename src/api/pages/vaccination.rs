@@ -124,7 +124,7 @@ fn outcome_text(o: &OutcomeRow, lang: Lang) -> String {
     let mut text = label.to_string();
     if let Some(d) = o.appointment {
         text.push(' ');
-        text.push_str(&worklist::date_for_people(d));
+        text.push_str(&crate::clock::vn_date(d));
     }
     if !o.note.is_empty() {
         text.push_str(" — ");
@@ -133,7 +133,7 @@ fn outcome_text(o: &OutcomeRow, lang: Lang) -> String {
     let when = crate::clock::day_in_vietnam(o.recorded_at);
     format!(
         "{text} ({}, {})",
-        worklist::date_for_people(when),
+        crate::clock::vn_date(when),
         o.recorded_by
     )
 }
@@ -360,7 +360,7 @@ pub async fn vaccination(
                         name => match lang { Lang::Vi => &d.item_vi, Lang::En => &d.item_en },
                         status => d.status.label(lang),
                         overdue => overdue,
-                        due => d.due.map(worklist::date_for_people),
+                        due => d.due.map(crate::clock::vn_date),
                         overdue_for => d.overdue.filter(|_| overdue).map(|o| worklist::elapsed_words(o, as_of, lang)),
                     }
                 })
@@ -368,7 +368,7 @@ pub async fn vaccination(
             context! {
                 personal_id => c.personal_id.to_string(),
                 full_name => c.full_name,
-                born => worklist::date_for_people(c.date_of_birth),
+                born => crate::clock::vn_date(c.date_of_birth),
                 age => worklist::elapsed_words(c.date_of_birth, as_of, lang),
                 sex => worklist::sex_for_people(c.sex, lang),
                 village => c.village,
@@ -415,7 +415,7 @@ pub async fn vaccination(
                 xlsx => xlsx_href("vaccination", &download, lang),
                 print => format!("/staff/vaccination?{}print=1", query_without(&["lang", "print", "page"])),
                 commune_label => commune_label(&commune),
-                as_of => worklist::date_for_people(as_of),
+                as_of => crate::clock::vn_date(as_of),
                 total => total,
                 cards => cards,
                 tabs => tabs,
