@@ -26,6 +26,21 @@ pub struct Commune {
     pub province_code: String,
 }
 
+impl Commune {
+    /// The name as it reads inside a sentence: the unit's type in lower case ("Trạm Y tế
+    /// phường Ba Đình", "Công an xã Yên Lạc", "đặc khu Phú Quốc"); the proper name unchanged.
+    pub fn in_sentence(&self) -> String {
+        let kind_len = self.kind.chars().count();
+        let head: String = self.name.chars().take(kind_len).collect();
+        if head.to_lowercase() == self.kind.to_lowercase() {
+            let rest: String = self.name.chars().skip(kind_len).collect();
+            format!("{}{rest}", self.kind.to_lowercase())
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
 /// A pre-2025 province whose three-digit code opens personal IDs issued there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinPrefix {
@@ -169,6 +184,20 @@ mod tests {
         assert_eq!(units.all_pin_prefixes().len(), 63);
         assert_eq!(units.commune("00004").unwrap().province_code, "01");
         assert!(units.commune("99999").is_none());
+    }
+
+    #[test]
+    fn a_communes_type_is_lower_case_inside_a_sentence() {
+        let units = AdminUnits::get();
+        assert_eq!(
+            units.commune("00004").unwrap().in_sentence(),
+            "phường Ba Đình"
+        );
+        for c in units.communes() {
+            let s = c.in_sentence();
+            assert!(s.starts_with(&c.kind), "{} -> {s}", c.name);
+            assert_eq!(s.chars().count(), c.name.chars().count());
+        }
     }
 
     #[test]
