@@ -1,6 +1,8 @@
 //! Vietnamese text helpers. Unicode NFD plus dropping marks does not turn đ/Đ into d/D
 //! (docs/domain.md §6), and a basic phone's SMS wants plain ASCII letters, so the mapping is explicit.
 
+pub mod sms;
+
 const GROUPS: [(&str, char); 14] = [
     ("àáảãạăằắẳẵặâầấẩẫậ", 'a'),
     ("ÀÁẢÃẠĂẰẮẲẴẶÂẦẤẨẪẬ", 'A'),

@@ -72,6 +72,7 @@ impl MessagesArgs {
                 .map(|m| {
                     serde_json::json!({
                         "id": m.id, "day": m.day, "channel": m.channel, "status": m.status,
+                        "sender": m.sender, "sender_name": m.sender_name,
                         "recipient": crate::registry::personal_id::mask_raw(&m.recipient_id),
                         "address": mask_address(&m.address), "attempts": m.attempts,
                         "segments": m.segments, "last_error": m.last_error, "provider_id": m.provider_id,

@@ -208,6 +208,12 @@ fn check_context() -> CheckContext {
     CheckContext {
         province_codes: units.provinces().iter().map(|p| p.code.clone()).collect(),
         commune_codes: units.communes().iter().map(|c| c.code.clone()).collect(),
+        // The limit the deliveries will apply (a bad value is reported when they start).
+        sms_segment_limit: std::env::var("VONGDOI_SMS_MAX_SEGMENTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(3),
     }
 }
 

@@ -15,12 +15,22 @@ use std::path::{Path, PathBuf};
 pub(super) enum RulesCommand {
     /// Validate a rule folder (default: --rules / VONGDOI_RULES, else the shipped rules).
     Check { dir: Option<PathBuf> },
+    /// Every notice template rendered for a typical child, teenager and adults, in its
+    /// sender's SMS, vi and en: what families will read (names and places are made up).
+    Preview { dir: Option<PathBuf> },
 }
 
 impl RulesCommand {
     /// Needs no database: run before the store is opened. `rules` is the global --rules.
     pub(super) fn run(&self, rules: Option<&Path>) -> Result<()> {
-        let RulesCommand::Check { dir } = self;
+        let dir = match self {
+            RulesCommand::Check { dir } => dir,
+            RulesCommand::Preview { dir } => {
+                let rules = load_rules(dir.as_deref().or(rules))?;
+                print!("{}", crate::rules::template_checks::preview(&rules));
+                return Ok(());
+            }
+        };
         let dir = dir.as_deref().or(rules);
         let rules = load_rules(dir)?;
         println!(

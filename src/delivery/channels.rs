@@ -75,7 +75,7 @@ pub struct Channels {
     file: FileChannel,
     email: EmailTransport,
     sms: SmsTransport,
-    from: Mailbox,
+    cfg: DeliveryConfig,
     email_limits: Limits,
     sms_limits: Limits,
     concurrency: usize,
@@ -83,12 +83,17 @@ pub struct Channels {
 
 impl Channels {
     pub fn from_config(cfg: &DeliveryConfig) -> anyhow::Result<Channels> {
-        let from: Mailbox = cfg.mail_from.parse().map_err(|e| {
-            anyhow::anyhow!(
-                "VONGDOI_MAIL_FROM '{}' is not an email address: {e}",
-                cfg.mail_from
-            )
-        })?;
+        for (key, from) in std::iter::once(("VONGDOI_MAIL_FROM".to_string(), &cfg.mail_from)).chain(
+            (cfg.mail_from_by_sender.iter()).map(|(k, f)| {
+                (
+                    format!("VONGDOI_MAIL_FROM_{}", k.as_str().to_uppercase()),
+                    f,
+                )
+            }),
+        ) {
+            from.parse::<Mailbox>()
+                .map_err(|e| anyhow::anyhow!("{key} '{from}' is not an email address: {e}"))?;
+        }
         let (email, email_concurrency) = match &cfg.smtp_url {
             Some(url) => (
                 EmailTransport::Smtp(SmtpChannel::new(
@@ -117,7 +122,7 @@ impl Channels {
             })?,
             email,
             sms,
-            from,
+            cfg: cfg.clone(),
             email_limits: Limits::new(email_concurrency, cfg.email_rate),
             sms_limits: Limits::new(sms_concurrency, cfg.sms_rate),
             concurrency: email_concurrency + sms_concurrency,
@@ -163,7 +168,18 @@ impl Channels {
     /// Sends one message without waiting for a slot (the caller holds [`Channels::permit`]).
     pub async fn send_now(&self, m: &OutboxMessage) -> Result<Option<String>, SendError> {
         if m.channel == Channel::Email {
-            let message = email::build(m, &self.from)?;
+            let from: Mailbox = (self.cfg.mail_from_of(&m.sender, &m.sender_name).parse())
+                .or_else(|_| self.cfg.mail_from.parse())
+                .map_err(|e| SendError::Permanent(format!("VONGDOI_MAIL_FROM: {e}")))?;
+            let domain =
+                (self.cfg.mail_domain.clone()).unwrap_or_else(|| from.email.domain().to_string());
+            let unsubscribe = super::letter::unsubscribe_link(&self.cfg, &m.id);
+            let envelope = email::Envelope {
+                from: &from,
+                domain: &domain,
+                unsubscribe: &unsubscribe,
+            };
+            let message = email::build(m, &envelope)?;
             match &self.email {
                 EmailTransport::Smtp(smtp) => smtp.send(message).await,
                 EmailTransport::File => self

@@ -1,7 +1,12 @@
-//! The day's notices become messages: one per recipient, channel and day, each SMS within its
-//! segment limit, under an id keyed per installation (nothing of the person can be read from it).
+//! The day's notices become messages: one per recipient, channel, sender and day, each SMS
+//! within its segment limit and in its sender's words, under an id keyed per installation
+//! (nothing of the person can be read from it).
 
+use super::places::Places;
 use super::{next_sms_slot, sms, DeliveryConfig};
+use crate::registry::FacilityKind;
+use crate::rules::wording::{sender_template, vn_date, MessageContext, Renderer};
+use crate::rules::{Lang, RuleSet};
 use crate::store::outbox::{NoticeRow, OutboxMessage};
 use crate::store::{Channel, Store};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -35,34 +40,177 @@ impl MessageKey {
     }
 }
 
-/// A stable message id from (recipient, channel, day): the same on every instance on one
-/// database and on every retry, so it doubles as the gateway's de-duplication key and lets the
-/// file outbox find a message it wrote before a crash. An HMAC-SHA256 under the installation's
-/// secret (issue #10): the id goes to SMS and email providers and is shown on the delivery
-/// page, and an unkeyed hash of a 12-digit personal ID is reversed by trying them all.
-pub fn message_id(key: &MessageKey, recipient: &str, channel: &str, day: NaiveDate) -> String {
+/// A stable message id from (recipient, channel, sender, day): the same on every instance on
+/// one database and on every retry, so it doubles as the gateway's de-duplication key and lets
+/// the file outbox find a message it wrote before a crash. An HMAC-SHA256 under the
+/// installation's secret (issue #10): the id goes to SMS and email providers and is shown on
+/// the delivery page, and an unkeyed hash of a 12-digit personal ID is reversed by trying them
+/// all.
+pub fn message_id(
+    key: &MessageKey,
+    recipient: &str,
+    channel: &str,
+    sender: &str,
+    day: NaiveDate,
+) -> String {
     use hmac::{Hmac, Mac};
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key.0).expect("HMAC takes any key");
-    // Separated, so that no two different triples feed the same bytes.
-    mac.update(format!("{recipient}\n{channel}\n{day}").as_bytes());
+    // Separated, so that no two different tuples feed the same bytes.
+    mac.update(format!("{recipient}\n{channel}\n{sender}\n{day}").as_bytes());
     let tag = mac.finalize().into_bytes();
     let hex: String = tag[..10].iter().map(|b| format!("{b:02x}")).collect();
     format!("{}-{channel}-{hex}", day.format("%Y%m%d"))
 }
 
-/// Turns the day's notices into messages: one per recipient and channel, listing every notice
-/// (twins due the same week: one SMS naming both). Notices past the SMS segment limit wait for
-/// the next day's message. Returns how many messages were queued.
+/// What turns notices into messages: the installation's id key, the rule set's sender
+/// templates and the facilities that sign them, loaded once per compose pass.
+pub struct Composer<'a> {
+    cfg: &'a DeliveryConfig,
+    key: MessageKey,
+    renderer: Renderer,
+    places: Places,
+}
+
+impl<'a> Composer<'a> {
+    pub async fn new(
+        store: &Store,
+        cfg: &'a DeliveryConfig,
+        rules: &RuleSet,
+    ) -> anyhow::Result<Composer<'a>> {
+        Ok(Composer {
+            cfg,
+            key: MessageKey::of(store).await?,
+            renderer: rules.renderer(),
+            places: Places::load(store).await?,
+        })
+    }
+
+    /// One message to `recipient` on `channel` carrying `group`'s notices, all of one sender
+    /// (an SMS stops before the notice that would take it past `segment_limit`; the first
+    /// always goes, so nothing is lost). Returns the message and the notices it carries.
+    #[allow(clippy::too_many_arguments)]
+    pub fn build<'n>(
+        &self,
+        recipient: &str,
+        channel: Channel,
+        address: &str,
+        group: &[&'n NoticeRow],
+        day: NaiveDate,
+        now: DateTime<Utc>,
+        segment_limit: u32,
+    ) -> anyhow::Result<(OutboxMessage, Vec<&'n NoticeRow>)> {
+        let first = group[0];
+        debug_assert!(group.iter().all(|n| n.sender == first.sender));
+        let lang = if first.language == "en" {
+            Lang::En
+        } else {
+            Lang::Vi
+        };
+        let sender = FacilityKind::parse(&first.sender).unwrap_or(FacilityKind::Health);
+        let place = self
+            .places
+            .place(&first.commune_code, sender, &first.item, lang);
+        let words = |included: &[&NoticeRow]| {
+            let earliest_due = included.iter().filter_map(|n| n.due).min();
+            let from = earliest_due.map_or(day, |d| d.max(day));
+            MessageContext {
+                notices: String::new(),
+                place: place.words.place.clone(),
+                place_name: place.words.name.clone(),
+                place_address: place.words.address.clone(),
+                place_phone: place.words.phone.clone(),
+                place_hours: place.words.hours.clone(),
+                next_session: place.next_session(from).map(vn_date).unwrap_or_default(),
+            }
+        };
+        let (body, encoding, segments, included, subject) = if channel == Channel::Sms {
+            let template = sender_template(sender);
+            let mut included: Vec<&NoticeRow> = Vec::new();
+            let mut text = None;
+            for n in group {
+                let mut candidate = included.clone();
+                candidate.push(n);
+                let mut ctx = words(&candidate);
+                ctx.notices = (candidate.iter())
+                    .map(|n| n.line_sms.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let rendered = self.renderer.render(&template, lang, &ctx)?;
+                let prepared = sms::prepare(&rendered, self.cfg.sms_unaccented);
+                if !included.is_empty() && prepared.segments > segment_limit {
+                    break;
+                }
+                text = Some(prepared);
+                included = candidate;
+            }
+            let text = text.expect("the first notice always goes");
+            (
+                text.body,
+                Some(text.encoding.as_str().to_string()),
+                Some(text.segments as i32),
+                included,
+                place.words.name.clone(),
+            )
+        } else {
+            let ctx = words(group);
+            let id = message_id(&self.key, recipient, channel.as_str(), &first.sender, day);
+            let body = super::letter::body(
+                group,
+                &ctx,
+                lang,
+                &super::letter::unsubscribe_link(self.cfg, &id),
+            );
+            (
+                body,
+                None,
+                None,
+                group.to_vec(),
+                super::letter::subject(group, sender, &ctx, lang),
+            )
+        };
+        let next_attempt_at = if channel == Channel::Sms {
+            next_sms_slot(now, self.cfg.sms_window)
+        } else {
+            now
+        };
+        let message = OutboxMessage {
+            id: message_id(&self.key, recipient, channel.as_str(), &first.sender, day),
+            recipient_id: recipient.to_string(),
+            channel,
+            address: address.to_string(),
+            day,
+            language: first.language.clone(),
+            subject,
+            body,
+            encoding,
+            segments,
+            status: crate::store::MessageStatus::Queued,
+            attempts: 0,
+            next_attempt_at,
+            last_error: None,
+            provider_id: None,
+            sender: first.sender.clone(),
+            sender_name: place.words.name.clone(),
+        };
+        Ok((message, included))
+    }
+}
+
+/// Turns the day's notices into messages: one per recipient, channel and sender, listing
+/// every notice of that sender (twins due the same week: one SMS naming both). Notices past
+/// the SMS segment limit wait for the next day's message. Returns how many messages were
+/// queued.
 pub async fn compose(
     store: &Store,
     cfg: &DeliveryConfig,
+    rules: &RuleSet,
     day: NaiveDate,
     now: DateTime<Utc>,
 ) -> anyhow::Result<u64> {
     // Recipients page by page, so memory does not grow with the day's notices. A full page may
     // end inside a recipient's notices: that recipient is left for the next page, whole.
     const PAGE: i64 = 5_000;
-    let key = MessageKey::of(store).await?;
+    let composer = Composer::new(store, cfg, rules).await?;
     let (mut after, mut queued) = (String::new(), 0u64);
     loop {
         let mut notices = store.unmessaged_notices(day, &after, PAGE).await?;
@@ -85,7 +233,7 @@ pub async fn compose(
         let Some(last) = notices.last().and_then(|n| n.recipient_id.clone()) else {
             return Ok(queued);
         };
-        queued += compose_page(store, cfg, &key, day, now, &notices).await?;
+        queued += compose_page(store, &composer, day, now, &notices).await?;
         if !full {
             return Ok(queued);
         }
@@ -93,117 +241,37 @@ pub async fn compose(
     }
 }
 
-/// Messages for one page of notices (whole recipients).
+/// Messages for one page of notices (whole recipients): one per recipient, channel and sender.
 async fn compose_page(
     store: &Store,
-    cfg: &DeliveryConfig,
-    key: &MessageKey,
+    composer: &Composer<'_>,
     day: NaiveDate,
     now: DateTime<Utc>,
     notices: &[NoticeRow],
 ) -> anyhow::Result<u64> {
-    let mut groups: BTreeMap<(String, Channel), Vec<&NoticeRow>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, Channel, &str), Vec<&NoticeRow>> = BTreeMap::new();
     for n in notices {
         if let (Some(r), Some(c)) = (&n.recipient_id, n.channel) {
-            groups.entry((r.clone(), c)).or_default().push(n);
+            groups
+                .entry((r.clone(), c, n.sender.as_str()))
+                .or_default()
+                .push(n);
         }
     }
-    let batch: Vec<_> = groups
-        .iter()
-        .map(|((recipient, channel), group)| {
-            let address = group[0].address.clone().unwrap_or_default();
-            build_message(
-                cfg,
-                key,
-                recipient,
-                *channel,
-                &address,
-                group,
-                day,
-                now,
-                cfg.sms_segment_limit,
-            )
-        })
-        .collect();
+    let mut batch = Vec::with_capacity(groups.len());
+    for ((recipient, channel, _), group) in &groups {
+        let address = group[0].address.clone().unwrap_or_default();
+        batch.push(composer.build(
+            recipient,
+            *channel,
+            &address,
+            group,
+            day,
+            now,
+            composer.cfg.sms_segment_limit,
+        )?);
+    }
     Ok(store.queue_messages(&batch, now).await?)
-}
-
-/// One message to `recipient` on `channel` carrying `group`'s notices (an SMS stops before the
-/// notice that would take it past `segment_limit`; the first always goes, so nothing is lost).
-/// Returns the message and the notices it carries.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn build_message<'a>(
-    cfg: &DeliveryConfig,
-    key: &MessageKey,
-    recipient: &str,
-    channel: Channel,
-    address: &str,
-    group: &[&'a NoticeRow],
-    day: NaiveDate,
-    now: DateTime<Utc>,
-    segment_limit: u32,
-) -> (OutboxMessage, Vec<&'a NoticeRow>) {
-    let first = group[0];
-    let (body, encoding, segments, included) = if channel == Channel::Sms {
-        let mut included = Vec::new();
-        let mut text = sms::prepare("", cfg.sms_unaccented);
-        for n in group {
-            let candidate = if included.is_empty() {
-                n.line_sms.clone()
-            } else {
-                format!("{} {}", text.body, n.line_sms)
-            };
-            let prepared = sms::prepare(&candidate, cfg.sms_unaccented);
-            if !included.is_empty() && prepared.segments > segment_limit {
-                break;
-            }
-            text = prepared;
-            included.push(*n);
-        }
-        (
-            text.body,
-            Some(text.encoding.as_str().to_string()),
-            Some(text.segments as i32),
-            included,
-        )
-    } else {
-        let body = group
-            .iter()
-            .map(|n| n.line_email.as_str())
-            .collect::<Vec<_>>()
-            .join("\n\n");
-        (body, None, None, group.to_vec())
-    };
-    let subject = if included.len() == 1 {
-        first.subject.clone()
-    } else if first.language == "en" {
-        format!("{} reminders", included.len())
-    } else {
-        format!("{} lời nhắc", included.len())
-    };
-    let next_attempt_at = if channel == Channel::Sms {
-        next_sms_slot(now, cfg.sms_window)
-    } else {
-        now
-    };
-    let message = OutboxMessage {
-        id: message_id(key, recipient, channel.as_str(), day),
-        recipient_id: recipient.to_string(),
-        channel,
-        address: address.to_string(),
-        day,
-        language: first.language.clone(),
-        subject,
-        body,
-        encoding,
-        segments,
-        status: crate::store::MessageStatus::Queued,
-        attempts: 0,
-        next_attempt_at,
-        last_error: None,
-        provider_id: None,
-    };
-    (message, included)
 }
 
 #[cfg(test)]
@@ -214,11 +282,20 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
         let k = MessageKey::from_hex(&"ab".repeat(32)).unwrap();
         let other = MessageKey::from_hex(&"cd".repeat(32)).unwrap();
-        let a = message_id(&k, "001190000001", "sms", d);
-        assert_eq!(a, message_id(&k, "001190000001", "sms", d));
-        assert_ne!(a, message_id(&k, "001190000001", "email", d));
-        assert_ne!(a, message_id(&k, "001190000002", "sms", d));
-        assert_ne!(a, message_id(&other, "001190000001", "sms", d), "keyed");
+        let a = message_id(&k, "001190000001", "sms", "health", d);
+        assert_eq!(a, message_id(&k, "001190000001", "sms", "health", d));
+        assert_ne!(a, message_id(&k, "001190000001", "email", "health", d));
+        assert_ne!(
+            a,
+            message_id(&k, "001190000001", "sms", "police", d),
+            "one per sender"
+        );
+        assert_ne!(a, message_id(&k, "001190000002", "sms", "health", d));
+        assert_ne!(
+            a,
+            message_id(&other, "001190000001", "sms", "health", d),
+            "keyed"
+        );
         assert!(!a.contains("001190000001") && a.starts_with("20261121-sms-"));
         let hex = a.rsplit('-').next().unwrap();
         assert!(

@@ -2,6 +2,7 @@
 
 use super::gateway;
 use crate::clock::vietnam;
+use crate::registry::FacilityKind;
 use crate::store::Channel;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 
@@ -18,7 +19,20 @@ pub struct DeliveryConfig {
     /// Channels in order of preference.
     pub channels: Vec<Channel>,
     pub outbox_dir: std::path::PathBuf,
+    /// The From address (`VONGDOI_MAIL_FROM`); a display name, when it has none, is the
+    /// signing facility's name.
     pub mail_from: String,
+    /// Per sender (`VONGDOI_MAIL_FROM_HEALTH`, `_POLICE`, `_SCHOOL`): the police post's mail
+    /// may come from another address than the health station's.
+    pub mail_from_by_sender: Vec<(FacilityKind, String)>,
+    /// The domain of Message-IDs (`VONGDOI_MAIL_DOMAIN`; default: the From address's domain).
+    pub mail_domain: Option<String>,
+    /// Where `serve` is reached from outside (`VONGDOI_PUBLIC_URL`, e.g. `https://nhaclich.xa.gov.vn`):
+    /// emails then carry a one-click unsubscribe link; without it, a `mailto:` to the From address.
+    pub public_url: Option<String>,
+    /// Items overdue before this day are listed for staff, not messaged (`VONGDOI_GO_LIVE`):
+    /// a first run does not send a registry's backlog to families.
+    pub go_live: Option<NaiveDate>,
     /// A real SMTP server instead of `.eml` files (smtp://, smtps://, ?tls=required).
     pub smtp_url: Option<String>,
     pub smtp_connections: u32,
@@ -37,6 +51,19 @@ pub struct DeliveryConfig {
 }
 
 impl DeliveryConfig {
+    /// The From mailbox of `sender`'s mail, named `display` when the address has no name.
+    pub fn mail_from_of(&self, sender: &str, display: &str) -> String {
+        let from = (self.mail_from_by_sender.iter())
+            .find(|(k, _)| k.as_str() == sender)
+            .map_or(self.mail_from.as_str(), |(_, f)| f.as_str());
+        if from.contains('<') || display.is_empty() {
+            from.to_string()
+        } else {
+            // Quoted: a facility's name may hold commas.
+            format!("\"{}\" <{from}>", display.replace(['"', '\\'], ""))
+        }
+    }
+
     pub fn from_env() -> anyhow::Result<DeliveryConfig> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let sms_window = match var("VONGDOI_SMS_WINDOW") {
@@ -68,6 +95,22 @@ impl DeliveryConfig {
                 .map(Into::into)
                 .unwrap_or_else(|| "outbox".into()),
             mail_from: var("VONGDOI_MAIL_FROM").unwrap_or_else(|| "vongdoi@localhost".into()),
+            mail_from_by_sender: FacilityKind::ALL
+                .iter()
+                .filter_map(|k| {
+                    let key = format!("VONGDOI_MAIL_FROM_{}", k.as_str().to_uppercase());
+                    var(&key).map(|v| (*k, v))
+                })
+                .collect(),
+            mail_domain: var("VONGDOI_MAIL_DOMAIN"),
+            public_url: var("VONGDOI_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
+            go_live: var("VONGDOI_GO_LIVE")
+                .map(|v| {
+                    crate::registry::dates::parse_date(&v).map_err(|_| {
+                        anyhow::anyhow!("VONGDOI_GO_LIVE '{v}' is not a date (YYYY-MM-DD or DD/MM/YYYY): the first day families hear from the service")
+                    })
+                })
+                .transpose()?,
             smtp_url: var("VONGDOI_SMTP_URL"),
             // lettre writes a message's end marker in a segment of its own, which waits for the
             // server's delayed ACK (~40 ms a message on one connection): throughput comes from

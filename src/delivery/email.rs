@@ -9,23 +9,45 @@ use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
-pub fn message_id_header(id: &str) -> String {
-    format!("<{id}@vongdoi>")
+/// `<id@domain>`: the operator's mail domain, so receiving servers see a real one.
+pub fn message_id_header(id: &str, domain: &str) -> String {
+    format!("<{id}@{domain}>")
 }
 
-pub fn build(m: &OutboxMessage, from: &Mailbox) -> Result<Message, SendError> {
+/// What an email carries besides the message: the From of its sender, the Message-ID's domain
+/// and the unsubscribe link (RFC 2369, one-click by RFC 8058 when it is an https link).
+pub struct Envelope<'a> {
+    pub from: &'a Mailbox,
+    pub domain: &'a str,
+    pub unsubscribe: &'a str,
+}
+
+pub fn build(m: &OutboxMessage, envelope: &Envelope) -> Result<Message, SendError> {
+    use lettre::message::header::{HeaderName, HeaderValue};
+    let from = envelope.from;
     let to: Mailbox = m.address.parse().map_err(|e| {
         SendError::Permanent(format!(
             "địa chỉ email không hợp lệ / invalid email address: {e}"
         ))
     })?;
-    Message::builder()
+    let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
         .subject(&m.subject)
-        .message_id(Some(message_id_header(&m.id)))
+        .message_id(Some(message_id_header(&m.id, envelope.domain)))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe"),
+            format!("<{}>", envelope.unsubscribe),
+        ))
         // The time the message was queued for, not the send time: a resend is the same bytes.
-        .date(m.next_attempt_at.into())
+        .date(m.next_attempt_at.into());
+    if envelope.unsubscribe.starts_with("http") {
+        builder = builder.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+            "List-Unsubscribe=One-Click".to_string(),
+        ));
+    }
+    builder
         .multipart(
             MultiPart::alternative()
                 .singlepart(
@@ -79,16 +101,29 @@ mod tests {
             next_attempt_at: Utc.with_ymd_and_hms(2026, 11, 21, 1, 0, 0).unwrap(),
             last_error: None,
             provider_id: None,
+            sender: "health".into(),
+            sender_name: "Trạm Y tế phường Ba Đình".into(),
         }
     }
 
     #[test]
     fn same_message_same_headers_and_both_parts() {
         let from: Mailbox = "vongdoi <vongdoi@xa.gov.vn>".parse().unwrap();
+        let envelope = Envelope {
+            from: &from,
+            domain: "xa.gov.vn",
+            unsubscribe: "https://nhaclich.xa.gov.vn/unsubscribe/20261121-email-00ff",
+        };
         let m = message("Bé <An> cần tiêm & uống.\n\nTrạm y tế xã.");
-        let a = String::from_utf8(build(&m, &from).unwrap().formatted()).unwrap();
+        let a = String::from_utf8(build(&m, &envelope).unwrap().formatted()).unwrap();
         assert!(
-            a.contains("Message-ID: <20261121-email-00ff@vongdoi>"),
+            a.contains("Message-ID: <20261121-email-00ff@xa.gov.vn>"),
+            "{a}"
+        );
+        assert!(
+            a.contains(
+                "List-Unsubscribe: <https://nhaclich.xa.gov.vn/unsubscribe/20261121-email-00ff>"
+            ) && a.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
             "{a}"
         );
         assert!(a.contains("Date: Sat, 21 Nov 2026 01:00:00"), "{a}");
@@ -110,6 +145,9 @@ mod tests {
         );
         let mut bad = m.clone();
         bad.address = "not an address".into();
-        assert!(matches!(build(&bad, &from), Err(SendError::Permanent(_))));
+        assert!(matches!(
+            build(&bad, &envelope),
+            Err(SendError::Permanent(_))
+        ));
     }
 }

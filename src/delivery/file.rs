@@ -158,6 +158,8 @@ mod tests {
             next_attempt_at: Utc::now(),
             last_error: None,
             provider_id: None,
+            sender: "health".into(),
+            sender_name: "Trạm Y tế phường Ba Đình".into(),
         }
     }
 

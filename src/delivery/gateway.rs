@@ -38,6 +38,9 @@ pub struct GatewayConfig {
     pub api_key: String,
     pub secret_key: String,
     pub brandname: String,
+    /// A brandname per sender (`VONGDOI_SMS_BRANDNAME_HEALTH`, `_POLICE`, `_SCHOOL`): carriers
+    /// register a brandname and its templates per organisation.
+    pub brandname_by_sender: Vec<(String, String)>,
     pub callback_url: String,
     pub timeout: Duration,
 }
@@ -143,6 +146,13 @@ impl GatewayConfig {
             api_key,
             secret_key: var("VONGDOI_SMS_SECRET_KEY").unwrap_or_default(),
             brandname: var("VONGDOI_SMS_BRANDNAME").unwrap_or_default(),
+            brandname_by_sender: crate::registry::FacilityKind::ALL
+                .iter()
+                .filter_map(|k| {
+                    let key = format!("VONGDOI_SMS_BRANDNAME_{}", k.as_str().to_uppercase());
+                    var(&key).map(|v| (k.as_str().to_string(), v))
+                })
+                .collect(),
             callback_url: var("VONGDOI_SMS_CALLBACK_URL").unwrap_or_default(),
             timeout,
         };
@@ -196,7 +206,9 @@ impl HttpGateway {
             segments => m.segments.unwrap_or(1),
             api_key => self.cfg.api_key,
             secret_key => self.cfg.secret_key,
-            brandname => self.cfg.brandname,
+            brandname => (self.cfg.brandname_by_sender.iter())
+                .find(|(sender, _)| *sender == m.sender)
+                .map_or(&self.cfg.brandname, |(_, b)| b),
             callback_url => self.cfg.callback_url,
         })
     }
@@ -342,6 +354,8 @@ fn sample() -> OutboxMessage {
         next_attempt_at: chrono::Utc::now(),
         last_error: None,
         provider_id: None,
+        sender: "health".into(),
+        sender_name: "Trạm Y tế phường Ba Đình".into(),
     }
 }
 
@@ -361,6 +375,7 @@ mod tests {
                 api_key: "K".into(),
                 secret_key: "S".into(),
                 brandname: "TRAMYTE".into(),
+                brandname_by_sender: vec![("police".into(), "CONGAN".into())],
                 callback_url: String::new(),
                 timeout: Duration::from_secs(1),
             },

@@ -9,15 +9,17 @@ pub mod config;
 pub mod email;
 pub mod file;
 pub mod gateway;
-pub mod sms;
+pub mod letter;
+pub mod places;
+pub use crate::text::sms;
 pub mod smtp;
 
 pub use channels::{Channels, SendError};
-use compose::build_message;
-pub use compose::{compose, message_id, MessageKey};
+pub use compose::{compose, message_id, Composer, MessageKey};
 pub use config::{next_sms_slot, DeliveryConfig};
 
 use crate::registry::PersonalId;
+use crate::rules::RuleSet;
 use crate::runtime::metrics::Metrics;
 use crate::runtime::shutdown::Shutdown;
 use crate::store::outbox::{NoticeRow, OutboxMessage};
@@ -57,6 +59,7 @@ enum Outcome {
 pub async fn deliver_ready(
     store: &Store,
     cfg: &DeliveryConfig,
+    rules: &RuleSet,
     channels: &Channels,
     owner: &str,
     stop: &Shutdown,
@@ -100,7 +103,7 @@ pub async fn deliver_ready(
         // waiting are given back at once, not after the in-flight sends.
         let width = batch.len().max(1);
         let mut outcomes = futures_util::stream::iter(batch)
-            .map(|m| deliver_one(store, cfg, channels, owner, stop, metrics, m))
+            .map(|m| deliver_one(store, (cfg, rules), channels, owner, stop, metrics, m))
             .buffer_unordered(width);
         let mut written = Vec::new();
         while let Some(outcome) = outcomes.next().await {
@@ -127,7 +130,7 @@ pub async fn deliver_ready(
 
 async fn deliver_one(
     store: &Store,
-    cfg: &DeliveryConfig,
+    (cfg, rules): (&DeliveryConfig, &RuleSet),
     channels: &Channels,
     owner: &str,
     stop: &Shutdown,
@@ -174,7 +177,7 @@ async fn deliver_one(
         count("retry");
         return Ok(Outcome::Retry);
     }
-    let fell_back = fall_back(store, cfg, &m, Utc::now()).await?;
+    let fell_back = fall_back(store, cfg, rules, &m, Utc::now()).await?;
     let error = if fell_back {
         format!("{error} → gửi lại qua kênh khác / sent again on the other channel")
     } else {
@@ -210,6 +213,7 @@ fn retry_at(cfg: &DeliveryConfig, m: &OutboxMessage, now: DateTime<Utc>) -> Date
 async fn fall_back(
     store: &Store,
     cfg: &DeliveryConfig,
+    rules: &RuleSet,
     failed: &OutboxMessage,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
@@ -233,9 +237,8 @@ async fn fall_back(
     let group: Vec<&NoticeRow> = notices.iter().collect();
     // Every notice of the failed message goes, whatever the SMS segment limit: they were
     // promised today.
-    let (message, _) = build_message(
-        cfg,
-        &MessageKey::of(store).await?,
+    let composer = Composer::new(store, cfg, rules).await?;
+    let (message, _) = composer.build(
         &failed.recipient_id,
         other,
         &address,
@@ -243,6 +246,6 @@ async fn fall_back(
         failed.day,
         now,
         u32::MAX,
-    );
+    )?;
     Ok(store.queue_fallback(&failed.id, &message, now).await?)
 }

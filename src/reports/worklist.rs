@@ -20,8 +20,9 @@ use std::collections::BTreeMap;
 
 /// Children at or above this age are followed up, not called in the routine round.
 pub const ROUTINE_AGE_YEARS: u32 = 6;
-/// A dose overdue for longer than this is followed up, not called in the routine round.
-pub const FOLLOW_UP_AFTER_DAYS: i64 = 365;
+/// A dose overdue for longer than this is followed up, not called in the routine round: the
+/// reminders' notice horizon, so what families are no longer messaged about is on this list.
+pub const FOLLOW_UP_AFTER_DAYS: i64 = crate::rules::forecast::NoticePolicy::DEFAULT_HORIZON_DAYS;
 
 /// Which of the two lists an entry is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -13,12 +13,13 @@ use chrono::NaiveDate;
 use toml::Spanned;
 
 use super::conditions::{Conditions, DateRange};
-use super::forecast::{ItemInfo, ItemKey, NoticeRule};
+use super::forecast::{ItemInfo, ItemKey, NoticePolicy, NoticeRule};
 use super::model::{
-    CohortEntry, Defaults, DoseEntry, MilestoneEntry, NoticeEntry, RuleDate, SeriesEntry,
-    SexCondition, When,
+    CohortEntry, Defaults, DoseEntry, MilestoneEntry, NoticeEntry, RuleDate, SenderEntry,
+    SeriesEntry, SexCondition, When,
 };
 use super::{CheckContext, CohortRule, DoseRule, Duration, MilestoneRule, RuleError, SeriesRule};
+use crate::registry::FacilityKind;
 use crate::registry::Sex;
 
 /// Where an entry is, to point at it from another entry's message.
@@ -48,6 +49,8 @@ impl fmt::Display for Place {
 pub(super) struct Env<'a> {
     pub ctx: &'a CheckContext,
     pub catalogue: &'a HashMap<&'a str, &'a Arc<str>>,
+    /// The codes of vaccines given by mouth.
+    pub oral: &'a HashSet<&'a str>,
     pub templates: &'a BTreeMap<String, (Option<String>, Option<String>)>,
 }
 
@@ -139,6 +142,12 @@ impl<'a> Checker<'a> {
             env,
             errors,
         );
+        let policy = self.policy(
+            (entry.sender, &entry.notice_horizon, &entry.max_reminders),
+            defaults,
+            FacilityKind::Health,
+            errors,
+        );
         if entry.dose.is_empty() {
             self.error(errors, entry.id.span(), format!("series \"{id}\" has no doses: add at least one [[series.dose]] with number = 1"));
         }
@@ -171,7 +180,7 @@ impl<'a> Checker<'a> {
                 dose,
                 &entry.name_vi,
                 &entry.name_en,
-                &notices,
+                (&notices, policy),
                 env,
                 errors,
             ) {
@@ -195,7 +204,7 @@ impl<'a> Checker<'a> {
         dose: &DoseEntry,
         name_vi: &str,
         name_en: &str,
-        notices: &[NoticeRule],
+        (notices, policy): (&[NoticeRule], NoticePolicy),
         env: &Env,
         errors: &mut Vec<RuleError>,
     ) -> Option<DoseRule> {
@@ -265,10 +274,12 @@ impl<'a> Checker<'a> {
                 );
             }
         }
-        let (vi_suffix, en_suffix) = if single {
-            (String::new(), String::new())
-        } else {
-            (format!(" – mũi {number}"), format!(" – dose {number}"))
+        let oral = !vaccines.is_empty() && vaccines.iter().all(|v| env.oral.contains(&**v));
+        let (vi_suffix, en_suffix) = match (single, oral) {
+            (true, _) => (String::new(), String::new()),
+            // Drops are counted in "liều", injections in "mũi".
+            (false, true) => (format!(" – liều {number}"), format!(" – dose {number}")),
+            (false, false) => (format!(" – mũi {number}"), format!(" – dose {number}")),
         };
         (errors.len() == before).then(|| DoseRule {
             info: Arc::new(ItemInfo {
@@ -280,6 +291,8 @@ impl<'a> Checker<'a> {
                 name_en: format!("{name_en}{en_suffix}"),
                 vaccines,
                 notices: notices.to_vec(),
+                policy,
+                oral,
             }),
             min_age: value(&dose.min_age),
             rec_age: value(&dose.rec_age),
@@ -304,6 +317,12 @@ impl<'a> Checker<'a> {
         let notices = self.notices(
             entry.notices.as_ref().or(defaults.notices.as_ref()),
             env,
+            errors,
+        );
+        let policy = self.policy(
+            (entry.sender, &entry.notice_horizon, &entry.max_reminders),
+            defaults,
+            FacilityKind::Police,
             errors,
         );
         let opens = *entry.opens_before.get_ref();
@@ -345,6 +364,8 @@ impl<'a> Checker<'a> {
                     name_en: format!("{} – age {age}", entry.name_en),
                     vaccines: Vec::new(),
                     notices: notices.clone(),
+                    policy,
+                    oral: false,
                 };
                 (age, Arc::new(info))
             })
@@ -372,6 +393,12 @@ impl<'a> Checker<'a> {
         let notices = self.notices(
             entry.notices.as_ref().or(defaults.notices.as_ref()),
             env,
+            errors,
+        );
+        let policy = self.policy(
+            (entry.sender, &entry.notice_horizon, &entry.max_reminders),
+            defaults,
+            FacilityKind::School,
             errors,
         );
         let plus = *entry.birth_year_plus.get_ref();
@@ -404,6 +431,8 @@ impl<'a> Checker<'a> {
                 name_en: entry.name_en.clone(),
                 vaccines: Vec::new(),
                 notices,
+                policy,
+                oral: false,
             }),
             when,
             birth_year_plus: plus,
@@ -412,6 +441,42 @@ impl<'a> Checker<'a> {
             overdue: *entry.overdue.get_ref(),
             expires: *entry.expires.get_ref(),
         })
+    }
+
+    /// An entry's sender, horizon and reminder limit: its own, else the file's `[defaults]`,
+    /// else the project's defaults (the sender from the kind of entry).
+    fn policy(
+        &self,
+        (sender, horizon, max): (
+            Option<SenderEntry>,
+            &Option<Spanned<Duration>>,
+            &Option<Spanned<u32>>,
+        ),
+        defaults: &Defaults,
+        kind_sender: FacilityKind,
+        errors: &mut Vec<RuleError>,
+    ) -> NoticePolicy {
+        let sender = match sender.or(defaults.sender) {
+            Some(SenderEntry::Health) => FacilityKind::Health,
+            Some(SenderEntry::Police) => FacilityKind::Police,
+            Some(SenderEntry::School) => FacilityKind::School,
+            None => kind_sender,
+        };
+        let max = max.as_ref().or(defaults.max_reminders.as_ref());
+        if let Some(m) = max.filter(|m| *m.get_ref() == 0) {
+            self.error(errors, m.span(), "max_reminders = 0 would never remind anyone; write at least 1, or remove `notices` to send none".into());
+        }
+        NoticePolicy {
+            sender,
+            horizon: horizon
+                .as_ref()
+                .or(defaults.notice_horizon.as_ref())
+                .map_or(
+                    Duration::days(NoticePolicy::DEFAULT_HORIZON_DAYS as u32),
+                    |h| *h.get_ref(),
+                ),
+            max_reminders: max.map_or(NoticePolicy::DEFAULT_MAX_REMINDERS, |m| *m.get_ref()),
+        }
     }
 
     fn notices(

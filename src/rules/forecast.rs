@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::duration::Duration;
 pub use super::model::DateAnchor;
+use crate::registry::FacilityKind;
 
 /// Language of display names and tables.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -137,6 +138,30 @@ impl NoticeRule {
     }
 }
 
+/// Who speaks about an item and when the family stops hearing about it (issue #13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoticePolicy {
+    /// The facility that signs the notices; notices of different senders never share a message.
+    pub sender: FacilityKind,
+    /// An item overdue by more than this is not messaged: staff follow it up.
+    pub horizon: Duration,
+    /// After this many reminders with no record, staff follow the item up instead.
+    pub max_reminders: u32,
+}
+
+impl NoticePolicy {
+    /// [default] 90 days: a reminder about a dose overdue for a season is not one a family
+    /// acts on, and a 30-year-old deadline reads like a scam.
+    pub const DEFAULT_HORIZON_DAYS: i64 = 90;
+    /// [default] 3 reminders, then a person calls.
+    pub const DEFAULT_MAX_REMINDERS: u32 = 3;
+
+    /// Whether an item overdue since `overdue` is past the horizon on `as_of`.
+    pub fn beyond_horizon(&self, overdue: Option<NaiveDate>, as_of: NaiveDate) -> bool {
+        overdue.is_some_and(|o| self.horizon.add_to(o) < as_of)
+    }
+}
+
 /// The fixed description of one item, shared by every citizen's forecast.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ItemInfo {
@@ -146,6 +171,9 @@ pub struct ItemInfo {
     /// Vaccine codes whose record counts for this dose (empty for other kinds).
     pub vaccines: Vec<Arc<str>>,
     pub notices: Vec<NoticeRule>,
+    pub policy: NoticePolicy,
+    /// Every vaccine that counts is given by mouth (drops): "uống", "liều", not "tiêm", "mũi".
+    pub oral: bool,
 }
 
 impl ItemInfo {

@@ -6,14 +6,16 @@
 //! worded for the provincial health officer who edits the files: what is wrong and what to
 //! write instead.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::check::{line_of, reword_toml_error, Checker, Env, Place};
 use super::conditions::Conditions;
+use super::forecast::ItemInfo;
 use super::model::RuleFile;
+use super::template_checks;
 use super::{CheckContext, CohortRule, MilestoneRule, RuleError, RuleSet, SeriesRule, Vaccine};
 
 /// The shipped rule files, by the path they have in the repository.
@@ -43,7 +45,10 @@ macro_rules! templates {
 }
 
 /// The shipped templates (a new one in `rules/templates/` must be listed here to be embedded).
-const EMBEDDED_TEMPLATES: [(&str, &str); 10] = templates![
+const EMBEDDED_TEMPLATES: [(&str, &str); 16] = templates![
+    "sms-health",
+    "sms-police",
+    "sms-school",
     "vaccination-due-soon",
     "vaccination-overdue",
     "id-card-due-soon",
@@ -211,9 +216,15 @@ pub(super) fn build(
     }
     let catalogue: HashMap<&str, &Arc<str>> =
         vaccines.iter().map(|v| (&*v.code, &v.code)).collect();
+    let oral: HashSet<&str> = vaccines
+        .iter()
+        .filter(|v| v.oral)
+        .map(|v| &*v.code)
+        .collect();
     let env = Env {
         ctx,
         catalogue: &catalogue,
+        oral: &oral,
         templates: &pairs,
     };
 
@@ -268,6 +279,31 @@ pub(super) fn build(
             )));
         }
     }
+
+    let infos: Vec<Arc<ItemInfo>> = (series.iter())
+        .flat_map(|(s, _)| s.doses.iter().map(|d| Arc::clone(&d.info)))
+        .chain((milestones.iter()).flat_map(|(m, _)| m.ages.iter().map(|(_, i)| Arc::clone(i))))
+        .chain(cohorts.iter().map(|(c, _)| Arc::clone(&c.info)))
+        .collect();
+    let dir = (files.first())
+        .and_then(|(p, _)| p.parent())
+        .unwrap_or(Path::new("rules"));
+    let named_by_notices: HashSet<String> = (parsed.iter())
+        .flat_map(|(_, f)| {
+            (f.defaults.notices.iter().flatten())
+                .chain(f.series.iter().flat_map(|e| e.notices.iter().flatten()))
+                .chain(f.milestone.iter().flat_map(|e| e.notices.iter().flatten()))
+                .chain(f.cohort.iter().flat_map(|e| e.notices.iter().flatten()))
+                .map(|n| n.template.get_ref().clone())
+        })
+        .collect();
+    errors.extend(template_checks::check(
+        dir,
+        &pairs,
+        &infos,
+        &named_by_notices,
+        ctx.sms_segment_limit,
+    ));
 
     if !errors.is_empty() {
         errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));

@@ -28,6 +28,8 @@ mod evaluate;
 pub mod forecast;
 mod load;
 pub mod model;
+pub mod template_checks;
+pub mod wording;
 
 pub use duration::Duration;
 pub use forecast::{
@@ -64,6 +66,8 @@ pub struct CheckContext {
     pub province_codes: HashSet<String>,
     /// Empty = commune codes are not checked.
     pub commune_codes: HashSet<String>,
+    /// The SMS parts one notice may take inside its sender's message, for typical values.
+    pub sms_segment_limit: u32,
 }
 
 /// The 34 province codes in force since 2025-07-01 (Decision 19/2025/QĐ-TTg).
@@ -79,6 +83,7 @@ impl CheckContext {
         CheckContext {
             province_codes: PROVINCE_CODES_2025.iter().map(|c| c.to_string()).collect(),
             commune_codes: HashSet::new(),
+            sms_segment_limit: 3,
         }
     }
 }
@@ -218,6 +223,22 @@ impl RuleSet {
             Lang::Vi => vi,
             Lang::En => en,
         })
+    }
+
+    /// The renderer of this rule set's templates (strict about variables).
+    pub fn renderer(&self) -> wording::Renderer {
+        wording::Renderer::new(
+            (self.templates.iter()).map(|(n, (vi, en))| (n.as_str(), vi.as_str(), en.as_str())),
+        )
+    }
+
+    /// The fixed description of every item the rules can produce, in rule order.
+    pub fn item_infos(&self) -> Vec<Arc<ItemInfo>> {
+        (self.series.iter())
+            .flat_map(|s| s.doses.iter().map(|d| Arc::clone(&d.info)))
+            .chain((self.milestones.iter()).flat_map(|m| m.ages.iter().map(|(_, i)| Arc::clone(i))))
+            .chain(self.cohorts.iter().map(|c| Arc::clone(&c.info)))
+            .collect()
     }
 
     pub fn template_names(&self) -> impl Iterator<Item = &str> + '_ {

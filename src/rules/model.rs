@@ -34,6 +34,22 @@ pub struct Defaults {
     /// How many days early a dose may be given and still count (CDSi's grace period).
     pub grace: Option<Spanned<Duration>>,
     pub notices: Option<Vec<NoticeEntry>>,
+    /// `health`, `police` or `school`: the facility that speaks, and the message it goes in.
+    pub sender: Option<SenderEntry>,
+    /// An item overdue by more than this is not messaged to the family: staff follow it up.
+    pub notice_horizon: Option<Spanned<Duration>>,
+    /// After this many reminders about one item with no record, staff follow it up instead.
+    pub max_reminders: Option<Spanned<u32>>,
+}
+
+/// Who signs an entry's notices (issue #13): the facility that speaks, and so the message a
+/// notice goes in.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SenderEntry {
+    Health,
+    Police,
+    School,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,6 +78,12 @@ pub struct SeriesEntry {
     pub when: When,
     pub grace: Option<Spanned<Duration>>,
     pub notices: Option<Vec<NoticeEntry>>,
+    /// `health`, `police` or `school`: the facility that speaks, and the message it goes in.
+    pub sender: Option<SenderEntry>,
+    /// An item overdue by more than this is not messaged to the family: staff follow it up.
+    pub notice_horizon: Option<Spanned<Duration>>,
+    /// After this many reminders about one item with no record, staff follow it up instead.
+    pub max_reminders: Option<Spanned<u32>>,
     #[serde(default)]
     pub dose: Vec<DoseEntry>,
 }
@@ -97,6 +119,12 @@ pub struct MilestoneEntry {
     pub opens_before: Spanned<Duration>,
     pub overdue_after: Spanned<Duration>,
     pub notices: Option<Vec<NoticeEntry>>,
+    /// `health`, `police` or `school`: the facility that speaks, and the message it goes in.
+    pub sender: Option<SenderEntry>,
+    /// An item overdue by more than this is not messaged to the family: staff follow it up.
+    pub notice_horizon: Option<Spanned<Duration>>,
+    /// After this many reminders about one item with no record, staff follow it up instead.
+    pub max_reminders: Option<Spanned<u32>>,
 }
 
 /// Events fixed in the calendar for a birth cohort: school year Y = birth year + offset.
@@ -116,6 +144,12 @@ pub struct CohortEntry {
     pub overdue: Spanned<MonthDay>,
     pub expires: Spanned<MonthDay>,
     pub notices: Option<Vec<NoticeEntry>>,
+    /// `health`, `police` or `school`: the facility that speaks, and the message it goes in.
+    pub sender: Option<SenderEntry>,
+    /// An item overdue by more than this is not messaged to the family: staff follow it up.
+    pub notice_horizon: Option<Spanned<Duration>>,
+    /// After this many reminders about one item with no record, staff follow it up instead.
+    pub max_reminders: Option<Spanned<u32>>,
 }
 
 /// Who and when an entry applies to. Every condition given must hold; absent = no limit.

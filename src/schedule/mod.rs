@@ -10,8 +10,9 @@
 pub mod notices;
 mod recipients;
 
+use crate::delivery::places::Places;
 use crate::delivery::{self, Channels, DeliveryConfig, DeliveryCounts};
-use crate::registry::AdminUnits;
+use crate::rules::wording::Renderer;
 use crate::rules::{DoseRecord, Forecast, Lang, RuleSet, Subject};
 use crate::runtime::metrics::Metrics;
 use crate::runtime::shutdown::Shutdown;
@@ -21,7 +22,7 @@ use crate::store::scan::EventRow;
 use crate::store::scan::{scan_registry, SCAN_PAGE};
 use crate::store::{CitizenRecords, Store};
 use chrono::{Duration, NaiveDate, Utc};
-use notices::{is_actionable, notices_due};
+use notices::{enough_reminders, held_back, is_actionable, notices_due};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -35,6 +36,9 @@ pub struct RunReport {
     pub notices: u64,
     /// Notices with nobody to tell: no contact, or every channel opted out.
     pub unreachable: u64,
+    /// Notices that fell due but are not messaged (too old, overdue before the go-live date,
+    /// or enough reminders sent): the staff follow-up list shows those items.
+    pub held_back: u64,
     pub messages_queued: u64,
     pub delivery: DeliveryCounts,
     /// The day's scan had finished before (this run only composed and delivered).
@@ -188,6 +192,8 @@ impl Scheduler<'_> {
         };
         if let Some(after) = checkpoint {
             let started = std::time::Instant::now();
+            let renderer = self.rules.renderer();
+            let places = Places::load(&self.store).await?;
             let mut pages = scan_registry(self.store.clone(), after, SCAN_PAGE);
             while let Some(page) = pages.recv().await {
                 if self.stop.is_set() && !dry_run {
@@ -197,8 +203,10 @@ impl Scheduler<'_> {
                     return Ok((report, planned));
                 }
                 let page = page?;
-                let (events, notices) = self.plan_page(&page, as_of).await?;
+                let (events, notices, held) =
+                    self.plan_page(&page, as_of, (&renderer, &places)).await?;
                 report.evaluated += page.len() as u64;
+                report.held_back += held;
                 report.ledger_changes += events.len() as u64;
                 report.unreachable +=
                     notices.iter().filter(|n| n.recipient_id.is_none()).count() as u64;
@@ -233,11 +241,12 @@ impl Scheduler<'_> {
             return Ok((report, planned));
         }
         report.messages_queued =
-            delivery::compose(&self.store, &self.delivery, as_of, Utc::now()).await?;
+            delivery::compose(&self.store, &self.delivery, self.rules, as_of, Utc::now()).await?;
         let channels = Channels::from_config(&self.delivery)?;
         report.delivery = delivery::deliver_ready(
             &self.store,
             &self.delivery,
+            self.rules,
             &channels,
             &self.owner,
             &self.stop,
@@ -247,12 +256,14 @@ impl Scheduler<'_> {
         Ok((report, planned))
     }
 
-    /// Evaluates a page and works out its ledger changes and notices (no writes).
+    /// Evaluates a page and works out its ledger changes and notices (no writes), and how many
+    /// notices were held back for staff.
     async fn plan_page(
         &self,
         page: &[CitizenRecords],
         as_of: NaiveDate,
-    ) -> anyhow::Result<(Vec<EventRow>, Vec<NoticeRow>)> {
+        wording: (&Renderer, &Places),
+    ) -> anyhow::Result<(Vec<EventRow>, Vec<NoticeRow>, u64)> {
         let (first, last) = (page[0].personal_id, page[page.len() - 1].personal_id);
         let ledger: HashMap<(String, String), EventRow> = self
             .store
@@ -262,7 +273,8 @@ impl Scheduler<'_> {
             .map(|e| ((e.personal_id.clone(), e.item.clone()), e))
             .collect();
         let mut events = Vec::new();
-        let mut due = Vec::new();
+        let mut due: Vec<recipients::Due> = Vec::new();
+        let mut held = 0u64;
         for r in page {
             let forecast = evaluate(self.rules, r, as_of);
             let pin = r.personal_id.as_str().to_string();
@@ -290,31 +302,39 @@ impl Scheduler<'_> {
                 }
             }
             for n in notices {
-                due.push((
-                    r,
-                    n.item.key().stable_key(),
-                    n.template.to_string(),
-                    n.date,
-                    n.item.info.name_vi.clone(),
-                    n.item.info.name_en.clone(),
-                    n.item.due,
-                ));
+                if held_back(n.item, as_of, self.delivery.go_live).is_some() {
+                    held += 1;
+                    continue;
+                }
+                due.push(recipients::Due {
+                    citizen: r,
+                    item: n.item.clone(),
+                    template: n.template.to_string(),
+                    date: n.date,
+                });
             }
         }
+        // The reminder limit needs what was sent before: read only when a notice is due.
+        if !due.is_empty() {
+            let mut sent: HashMap<(String, String), Vec<NaiveDate>> = HashMap::new();
+            for (pin, item, date) in self.store.reminders_between(first, last).await? {
+                sent.entry((pin, item)).or_default().push(date);
+            }
+            let before = due.len();
+            due.retain(|d| {
+                let key = (d.citizen.personal_id.to_string(), d.item.key().stable_key());
+                sent.get(&key)
+                    .is_none_or(|earlier| !enough_reminders(&d.item, earlier, d.date))
+            });
+            held += (before - due.len()) as u64;
+        }
         let notices =
-            recipients::resolve(&self.store, self.rules, &self.delivery, &due, as_of).await?;
-        Ok((events, notices))
+            recipients::resolve(&self.store, wording, &self.delivery, &due, as_of).await?;
+        Ok((events, notices, held))
     }
 }
 
 /// Display helpers shared with the recipients module.
-pub(crate) fn place_name(commune: &str) -> String {
-    AdminUnits::get()
-        .commune(commune)
-        .map(|c| c.name.clone())
-        .unwrap_or_else(|| commune.to_string())
-}
-
 pub(crate) fn lang_of(code: &str) -> Lang {
     if code == "en" {
         Lang::En

@@ -18,6 +18,51 @@ pub struct DueNotice<'a> {
     pub date: NaiveDate,
 }
 
+/// Why a notice that fell due is not messaged to the family: staff follow the item up instead
+/// (issue #13). A reminder about a deadline long past is one nobody acts on, and reads like a
+/// scam.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HeldBack {
+    /// Overdue for longer than the rule's `notice_horizon`.
+    BeyondHorizon,
+    /// Already overdue before the operator's go-live date.
+    BeforeGoLive,
+    /// The rule's `max_reminders` were sent and no record came.
+    EnoughReminders,
+}
+
+impl HeldBack {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeldBack::BeyondHorizon => "beyond_horizon",
+            HeldBack::BeforeGoLive => "before_go_live",
+            HeldBack::EnoughReminders => "enough_reminders",
+        }
+    }
+}
+
+/// Whether `item`'s notice on `as_of` is held back by its horizon or the go-live date (the
+/// reminder limit needs the notices already sent: see [`enough_reminders`]).
+pub fn held_back(item: &Item, as_of: NaiveDate, go_live: Option<NaiveDate>) -> Option<HeldBack> {
+    if item.status != Status::Overdue {
+        return None;
+    }
+    if item.info.policy.beyond_horizon(item.overdue, as_of) {
+        return Some(HeldBack::BeyondHorizon);
+    }
+    match (item.overdue, go_live) {
+        (Some(overdue), Some(go_live)) if overdue < go_live => Some(HeldBack::BeforeGoLive),
+        _ => None,
+    }
+}
+
+/// Whether `earlier` (the dates of the reminders already sent about this item) reach the
+/// item's limit, counting only those before this notice's `date` (re-running a day must not
+/// hold back the notice it already sent).
+pub fn enough_reminders(item: &Item, earlier: &[NaiveDate], date: NaiveDate) -> bool {
+    earlier.iter().filter(|d| **d < date).count() as u32 >= item.info.policy.max_reminders
+}
+
 /// Items that must be in the event ledger on `as_of`: the actionable ones.
 pub fn is_actionable(status: Status) -> bool {
     matches!(status, Status::Eligible | Status::Due | Status::Overdue)
@@ -117,6 +162,42 @@ mod tests {
             "2026-04-20",
         );
         assert!(dtp1(&notices_due(&f, d("2026-04-20"))).is_none());
+    }
+
+    #[test]
+    fn stale_items_are_held_back_for_staff() {
+        let rules = RuleSet::embedded();
+        // dtp 1 overdue on 2026-04-10; the horizon is 90 days.
+        let on = |as_of: &str| {
+            let f = forecast(&rules, &[("HEPB", "2026-01-10")], as_of);
+            let item = f
+                .items
+                .iter()
+                .find(|i| i.key().stable_key() == "vaccination/dtp/1")
+                .unwrap()
+                .clone();
+            item
+        };
+        let item = on("2026-07-09");
+        assert_eq!(held_back(&item, d("2026-07-09"), None), None, "day 90");
+        let item = on("2026-07-10");
+        assert_eq!(
+            held_back(&item, d("2026-07-10"), None),
+            Some(HeldBack::BeyondHorizon)
+        );
+        let item = on("2026-05-01");
+        assert_eq!(
+            held_back(&item, d("2026-05-01"), Some(d("2026-05-01"))),
+            Some(HeldBack::BeforeGoLive)
+        );
+        assert_eq!(
+            held_back(&item, d("2026-05-01"), Some(d("2026-04-10"))),
+            None
+        );
+        // Three reminders before this one: enough. The same day again: not counted.
+        let earlier = [d("2026-03-07"), d("2026-04-10"), d("2026-04-20")];
+        assert!(enough_reminders(&item, &earlier, d("2026-05-01")));
+        assert!(!enough_reminders(&item, &earlier, d("2026-04-20")));
     }
 
     #[test]

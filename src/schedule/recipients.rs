@@ -4,32 +4,24 @@
 //! a guardian. A channel is usable when the address exists and the person has not opted out;
 //! channels are tried in the configured order of preference.
 
-use super::{lang_of, place_name};
+use super::lang_of;
+use crate::delivery::places::Places;
 use crate::delivery::DeliveryConfig;
 use crate::registry::PersonalId;
-use crate::rules::{Lang, RuleSet};
+use crate::rules::wording::{age_on, form_of, named, NoticeContext, Person, Renderer};
+use crate::rules::Item;
 use crate::store::outbox::NoticeRow;
 use crate::store::{Channel, CitizenRecords, Store, StoredCitizen};
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use std::collections::HashMap;
 
-/// (citizen, item key, template, notice date, item name vi, item name en, item due date)
-pub(crate) type Due<'a> = (
-    &'a CitizenRecords,
-    String,
-    String,
-    NaiveDate,
-    String,
-    String,
-    Option<NaiveDate>,
-);
-
-fn age_on(birth: NaiveDate, day: NaiveDate) -> i32 {
-    let mut age = day.year() - birth.year();
-    if (day.month(), day.day()) < (birth.month(), birth.day()) {
-        age -= 1;
-    }
-    age
+/// A notice the scheduler found due for a citizen: the item as the engine gave it.
+pub(crate) struct Due<'a> {
+    pub citizen: &'a CitizenRecords,
+    pub item: Item,
+    pub template: String,
+    /// The notice's own date (its place in the unique key).
+    pub date: NaiveDate,
 }
 
 /// The first channel of `person` that can be used, with its address.
@@ -39,18 +31,20 @@ fn channel_of(person: &StoredCitizen, cfg: &DeliveryConfig) -> Option<(Channel, 
         .find_map(|c| c.address_of(person).map(|a| (*c, a)))
 }
 
+/// The notices of `due` with their recipients found and their sentences written.
 pub(crate) async fn resolve(
     store: &Store,
-    rules: &RuleSet,
+    wording: (&Renderer, &Places),
     cfg: &DeliveryConfig,
     due: &[Due<'_>],
     as_of: NaiveDate,
 ) -> anyhow::Result<Vec<NoticeRow>> {
+    let (renderer, places) = wording;
     if due.is_empty() {
         return Ok(Vec::new());
     }
     // Two set-based reads per page: the citizens with notices, then their guardians.
-    let mut pins: Vec<PersonalId> = due.iter().map(|d| d.0.personal_id).collect();
+    let mut pins: Vec<PersonalId> = due.iter().map(|d| d.citizen.personal_id).collect();
     pins.sort();
     pins.dedup();
     let mut people: HashMap<PersonalId, StoredCitizen> = store
@@ -70,14 +64,14 @@ pub(crate) async fn resolve(
         people.insert(g.citizen.personal_id, g);
     }
 
-    let env = minijinja::Environment::new();
     let mut out = Vec::with_capacity(due.len());
-    for (r, item, template, date, name_vi, name_en, item_due) in due {
-        let Some(subject) = people.get(&r.personal_id) else {
+    for d in due {
+        let item_key = d.item.key().stable_key();
+        let Some(subject) = people.get(&d.citizen.personal_id) else {
             continue;
         };
         let guardians = subject.citizen.guardians().filter_map(|g| people.get(&g));
-        let candidates: Vec<&StoredCitizen> = if item == "id-card/14" {
+        let candidates: Vec<&StoredCitizen> = if item_key == "id-card/14" {
             std::iter::once(subject).chain(guardians).collect()
         } else if age_on(subject.citizen.date_of_birth, as_of) < 18 {
             guardians.chain(std::iter::once(subject)).collect()
@@ -93,30 +87,31 @@ pub(crate) async fn resolve(
             .unwrap_or(subject.citizen.language)
             .code();
         let lang = lang_of(language);
-        let item_name = if lang == Lang::En { name_en } else { name_vi };
-        let text = rules
-            .template(template, lang)
-            .unwrap_or("{{ item_name }}: {{ due }}");
-        let ctx = minijinja::context! {
-            child_name => subject.citizen.full_name,
-            citizen_name => subject.citizen.full_name,
-            item_name => item_name,
-            due => item_due.map(|d| d.format("%d/%m/%Y").to_string()).unwrap_or_default(),
-            place => place_name(subject.citizen.commune_code.as_str()),
+        let sender = d.item.info.policy.sender;
+        let commune = subject.citizen.commune_code.as_str();
+        let place = places.place(commune, sender, &item_key, lang);
+        let s = &subject.citizen;
+        let person = Person {
+            full_name: &s.full_name,
+            sex: s.sex,
+            date_of_birth: s.date_of_birth,
         };
-        let line = env
-            .render_str(text, ctx)
-            .map_err(|e| anyhow::anyhow!("template {template}.{}.txt: {e}", language))?;
-        let subject_line = if lang == Lang::En {
-            format!("Reminder: {item_name}")
-        } else {
-            format!("Nhắc lịch: {item_name}")
-        };
+        let ctx = NoticeContext::of(&person, &d.item, lang, as_of, &place.words, |from| {
+            place.next_session(from)
+        });
+        let line = renderer.render(&d.template, lang, &ctx)?;
+        let salutation = reached.as_ref().map_or_else(String::new, |(p, _)| {
+            let c = &p.citizen;
+            named(
+                form_of(age_on(c.date_of_birth, as_of), c.sex, lang),
+                &c.full_name,
+            )
+        });
         out.push(NoticeRow {
-            personal_id: r.personal_id.to_string(),
-            item: item.clone(),
-            template: template.clone(),
-            notice_date: *date,
+            personal_id: d.citizen.personal_id.to_string(),
+            item: item_key,
+            template: d.template.clone(),
+            notice_date: d.date,
             run_date: as_of,
             recipient_id: reached
                 .as_ref()
@@ -126,7 +121,13 @@ pub(crate) async fn resolve(
             language: language.to_string(),
             line_sms: line.clone(),
             line_email: line,
-            subject: subject_line,
+            subject: d.item.info.name(lang).to_string(),
+            sender: sender.as_str().to_string(),
+            commune_code: commune.to_string(),
+            about: ctx.name.clone(),
+            salutation,
+            due: d.item.due,
+            overdue: d.item.overdue,
         });
     }
     Ok(out)

@@ -240,6 +240,7 @@ async fn delivery_worker(
         if let Err(e) = delivery::deliver_ready(
             &state.store,
             &state.delivery,
+            &state.rules,
             &channels,
             &state.owner,
             &stop,

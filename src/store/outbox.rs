@@ -24,6 +24,18 @@ pub struct NoticeRow {
     pub line_sms: String,
     pub line_email: String,
     pub subject: String,
+    /// `health`, `police`, `school`: who signs it; notices of different senders never share
+    /// a message.
+    pub sender: String,
+    /// The commune whose facility signs it (the citizen's).
+    pub commune_code: String,
+    /// The person it is about, as a message names them ("bé Nguyễn Văn An").
+    pub about: String,
+    /// How the recipient is greeted ("chị Trần Thị Bình"; in English the full name).
+    pub salutation: String,
+    /// The item's due and overdue dates.
+    pub due: Option<NaiveDate>,
+    pub overdue: Option<NaiveDate>,
 }
 
 /// A row of the outbox.
@@ -44,6 +56,10 @@ pub struct OutboxMessage {
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
     pub provider_id: Option<String>,
+    /// `health`, `police`, `school`.
+    pub sender: String,
+    /// The facility's name as the family reads it ("Trạm Y tế phường Ngọc Hà").
+    pub sender_name: String,
 }
 
 /// Which messages `list_messages` returns.
@@ -55,7 +71,7 @@ pub struct MessageFilter {
     pub limit: i64,
 }
 
-pub(crate) const MESSAGE_COLUMNS: &str = "id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, last_error, provider_id";
+pub(crate) const MESSAGE_COLUMNS: &str = "id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, last_error, provider_id, sender, sender_name";
 
 /// Text from the outside world (an SMTP server's or gateway's reply, a delivery report) made
 /// safe to store and show: control characters (NUL included, which PostgreSQL refuses in
@@ -91,11 +107,11 @@ pub fn outside_text(s: &str) -> String {
 /// Ids per `mark_sent_many` statement (SQLite's variable limit).
 const IDS: usize = 500;
 
-const NOTICE_COLUMNS: &str = "personal_id, item, template, notice_date, run_date, recipient_id, channel, address, language, line_sms, line_email, subject";
+pub(crate) const NOTICE_COLUMNS: &str = "personal_id, item, template, notice_date, run_date, recipient_id, channel, address, language, line_sms, line_email, subject, sender, commune_code, about, salutation, due, overdue";
 
-/// Inserts a queued message; nothing when its (recipient, channel, day) has one already.
-const INSERT_MESSAGE: &str = "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', 0, $11, $12) ON CONFLICT DO NOTHING";
+/// Inserts a queued message; nothing when its (recipient, channel, sender, day) has one already.
+const INSERT_MESSAGE: &str = "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at, sender, sender_name) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', 0, $11, $12, $13, $14) ON CONFLICT DO NOTHING";
 
 /// [`INSERT_MESSAGE`] bound to `m`, on either backend: the one insert of `queue_messages` and
 /// `queue_fallback`.
@@ -124,6 +140,8 @@ where
         .bind(m.segments)
         .bind(m.next_attempt_at)
         .bind(now)
+        .bind(m.sender.as_str())
+        .bind(m.sender_name.as_str())
 }
 
 impl Store {
@@ -137,12 +155,28 @@ impl Store {
     ) -> Result<Vec<NoticeRow>> {
         let sql = format!(
             "SELECT {NOTICE_COLUMNS} FROM notices WHERE message_id IS NULL AND recipient_id IS NOT NULL \
-             AND run_date <= $1 AND recipient_id > $2 ORDER BY recipient_id, channel, personal_id, item LIMIT $3"
+             AND run_date <= $1 AND recipient_id > $2 ORDER BY recipient_id, channel, sender, personal_id, item LIMIT $3"
         );
         Ok(dispatch!(self, s => sqlx::query_as::<_, NoticeRow>(&sql)
             .bind(day)
             .bind(after)
             .bind(limit)
+            .fetch_all(s.read_pool())
+            .await?))
+    }
+
+    /// The reminders recorded for the citizens `first..=last` that reached somebody:
+    /// (personal ID, item, notice date), for the limit on reminders per item.
+    pub async fn reminders_between(
+        &self,
+        first: super::PersonalId,
+        last: super::PersonalId,
+    ) -> Result<Vec<(String, String, NaiveDate)>> {
+        const SQL: &str = "SELECT personal_id, item, notice_date FROM notices \
+             WHERE personal_id >= $1 AND personal_id <= $2 AND recipient_id IS NOT NULL";
+        Ok(dispatch!(self, s => sqlx::query_as(SQL)
+            .bind(first.as_str())
+            .bind(last.as_str())
             .fetch_all(s.read_pool())
             .await?))
     }

@@ -92,7 +92,7 @@ impl Store {
         const EVENTS_CONFLICT: &str = " ON CONFLICT (personal_id, item) DO UPDATE SET status = excluded.status, earliest = excluded.earliest, \
              due = excluded.due, overdue = excluded.overdue, expires = excluded.expires, completed_on = excluded.completed_on, \
              changed_on = excluded.changed_on, updated_at = excluded.updated_at";
-        const NOTICES: &str = "INSERT INTO notices (personal_id, item, template, notice_date, run_date, recipient_id, channel, address, language, line_sms, line_email, subject, created_at) ";
+        const NOTICES: &str = "INSERT INTO notices (personal_id, item, template, notice_date, run_date, recipient_id, channel, address, language, line_sms, line_email, subject, sender, commune_code, about, salutation, due, overdue, created_at) ";
         const NOTICES_CONFLICT: &str =
             " ON CONFLICT (personal_id, item, template, notice_date) DO NOTHING";
         const CHECKPOINT: &str = "UPDATE runs SET checkpoint = $1, evaluated = evaluated + $2, notices = notices + $3, lease_until = $4 \
@@ -132,6 +132,12 @@ impl Store {
                         .push_bind(&n.line_sms)
                         .push_bind(&n.line_email)
                         .push_bind(&n.subject)
+                        .push_bind(&n.sender)
+                        .push_bind(&n.commune_code)
+                        .push_bind(&n.about)
+                        .push_bind(&n.salutation)
+                        .push_bind(n.due)
+                        .push_bind(n.overdue)
                         .push_bind(now);
                 });
                 qb.push(NOTICES_CONFLICT);

@@ -136,8 +136,8 @@ async fn a_real_smtp_server_receives_exactly_the_emails_of_the_file_outbox(db: T
     );
     let received = mail_digest(&[&maildir]);
     assert!(
-        expected.len() >= 50,
-        "{b}: a 3,000-person registry sends dozens of emails: {}",
+        expected.len() >= 10,
+        "{b}: a 3,000-person registry sends a dozen emails or more (reminders about items overdue past the horizon are held back): {}",
         expected.len()
     );
     // Message ids are keyed by each database's secret: the same emails, their ids aside.
@@ -724,7 +724,7 @@ impl Drop for TinyDisk {
 /// marked sent, and nothing is left `sending` (issue #10).
 async fn a_full_disk_leaves_whole_lines_and_no_temporary_files(db: TestDb) {
     let b = db.backend;
-    let Some(disk) = TinyDisk::mount("48k") else {
+    let Some(disk) = TinyDisk::mount("16k") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -815,15 +815,15 @@ async fn message_ids_are_keyed_per_database_and_stable_within_one() {
             MessageKey::of(&other).await.unwrap(),
         );
         let pin = "001196000001";
-        let id = message_id(&k1, pin, "sms", day);
+        let id = message_id(&k1, pin, "sms", "health", day);
         assert_eq!(
             id,
-            message_id(&k1b, pin, "sms", day),
+            message_id(&k1b, pin, "sms", "health", day),
             "{b}: two instances on one database"
         );
         assert_ne!(
             id,
-            message_id(&k2, pin, "sms", day),
+            message_id(&k2, pin, "sms", "health", day),
             "{b}: another database"
         );
         assert!(

@@ -117,7 +117,7 @@ fn the_shipped_rules_pass() {
     assert!(embedded
         .template("vaccination-due-soon", vongdoi::rules::Lang::Vi)
         .unwrap()
-        .contains("{{ child_name }}"));
+        .contains("{{ name }}"));
 }
 
 #[test]
@@ -366,6 +366,72 @@ fn a_notice_naming_a_missing_template() {
             "school-enrolment",
             "templates/school-enrolment.en.txt",
         ],
+    );
+}
+
+#[test]
+fn a_misspelt_template_variable_is_refused_at_its_line() {
+    let dir = copy("typo");
+    fs::write(
+        dir.join("templates/vaccination-overdue.vi.txt"),
+        "{% if past_due %}\n{{ chld_name }} quá hạn {{ item_name }}\n{% endif %}",
+    )
+    .unwrap();
+    let errs = errors(&dir);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    let e = &errs[0];
+    assert!(
+        e.file.ends_with("templates/vaccination-overdue.vi.txt") && e.line == Some(2),
+        "{e}"
+    );
+    assert!(
+        e.problem.contains("unknown variable \"chld_name\"") && e.problem.contains("child_name"),
+        "{e}"
+    );
+    // The same check from the command line: `file:line: problem`, exit status non-zero.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vongdoi"))
+        .args(["rules", "check"])
+        .arg(dir.as_os_str())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("templates/vaccination-overdue.vi.txt:2:") && stderr.contains("chld_name"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_template_too_long_for_the_sms_limit_and_a_missing_language_are_refused() {
+    let dir = copy("long");
+    let long = "{{ name }} đến hạn {{ item_name }}. ".repeat(12);
+    fs::write(dir.join("templates/vaccination-due-soon.en.txt"), long).unwrap();
+    fs::write(dir.join("templates/unused.vi.txt"), "{{ name }}").unwrap();
+    let errs = errors(&dir);
+    assert!(
+        errs.iter().any(
+            |e| e.file.ends_with("templates/vaccination-due-soon.en.txt")
+                && e.problem.contains("SMS")
+                && e.problem.contains("limit of 3")
+        ),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.file.ends_with("templates/unused.vi.txt")
+                && e.problem.contains("unused.en.txt is missing")),
+        "{errs:#?}"
+    );
+    // A sender with no SMS of its own.
+    let dir = copy("frame");
+    fs::remove_file(dir.join("templates/sms-police.vi.txt")).unwrap();
+    fs::remove_file(dir.join("templates/sms-police.en.txt")).unwrap();
+    let errs = errors(&dir);
+    assert!(
+        errs.iter()
+            .any(|e| e.problem.contains("sender \"police\"") && e.problem.contains("sms-police")),
+        "{errs:#?}"
     );
 }
 

@@ -10,9 +10,11 @@ use vongdoi::registry::Sex;
 use vongdoi::rules::{CheckContext, RuleSet, Status, Subject};
 
 const VACCINES: &str = include_str!("../../rules/vaccines.toml");
-const TEMPLATES: [(&str, &str); 2] = [
+const TEMPLATES: [(&str, &str); 4] = [
     ("hpv.vi.txt", "Nhắc tiêm HPV cho {{ child_name }}"),
     ("hpv.en.txt", "HPV reminder for {{ child_name }}"),
+    ("sms-health.vi.txt", "{{ place_name }}: {{ notices }}"),
+    ("sms-health.en.txt", "{{ place_name }}: {{ notices }}"),
 ];
 
 // A made-up HPV rule: girls only, in force from 2026-07-01 (the as-of date), one dose at 10.

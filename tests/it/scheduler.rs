@@ -161,7 +161,7 @@ async fn a_day_goes_out_once_and_a_week_never_repeats(db: TestDb) {
     assert_eq!(
         mail.message_id,
         format!(
-            "<{}@vongdoi>",
+            "<{}@localhost>",
             mails.iter().next().unwrap().trim_end_matches(".eml")
         )
     );
@@ -201,13 +201,21 @@ async fn a_day_goes_out_once_and_a_week_never_repeats(db: TestDb) {
     // doses (due 12-20; their 3-day reminder of 12-17 caught up on 12-23).
     let body = new[0];
     assert!(
-        body.contains("be Nguyen Thi Binh da qua han tiem"),
+        body.contains("be Nguyen Thi Binh da qua han tiem phong"),
         "{b}: {body}"
     );
     assert!(!body.contains("be Nguyen Van An da qua han"), "{b}: {body}");
+    // The reminder caught up after the due date says what is true now, never "vào ngày" a
+    // day already past; drops are "uống", "liều".
     assert!(
-        body.contains("be Nguyen Van An den han tiem Bach hau, ho ga, uon van - mui 2"),
+        body.contains("be Nguyen Van An da den han tiem phong Bach hau, ho ga, uon van - mui 2 tu ngay 20/12/2026")
+            && body.contains("uong vac xin phong Bai liet - lieu 2")
+            && !body.contains("vao ngay"),
         "{b}: {body}"
+    );
+    assert!(
+        body.starts_with("Tram Y te phuong Ba Dinh nhac:") && !body.contains(" ,"),
+        "{b}: one sender, its name first: {body}"
     );
 }
 on_each_backend!(a_day_goes_out_once_and_a_week_never_repeats);

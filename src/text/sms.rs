@@ -1,7 +1,7 @@
 //! SMS text: unaccented by default so a Vietnamese reminder fits one GSM-7 message on a basic
 //! phone (docs/domain.md §6: 160 characters, 153 per part; UCS-2 70, 67 per part).
 
-use crate::text::unaccent;
+use super::unaccent;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
