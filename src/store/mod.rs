@@ -37,7 +37,6 @@ mod error;
 mod rows;
 pub use error::{Result, StoreError};
 pub use rows::*;
-mod facilities_tmp;
 pub mod outbox;
 pub mod outcomes;
 mod postgres;
