@@ -259,7 +259,7 @@ impl SessionDays {
                 format!("{} hằng tuần", join(&days, "và"))
             });
         }
-        parts.join(if english { "; " } else { "; " })
+        parts.join("; ")
     }
 
     /// The cell form `parse` reads back: `15 T4`.

@@ -64,6 +64,9 @@ pub struct DeleteForm {
     csrf: String,
 }
 
+/// The most communes one page lists; the filter picks any other.
+const COMMUNES_SHOWN: usize = 200;
+
 fn kind_label(kind: FacilityKind, lang: Lang) -> &'static str {
     match kind {
         FacilityKind::Health => t(lang, "Trạm y tế", "Health station"),
@@ -142,6 +145,9 @@ async fn render(
         .map(|r| r.facility.commune_code.as_str())
         .collect();
     codes.dedup();
+    // A province is a few hundred communes; the whole country's page would be megabytes.
+    let more = codes.len().saturating_sub(COMMUNES_SHOWN);
+    codes.truncate(COMMUNES_SHOWN);
     for code in &codes {
         let list: Vec<Value> = rows
             .iter()
@@ -198,7 +204,7 @@ async fn render(
         asked,
         "facilities",
         context! {
-            sections => sections, communes => choices, commune => commune, kinds => kinds,
+            sections => sections, more => more, communes => choices, commune => commune, kinds => kinds,
             may_edit => Permission::ManageFacilities.allows(staff.key.role),
             form => outcome.form.unwrap_or_else(|| context! { commune_code => commune }),
             errors => outcome.errors, upload => outcome.upload,
