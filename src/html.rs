@@ -33,6 +33,7 @@ pub const TEMPLATES: &[(&str, &str)] = templates![
     "staff/delivery.html",
     "staff/password.html",
     "staff/users.html",
+    "staff/facilities.html",
     "reports/page.html",
     "reports/chart.html",
     "reports/session_list.html",

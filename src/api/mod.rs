@@ -4,7 +4,8 @@
 //! - [`keys`]: roles, areas, key material (the `vongdoi keys …` command is in `src/cli/keys.rs`).
 //! - [`auth`]: `Authorization: Bearer KEY` → the key's role and area; per-key rate limit.
 //! - [`audit`]: one row per read or change of a person's data, committed before answering.
-//! - [`citizens`], [`reports`], [`places`], [`messages`], [`runs`]: the `/api` handlers.
+//! - [`citizens`], [`reports`], [`places`], [`facilities`], [`messages`], [`runs`]: the `/api`
+//!   handlers.
 //! - [`fair`]: one expensive request per key, a bounded number in all.
 //! - [`problem`]: RFC 9457 problem details for every error.
 //! - [`openapi`]: the route table that builds both the router and `/openapi.json`.
@@ -18,6 +19,7 @@ pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod citizens;
+pub mod facilities;
 pub mod fair;
 pub mod keys;
 pub mod messages;
@@ -53,9 +55,16 @@ pub struct Peer(pub std::net::SocketAddr);
 pub const TLS_MARKER: &str = "x-vongdoi-tls";
 
 /// Largest request body accepted (JSON edits and forms are small). A route that takes a file
-/// says its own larger limit (`Doc::body_limit`: school places, [`places::UPLOAD_LIMIT`]); the
-/// outer limit of every request is the largest of them.
+/// says its own larger limit (`Doc::body_limit`: school places, [`places::UPLOAD_LIMIT`];
+/// facilities, [`facilities::UPLOAD_LIMIT`]); the outer limit of every request is the largest
+/// of them, [`UPLOAD_LIMIT`].
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// The largest body any route takes.
+pub const UPLOAD_LIMIT: usize = if places::UPLOAD_LIMIT > facilities::UPLOAD_LIMIT {
+    places::UPLOAD_LIMIT
+} else {
+    facilities::UPLOAD_LIMIT
+};
 /// Longest a request may take; a report over a province's registry fits well within it.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -155,6 +164,19 @@ pub fn routes() -> Routes<Arc<ApiState>> {
             places::get_places,
         )
         .add(
+            Doc { tag: "facilities", roles: Permission::ReadFacilities.roles(),
+                  query: &[("province", "array", "Mã tỉnh / province code"), ("commune", "array", "Mã xã / commune code"), ("as_of", "string", "YYYY-MM-DD: next_session on or after (default today)")],
+                  ok: (200, "application/json", None), errors: &[400, 403],
+                  ..Doc::new("get", "/api/facilities", "Trạm y tế, công an, trường của địa bàn: địa chỉ, điện thoại, giờ làm việc, ngày tiêm, buổi tiêm tới / The area's health stations, police posts and schools: address, phone, hours, session days, next session: {as_of, facilities: [...]}") },
+            facilities::get_facilities,
+        )
+        .add(
+            Doc { tag: "facilities", roles: Permission::ManageFacilities.roles(), ok: (200, "application/json", None), errors: &[400, 403, 413, 503],
+                  body_limit: Some(facilities::UPLOAD_LIMIT), file_body: &["text/csv", "application/octet-stream"],
+                  ..Doc::new("put", "/api/facilities", "Tải lên cơ sở: tệp CSV `commune_code,kind,name,address,phone,hours,session_days` (kind: health, police, school; tiêu đề tiếng Việt được); dòng y tế, công an thay cơ sở của xã, trường theo tên; dòng sai báo theo dòng và cột, dòng đúng được lưu / Upload facilities: the CSV file itself as the body, `commune_code,kind,name,address,phone,hours,session_days` (kind: health, police or school; Vietnamese headers accepted); a health or police row replaces the commune's, schools go by name; bad rows reported by line and field, good rows stored: {stored, changed, communes, errors: [{line, field, reason}]}") },
+            facilities::put_facilities,
+        )
+        .add(
             Doc { tag: "delivery", roles: Permission::Messages.roles(),
                   query: &[("status", "string", "queued | sending | sent | delivered | failed | dead"), ("channel", "string", "sms | email"),
                            ("day", "string", "YYYY-MM-DD"), ("limit", "integer", "1–1000, default 100")],
@@ -236,9 +258,7 @@ pub fn router(state: AppState) -> Router {
     ];
     let mut router = router
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            places::UPLOAD_LIMIT,
-        ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(UPLOAD_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             TIMEOUT,

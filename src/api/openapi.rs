@@ -242,6 +242,7 @@ pub fn document(docs: &[Doc]) -> Value {
         "tags": [
             {"name": "citizens", "description": "Sổ dân cư / Registry"},
             {"name": "reports", "description": "Báo cáo / Reports"},
+            {"name": "facilities", "description": "Trạm y tế, công an, trường / Health stations, police posts, schools"},
             {"name": "delivery", "description": "Tin nhắn và lượt chạy / Messages and runs"},
             {"name": "meta", "description": "Tài liệu / Documentation"},
             {"name": "pages", "description": "Trang cho cán bộ (HTML) / Staff pages (HTML)"},
@@ -364,6 +365,10 @@ fn schemas() -> Value {
             "properties": {"guardian": string(), "phone": string(), "channel": {"enum": ["sms", "email"]}, "stop": string(), "return": string(), "csrf": string()}},
         "OutcomeForm": {"type": "object", "required": ["pin", "outcome", "csrf"], "properties": {"pin": string(), "outcome": string(), "appointment": string(), "note": string(), "back": string(), "csrf": string()}},
         "RetryForm": {"type": "object", "required": ["csrf"], "properties": {"csrf": string()}},
+        "FacilityForm": {"type": "object", "required": ["commune_code", "kind", "csrf"], "description": "was: tên trường trước khi sửa (đổi tên) / was: the school's name before the edit (a rename)",
+            "properties": {"commune_code": string(), "kind": {"enum": ["health", "police", "school"]}, "name": string(), "address": string(), "phone": string(), "hours": string(), "session_days": string(), "was": string(), "csrf": string()}},
+        "FacilityDeleteForm": {"type": "object", "required": ["commune_code", "kind", "name", "csrf"],
+            "properties": {"commune_code": string(), "kind": {"enum": ["health", "police", "school"]}, "name": string(), "csrf": string()}},
     })
 }
 

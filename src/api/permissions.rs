@@ -48,10 +48,15 @@ pub enum Permission {
     SignedIn,
     /// Create, disable and reset people's accounts.
     ManageUsers,
+    /// The health stations, police posts and schools of the area (public places, no person).
+    ReadFacilities,
+    /// Add, edit, remove and upload facilities: what every reminder of a commune names, so a
+    /// wrong phone misdirects all its families (admin, as accounts are).
+    ManageFacilities,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 20] = [
         Permission::ReadCitizen,
         Permission::EditRegistry,
         Permission::RecordIdCard,
@@ -70,6 +75,8 @@ impl Permission {
         Permission::ListRuns,
         Permission::SignedIn,
         Permission::ManageUsers,
+        Permission::ReadFacilities,
+        Permission::ManageFacilities,
     ];
 
     /// The roles besides `admin` that may do this.
@@ -89,8 +96,10 @@ impl Permission {
             Permission::UploadPlaces => &[Education],
             Permission::Coverage => &[Health, Education],
             Permission::Messages | Permission::ListRuns => &[Auditor],
-            Permission::StartRun | Permission::ManageUsers => &[],
-            Permission::SignedIn => &[Registrar, Health, Education, Auditor],
+            Permission::StartRun | Permission::ManageUsers | Permission::ManageFacilities => &[],
+            Permission::SignedIn | Permission::ReadFacilities => {
+                &[Registrar, Health, Education, Auditor]
+            }
         }
     }
 
@@ -123,6 +132,8 @@ impl Permission {
             Permission::ListRuns => "xem lượt chạy / list runs",
             Permission::SignedIn => "dùng trang cán bộ / use the staff pages",
             Permission::ManageUsers => "quản lý tài khoản / manage accounts",
+            Permission::ReadFacilities => "xem trạm y tế, công an, trường / read facilities",
+            Permission::ManageFacilities => "sửa trạm y tế, công an, trường / edit facilities",
         }
     }
 
@@ -167,6 +178,12 @@ impl Permission {
                 "the staff start page, signing out, one's own password (`/staff`, `/staff/logout`, `/staff/password`)"
             }
             Permission::ManageUsers => "people's accounts (`/staff/users`; `vongdoi users …`)",
+            Permission::ReadFacilities => {
+                "the area's health stations, police posts and schools (`GET /api/facilities`, `/staff/facilities`)"
+            }
+            Permission::ManageFacilities => {
+                "add, edit, remove and upload facilities (`PUT /api/facilities`, the facilities page's forms; `vongdoi facilities import`)"
+            }
         }
     }
 }
@@ -211,5 +228,8 @@ mod tests {
         assert!(!Permission::ReadCitizen.allows(Role::Education));
         assert!(Permission::UploadPlaces.allows(Role::Education));
         assert!(!Permission::UploadPlaces.allows(Role::Health));
+        assert!(Permission::ReadFacilities.allows(Role::Health));
+        assert!(!Permission::ManageFacilities.allows(Role::Health));
+        assert!(!Permission::ManageFacilities.allows(Role::Education));
     }
 }

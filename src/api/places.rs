@@ -82,8 +82,9 @@ pub async fn store_upload(
     Ok(up)
 }
 
-/// A problem whose `errors` are rows of a file: `{"line", "field", "reason"}`.
-fn rows_problem(p: Problem, rows: Vec<places::RowProblem>) -> Response {
+/// A problem whose `errors` are rows of a file: `{"line", "field", "reason"}` (school places
+/// and facilities alike).
+pub(super) fn rows_problem<T: serde::Serialize>(p: Problem, rows: Vec<T>) -> Response {
     if rows.is_empty() {
         return p.into_response();
     }
@@ -97,28 +98,35 @@ fn rows_problem(p: Problem, rows: Vec<places::RowProblem>) -> Response {
     res
 }
 
+/// The file a `PUT` carries, or why it cannot be read (413 past `max` bytes).
+pub(super) fn file_body(
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    max: usize,
+) -> Result<Bytes, Problem> {
+    match body {
+        Ok(b) => Ok(b),
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "tệp vượt quá {} MiB / the file is over {} MiB",
+                max >> 20,
+                max >> 20
+            ),
+        )),
+        Err(_) => Err(Problem::bad_request(
+            "không đọc được nội dung / cannot read the request body",
+        )),
+    }
+}
+
 pub async fn put_places(
     State(api): State<Arc<ApiState>>,
     caller: Caller,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let body = match body {
+    let body = match file_body(body, places::MAX_FILE_BYTES) {
         Ok(b) => b,
-        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "tệp vượt quá {} MiB / the file is over {} MiB",
-                    places::MAX_FILE_BYTES >> 20,
-                    places::MAX_FILE_BYTES >> 20
-                ),
-            )
-            .into_response()
-        }
-        Err(_) => {
-            return Problem::bad_request("không đọc được nội dung / cannot read the request body")
-                .into_response()
-        }
+        Err(p) => return p.into_response(),
     };
     match store_upload(&api, &caller, &body).await {
         Ok(up) => axum::Json(serde_json::json!({

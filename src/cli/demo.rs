@@ -1,5 +1,6 @@
 //! `vongdoi demo`: fills the database with a realistic synthetic registry (same seed, same
-//! registry), then prints its summary.
+//! registry), with each commune's health station, police post and schools, then prints its
+//! summary.
 
 use super::{database::print_summary, parse_date_arg, progress_bar};
 use crate::clock::today_in_vietnam;
@@ -50,16 +51,18 @@ impl DemoArgs {
         let bar = progress_bar(opts.population, "người/people");
         let counts = demo::generate(store, &opts, Utc::now(), |n| bar.set_position(n)).await?;
         bar.finish_and_clear();
+        let facilities = demo::facilities::fill(store, &opts, Utc::now()).await?;
         tracing::info!(
             citizens = counts.citizens,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "demo registry written"
         );
         println!(
-            "sổ mẫu/demo registry: {} công dân/citizens, {} mũi tiêm/immunizations, {} thẻ căn cước/ID cards ({:.1} s)",
+            "sổ mẫu/demo registry: {} công dân/citizens, {} mũi tiêm/immunizations, {} thẻ căn cước/ID cards, {} cơ sở/facilities ({:.1} s)",
             counts.citizens,
             counts.immunizations,
             counts.id_cards,
+            facilities,
             started.elapsed().as_secs_f64()
         );
         print_summary(store).await

@@ -13,6 +13,8 @@
 //! - [`messages`]: `messages`, `messages retry`.
 //! - [`report`]: `report vaccination | id-cards | enrolment | coverage`.
 //! - [`school_places`]: `school-places import | list`, the places the enrolment forecast uses.
+//! - [`facilities`]: `facilities import | list`, the health stations, police posts and schools
+//!   reminders name.
 //! - [`keys`], [`audit`]: the operator's side of access control.
 
 mod audit;
@@ -20,6 +22,7 @@ mod citizen;
 mod database;
 mod demo;
 mod exchange;
+mod facilities;
 mod keys;
 mod messages;
 mod report;
@@ -104,6 +107,12 @@ enum Command {
         #[command(subcommand)]
         command: school_places::SchoolPlacesCommand,
     },
+    /// Health stations, police posts and schools of each commune, which reminders name:
+    /// import a CSV file, list what is stored.
+    Facilities {
+        #[command(subcommand)]
+        command: facilities::FacilitiesCommand,
+    },
     /// API keys: create (shown once, stored as a SHA-256 hash), list, revoke.
     Keys {
         #[command(subcommand)]
@@ -120,9 +129,9 @@ enum Command {
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
-    // Checking rules needs no database.
+    // Checking rules needs no database; one that is there is read, never migrated.
     if let Command::Rules { command } = &cli.command {
-        return command.run(cli.rules.as_deref());
+        return command.run(cli.rules.as_deref(), &cli.database_url).await;
     }
     let rules = load_rules(cli.rules.as_deref())?;
     let store = Arc::new(Store::connect(&cli.database_url).await?);
@@ -153,6 +162,7 @@ async fn dispatch(store: &Arc<Store>, rules: RuleSet, command: Command) -> Resul
         Command::Messages(args) => args.run(store).await,
         Command::Report { kind } => kind.run(store.clone(), &rules).await,
         Command::SchoolPlaces { command } => command.run(store).await,
+        Command::Facilities { command } => command.run(store).await,
         Command::Keys { command } => command.run(store).await,
         Command::Users { command } => command.run(store).await,
         Command::Audit(args) => args.run(store).await,

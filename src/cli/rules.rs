@@ -6,7 +6,7 @@ use crate::clock::today_in_vietnam;
 use crate::registry::PersonalId;
 use crate::rules::{Forecast, RuleSet};
 use crate::store::Store;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -21,8 +21,10 @@ pub(super) enum RulesCommand {
 }
 
 impl RulesCommand {
-    /// Needs no database: run before the store is opened. `rules` is the global --rules.
-    pub(super) fn run(&self, rules: Option<&Path>) -> Result<()> {
+    /// Needs no database: run before the store is opened. `rules` is the global --rules. When
+    /// a database is there (`--database-url`/`DATABASE_URL` given, or `vongdoi.db` in the
+    /// working directory), it also warns of communes whose reminders would name no place.
+    pub(super) async fn run(&self, rules: Option<&Path>, database_url: &str) -> Result<()> {
         let dir = match self {
             RulesCommand::Check { dir } => dir,
             RulesCommand::Preview { dir } => {
@@ -39,8 +41,39 @@ impl RulesCommand {
                 .unwrap_or_else(|| "embedded".into()),
             rules.vaccine_codes().count()
         );
+        // Warnings only: the rules are valid whatever the registry holds.
+        if let Some(url) = configured_database(database_url) {
+            match facility_warnings(&url).await {
+                Ok(lines) => lines.iter().for_each(|l| eprintln!("{l}")),
+                Err(e) => eprintln!(
+                    "cảnh báo / warning: không đọc được cơ sở dữ liệu để kiểm tra trạm y tế, công an xã / could not read the database to check facilities: {e:#}"
+                ),
+            }
+        }
         Ok(())
     }
+}
+
+/// The database to read, if one is configured and there: a URL other than the default, or
+/// the default file in the working directory. A SQLite file that does not exist is not
+/// created by a check.
+fn configured_database(url: &str) -> Option<String> {
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let path = path.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or(path);
+        return Path::new(path).exists().then(|| url.to_string());
+    }
+    (url != crate::store::DEFAULT_DATABASE_URL).then(|| url.to_string())
+}
+
+async fn facility_warnings(url: &str) -> Result<Vec<String>> {
+    // Opened, not migrated: a check changes nothing (an older schema fails here, with a hint).
+    let store = Store::open(url).await?;
+    let lines = super::facilities::missing_facilities(&store)
+        .await
+        .context("vongdoi migrate brings an older database up to date");
+    store.close().await;
+    lines
 }
 
 #[derive(Args)]

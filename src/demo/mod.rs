@@ -49,6 +49,7 @@ pub struct DemoCounts {
 const BATCH: usize = 50_000;
 const SOURCE: &str = "demo";
 
+pub mod facilities;
 mod tables;
 use tables::*;
 

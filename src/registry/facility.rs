@@ -7,6 +7,7 @@
 //! message (carriers approve brandname templates per sender).
 
 use super::citizen::FieldError;
+use super::text::{self, TextRule};
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use serde::Serialize;
 
@@ -39,9 +40,13 @@ impl FacilityKind {
 
     pub fn parse(s: &str) -> Option<FacilityKind> {
         match s.trim().to_lowercase().as_str() {
-            "health" | "y tế" | "tram y te" | "trạm y tế" => Some(FacilityKind::Health),
+            "health" | "y tế" | "y te" | "tram y te" | "trạm y tế" => {
+                Some(FacilityKind::Health)
+            }
             "police" | "công an" | "cong an" => Some(FacilityKind::Police),
-            "school" | "trường" | "truong" => Some(FacilityKind::School),
+            "school" | "trường" | "truong" | "trường học" | "truong hoc" => {
+                Some(FacilityKind::School)
+            }
             _ => None,
         }
     }
@@ -303,6 +308,146 @@ pub struct Facility {
     pub session_days: SessionDays,
 }
 
+/// The cells of one facility as a file or a form gives them, before they are checked.
+#[derive(Debug, Clone, Default)]
+pub struct FacilityCells<'a> {
+    pub commune_code: &'a str,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub address: &'a str,
+    pub phone: &'a str,
+    pub hours: &'a str,
+    pub session_days: &'a str,
+}
+
+/// A facility's name: a school's is its key within the commune, so it is never empty.
+pub const NAME: TextRule = text::PLACE;
+/// Opening hours as written on the door ("7h30–11h30, 13h30–17h00, thứ Hai đến thứ Sáu").
+pub const HOURS: TextRule = TextRule {
+    max_chars: 200,
+    ascii_code: false,
+};
+/// One or two numbers as people dial them ("024 3823 1234", "0912 345 678 / 024 3823 1234").
+pub const PHONE: TextRule = TextRule {
+    max_chars: 40,
+    ascii_code: false,
+};
+
+/// Spaces as one: a name typed with two spaces is the same school as the one typed with one.
+fn tidy(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A phone as the facility writes it, kept so (a landline "024 3823 1234" is not a mobile
+/// [`super::Phone`] and must not be rewritten into one), but only digits and the marks people
+/// put between them: a letter or a stray symbol is a typo or a note in the wrong column.
+pub fn check_phone(value: &str) -> Result<String, FieldError> {
+    text::check("phone", value, PHONE)?;
+    let phone = tidy(value);
+    if let Some(c) = phone
+        .chars()
+        .find(|c| !(c.is_ascii_digit() || " +-.()/,;".contains(*c)))
+    {
+        return Err(FieldError::new(
+            "phone",
+            format!(
+                "'{}' có ký tự '{c}': chỉ ghi số, dấu cách và + - . ( ) / (024 3823 1234) / holds '{c}': write only digits, spaces and + - . ( ) / (024 3823 1234)",
+                text::shown(&phone)
+            ),
+        ));
+    }
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    if !phone.is_empty() && digits < 3 {
+        return Err(FieldError::new(
+            "phone",
+            format!(
+                "'{}' không phải số điện thoại / is not a phone number: write it as it is dialled (024 3823 1234)",
+                text::shown(&phone)
+            ),
+        ));
+    }
+    Ok(phone)
+}
+
+impl Facility {
+    /// Checks a whole row, every field (so an import reports each bad cell of a line at once).
+    /// A health station or police post without a name gets the one it has in every commune
+    /// ("Trạm Y tế phường Ba Đình"); a school must be named, since its name is its key.
+    pub fn from_cells(cells: &FacilityCells<'_>) -> Result<Facility, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let commune = super::CommuneCode::parse(cells.commune_code)
+            .map_err(|e| errors.push(FieldError::new("commune_code", e)))
+            .ok();
+        let kind = FacilityKind::parse(cells.kind);
+        if kind.is_none() {
+            errors.push(FieldError::new(
+                "kind",
+                format!(
+                    "'{}' không phải loại cơ sở: ghi health (trạm y tế), police (công an) hoặc school (trường) / is not a kind of facility: write health, police or school",
+                    text::shown(cells.kind)
+                ),
+            ));
+        }
+        let mut text_field = |field: &'static str, value: &str, rule: TextRule| match text::check(
+            field, value, rule,
+        ) {
+            Ok(()) => tidy(value),
+            Err(e) => {
+                errors.push(e);
+                String::new()
+            }
+        };
+        let mut name = text_field("name", cells.name, NAME);
+        let address = text_field("address", cells.address, text::ADDRESS);
+        let hours = text_field("hours", cells.hours, HOURS);
+        let phone = check_phone(cells.phone)
+            .map_err(|e| errors.push(e))
+            .unwrap_or_default();
+        let session_days = SessionDays::parse(cells.session_days)
+            .map_err(|e| errors.push(e))
+            .unwrap_or_default();
+        if name.is_empty() && cells.name.trim().is_empty() {
+            match (kind, &commune) {
+                (Some(FacilityKind::School), _) => errors.push(FieldError::new(
+                    "name",
+                    "tên trường trống: ghi tên trường (Trường Tiểu học Ba Đình) / the school has no name: write it (its name tells a commune's schools apart)",
+                )),
+                (Some(k), Some(c)) => {
+                    let units = super::AdminUnits::get();
+                    let commune = units.commune(c.as_str()).expect("a parsed code");
+                    name = k.default_name(&commune.in_sentence(), false);
+                }
+                _ => {}
+            }
+        }
+        match (commune, kind, errors.is_empty()) {
+            (Some(commune), Some(kind), true) => Ok(Facility {
+                commune_code: commune.as_str().to_string(),
+                kind,
+                name,
+                address,
+                phone,
+                hours,
+                session_days,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    /// The cells [`Facility::from_cells`] reads back to this facility.
+    pub fn cells(&self) -> [String; 7] {
+        [
+            self.commune_code.clone(),
+            self.kind.as_str().to_string(),
+            self.name.clone(),
+            self.address.clone(),
+            self.phone.clone(),
+            self.hours.clone(),
+            self.session_days.to_cell(),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,5 +509,78 @@ mod tests {
             FacilityKind::Health.default_name("phường Ba Đình", false),
             "Trạm Y tế phường Ba Đình"
         );
+    }
+
+    #[test]
+    fn a_row_is_checked_whole_and_landlines_are_kept_as_written() {
+        let cells = FacilityCells {
+            commune_code: "4",
+            kind: "Trạm Y tế",
+            name: "",
+            address: "  Số 2  Phố Đội Cấn ",
+            phone: "024 3823 1234",
+            hours: "7h30–11h30, 13h30–17h00",
+            session_days: "ngày 15 hằng tháng",
+        };
+        let f = Facility::from_cells(&cells).unwrap();
+        assert_eq!(f.commune_code, "00004");
+        assert_eq!(f.kind, FacilityKind::Health);
+        assert_eq!(
+            f.name, "Trạm Y tế phường Ba Đình",
+            "the name every station has"
+        );
+        assert_eq!(f.address, "Số 2 Phố Đội Cấn");
+        assert_eq!(f.phone, "024 3823 1234");
+        assert_eq!(f.session_days.month_days, vec![15]);
+        let back = f.cells();
+        let again = Facility::from_cells(&FacilityCells {
+            commune_code: &back[0],
+            kind: &back[1],
+            name: &back[2],
+            address: &back[3],
+            phone: &back[4],
+            hours: &back[5],
+            session_days: &back[6],
+        })
+        .unwrap();
+        assert_eq!(again, f);
+
+        let bad = Facility::from_cells(&FacilityCells {
+            commune_code: "99999",
+            kind: "chợ",
+            name: "Trạm\u{7}",
+            phone: "gọi 113",
+            session_days: "32",
+            ..FacilityCells::default()
+        })
+        .unwrap_err();
+        let fields: Vec<&str> = bad.iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            ["commune_code", "kind", "name", "phone", "session_days"]
+        );
+        let unnamed_school = Facility::from_cells(&FacilityCells {
+            commune_code: "00004",
+            kind: "school",
+            ..FacilityCells::default()
+        })
+        .unwrap_err();
+        assert_eq!(unnamed_school[0].field, "name");
+    }
+
+    #[test]
+    fn phones_take_digits_and_the_marks_between_them() {
+        assert_eq!(check_phone(" 024  3823 1234 ").unwrap(), "024 3823 1234");
+        assert_eq!(check_phone("+84 24 3823 1234").unwrap(), "+84 24 3823 1234");
+        assert_eq!(
+            check_phone("0912.345.678 / (024) 3823-1234").unwrap(),
+            "0912.345.678 / (024) 3823-1234"
+        );
+        assert_eq!(check_phone("113").unwrap(), "113");
+        assert_eq!(check_phone("").unwrap(), "");
+        assert!(check_phone("024 3823 1234 ext 5").is_err());
+        assert!(check_phone("=1+1").is_err());
+        assert!(check_phone("--").is_err());
+        assert!(check_phone("024\u{0}1234").is_err());
     }
 }

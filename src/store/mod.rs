@@ -7,7 +7,7 @@
 //! once; each backend only runs SQL.
 //!
 //! One file per kind of data — `registry`, `scan`, `runs`, `outbox`, `access`, `accounts`,
-//! `schools` — holds its rows,
+//! `schools`, `facilities` — holds its rows,
 //! its SQL and its `Store` methods. Each query is written once, with placeholders `$1…` in order
 //! of first use (which SQLite reads too), and run on the backend at hand by `dispatch!`, which
 //! expands it once per backend type: the same text is type-checked against both. Where the two
@@ -30,6 +30,7 @@ macro_rules! dispatch {
 pub mod access;
 pub mod accounts;
 pub mod dossier;
+pub mod facilities;
 pub mod states;
 pub use dossier::{Dossier, Guardian};
 pub use states::{CallOutcome, Channel, MessageStatus, RunStatus};

@@ -10,6 +10,7 @@ mod accounts;
 mod api;
 mod api_contract;
 mod delivery;
+mod facilities;
 mod forecast_cli;
 mod import_export;
 mod records;

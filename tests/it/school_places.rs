@@ -32,25 +32,6 @@ fn write_xlsx(path: &Path, rows: &[Vec<Value>]) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-/// A `multipart/form-data` body with the form's token and one file, as a browser sends it.
-fn multipart(csrf: &str, filename: &str, file: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "----vongdoiTestBoundary7MA4YWxkTrZu0gW";
-    let mut body = Vec::new();
-    body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n")
-            .as_bytes(),
-    );
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 /// The cells of the table row with this id (`places-COMMUNE-LEVEL-YEAR`).
 fn row_cells(page: &str, id: &str) -> Vec<String> {
     let start = page
@@ -277,16 +258,6 @@ async fn a_planner_uploads_places_on_the_page_and_sees_their_sum(db: TestDb) {
     assert_eq!(status, 403, "{b}: health staff may not upload: {page}");
 }
 on_each_backend!(a_planner_uploads_places_on_the_page_and_sees_their_sum);
-
-/// The form token of a session (as the pages compute it: SHA-256 of `csrf:` and the session).
-fn csrf_of_session(cookie: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let session = cookie.trim_start_matches("vongdoi_session=");
-    Sha256::digest(format!("csrf:{session}").as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 async fn places_over_the_api_and_on_the_command_line(db: TestDb) {
     let b = db.backend;

@@ -53,7 +53,8 @@ pub async fn upload_places(
     if let Err(p) = caller.may(Permission::UploadPlaces) {
         return error_page(lang, Some(&staff), p);
     }
-    let (csrf, file) = match read_form(form).await {
+    let choose = "chọn một tệp CSV hoặc xlsx / choose a CSV or xlsx file";
+    let (csrf, file) = match read_form(form, crate::reports::places::MAX_FILE_BYTES, choose).await {
         Ok(x) => x,
         Err(p) => return error_page(lang, Some(&staff), p),
     };
@@ -91,15 +92,18 @@ fn problems(rows: &[RowProblem]) -> Vec<Value> {
         .collect()
 }
 
-/// The form's token and file.
-async fn read_form(
+/// The token and file of an upload form (files up to `max` bytes; `choose` says which when
+/// none was chosen). The facilities page's upload reads its form with it too.
+pub(super) async fn read_form(
     form: Result<Multipart, MultipartRejection>,
+    max: usize,
+    choose: &'static str,
 ) -> Result<(String, Vec<u8>), Problem> {
     let unreadable = |e: &dyn std::fmt::Display| {
         Problem::bad_request(format!(
             "không đọc được biểu mẫu tải lên (tệp tối đa {} MiB) / cannot read the upload form (files up to {} MiB): {e}",
-            crate::reports::places::MAX_FILE_BYTES >> 20,
-            crate::reports::places::MAX_FILE_BYTES >> 20
+            max >> 20,
+            max >> 20
         ))
     };
     let mut form = form.map_err(|e| unreadable(&e))?;
@@ -111,12 +115,9 @@ async fn read_form(
             _ => {}
         }
     }
-    let file = file.filter(|f| !f.is_empty()).ok_or_else(|| {
-        Problem::field(
-            "file",
-            "chọn một tệp CSV hoặc xlsx / choose a CSV or xlsx file",
-        )
-    })?;
+    let file = file
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| Problem::field("file", choose))?;
     Ok((csrf, file.to_vec()))
 }
 

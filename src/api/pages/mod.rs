@@ -6,12 +6,13 @@
 //! them. Every person shown is recorded in the audit trail exactly as over the API.
 //!
 //! One module per page: [`session`] (sign-in, sign-out, start), [`vaccination`], [`citizen`],
-//! [`enrolment`], [`delivery`]. Here: the signed-in [`Staff`], the language, the layout.
+//! [`enrolment`], [`facilities`], [`delivery`]. Here: the signed-in [`Staff`], the language, the layout.
 
 pub mod account;
 pub mod citizen;
 pub mod delivery;
 pub mod enrolment;
+pub mod facilities;
 pub mod session;
 pub mod templates;
 pub mod users;
@@ -234,6 +235,9 @@ impl Page<'_> {
             if Permission::Enrolment.allows(r) {
                 nav.push(context! { href => "/staff/enrolment", label => t(lang, "Nhập học", "Enrolment") });
             }
+            if Permission::ReadFacilities.allows(r) {
+                nav.push(context! { href => "/staff/facilities", label => t(lang, "Cơ sở", "Facilities") });
+            }
             if Permission::Messages.allows(r) {
                 nav.push(
                     context! { href => "/staff/delivery", label => t(lang, "Gửi tin", "Delivery") },
@@ -422,6 +426,28 @@ impl Routes<Arc<ApiState>> {
                   body_limit: Some(super::places::UPLOAD_LIMIT), file_body: &["multipart/form-data"],
                   ..Doc::new("post", "/staff/enrolment/places", "Tải lên số chỗ học (biểu mẫu multipart: csrf, file CSV hoặc xlsx); trang hiện số dòng đã lưu và dòng sai theo dòng, cột / Upload school places (a multipart form: csrf, a CSV or xlsx file); the page shows what was stored and the bad rows by line and field") },
             enrolment::upload_places,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::ReadFacilities.roles(), ok: html_ok, errors: &[400, 403],
+                  query: &[("commune", "string", ""), ("lang", "string", "vi | en")],
+                  ..Doc::new("get", "/staff/facilities", "Trạm y tế, công an, trường của địa bàn theo xã; quản trị sửa, thêm, xóa, tải lên / The area's health stations, police posts and schools by commune; admins edit, add, remove, upload") },
+            facilities::facilities_page,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::ManageFacilities.roles(), ok: moved, errors: &[400, 403, 409, 503], body: Some("FacilityForm"),
+                  ..Doc::new("post", "/staff/facilities", "Thêm hoặc sửa một cơ sở (y tế, công an: thay cơ sở của xã; trường: theo tên, was = tên cũ khi đổi tên) / Add or edit one facility (health, police: replaces the commune's; school: by name, was = the old name for a rename)") },
+            facilities::save,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::ManageFacilities.roles(), ok: moved, errors: &[400, 403, 404, 503], body: Some("FacilityDeleteForm"),
+                  ..Doc::new("post", "/staff/facilities/delete", "Xóa một cơ sở / Remove one facility") },
+            facilities::delete,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::ManageFacilities.roles(), ok: html_ok, errors: &[400, 403, 413, 503],
+                  body_limit: Some(super::facilities::UPLOAD_LIMIT), file_body: &["multipart/form-data"],
+                  ..Doc::new("post", "/staff/facilities/upload", "Tải lên cơ sở (biểu mẫu multipart: csrf, file CSV); trang hiện số đã lưu và dòng sai theo dòng, cột / Upload facilities (a multipart form: csrf, a CSV file); the page shows what was stored and the bad rows by line and field") },
+            facilities::upload,
         )
         .add(
             Doc { tag: "pages", roles: Permission::Messages.roles(), ok: html_ok, errors: &[400, 403],

@@ -333,3 +333,32 @@ pub fn child_ids(page: &str) -> Vec<String> {
         .map(|s| s[..12].to_string())
         .collect()
 }
+
+/// A `multipart/form-data` body with the form's token and one file, as a browser sends it.
+pub fn multipart(csrf: &str, filename: &str, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----vongdoiTestBoundary7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// The form token of a session (as the pages compute it: SHA-256 of `csrf:` and the session).
+pub fn csrf_of_session(cookie: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let session = cookie.trim_start_matches("vongdoi_session=");
+    Sha256::digest(format!("csrf:{session}").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
