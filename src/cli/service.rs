@@ -50,7 +50,9 @@ fn planned_json(n: &crate::store::outbox::NoticeRow) -> serde_json::Value {
         (Some("vaccination"), Some(series), Some(dose)) => {
             v["kind"] = "vaccination".into();
             v["series"] = series.into();
-            v["dose"] = dose.parse::<u32>().map_or(serde_json::Value::Null, Into::into);
+            v["dose"] = dose
+                .parse::<u32>()
+                .map_or(serde_json::Value::Null, Into::into);
         }
         (Some("school"), Some(level), _) => {
             v["kind"] = "school".into();
@@ -58,7 +60,9 @@ fn planned_json(n: &crate::store::outbox::NoticeRow) -> serde_json::Value {
         }
         (Some(kind), Some(age), _) => {
             v["kind"] = kind.into();
-            v["milestone"] = age.parse::<u32>().map_or(serde_json::Value::Null, Into::into);
+            v["milestone"] = age
+                .parse::<u32>()
+                .map_or(serde_json::Value::Null, Into::into);
         }
         _ => v["kind"] = n.item.clone().into(),
     }
@@ -120,7 +124,9 @@ impl RunArgs {
             println!("chạy thử / dry run {as_of}: {} công dân/citizens, {} lời nhắc/notices (không ghi gì / nothing written); {} giữ lại cho cán bộ theo dõi / held back for staff follow-up (quá {} ngày, trước ngày bắt đầu, hoặc đã nhắc đủ / too old, before go-live, or reminded enough)", report.evaluated, report.notices, report.held_back, crate::rules::forecast::NoticePolicy::DEFAULT_HORIZON_DAYS);
             let mut by: std::collections::BTreeMap<(&str, &str), (u64, u64)> = Default::default();
             for p in &planned {
-                let e = by.entry((p.notice.sender.as_str(), p.notice.template.as_str())).or_default();
+                let e = by
+                    .entry((p.notice.sender.as_str(), p.notice.template.as_str()))
+                    .or_default();
                 e.0 += 1;
                 e.1 += p.notice.recipient_id.is_none() as u64;
             }

@@ -62,7 +62,7 @@ async fn by_child_regroups_the_per_dose_list_exactly(db: TestDb) {
                 d["dose"].as_u64().unwrap(),
             );
             assert!(seen.insert(key.clone()), "{b}: {key:?} twice");
-            let routine = young && d["days_overdue"].as_i64().unwrap() <= 365;
+            let routine = young && d["days_overdue"].as_i64().unwrap() <= 90; // FOLLOW_UP_AFTER_DAYS: the notice horizon
             assert_eq!(list == "routine", routine, "{b}: {key:?} on {list}");
         }
     }
