@@ -38,6 +38,7 @@ pub const TEMPLATES: &[(&str, &str)] = templates![
     "reports/chart.html",
     "reports/session_list.html",
     "email/message.html",
+    "email/unsubscribe.html",
     "api/docs.html",
 ];
 

@@ -103,9 +103,7 @@ impl DeliveryConfig {
                 })
                 .collect(),
             mail_domain: var("VONGDOI_MAIL_DOMAIN"),
-            // The one-click page on `serve` is not built yet: until it is, the link is a
-            // mailto (issue #13 note), whatever is configured.
-            public_url: None,
+            public_url: var("VONGDOI_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
             go_live: var("VONGDOI_GO_LIVE")
                 .map(|v| {
                     crate::registry::dates::parse_date(&v).map_err(|_| {

@@ -18,6 +18,10 @@ pub fn app_router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/webhooks/sms", post(delivery_report))
+        .route(
+            "/unsubscribe/{id}",
+            get(super::unsubscribe::ask).post(super::unsubscribe::confirm),
+        )
         .with_state(state.clone())
         .merge(crate::api::router(state))
 }

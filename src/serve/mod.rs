@@ -5,6 +5,7 @@
 
 pub mod http;
 pub mod tls;
+mod unsubscribe;
 
 use crate::app::{run_day, AppState};
 use crate::clock::vietnam;

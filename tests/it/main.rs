@@ -14,6 +14,7 @@ mod facilities;
 mod forecast_cli;
 mod import_export;
 mod records;
+mod reminders;
 mod reports;
 mod rules_check;
 mod rules_conditions;
