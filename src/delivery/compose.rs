@@ -115,11 +115,7 @@ impl<'a> Composer<'a> {
             let from = earliest_due.map_or(day, |d| d.max(day));
             MessageContext {
                 notices: String::new(),
-                place: place.words.place.clone(),
-                place_name: place.words.name.clone(),
-                place_address: place.words.address.clone(),
-                place_phone: place.words.phone.clone(),
-                place_hours: place.words.hours.clone(),
+                place: place.words.clone(),
                 next_session: place.next_session(from).map(vn_date).unwrap_or_default(),
             }
         };

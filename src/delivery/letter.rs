@@ -41,7 +41,7 @@ pub fn subject(
         (FacilityKind::Police, Lang::En) => "identity card reminder for",
         (FacilityKind::School, Lang::En) => "school enrolment notice for",
     };
-    format!("{}: {what} {who}", ctx.place_name)
+    format!("{}: {what} {who}", ctx.place.name)
 }
 
 /// Where the family stops these emails: a one-click page on `serve` when the operator gave
@@ -86,9 +86,9 @@ pub fn body(group: &[&NoticeRow], ctx: &MessageContext, lang: Lang, unsubscribe:
         (false, false) => format!("Kính gửi {salutation},"),
     });
     paragraphs.push(if en {
-        format!("{} would like to remind you:", ctx.place_name)
+        format!("{} would like to remind you:", ctx.place.name)
     } else {
-        format!("{} xin thông báo:", ctx.place_name)
+        format!("{} xin thông báo:", ctx.place.name)
     });
     // A sentence begins with a capital in its own paragraph ("Bé An…"); in an SMS it follows
     // "…nhắc:".
@@ -102,21 +102,21 @@ pub fn body(group: &[&NoticeRow], ctx: &MessageContext, lang: Lang, unsubscribe:
         "Next session",
         &ctx.next_session,
     ));
-    contact.extend(line("Địa chỉ", "Address", &ctx.place_address));
-    contact.extend(line("Giờ làm việc", "Opening hours", &ctx.place_hours));
-    contact.extend(line("Điện thoại", "Phone", &ctx.place_phone));
+    contact.extend(line("Địa chỉ", "Address", &ctx.place.address));
+    contact.extend(line("Giờ làm việc", "Opening hours", &ctx.place.hours));
+    contact.extend(line("Điện thoại", "Phone", &ctx.place.phone));
     if !contact.is_empty() {
         paragraphs.push(contact.join("\n"));
     }
     paragraphs.push(if en {
-        format!("Kind regards,\n{}", ctx.place_name)
+        format!("Kind regards,\n{}", ctx.place.name)
     } else {
-        format!("Trân trọng,\n{}", ctx.place_name)
+        format!("Trân trọng,\n{}", ctx.place.name)
     });
     paragraphs.push(if en {
-        format!("This reminder was sent automatically from the registry of {}. To stop receiving reminders by email: {unsubscribe}", ctx.place)
+        format!("This reminder was sent automatically from the registry of {}. To stop receiving reminders by email: {unsubscribe}", ctx.place.place)
     } else {
-        format!("Thư nhắc lịch này được gửi tự động từ dữ liệu dân cư của {}. Để ngừng nhận thư nhắc lịch qua email: {unsubscribe}", ctx.place)
+        format!("Thư nhắc lịch này được gửi tự động từ dữ liệu dân cư của {}. Để ngừng nhận thư nhắc lịch qua email: {unsubscribe}", ctx.place.place)
     });
     paragraphs.join("\n\n")
 }

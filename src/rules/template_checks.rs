@@ -153,11 +153,7 @@ pub fn render_typical(
     let line = r.render(template, lang, &ctx).map_err(|e| e.to_string())?;
     let message = MessageContext {
         notices: line.clone(),
-        place: place.place.clone(),
-        place_name: place.name.clone(),
-        place_address: place.address.clone(),
-        place_phone: place.phone.clone(),
-        place_hours: place.hours.clone(),
+        place: place.clone(),
         next_session: super::wording::vn_date(typical_session()),
     };
     let sms = r

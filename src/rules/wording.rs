@@ -49,13 +49,9 @@ pub struct NoticeContext {
     pub age: i32,
     /// The school year a cohort enrols for ("2027–2028"; empty for other items).
     pub school_year: String,
-    /// The commune as it reads inside a sentence ("phường Ba Đình").
-    pub place: String,
-    /// The facility that signs the message, and how to reach it.
-    pub place_name: String,
-    pub place_address: String,
-    pub place_phone: String,
-    pub place_hours: String,
+    /// `place`, `place_name`, `place_address`, `place_phone`, `place_hours`.
+    #[serde(flatten)]
+    pub place: PlaceWords,
     /// The facility's next session on or after the due date (or today, when that has
     /// passed), dd/mm/yyyy; empty when it has no fixed days.
     pub next_session: String,
@@ -66,11 +62,9 @@ pub struct NoticeContext {
 pub struct MessageContext {
     /// The day's sentences of this sender for this recipient, joined by spaces.
     pub notices: String,
-    pub place: String,
-    pub place_name: String,
-    pub place_address: String,
-    pub place_phone: String,
-    pub place_hours: String,
+    /// `place`, `place_name`, `place_address`, `place_phone`, `place_hours`.
+    #[serde(flatten)]
+    pub place: PlaceWords,
     /// The next session on or after the earliest due date of the message (or today).
     pub next_session: String,
 }
@@ -131,13 +125,19 @@ pub struct Person<'a> {
 }
 
 /// The facility fields a template sees (already defaulted: a commune with no registered
-/// facility still has a name to sign with).
-#[derive(Debug, Clone, Default)]
+/// facility still has a name to sign with), under their template names.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct PlaceWords {
+    /// The commune as it reads inside a sentence ("phường Ba Đình").
     pub place: String,
+    /// The facility that signs the message ("Trạm Y tế phường Ba Đình"), and how to reach it.
+    #[serde(rename = "place_name")]
     pub name: String,
+    #[serde(rename = "place_address")]
     pub address: String,
+    #[serde(rename = "place_phone")]
     pub phone: String,
+    #[serde(rename = "place_hours")]
     pub hours: String,
 }
 
@@ -187,11 +187,7 @@ impl NoticeContext {
             days_overdue: item.overdue.map_or(0, |o| (as_of - o).num_days().max(0)),
             age: age_on(person.date_of_birth, due),
             school_year,
-            place: place.place.clone(),
-            place_name: place.name.clone(),
-            place_address: place.address.clone(),
-            place_phone: place.phone.clone(),
-            place_hours: place.hours.clone(),
+            place: place.clone(),
             next_session: next_session(due.max(as_of))
                 .map(vn_date)
                 .unwrap_or_default(),
