@@ -21,6 +21,7 @@ mod audit;
 mod citizen;
 mod database;
 mod demo;
+mod dry_run;
 mod exchange;
 mod facilities;
 mod keys;

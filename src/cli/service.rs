@@ -1,6 +1,7 @@
 //! `vongdoi run` and `vongdoi serve`: one scheduler pass for a day (scan → compose → deliver),
 //! and the long-running service that does the same on a schedule beside its HTTP listeners.
 
+use super::dry_run::DryRunFormat;
 use super::{mask_address, parse_date_arg};
 use crate::clock::today_in_vietnam;
 use crate::rules::RuleSet;
@@ -26,47 +27,6 @@ pub(super) struct RunArgs {
     /// names nobody, since it ends up in cron logs.
     #[arg(long)]
     show_names: bool,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(super) enum DryRunFormat {
-    Text,
-    Json,
-}
-
-/// A planned notice as one JSON line (docs/interface.md): what it is about, who signs it and a
-/// masked recipient; never a name.
-fn planned_json(n: &crate::store::outbox::NoticeRow) -> serde_json::Value {
-    let mut parts = n.item.split('/');
-    let mut v = serde_json::json!({
-        "template": n.template, "sender": n.sender,
-        "personal_id": crate::registry::personal_id::mask_raw(&n.personal_id),
-        "due": n.due, "overdue": n.overdue, "notice_date": n.notice_date,
-        "channel": n.channel,
-        "recipient": n.recipient_id.as_deref().map(crate::registry::personal_id::mask_raw),
-    });
-    let (kind, a, b) = (parts.next(), parts.next(), parts.next());
-    match (kind, a, b) {
-        (Some("vaccination"), Some(series), Some(dose)) => {
-            v["kind"] = "vaccination".into();
-            v["series"] = series.into();
-            v["dose"] = dose
-                .parse::<u32>()
-                .map_or(serde_json::Value::Null, Into::into);
-        }
-        (Some("school"), Some(level), _) => {
-            v["kind"] = "school".into();
-            v["level"] = level.into();
-        }
-        (Some(kind), Some(age), _) => {
-            v["kind"] = kind.into();
-            v["milestone"] = age
-                .parse::<u32>()
-                .map_or(serde_json::Value::Null, Into::into);
-        }
-        _ => v["kind"] = n.item.clone().into(),
-    }
-    v
 }
 
 #[derive(Args)]
@@ -114,51 +74,16 @@ impl RunArgs {
         };
         let started = std::time::Instant::now();
         let (report, planned) = scheduler.run(as_of, self.dry_run).await?;
-        if self.dry_run && self.format == DryRunFormat::Json {
-            for p in &planned {
-                println!("{}", planned_json(&p.notice));
-            }
-            return Ok(());
-        }
         if self.dry_run {
-            println!("chạy thử / dry run {as_of}: {} công dân/citizens, {} lời nhắc/notices (không ghi gì / nothing written); {} giữ lại cho cán bộ theo dõi / held back for staff follow-up (quá {} ngày, trước ngày bắt đầu, hoặc đã nhắc đủ / too old, before go-live, or reminded enough)", report.evaluated, report.notices, report.held_back, crate::rules::forecast::NoticePolicy::DEFAULT_HORIZON_DAYS);
-            let mut by: std::collections::BTreeMap<(&str, &str), (u64, u64)> = Default::default();
-            for p in &planned {
-                let e = by
-                    .entry((p.notice.sender.as_str(), p.notice.template.as_str()))
-                    .or_default();
-                e.0 += 1;
-                e.1 += p.notice.recipient_id.is_none() as u64;
-            }
-            println!("  theo người gửi và mẫu / by sender and template:");
-            for ((sender, template), (count, unreachable)) in &by {
-                println!("    {sender:<7} {template:<24} {count:>7} (không liên lạc được / unreachable {unreachable})");
-            }
-            let window = scheduler.delivery.sms_window;
-            if crate::delivery::next_sms_slot(chrono::Utc::now(), window) > chrono::Utc::now() {
-                println!("  SMS: ngoài khung giờ gửi {}–{} bây giờ: sẽ chờ đến lần mở sau / outside the sending window now: they wait for its next opening", window.0.format("%H:%M"), window.1.format("%H:%M"));
-            }
-            for p in &planned {
-                let n = &p.notice;
-                let to = match (&n.channel, &n.recipient_id) {
-                    (Some(c), Some(r)) => {
-                        format!("{c} → {}", crate::registry::personal_id::mask_raw(r))
-                    }
-                    _ => "không liên lạc được / unreachable".into(),
-                };
-                // The message text names the child: only on request.
-                let text = if self.show_names {
-                    n.line_sms.as_str()
-                } else {
-                    "(--show-names)"
-                };
-                println!(
-                    "  {} {:<24} {:<22} {to}: {text}",
-                    crate::registry::personal_id::mask_raw(&n.personal_id),
-                    n.item,
-                    n.template,
-                );
-            }
+            let store = &scheduler.store;
+            super::dry_run::print(
+                store,
+                &scheduler.delivery,
+                rules,
+                (as_of, &report, &planned),
+                (self.format, self.show_names),
+            )
+            .await?;
             return Ok(());
         }
         if report.already_scanned {
