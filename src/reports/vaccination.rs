@@ -43,6 +43,10 @@ pub struct Row {
     pub overdue: Option<NaiveDate>,
     pub expires: Option<NaiveDate>,
     pub days_overdue: i64,
+    /// How long past the overdue date families are still messaged (the rule's notice
+    /// horizon, in days): a dose overdue longer is the staff's to follow up.
+    #[serde(skip)]
+    pub horizon_days: i64,
 }
 
 pub struct Report {
@@ -154,6 +158,9 @@ pub async fn build(
                 } else {
                     0
                 },
+                horizon_days: h.item.overdue.map_or(i64::MAX, |o| {
+                    (h.item.info.policy.horizon.add_to(o) - o).num_days()
+                }),
             }
         })
         .collect();

@@ -20,8 +20,9 @@ use std::collections::BTreeMap;
 
 /// Children at or above this age are followed up, not called in the routine round.
 pub const ROUTINE_AGE_YEARS: u32 = 6;
-/// A dose overdue for longer than this is followed up, not called in the routine round: the
-/// reminders' notice horizon, so what families are no longer messaged about is on this list.
+/// A dose overdue for longer than its rule's notice horizon (by default this many days) is
+/// followed up, not called in the routine round: what families are no longer messaged about
+/// is on this list.
 pub const FOLLOW_UP_AFTER_DAYS: i64 = crate::rules::forecast::NoticePolicy::DEFAULT_HORIZON_DAYS;
 
 /// Which of the two lists an entry is on.
@@ -149,7 +150,7 @@ pub fn phone_for_people(stored: &str) -> String {
 
 fn list_of(row: &Row, as_of: NaiveDate) -> ListKind {
     let young = months_between(row.date_of_birth, as_of) < ROUTINE_AGE_YEARS * 12;
-    if young && row.days_overdue <= FOLLOW_UP_AFTER_DAYS {
+    if young && row.days_overdue <= row.horizon_days {
         ListKind::Routine
     } else {
         ListKind::FollowUp
