@@ -49,6 +49,17 @@ fn run(db: &TestDb, dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> String 
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Every message, as `vongdoi messages --format json` lists them.
+fn messages(db: &TestDb, dir: &Path) -> Vec<Value> {
+    let all = run(
+        db,
+        dir,
+        &["messages", "--format", "json", "--limit", "100000"],
+        &[],
+    );
+    serde_json::from_str(&all).unwrap()
+}
+
 fn lines(json_lines: &str) -> Vec<Value> {
     json_lines
         .lines()
@@ -127,13 +138,7 @@ async fn the_first_run_is_fresh_signed_and_names_the_station(db: TestDb) {
         })
         .collect();
     assert!(!stations.is_empty(), "{b}: the demo fills its stations");
-    let messages: Vec<Value> = serde_json::from_str(&run(
-        &db,
-        dir.path(),
-        &["messages", "--format", "json", "--limit", "100000"],
-        &[],
-    ))
-    .unwrap();
+    let messages = messages(&db, dir.path());
     let sender: HashMap<String, String> = messages
         .iter()
         .map(|m| {
@@ -329,13 +334,7 @@ async fn an_email_is_signed_and_its_unsubscribe_link_stops_the_emails(db: TestDb
         "{link}"
     );
     let id = link.rsplit('/').next().unwrap().to_string();
-    let messages: Vec<Value> = serde_json::from_str(&run(
-        &db,
-        dir.path(),
-        &["messages", "--format", "json", "--limit", "100000"],
-        &[],
-    ))
-    .unwrap();
+    let messages = messages(&db, dir.path());
     assert!(
         messages.iter().any(|m| m["id"] == id.as_str()),
         "{b}: the link names the message"
