@@ -85,6 +85,25 @@ impl<'a> Composer<'a> {
         })
     }
 
+    /// A composer for one message's notices: the facilities of their communes only (a
+    /// gateway outage makes many fallbacks, each must stay cheap).
+    pub async fn for_notices(
+        store: &Store,
+        cfg: &'a DeliveryConfig,
+        rules: &RuleSet,
+        notices: &[&NoticeRow],
+    ) -> anyhow::Result<Composer<'a>> {
+        let mut communes: Vec<&str> = notices.iter().map(|n| n.commune_code.as_str()).collect();
+        communes.sort_unstable();
+        communes.dedup();
+        Ok(Composer {
+            cfg,
+            key: MessageKey::of(store).await?,
+            renderer: rules.renderer(),
+            places: Places::load_communes(store, &communes).await?,
+        })
+    }
+
     /// One message to `recipient` on `channel` carrying `group`'s notices, all of one sender
     /// (an SMS stops before the notice that would take it past `segment_limit`; the first
     /// always goes, so nothing is lost). Returns the message and the notices it carries.

@@ -237,7 +237,7 @@ async fn fall_back(
     let group: Vec<&NoticeRow> = notices.iter().collect();
     // Every notice of the failed message goes, whatever the SMS segment limit: they were
     // promised today.
-    let composer = Composer::new(store, cfg, rules).await?;
+    let composer = Composer::for_notices(store, cfg, rules, &group).await?;
     let (message, _) = composer.build(
         &failed.recipient_id,
         other,

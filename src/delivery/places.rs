@@ -6,7 +6,7 @@
 //! ("Trạm Y tế phường Ba Đình"), with no address or phone: `rules check` warns about those
 //! communes so the operator fills them in.
 
-use crate::registry::{AdminUnits, Facility, FacilityKind, SessionDays};
+use crate::registry::{AdminUnits, CommuneCode, Facility, FacilityKind, SessionDays};
 use crate::rules::wording::PlaceWords;
 use crate::rules::Lang;
 use crate::store::Store;
@@ -34,6 +34,16 @@ impl Place {
 impl Places {
     pub async fn load(store: &Store) -> anyhow::Result<Places> {
         Ok(Places::from_facilities(store.facilities(None).await?))
+    }
+
+    /// Only the facilities of `communes` (one failed message's fallback, not a whole pass).
+    pub async fn load_communes(store: &Store, communes: &[&str]) -> anyhow::Result<Places> {
+        let codes: Vec<CommuneCode> = (communes.iter())
+            .filter_map(|c| CommuneCode::parse(c).ok())
+            .collect();
+        Ok(Places::from_facilities(
+            store.facilities(Some(&codes)).await?,
+        ))
     }
 
     pub fn from_facilities(list: Vec<Facility>) -> Places {
