@@ -13,7 +13,7 @@
 
 use super::auth::Caller;
 use super::permissions::Permission;
-use super::places::{file_body, rows_problem};
+use super::places::{file_body, nothing_stored, refuse_outside, rows_problem};
 use super::problem::{ApiResult, Problem};
 use super::reports::{query_pairs, ReportQuery};
 use super::ApiState;
@@ -34,17 +34,12 @@ pub const AUDIT_ACTION: &str = "facilities";
 
 /// Why a commune is refused: outside the caller's area, said plainly.
 pub fn outside_area(caller: &Caller, commune: &CommuneCode) -> Result<(), String> {
-    if caller.0.scope.contains_commune(commune.as_str()) {
-        return Ok(());
-    }
-    let name = AdminUnits::get()
-        .commune(commune.as_str())
-        .map_or("", |c| c.name.as_str());
-    Err(format!(
-        "xã {name} ({c}) ngoài địa bàn của bạn ({area}): không được sửa cơ sở của xã này / commune {name} ({c}) is outside your area ({area}): you may not change its facilities",
-        c = commune.as_str(),
-        area = caller.0.scope.describe()
-    ))
+    refuse_outside(
+        caller,
+        commune,
+        "không được sửa cơ sở của xã này",
+        "you may not change its facilities",
+    )
 }
 
 /// One audit row for a change of facilities by `caller` (what, in `detail`).
@@ -76,18 +71,7 @@ pub async fn store_upload(
     )
     .await
     .map_err(|e| (Problem::from(e), Vec::new()))?;
-    if up.stored == 0 && !up.problems.is_empty() {
-        let p = if rows > 0 && up.outside_area == rows && up.problems.len() == rows {
-            Problem::forbidden(format!(
-                "mọi dòng đều thuộc xã ngoài địa bàn của bạn ({}) / every row is for a commune outside your area ({})",
-                caller.0.scope.describe(),
-                caller.0.scope.describe()
-            ))
-        } else {
-            Problem::bad_request(
-                "không dòng nào được lưu: xem errors (dòng, cột, lý do) / no row was stored: see errors (line, field, reason)",
-            )
-        };
+    if let Some(p) = nothing_stored(caller, rows, up.stored, up.outside_area, &up.problems) {
         return Err((p, up.problems));
     }
     let detail = format!(
@@ -127,9 +111,22 @@ pub async fn put_facilities(
 /// and the next session on or after `as_of`.
 pub fn to_json(r: &FacilityRow, as_of: NaiveDate) -> serde_json::Value {
     let f = &r.facility;
+    let mut v = stored_json(r);
+    v["commune_name"] = AdminUnits::get()
+        .commune(&f.commune_code)
+        .map(|c| c.name.as_str())
+        .into();
+    v["next_session"] = serde_json::json!(f.session_days.next_on_or_after(as_of));
+    v
+}
+
+/// A stored facility's cells, its session days in words and its last change: what
+/// [`to_json`] and `vongdoi facilities list --format json` give alike (each adds the commune's
+/// name its own way).
+pub fn stored_json(r: &FacilityRow) -> serde_json::Value {
+    let f = &r.facility;
     serde_json::json!({
         "commune_code": f.commune_code,
-        "commune_name": AdminUnits::get().commune(&f.commune_code).map(|c| c.name.as_str()),
         "kind": f.kind,
         "name": f.name,
         "address": f.address,
@@ -137,7 +134,6 @@ pub fn to_json(r: &FacilityRow, as_of: NaiveDate) -> serde_json::Value {
         "hours": f.hours,
         "session_days": f.session_days.to_cell(),
         "session_days_text": f.session_days.describe(false),
-        "next_session": f.session_days.next_on_or_after(as_of),
         "updated_by": r.updated_by,
         "updated_at": r.updated_at,
     })

@@ -16,6 +16,7 @@ use super::permissions::Permission;
 use super::problem::{ApiResult, Problem};
 use super::reports::{query_pairs, ReportQuery};
 use super::ApiState;
+use crate::exchange::table::RowProblem;
 use crate::registry::{AdminUnits, CommuneCode};
 use crate::reports::places::{self, Upload};
 use axum::body::Bytes;
@@ -29,15 +30,30 @@ pub const UPLOAD_LIMIT: usize = places::MAX_FILE_BYTES + 64 * 1024;
 
 /// Why a commune is refused: outside the caller's area, said plainly.
 pub fn outside_area(caller: &Caller, commune: &CommuneCode) -> Result<(), String> {
+    refuse_outside(
+        caller,
+        commune,
+        "không được tải lên số chỗ cho xã này",
+        "you may not upload places for it",
+    )
+}
+
+/// Ok for a commune in the caller's area, else the refusal, ending with what the caller may
+/// not do there (`vi` / `en`): school places and facilities alike.
+pub(super) fn refuse_outside(
+    caller: &Caller,
+    commune: &CommuneCode,
+    vi: &str,
+    en: &str,
+) -> Result<(), String> {
     if caller.0.scope.contains_commune(commune.as_str()) {
         return Ok(());
     }
     let name = AdminUnits::get()
         .commune(commune.as_str())
-        .map(|c| c.name.as_str())
-        .unwrap_or("");
+        .map_or("", |c| c.name.as_str());
     Err(format!(
-        "xã {name} ({c}) ngoài địa bàn của bạn ({area}): không được tải lên số chỗ cho xã này / commune {name} ({c}) is outside your area ({area}): you may not upload places for it",
+        "xã {name} ({c}) ngoài địa bàn của bạn ({area}): {vi} / commune {name} ({c}) is outside your area ({area}): {en}",
         c = commune.as_str(),
         area = caller.0.scope.describe()
     ))
@@ -50,7 +66,7 @@ pub async fn store_upload(
     api: &ApiState,
     caller: &Caller,
     bytes: &[u8],
-) -> Result<Upload, (Problem, Vec<places::RowProblem>)> {
+) -> Result<Upload, (Problem, Vec<RowProblem>)> {
     caller
         .may(Permission::UploadPlaces)
         .map_err(|p| (p, Vec::new()))?;
@@ -65,8 +81,27 @@ pub async fn store_upload(
     )
     .await
     .map_err(|e| (Problem::from(e), Vec::new()))?;
-    if up.stored == 0 && !up.problems.is_empty() {
-        let p = if rows > 0 && up.outside_area == rows && up.problems.len() == rows {
+    if let Some(p) = nothing_stored(caller, rows, up.stored, up.outside_area, &up.problems) {
+        return Err((p, up.problems));
+    }
+    Ok(up)
+}
+
+/// When an upload stored nothing and had problems, why (school places and facilities alike):
+/// 403 when every one of the file's `rows` good rows was refused for being outside the area
+/// and nothing else was wrong, else 400. None when something was stored or nothing was wrong.
+pub(super) fn nothing_stored(
+    caller: &Caller,
+    rows: usize,
+    stored: u64,
+    outside_area: usize,
+    problems: &[RowProblem],
+) -> Option<Problem> {
+    if stored != 0 || problems.is_empty() {
+        return None;
+    }
+    Some(
+        if rows > 0 && outside_area == rows && problems.len() == rows {
             Problem::forbidden(format!(
                 "mọi dòng đều thuộc xã ngoài địa bàn của bạn ({}) / every row is for a commune outside your area ({})",
                 caller.0.scope.describe(),
@@ -76,10 +111,8 @@ pub async fn store_upload(
             Problem::bad_request(
                 "không dòng nào được lưu: xem errors (dòng, cột, lý do) / no row was stored: see errors (line, field, reason)",
             )
-        };
-        return Err((p, up.problems));
-    }
-    Ok(up)
+        },
+    )
 }
 
 /// A problem whose `errors` are rows of a file: `{"line", "field", "reason"}` (school places

@@ -4,11 +4,13 @@
 //! page's upload ([`crate::exchange::facilities`]); the operator's area is the whole country.
 //! Also the warning `rules check` prints for communes whose reminders would name no place.
 
-use crate::exchange::facilities::{self as file, RowProblem};
+use super::{print_problems, ListArea};
+use crate::api::facilities::stored_json;
+use crate::exchange::facilities as file;
+use crate::exchange::table::read_file;
 use crate::registry::{AdminUnits, FacilityKind};
-use crate::reports::Area;
 use crate::store::Store;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,12 +29,8 @@ pub(super) enum FacilitiesCommand {
     },
     /// The stored facilities, per commune: kind, name, address, phone, hours, session days.
     List {
-        /// A province (2-digit code); repeatable. Default: everything stored.
-        #[arg(long = "province")]
-        provinces: Vec<String>,
-        /// A commune (5-digit code); repeatable.
-        #[arg(long = "commune")]
-        communes: Vec<String>,
+        #[command(flatten)]
+        area: ListArea,
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
@@ -62,24 +60,11 @@ fn grouped(n: i64) -> String {
     out
 }
 
-fn print_problems(label: &str, problems: &[RowProblem]) {
-    for p in problems {
-        if p.field.is_empty() {
-            eprintln!("{label}:{}: {}", p.line, p.reason);
-        } else {
-            eprintln!("{label}:{}: {}: {}", p.line, p.field, p.reason);
-        }
-    }
-}
-
 impl FacilitiesCommand {
     pub(super) async fn run(self, store: &Store) -> Result<()> {
         match self {
             FacilitiesCommand::Import { file, by } => {
-                let label = file.display().to_string();
-                let bytes = std::fs::read(&file).with_context(|| {
-                    format!("{label}: không mở được tệp / cannot open the file")
-                })?;
+                let (label, bytes) = read_file(&file)?;
                 let parsed = file::parse(&bytes).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
                 let up = file::upload(store, parsed, |_| Ok(()), &by, chrono::Utc::now()).await?;
                 print_problems(&label, &up.problems);
@@ -99,12 +84,8 @@ impl FacilitiesCommand {
                 }
                 Ok(())
             }
-            FacilitiesCommand::List {
-                provinces,
-                communes,
-                format,
-            } => {
-                let area = Area::resolve(&provinces, &communes)?;
+            FacilitiesCommand::List { area, format } => {
+                let area = area.resolve()?;
                 let rows = store.facility_rows(area.communes()).await?;
                 let units = AdminUnits::get();
                 let name = |c: &str| units.commune(c).map(|u| u.name.clone()).unwrap_or_default();
@@ -113,20 +94,9 @@ impl FacilitiesCommand {
                         let list: Vec<serde_json::Value> = rows
                             .iter()
                             .map(|r| {
-                                let f = &r.facility;
-                                serde_json::json!({
-                                    "commune_code": f.commune_code,
-                                    "commune_name": name(&f.commune_code),
-                                    "kind": f.kind,
-                                    "name": f.name,
-                                    "address": f.address,
-                                    "phone": f.phone,
-                                    "hours": f.hours,
-                                    "session_days": f.session_days.to_cell(),
-                                    "session_days_text": f.session_days.describe(false),
-                                    "updated_by": r.updated_by,
-                                    "updated_at": r.updated_at,
-                                })
+                                let mut v = stored_json(r);
+                                v["commune_name"] = name(&r.facility.commune_code).into();
+                                v
                             })
                             .collect();
                         println!("{}", serde_json::to_string_pretty(&list)?);

@@ -34,6 +34,7 @@ mod users;
 
 pub use rules::forecast_of;
 
+use crate::exchange::table::RowProblem;
 use crate::registry::{AdminUnits, PersonalId};
 use crate::rules::{CheckContext, Lang, RuleSet};
 use crate::store::{Store, DEFAULT_DATABASE_URL};
@@ -189,6 +190,30 @@ impl LangArg {
             LangArg::Vi => Lang::Vi,
             LangArg::En => Lang::En,
         }
+    }
+}
+
+/// The area `school-places list` and `facilities list` show.
+#[derive(clap::Args)]
+struct ListArea {
+    /// A province (2-digit code); repeatable. Default: everything stored.
+    #[arg(long = "province")]
+    provinces: Vec<String>,
+    /// A commune (5-digit code); repeatable.
+    #[arg(long = "commune")]
+    communes: Vec<String>,
+}
+
+impl ListArea {
+    fn resolve(&self) -> Result<crate::reports::Area> {
+        crate::reports::Area::resolve(&self.provinces, &self.communes)
+    }
+}
+
+/// What an import could not store, on standard error: `FILE:LINE: field: reason` a row.
+fn print_problems(label: &str, problems: &[RowProblem]) {
+    for p in problems {
+        eprintln!("{}", p.at(label));
     }
 }
 

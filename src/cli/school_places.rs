@@ -3,11 +3,13 @@
 //! side. The same file as the enrolment page's upload and `PUT /api/school-places` (CSV or
 //! xlsx, see [`crate::reports::places`]); the operator's area is the whole country.
 
+use super::{print_problems, ListArea};
+use crate::exchange::table::read_file;
 use crate::registry::AdminUnits;
 use crate::reports::enrolment::school_year_name;
-use crate::reports::{places, Area};
+use crate::reports::places;
 use crate::store::Store;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -25,12 +27,8 @@ pub(super) enum SchoolPlacesCommand {
     },
     /// The stored places: per commune, school, level and school year, with who uploaded them.
     List {
-        /// A province (2-digit code); repeatable. Default: everything stored.
-        #[arg(long = "province")]
-        provinces: Vec<String>,
-        /// A commune (5-digit code); repeatable.
-        #[arg(long = "commune")]
-        communes: Vec<String>,
+        #[command(flatten)]
+        area: ListArea,
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
@@ -48,19 +46,10 @@ impl SchoolPlacesCommand {
     pub(super) async fn run(self, store: &Store) -> Result<()> {
         match self {
             SchoolPlacesCommand::Import { file, by } => {
-                let label = file.display().to_string();
-                let bytes = std::fs::read(&file).with_context(|| {
-                    format!("{label}: không mở được tệp / cannot open the file")
-                })?;
+                let (label, bytes) = read_file(&file)?;
                 let parsed = places::parse(&bytes).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
                 let up = places::upload(store, parsed, |_| Ok(()), &by, chrono::Utc::now()).await?;
-                for p in &up.problems {
-                    if p.field.is_empty() {
-                        eprintln!("{label}:{}: {}", p.line, p.reason);
-                    } else {
-                        eprintln!("{label}:{}: {}: {}", p.line, p.field, p.reason);
-                    }
-                }
+                print_problems(&label, &up.problems);
                 println!(
                     "{label}: {} dòng đã lưu cho {} xã, {} vấn đề / {} rows stored for {} communes, {} problems",
                     up.stored,
@@ -75,12 +64,8 @@ impl SchoolPlacesCommand {
                 }
                 Ok(())
             }
-            SchoolPlacesCommand::List {
-                provinces,
-                communes,
-                format,
-            } => {
-                let area = Area::resolve(&provinces, &communes)?;
+            SchoolPlacesCommand::List { area, format } => {
+                let area = area.resolve()?;
                 let rows = store.school_places(area.communes()).await?;
                 let units = AdminUnits::get();
                 let name = |c: &str| units.commune(c).map(|u| u.name.clone()).unwrap_or_default();

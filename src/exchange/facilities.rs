@@ -13,6 +13,8 @@
 //! reported at their line and field (the column's header as the file writes it); the good rows
 //! are stored. Two rows of one facility in a file: the later is kept and the earlier reported.
 
+use super::table;
+pub use super::table::RowProblem;
 use crate::registry::facility::FacilityCells;
 use crate::registry::{text, CommuneCode, Facility, FacilityKind};
 use crate::store::Store;
@@ -60,14 +62,6 @@ const ALIASES: [&[&str]; 7] = [
     ],
 ];
 
-/// A bad row: its line (the header is 1), the column as the file's header names it, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RowProblem {
-    pub line: u64,
-    pub field: String,
-    pub reason: String,
-}
-
 /// A file read: the good rows with their lines, and the problems of the bad ones.
 #[derive(Debug, Default)]
 pub struct Parsed {
@@ -77,55 +71,12 @@ pub struct Parsed {
     pub commune_header: String,
 }
 
-/// Lower case, no diacritics, words joined by `_`: "Mã xã" → `ma_xa`.
-fn fold(s: &str) -> String {
-    crate::text::unaccent(s.trim())
-        .to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join("_")
-}
-
-/// (line, cells) of a CSV text, blank lines dropped, header first.
-fn lines(bytes: &[u8]) -> Result<Vec<(u64, Vec<String>)>, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| {
-        "tệp không phải UTF-8: lưu lại dạng \"CSV UTF-8\" / the file is not UTF-8: save it as \"CSV UTF-8\"".to_string()
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    // Excel in a Vietnamese locale separates with semicolons; a copy from a sheet has tabs.
-    let first = text.lines().next().unwrap_or("");
-    let delimiter = [b',', b';', b'\t']
-        .into_iter()
-        .max_by_key(|d| (first.bytes().filter(|b| b == d).count(), *d == b','))
-        .unwrap_or(b',');
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(text.as_bytes());
-    let mut out = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            format!("dòng {line}: không đọc được / line {line}: unreadable ({e})")
-        })?;
-        let cells: Vec<String> = record
-            .iter()
-            .map(|c| text::cell_from_csv(c.trim()).to_string())
-            .collect();
-        if cells.iter().any(|c| !c.is_empty()) {
-            out.push((record.position().map_or(0, |p| p.line()), cells));
-        }
-    }
-    Ok(out)
-}
-
 /// Reads a facilities file. Err: the file as a whole cannot be read (not UTF-8, unreadable
 /// CSV); a header without the columns is a problem at line 1.
 pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     let mut out = Parsed::default();
-    let mut lines = lines(bytes)?.into_iter();
+    let not_utf8 = "tệp không phải UTF-8: lưu lại dạng \"CSV UTF-8\" / the file is not UTF-8: save it as \"CSV UTF-8\"";
+    let mut lines = table::csv_lines(bytes, not_utf8)?.into_iter();
     let Some((header_line, header)) = lines.next() else {
         out.problems.push(RowProblem {
             line: 1,
@@ -136,11 +87,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     };
     let columns: Vec<Option<usize>> = ALIASES
         .iter()
-        .map(|aliases| {
-            header
-                .iter()
-                .position(|h| aliases.contains(&fold(h).as_str()))
-        })
+        .map(|aliases| table::column(&header, aliases))
         .collect();
     let missing: Vec<&str> = HEADER
         .iter()

@@ -18,7 +18,7 @@ use crate::registry::AdminUnits;
 use crate::rules::Lang;
 use crate::store::schools::SchoolPlaceRow;
 use crate::store::{BirthYearCount, Store};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -132,15 +132,10 @@ impl Capacity {
     /// Reads a places file (CSV or xlsx, see [`super::places`]); its first bad row fails the
     /// report, naming the file, line and field.
     pub fn read(path: &Path) -> Result<Capacity> {
-        let label = path.display().to_string();
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("{label}: không mở được tệp / cannot open the file"))?;
+        let (label, bytes) = crate::exchange::table::read_file(path)?;
         let parsed = super::places::parse(&bytes).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
         if let Some(p) = parsed.problems.first() {
-            if p.field.is_empty() {
-                bail!("{label}:{}: {}", p.line, p.reason);
-            }
-            bail!("{label}:{}: {}: {}", p.line, p.field, p.reason);
+            bail!("{}", p.at(&label));
         }
         let mut out = Capacity::default();
         for r in &parsed.rows {

@@ -16,6 +16,8 @@
 //! good rows are kept.
 
 use super::enrolment::LEVELS;
+pub use crate::exchange::table::RowProblem;
+use crate::exchange::table::{self, fold, Lines};
 use crate::registry::{text, CommuneCode};
 use crate::store::schools::SchoolPlaceRow;
 use crate::store::Store;
@@ -38,14 +40,6 @@ pub struct PlaceRow {
     /// The year the school year starts; None: every year.
     pub school_year: Option<i32>,
     pub places: i64,
-}
-
-/// A bad row: its line, the column as the file's header names it, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RowProblem {
-    pub line: u64,
-    pub field: String,
-    pub reason: String,
 }
 
 /// A places file read: the good rows and the problems of the bad ones, in line order.
@@ -80,41 +74,11 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     Ok(rows_of(lines))
 }
 
-/// (line, cells) of the file, header first.
-type Lines = Vec<(u64, Vec<String>)>;
-
 fn csv_lines(bytes: &[u8]) -> Result<Lines, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| {
-        "tệp không phải UTF-8: lưu lại dạng \"CSV UTF-8\" hoặc tải lên tệp .xlsx / the file is not UTF-8: save it as \"CSV UTF-8\" or upload the .xlsx".to_string()
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    // Excel in a Vietnamese locale separates with semicolons; a copy from a sheet has tabs.
-    let first = text.lines().next().unwrap_or("");
-    let delimiter = [b',', b';', b'\t']
-        .into_iter()
-        .max_by_key(|d| (first.bytes().filter(|b| b == d).count(), *d == b','))
-        .unwrap_or(b',');
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(text.as_bytes());
-    let mut out = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            format!("dòng {line}: không đọc được / line {line}: unreadable ({e})")
-        })?;
-        let line = record.position().map_or(0, |p| p.line());
-        out.push((
-            line,
-            record
-                .iter()
-                .map(|c| text::cell_from_csv(c.trim()).to_string())
-                .collect(),
-        ));
-    }
-    Ok(out)
+    table::csv_lines(
+        bytes,
+        "tệp không phải UTF-8: lưu lại dạng \"CSV UTF-8\" hoặc tải lên tệp .xlsx / the file is not UTF-8: save it as \"CSV UTF-8\" or upload the .xlsx",
+    )
 }
 
 fn xlsx_lines(bytes: &[u8]) -> Result<Lines, String> {
@@ -152,16 +116,6 @@ fn xlsx_lines(bytes: &[u8]) -> Result<Lines, String> {
             (first_row + i as u64 + 1, cells)
         })
         .collect())
-}
-
-/// Lower case, no diacritics, words joined by `_`: "Mã xã" → `ma_xa`.
-fn fold(s: &str) -> String {
-    let plain = crate::text::unaccent(s.trim()).to_lowercase();
-    plain
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join("_")
 }
 
 /// The columns: canonical name and the folded headers that name it.
@@ -238,6 +192,7 @@ pub fn places_of(cell: &str) -> Option<i64> {
 
 fn rows_of(lines: Lines) -> Parsed {
     let mut out = Parsed::default();
+    // CSV comes without its blank lines; a sheet keeps its empty rows.
     let mut lines = lines
         .into_iter()
         .filter(|(_, cells)| cells.iter().any(|c| !c.is_empty()));
@@ -253,10 +208,7 @@ fn rows_of(lines: Lines) -> Parsed {
     let found: Vec<Option<(usize, String)>> = COLUMNS
         .iter()
         .map(|(_, aliases)| {
-            header
-                .iter()
-                .position(|h| aliases.contains(&fold(h).as_str()))
-                .map(|i| (i, header[i].trim().to_string()))
+            table::column(&header, aliases).map(|i| (i, header[i].trim().to_string()))
         })
         .collect();
     let (Some(commune), Some(level), Some(capacity)) =

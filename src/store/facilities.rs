@@ -11,6 +11,7 @@ use super::{Result, Store, StoreError};
 use crate::registry::{CommuneCode, Facility, FacilityKind, SessionDays};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::query::Query;
 
 /// A stored facility with who changed it last and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -86,6 +87,32 @@ fn upsert_sql(kind: FacilityKind) -> String {
     )
 }
 
+/// `sql` (an [`upsert_sql`]) bound to `f`, changed by `by` at `now`, on either backend: the one
+/// write of `upsert_facilities` and `save_facility`.
+fn upsert<'q, DB>(
+    sql: &'q str,
+    f: &'q Facility,
+    by: &'q str,
+    now: DateTime<Utc>,
+) -> Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(sql)
+        .bind(f.commune_code.as_str())
+        .bind(f.kind.as_str())
+        .bind(f.name.as_str())
+        .bind(f.address.as_str())
+        .bind(f.phone.as_str())
+        .bind(f.hours.as_str())
+        .bind(f.session_days.to_cell())
+        .bind(by)
+        .bind(now)
+}
+
 impl Store {
     /// The stored facilities of these communes (None: of every commune), by commune, kind
     /// (health, police, school) and name.
@@ -158,16 +185,7 @@ impl Store {
             // A province's facilities are a few thousand rows: one statement each.
             for f in rows {
                 let sql = if f.kind == FacilityKind::School { &school } else { &post };
-                written += sqlx::query(sql)
-                    .bind(&f.commune_code)
-                    .bind(f.kind.as_str())
-                    .bind(&f.name)
-                    .bind(&f.address)
-                    .bind(&f.phone)
-                    .bind(&f.hours)
-                    .bind(f.session_days.to_cell())
-                    .bind(by)
-                    .bind(now)
+                written += upsert(sql, f, by, now)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -203,16 +221,7 @@ impl Store {
                     .await?
                     .rows_affected();
             }
-            changed += sqlx::query(&sql)
-                .bind(&f.commune_code)
-                .bind(f.kind.as_str())
-                .bind(&f.name)
-                .bind(&f.address)
-                .bind(&f.phone)
-                .bind(&f.hours)
-                .bind(f.session_days.to_cell())
-                .bind(by)
-                .bind(now)
+            changed += upsert(&sql, f, by, now)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

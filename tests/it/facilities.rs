@@ -352,32 +352,11 @@ async fn the_page_keeps_to_the_area_and_only_an_admin_changes_it(db: TestDb) {
     let http = no_redirects();
     let get = |session: String, path: String| {
         let http = http.clone();
-        async move {
-            let res = http
-                .get(format!("{base}{path}"))
-                .header("cookie", &session)
-                .send()
-                .await
-                .unwrap();
-            (res.status().as_u16(), res.text().await.unwrap())
-        }
+        async move { page_get(&http, &format!("{base}{path}"), &session).await }
     };
     let post = |session: String, path: &'static str, form: Vec<(&'static str, String)>| {
         let http = http.clone();
-        async move {
-            let res = http
-                .post(format!("{base}{path}"))
-                .header("cookie", &session)
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
-            let location = res
-                .headers()
-                .get("location")
-                .map(|l| l.to_str().unwrap().to_string());
-            (res.status().as_u16(), location, res.text().await.unwrap())
-        }
+        async move { page_post(&http, &format!("{base}{path}"), &session, &form).await }
     };
 
     // A nurse of Ba Đình sees her commune's places, and no other's; she cannot change them.
@@ -531,17 +510,10 @@ async fn the_page_keeps_to_the_area_and_only_an_admin_changes_it(db: TestDb) {
     // An upload: the good row stored, the bad one reported at its line.
     let file =
         format!("{HEADER}\n{HOME},school,Trường Mầm non Hoa Sen,Số 5,,,\n{HOME},chợ,Chợ,,,,\n");
-    let (content_type, body) = multipart(&csrf, "co-so.csv", file.as_bytes());
-    let res = http
-        .post(format!("{base}/staff/facilities/upload"))
-        .header("cookie", &admin)
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{b}");
-    let page = res.text().await.unwrap();
+    let url = format!("{base}/staff/facilities/upload");
+    let (status, page) =
+        page_upload(&http, &url, &admin, &csrf, "co-so.csv", file.as_bytes()).await;
+    assert_eq!(status, 200, "{b}");
     assert!(page.contains("Đã lưu 1 cơ sở"), "{b}: {page}");
     let errors = &page[page.find("id=\"upload-errors\"").expect("the bad row")..];
     assert!(

@@ -109,34 +109,16 @@ struct Nurse {
 
 impl Nurse {
     async fn get(&self, path: &str) -> (u16, String) {
-        let res = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.session)
-            .send()
-            .await
-            .unwrap();
-        (res.status().as_u16(), res.text().await.unwrap())
+        page_get(&self.http, &format!("{}{path}", self.base), &self.session).await
     }
 
     /// Posts a form; the status, the `Location` and the page.
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
         let mut all = vec![("csrf", self.csrf.as_str())];
         all.extend_from_slice(form);
-        let res = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("cookie", &self.session)
-            .form(&all)
-            .send()
-            .await
-            .unwrap();
-        let location = res
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        (res.status().as_u16(), location, res.text().await.unwrap())
+        let url = format!("{}{path}", self.base);
+        let (status, location, page) = page_post(&self.http, &url, &self.session, &all).await;
+        (status, location.unwrap_or_default(), page)
     }
 
     async fn delete(&self, path: &str) -> (u16, String) {

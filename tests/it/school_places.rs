@@ -66,16 +66,8 @@ async fn upload(
     name: &str,
     file: &[u8],
 ) -> (u16, String) {
-    let (content_type, body) = multipart(csrf, name, file);
-    let res = http
-        .post(format!("{base}/staff/enrolment/places"))
-        .header("cookie", session)
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
+    let url = format!("{base}/staff/enrolment/places");
+    page_upload(http, &url, session, csrf, name, file).await
 }
 
 async fn a_planner_uploads_places_on_the_page_and_sees_their_sum(db: TestDb) {
@@ -101,15 +93,7 @@ async fn a_planner_uploads_places_on_the_page_and_sees_their_sum(db: TestDb) {
     let session = person_session(&http, base, "phong-gd").await;
     let get = |path: String| {
         let (http, session) = (http.clone(), session.clone());
-        async move {
-            let res = http
-                .get(format!("{base}{path}"))
-                .header("cookie", &session)
-                .send()
-                .await
-                .unwrap();
-            (res.status().as_u16(), res.text().await.unwrap())
-        }
+        async move { page_get(&http, &format!("{base}{path}"), &session).await }
     };
     let (status, page) = get("/staff/enrolment".into()).await;
     assert_eq!(status, 200, "{b}: {page}");

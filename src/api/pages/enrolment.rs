@@ -13,11 +13,11 @@ use super::super::problem::Problem;
 use super::super::reports::{query_pairs, ReportQuery};
 use super::super::ApiState;
 use super::{commune_label, error_page, lang_of, param, t, xlsx_href, Page, Staff};
+use crate::exchange::table::RowProblem;
 use crate::reports::enrolment::{
     school_year_name, school_years_span, Capacity, PlacesSource, Row, LEVELS,
 };
 use crate::reports::output::{bar_chart_with_lines, Bars, Line, FILLS};
-use crate::reports::places::RowProblem;
 use crate::rules::Lang;
 use crate::store::schools::SchoolPlaceRow;
 use axum::extract::multipart::{Multipart, MultipartRejection};
@@ -75,21 +75,31 @@ pub async fn upload_places(
             context! {
                 stored => 0,
                 failed => p.detail,
-                errors => if rows.is_empty() {
-                    p.errors.iter().map(|e| context! { line => "", field => e.field, reason => e.reason }).collect()
-                } else {
-                    problems(&rows)
-                },
+                errors => refusal(&p, &rows),
             },
         ),
     };
     render(&api, &staff, lang, None, &[], Some(outcome), status).await
 }
 
-fn problems(rows: &[RowProblem]) -> Vec<Value> {
+/// An upload's bad rows as the page lists them (the places and facilities pages alike).
+pub(super) fn problems(rows: &[RowProblem]) -> Vec<Value> {
     rows.iter()
         .map(|p| context! { line => p.line, field => p.field, reason => p.reason })
         .collect()
+}
+
+/// What the page lists for an upload refused: the rows' problems, or else the problem's own
+/// fields (the file as a whole), at no line.
+pub(super) fn refusal(p: &Problem, rows: &[RowProblem]) -> Vec<Value> {
+    if rows.is_empty() {
+        p.errors
+            .iter()
+            .map(|e| context! { line => "", field => e.field, reason => e.reason })
+            .collect()
+    } else {
+        problems(rows)
+    }
 }
 
 /// The token and file of an upload form (files up to `max` bytes; `choose` says which when

@@ -14,7 +14,7 @@ use super::super::permissions::Permission;
 use super::super::problem::Problem;
 use super::super::reports::{query_pairs, ReportQuery};
 use super::super::ApiState;
-use super::enrolment::read_form;
+use super::enrolment::{problems, read_form, refusal};
 use super::{commune_label, error_page, lang_of, param, t, Page, Staff};
 use crate::exchange::facilities::MAX_UPLOAD_BYTES;
 use crate::registry::facility::FacilityCells;
@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// The edit (and add) form: one facility's cells, `was` the school's name before the edit.
+/// The delete form is its first three cells and the token (what it does not send is empty).
 #[derive(Debug, Default, Deserialize, Serialize)]
 pub struct FacilityForm {
     #[serde(default)]
@@ -49,18 +50,6 @@ pub struct FacilityForm {
     #[serde(default)]
     was: String,
     #[serde(default, skip_serializing)]
-    csrf: String,
-}
-
-#[derive(Deserialize)]
-pub struct DeleteForm {
-    #[serde(default)]
-    commune_code: String,
-    #[serde(default)]
-    kind: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
     csrf: String,
 }
 
@@ -319,7 +308,7 @@ pub async fn delete(
     State(api): State<Arc<ApiState>>,
     staff: Staff,
     headers: HeaderMap,
-    Form(form): Form<DeleteForm>,
+    Form(form): Form<FacilityForm>,
 ) -> Response {
     let (lang, _) = lang_of(&headers, &[]);
     let result = async {
@@ -372,26 +361,17 @@ pub async fn upload(
     if let Err(p) = staff.check_csrf(&csrf) {
         return error_page(lang, Some(&staff), p);
     }
-    let rows = |rows: &[crate::exchange::facilities::RowProblem]| -> Vec<Value> {
-        rows.iter()
-            .map(|p| context! { line => p.line, field => p.field, reason => p.reason })
-            .collect()
-    };
     let (status, upload) = match store_upload(&api, &staff.caller(), &file).await {
         Ok(up) => (
             StatusCode::OK,
             context! {
-                stored => up.stored, changed => up.changed, errors => rows(&up.problems),
+                stored => up.stored, changed => up.changed, errors => problems(&up.problems),
                 communes => up.communes.iter().map(|c| commune_label(c)).collect::<Vec<_>>(),
             },
         ),
-        Err((p, problems)) => (
+        Err((p, rows)) => (
             p.status,
-            context! { stored => 0, failed => p.detail, errors => if problems.is_empty() {
-                p.errors.iter().map(|e| context! { line => "", field => e.field, reason => e.reason }).collect()
-            } else {
-                rows(&problems)
-            } },
+            context! { stored => 0, failed => p.detail, errors => refusal(&p, &rows) },
         ),
     };
     let outcome = Outcome {

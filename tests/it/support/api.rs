@@ -353,6 +353,60 @@ pub fn multipart(csrf: &str, filename: &str, file: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// A staff page fetched with a session cookie: the status and the page.
+pub async fn page_get(http: &reqwest::Client, url: &str, session: &str) -> (u16, String) {
+    let res = http
+        .get(url)
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// A staff form posted with a session cookie: the status, the `Location` of a redirect and
+/// the page.
+pub async fn page_post<F: serde::Serialize + ?Sized>(
+    http: &reqwest::Client,
+    url: &str,
+    session: &str,
+    form: &F,
+) -> (u16, Option<String>, String) {
+    let res = http
+        .post(url)
+        .header("cookie", session)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let location = res
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string());
+    (res.status().as_u16(), location, res.text().await.unwrap())
+}
+
+/// A file uploaded through a staff page's form (see [`multipart`]): the status and the page.
+pub async fn page_upload(
+    http: &reqwest::Client,
+    url: &str,
+    session: &str,
+    csrf: &str,
+    filename: &str,
+    file: &[u8],
+) -> (u16, String) {
+    let (content_type, body) = multipart(csrf, filename, file);
+    let res = http
+        .post(url)
+        .header("cookie", session)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
 /// The form token of a session (as the pages compute it: SHA-256 of `csrf:` and the session).
 pub fn csrf_of_session(cookie: &str) -> String {
     use sha2::{Digest, Sha256};
