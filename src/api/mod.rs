@@ -220,9 +220,9 @@ pub fn routes() -> Routes<Arc<ApiState>> {
                         ..Doc::new("get", "/healthz", "Tình trạng (cơ sở dữ liệu) / Health (database)") })
         .external(Doc { tag: "delivery", public: true, errors: &[400, 401, 404, 503],
                         ..Doc::new("post", "/webhooks/sms", "Báo cáo gửi từ cổng SMS; cần mã VONGDOI_WEBHOOK_TOKEN (401 nếu thiếu, trừ khi VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1) / SMS gateway delivery report; needs VONGDOI_WEBHOOK_TOKEN (401 without it, unless VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1)") })
-        .external(Doc { tag: "delivery", public: true, errors: &[404, 503], ok: (200, "text/html", None),
+        .external(Doc { tag: "delivery", public: true, errors: &[410, 503], ok: (200, "text/html", None),
                         ..Doc::new("get", "/unsubscribe/{id}", "Trang ngừng nhận email nhắc lịch (liên kết List-Unsubscribe của email) / Stop reminder emails: the email's List-Unsubscribe link asks first") })
-        .external(Doc { tag: "delivery", public: true, errors: &[404, 503], ok: (200, "text/html", None),
+        .external(Doc { tag: "delivery", public: true, errors: &[410, 503], ok: (200, "text/html", None),
                         ..Doc::new("post", "/unsubscribe/{id}", "Ngừng nhận email nhắc lịch: người nhận thư không nhận email nữa (RFC 8058, một lần bấm) / Stop reminder emails: the message's recipient is opted out of email (RFC 8058 one-click)") })
         .pages()
 }

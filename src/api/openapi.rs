@@ -122,6 +122,7 @@ fn reason(code: u16) -> &'static str {
         403 => "Ngoài vai trò hoặc địa bàn / Outside the key's role or area",
         404 => "Không tìm thấy / Not found",
         409 => "Xung đột / Conflicting edit",
+        410 => "Liên kết không còn dùng được / Link no longer valid",
         413 => "Nội dung quá lớn / Body over the limit",
         415 => "Cần JSON / JSON required",
         429 => "Quá nhiều yêu cầu / Rate limit",

@@ -32,8 +32,9 @@ fn page(done: bool, unknown: bool, address: &str) -> Response {
         minijinja::context! { done, unknown, address => masked(address) },
     ) {
         Ok(html) => {
+            // 410 Gone: the link is not (or no longer) one of ours; the page says whom to ask.
             let status = if unknown {
-                StatusCode::NOT_FOUND
+                StatusCode::GONE
             } else {
                 StatusCode::OK
             };

@@ -366,7 +366,7 @@ async fn an_email_is_signed_and_its_unsubscribe_link_stops_the_emails(db: TestDb
         .send()
         .await
         .unwrap();
-    assert_eq!(bogus.status(), 404);
+    assert_eq!(bogus.status(), 410, "{b}: not one of our links");
     served.terminate();
     // The recipient of that email is opted out of email, and only they are.
     let recipient = db_recipient(&db, &id).await;
