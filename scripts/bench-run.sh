@@ -23,7 +23,7 @@ if [ "$backend" = postgres ]; then
   export DATABASE_URL="${admin%/*}/vongdoi_bench_run"
   /usr/bin/time -f "demo $n: %e s, %M KB peak" "$bin" demo --population "$n" --seed 1 --as-of 2026-11-21 >/dev/null
 else
-  src="target/bench/registry-$n.db"
+  src="target/bench/registry-$n.db"; mkdir -p target/bench
   if [ ! -f "$src" ]; then
     DATABASE_URL="sqlite://$src" "$bin" demo --population "$n" --seed 1 --as-of 2026-11-21 >/dev/null
   fi
