@@ -239,18 +239,14 @@ fn mask_address(a: &str) -> String {
 }
 
 /// What rule files are checked against: the embedded 2025 provinces and communes.
-fn check_context() -> CheckContext {
+fn check_context() -> Result<CheckContext> {
     let units = AdminUnits::get();
-    CheckContext {
+    Ok(CheckContext {
         province_codes: units.provinces().iter().map(|p| p.code.clone()).collect(),
         commune_codes: units.communes().iter().map(|c| c.code.clone()).collect(),
-        // The limit the deliveries will apply (a bad value is reported when they start).
-        sms_segment_limit: std::env::var("VONGDOI_SMS_MAX_SEGMENTS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|n| *n > 0)
-            .unwrap_or(3),
-    }
+        // The limit the deliveries will apply.
+        sms_segment_limit: crate::delivery::config::sms_segment_limit_from_env()?,
+    })
 }
 
 /// Loads the rule set every command works with. Rules that fail the check stop the command:
@@ -258,7 +254,7 @@ fn check_context() -> CheckContext {
 pub fn load_rules(dir: Option<&Path>) -> Result<RuleSet> {
     match dir {
         None => Ok(RuleSet::embedded()),
-        Some(dir) => RuleSet::load_dir(dir, &check_context()).map_err(|errors| {
+        Some(dir) => RuleSet::load_dir(dir, &check_context()?).map_err(|errors| {
             for e in &errors {
                 eprintln!("{e}");
             }

@@ -4,8 +4,9 @@
 
 use super::places::Places;
 use super::{next_sms_slot, sms, DeliveryConfig};
+use crate::clock::vn_date;
 use crate::registry::FacilityKind;
-use crate::rules::wording::{sender_template, vn_date, MessageContext, Renderer};
+use crate::rules::wording::{sender_template, MessageContext, Renderer};
 use crate::rules::{Lang, RuleSet};
 use crate::store::outbox::{NoticeRow, OutboxMessage};
 use crate::store::{Channel, Store};
@@ -120,6 +121,7 @@ impl<'a> Composer<'a> {
     ) -> anyhow::Result<(OutboxMessage, Vec<&'n NoticeRow>)> {
         let first = group[0];
         debug_assert!(group.iter().all(|n| n.sender == first.sender));
+        let id = message_id(&self.key, recipient, channel.as_str(), &first.sender, day);
         let lang = if first.language == "en" {
             Lang::En
         } else {
@@ -168,7 +170,6 @@ impl<'a> Composer<'a> {
             )
         } else {
             let ctx = words(group);
-            let id = message_id(&self.key, recipient, channel.as_str(), &first.sender, day);
             let body = super::letter::body(
                 group,
                 &ctx,
@@ -189,7 +190,7 @@ impl<'a> Composer<'a> {
             now
         };
         let message = OutboxMessage {
-            id: message_id(&self.key, recipient, channel.as_str(), &first.sender, day),
+            id,
             recipient_id: recipient.to_string(),
             channel,
             address: address.to_string(),

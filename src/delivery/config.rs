@@ -70,12 +70,7 @@ impl DeliveryConfig {
             None => (NaiveTime::from_hms_opt(7, 0, 0).unwrap(), NaiveTime::from_hms_opt(21, 0, 0).unwrap()),
             Some(w) => parse_window(&w).ok_or_else(|| anyhow::anyhow!("VONGDOI_SMS_WINDOW '{w}' is not HH:MM-HH:MM (e.g. 07:00-21:00; 00:00-24:00 for always)"))?,
         };
-        let sms_segment_limit = match var("VONGDOI_SMS_MAX_SEGMENTS") {
-            None => 3,
-            Some(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                anyhow::anyhow!("VONGDOI_SMS_MAX_SEGMENTS '{v}' is not a positive number")
-            })?,
-        };
+        let sms_segment_limit = sms_segment_limit_from_env()?;
         let channels = var("VONGDOI_CHANNELS").unwrap_or_else(|| "sms,email".into());
         let channels: Option<Vec<Channel>> = channels
             .split(',')
@@ -95,13 +90,7 @@ impl DeliveryConfig {
                 .map(Into::into)
                 .unwrap_or_else(|| "outbox".into()),
             mail_from: var("VONGDOI_MAIL_FROM").unwrap_or_else(|| "vongdoi@localhost".into()),
-            mail_from_by_sender: FacilityKind::ALL
-                .iter()
-                .filter_map(|k| {
-                    let key = format!("VONGDOI_MAIL_FROM_{}", k.as_str().to_uppercase());
-                    var(&key).map(|v| (*k, v))
-                })
-                .collect(),
+            mail_from_by_sender: per_sender("VONGDOI_MAIL_FROM"),
             mail_domain: var("VONGDOI_MAIL_DOMAIN"),
             public_url: var("VONGDOI_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
             go_live: var("VONGDOI_GO_LIVE")
@@ -139,6 +128,34 @@ impl DeliveryConfig {
             max_attempts: positive(&var, "VONGDOI_MAX_ATTEMPTS", 8.0)? as i32,
         })
     }
+}
+
+/// `VONGDOI_SMS_MAX_SEGMENTS` (default 3): deliveries and `rules check` read it here, so the
+/// check measures templates against the limit the deliveries apply.
+pub fn sms_segment_limit_from_env() -> anyhow::Result<u32> {
+    match std::env::var("VONGDOI_SMS_MAX_SEGMENTS")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        None => Ok(3),
+        Some(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            anyhow::anyhow!("VONGDOI_SMS_MAX_SEGMENTS '{v}' is not a positive number")
+        }),
+    }
+}
+
+/// `{prefix}_HEALTH`, `{prefix}_POLICE`, `{prefix}_SCHOOL`: a setting of one sender's own.
+pub fn per_sender(prefix: &str) -> Vec<(FacilityKind, String)> {
+    FacilityKind::ALL
+        .iter()
+        .filter_map(|k| {
+            let key = format!("{prefix}_{}", k.as_str().to_uppercase());
+            std::env::var(key)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| (*k, v))
+        })
+        .collect()
 }
 
 fn positive(var: &impl Fn(&str) -> Option<String>, key: &str, default: f64) -> anyhow::Result<f64> {

@@ -40,7 +40,7 @@ pub struct GatewayConfig {
     pub brandname: String,
     /// A brandname per sender (`VONGDOI_SMS_BRANDNAME_HEALTH`, `_POLICE`, `_SCHOOL`): carriers
     /// register a brandname and its templates per organisation.
-    pub brandname_by_sender: Vec<(String, String)>,
+    pub brandname_by_sender: Vec<(crate::registry::FacilityKind, String)>,
     pub callback_url: String,
     pub timeout: Duration,
 }
@@ -146,13 +146,7 @@ impl GatewayConfig {
             api_key,
             secret_key: var("VONGDOI_SMS_SECRET_KEY").unwrap_or_default(),
             brandname: var("VONGDOI_SMS_BRANDNAME").unwrap_or_default(),
-            brandname_by_sender: crate::registry::FacilityKind::ALL
-                .iter()
-                .filter_map(|k| {
-                    let key = format!("VONGDOI_SMS_BRANDNAME_{}", k.as_str().to_uppercase());
-                    var(&key).map(|v| (k.as_str().to_string(), v))
-                })
-                .collect(),
+            brandname_by_sender: super::config::per_sender("VONGDOI_SMS_BRANDNAME"),
             callback_url: var("VONGDOI_SMS_CALLBACK_URL").unwrap_or_default(),
             timeout,
         };
@@ -207,7 +201,7 @@ impl HttpGateway {
             api_key => self.cfg.api_key,
             secret_key => self.cfg.secret_key,
             brandname => (self.cfg.brandname_by_sender.iter())
-                .find(|(sender, _)| *sender == m.sender)
+                .find(|(sender, _)| sender.as_str() == m.sender)
                 .map_or(&self.cfg.brandname, |(_, b)| b),
             callback_url => self.cfg.callback_url,
         })
@@ -375,7 +369,7 @@ mod tests {
                 api_key: "K".into(),
                 secret_key: "S".into(),
                 brandname: "TRAMYTE".into(),
-                brandname_by_sender: vec![("police".into(), "CONGAN".into())],
+                brandname_by_sender: vec![(crate::registry::FacilityKind::Police, "CONGAN".into())],
                 callback_url: String::new(),
                 timeout: Duration::from_secs(1),
             },

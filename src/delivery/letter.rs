@@ -55,8 +55,8 @@ pub fn unsubscribe_link(cfg: &DeliveryConfig, message_id: &str) -> String {
                 .rsplit_once('<')
                 .map_or(cfg.mail_from.as_str(), |(_, a)| a.trim_end_matches('>'))
                 .trim();
-            // The reply comes from the family's own address, which is what identifies them.
-            let _ = message_id;
+            // The reply comes from the family's own address, which is what identifies them:
+            // the message id is not needed.
             format!("mailto:{address}?subject=unsubscribe")
         }
     }

@@ -154,7 +154,7 @@ pub fn render_typical(
     let message = MessageContext {
         notices: line.clone(),
         place: place.clone(),
-        next_session: super::wording::vn_date(typical_session()),
+        next_session: crate::clock::vn_date(typical_session()),
     };
     let sms = r
         .render(&sender_template(info.policy.sender), lang, &message)

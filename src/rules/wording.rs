@@ -14,6 +14,7 @@
 //! ("be  qua han").
 
 use super::forecast::{Item, ItemKey, Lang};
+use crate::clock::vn_date;
 use crate::registry::{FacilityKind, Sex};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
@@ -111,10 +112,6 @@ pub fn age_on(birth: NaiveDate, day: NaiveDate) -> i32 {
         age -= 1;
     }
     age
-}
-
-pub fn vn_date(d: NaiveDate) -> String {
-    d.format("%d/%m/%Y").to_string()
 }
 
 /// A person a notice is about.
