@@ -319,6 +319,7 @@ pub(super) fn build(
         })
         .collect();
     Ok(RuleSet {
+        fingerprint: fingerprint(files),
         vaccines,
         series: series.into_iter().map(|(s, _)| s).collect(),
         milestones: milestones.into_iter().map(|(m, _)| m).collect(),
@@ -327,9 +328,51 @@ pub(super) fn build(
     })
 }
 
+/// What the rule files say, as a short hash: the file names (not their folder, so moving the
+/// folder changes nothing) and their text. Templates are left out on purpose: they change the
+/// wording of notices yet to be written, never which day anything falls due, so a reworded
+/// template must not cost a full pass of the registry.
+fn fingerprint(files: &[(PathBuf, &str)]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<(String, &str)> = files
+        .iter()
+        .map(|(p, t)| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            (name.unwrap_or_default(), *t)
+        })
+        .collect();
+    sorted.sort();
+    let mut h = Sha256::new();
+    for (name, text) in sorted {
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update((text.len() as u64).to_le_bytes());
+        h.update(text.as_bytes());
+    }
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fingerprint_follows_the_rules_not_their_folder() {
+        let a = fingerprint(&[(PathBuf::from("/x/vaccines.toml"), "a = 1")]);
+        assert_eq!(
+            a,
+            fingerprint(&[(PathBuf::from("/y/vaccines.toml"), "a = 1")])
+        );
+        assert_ne!(
+            a,
+            fingerprint(&[(PathBuf::from("/x/vaccines.toml"), "a = 2")])
+        );
+        assert_ne!(a, fingerprint(&[(PathBuf::from("/x/other.toml"), "a = 1")]));
+        assert_eq!(a.len(), 16);
+    }
 
     #[test]
     fn embedded_rules_pass_the_check() {

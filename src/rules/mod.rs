@@ -28,6 +28,7 @@ mod evaluate;
 pub mod forecast;
 mod load;
 pub mod model;
+mod next_change;
 pub mod template_checks;
 pub mod wording;
 
@@ -119,6 +120,9 @@ pub struct Vaccine {
 /// A checked, compiled set of rules. Cheap to share (`Arc<RuleSet>`); evaluation only reads.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
+    /// A hash of the rule files (templates aside): a run whose rules differ from the previous
+    /// run's re-evaluates everyone, since any citizen's dates may have moved.
+    fingerprint: String,
     vaccines: Vec<Vaccine>,
     series: Vec<SeriesRule>,
     milestones: Vec<MilestoneRule>,
@@ -196,6 +200,11 @@ impl RuleSet {
         ctx: &CheckContext,
     ) -> Result<RuleSet, Vec<RuleError>> {
         load::build(files, templates, ctx)
+    }
+
+    /// A hash of the rule files, templates aside (see [`RuleSet::next_change`]).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// Known vaccine codes, in catalogue order.
