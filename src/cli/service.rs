@@ -27,7 +27,18 @@ pub(super) struct RunArgs {
     /// names nobody, since it ends up in cron logs.
     #[arg(long)]
     show_names: bool,
+    /// Evaluate every citizen, not only those whose lifecycle can have changed (a day already
+    /// done incrementally is done again in full). Gives the same ledger, notices and messages.
+    #[arg(long)]
+    full: bool,
+    /// When another instance holds part of the day, wait for it instead of exiting with
+    /// status 3 (and take its part over if its lease runs out).
+    #[arg(long)]
+    wait: bool,
 }
+
+/// `vongdoi run`'s exit status when another live instance holds part of the day.
+pub const EXIT_HELD_ELSEWHERE: i32 = 3;
 
 #[derive(Args)]
 pub(super) struct ServeArgs {
@@ -71,9 +82,15 @@ impl RunArgs {
             owner: crate::runtime::owner_name(),
             stop: crate::runtime::shutdown::Shutdown::never(),
             metrics: None,
+            shard_size: crate::store::runs::shard_size_from_env()?,
         };
         let started = std::time::Instant::now();
-        let (report, planned) = scheduler.run(as_of, self.dry_run).await?;
+        let options = crate::schedule::RunOptions {
+            dry_run: self.dry_run,
+            full: self.full,
+            wait: self.wait,
+        };
+        let (report, planned) = scheduler.run(as_of, options).await?;
         if self.dry_run {
             let store = &scheduler.store;
             super::dry_run::print(
@@ -89,11 +106,22 @@ impl RunArgs {
         if report.already_scanned {
             println!("ngày {as_of} đã quét xong / {as_of} was scanned already: only queued messages were delivered");
         }
-        if report.scanned_elsewhere {
-            println!("một phiên bản khác đang quét ngày {as_of} / another instance is scanning {as_of}: only delivered");
+        if let Some(owners) = &report.held_elsewhere {
+            let who = if owners.is_empty() {
+                String::from("?")
+            } else {
+                owners.join(", ")
+            };
+            println!("một phiên bản khác đang chạy ngày {as_of} ({who}); chưa quét xong nên chưa gửi gì. Chạy lại sau, hoặc thêm --wait để chờ / another instance is running {as_of} ({who}): the day is not scanned to the end, so nothing was sent; run again later, or add --wait to wait for it");
+            std::process::exit(EXIT_HELD_ELSEWHERE);
         }
+        let pass = if report.full_pass {
+            "toàn bộ/full pass"
+        } else {
+            "phần thay đổi/incremental"
+        };
         println!(
-            "chạy/run {as_of}: {} công dân/citizens · sổ sự kiện/ledger changes {} · lời nhắc mới/new notices {} (không liên lạc được/unreachable {}) · tin nhắn/messages queued {} · đã gửi/sent {} · thử lại/retrying {} · hỏng/dead {} ({:.1} s)",
+            "chạy/run {as_of} ({pass}): {} công dân/citizens · sổ sự kiện/ledger changes {} · lời nhắc mới/new notices {} (không liên lạc được/unreachable {}) · tin nhắn/messages queued {} · đã gửi/sent {} · thử lại/retrying {} · hỏng/dead {} ({:.1} s)",
             report.evaluated,
             report.ledger_changes,
             report.notices,
@@ -158,6 +186,7 @@ impl ServeArgs {
             owner: crate::runtime::owner_name(),
             webhook_token: self.webhook_token,
             webhook_allow_unsigned: crate::serve::webhook_allow_unsigned_from_env(),
+            shard_size: crate::store::runs::shard_size_from_env()?,
         };
         crate::serve::serve(
             state,

@@ -11,6 +11,9 @@ use std::sync::Mutex;
 pub struct Metrics {
     runs_finished: AtomicU64,
     runs_failed: AtomicU64,
+    /// The day a failed run is being retried for (0: none), and its error, for `/healthz`.
+    retrying_day: AtomicI64,
+    retry_error: Mutex<Option<String>>,
     citizens_evaluated: AtomicU64,
     notices: AtomicU64,
     /// Send attempts by (channel, outcome): sent, retry, dead, fallback.
@@ -42,6 +45,21 @@ impl Metrics {
 
     pub fn run_failed(&self) {
         self.runs_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A failed run of `day` (days since 1970) waits to be tried again after `error`; `None`
+    /// once a run finishes.
+    pub fn set_retrying(&self, retry: Option<(i64, String)>) {
+        let (day, error) = retry.map_or((0, None), |(d, e)| (d, Some(e)));
+        self.retrying_day.store(day, Ordering::Relaxed);
+        *self.retry_error.lock().expect("metrics lock") = error;
+    }
+
+    /// The run being retried: (day as days since 1970, its last error).
+    pub fn retrying(&self) -> Option<(i64, String)> {
+        let day = self.retrying_day.load(Ordering::Relaxed);
+        let error = self.retry_error.lock().expect("metrics lock").clone();
+        (day != 0).then(|| (day, error.unwrap_or_default()))
     }
 
     pub fn send(&self, channel: &str, outcome: &'static str) {
@@ -81,6 +99,17 @@ impl Metrics {
             out,
             "vongdoi_runs_total{{result=\"failed\"}} {}",
             load(&self.runs_failed)
+        );
+        header(
+            &mut out,
+            "vongdoi_run_retrying",
+            "gauge",
+            "1 while a failed run waits to be tried again (see /healthz for its error).",
+        );
+        let _ = writeln!(
+            out,
+            "vongdoi_run_retrying {}",
+            u8::from(self.retrying_day.load(Ordering::Relaxed) != 0)
         );
         header(
             &mut out,

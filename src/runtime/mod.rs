@@ -4,19 +4,26 @@
 pub mod metrics;
 pub mod shutdown;
 
-/// The lease owner name of this process: host and process id.
+pub mod liveness;
+
+/// The lease owner name of this process: host, process id, a random part, and the process
+/// table it lives in (see [`liveness`]): `HOST-PID-RANDOM@TABLE`.
 /// Made once per process, with a random part: two containers may both be PID 1 under the same
 /// (or no) HOSTNAME, and one's shutdown must never give back the other's leases.
 pub fn owner_name() -> String {
     static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     NAME.get_or_init(|| {
         let random = crate::secret::random_hex().unwrap_or_default();
-        format!(
+        let name = format!(
             "{}-{}-{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "vongdoi".into()),
             std::process::id(),
             &random[..random.len().min(8)]
-        )
+        );
+        match liveness::process_table() {
+            Some(table) => format!("{name}@{table}"),
+            None => name,
+        }
     })
     .clone()
 }

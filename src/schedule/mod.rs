@@ -1,29 +1,28 @@
-//! A scheduler run for one date (issue #4): scan the registry in personal-ID order, evaluate
-//! the rules (the one engine), keep the event ledger, record the notices that fall due, then
-//! turn them into messages and deliver them.
+//! A scheduler run for one date (issues #4, #14): evaluate the citizens whose lifecycle can
+//! have changed (or everyone, on a full pass), keep the event ledger, record the notices that
+//! fall due, then — once the whole day is scanned — turn them into messages and deliver them.
 //!
-//! Nothing is lost, nothing twice: each page's ledger rows, notices and the run's checkpoint
-//! commit in one transaction under the run's lease, so a killed run resumes after its last
-//! page; notices and messages have unique keys, so re-running a day adds nothing and two
-//! instances on one PostgreSQL database send each message once.
+//! Nothing is lost, nothing twice: a day is cut into shards that instances lease one at a
+//! time; each page's ledger rows, notices and next checks commit in one transaction under the
+//! shard's lease, so a killed run resumes after its last page; notices and messages have unique
+//! keys, so re-running a day adds nothing and instances sharing one PostgreSQL database send
+//! each message once. A day is composed only when its last shard is finished: a run that finds
+//! shards held by another live instance sends nothing (`vongdoi run` exits with status 3).
 
 pub mod notices;
+mod pass;
 mod recipients;
 
-use crate::delivery::places::Places;
 use crate::delivery::{self, Channels, DeliveryConfig, DeliveryCounts};
-use crate::rules::wording::Renderer;
 use crate::rules::{DoseRecord, Forecast, Lang, RuleSet, Subject};
+use crate::runtime::liveness;
 use crate::runtime::metrics::Metrics;
 use crate::runtime::shutdown::Shutdown;
 use crate::store::outbox::NoticeRow;
-use crate::store::runs::RunClaim;
-use crate::store::scan::EventRow;
-use crate::store::scan::{scan_registry, SCAN_PAGE};
+use crate::store::runs::PassKind;
+use crate::store::shards::ShardClaim;
 use crate::store::{CitizenRecords, Store};
 use chrono::{Duration, NaiveDate, Utc};
-use notices::{enough_reminders, held_back, is_actionable, notices_due};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// What one run did.
@@ -43,8 +42,13 @@ pub struct RunReport {
     pub delivery: DeliveryCounts,
     /// The day's scan had finished before (this run only composed and delivered).
     pub already_scanned: bool,
-    /// Another instance is scanning the day: this one only delivered.
-    pub scanned_elsewhere: bool,
+    /// The day is a full pass (everyone evaluated), not only the citizens due a check.
+    pub full_pass: bool,
+    /// Shards of the day this process scanned.
+    pub shards: u64,
+    /// Other live instances hold shards of the day that are not finished: this run composed
+    /// and sent nothing (their names).
+    pub held_elsewhere: Option<Vec<String>>,
     /// The service is stopping: the scan stopped after a committed page and gave its lease
     /// back; the next run of the day resumes there.
     pub interrupted: bool,
@@ -56,6 +60,23 @@ pub struct PlannedNotice {
     pub notice: NoticeRow,
 }
 
+/// How to run a day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Print what would be sent; write nothing (evaluates everyone).
+    pub dry_run: bool,
+    /// Evaluate everyone, not only the citizens whose next check has come.
+    pub full: bool,
+    /// When other instances hold shards of the day, wait for them (and take over any whose
+    /// lease runs out) instead of returning at once.
+    pub wait: bool,
+}
+
+/// How long a shard's lease lasts without a committed page. Short, since a page commits every
+/// second or so: a process that stopped answering loses its shard within this time to another
+/// machine (on its own machine a process that ended loses it at once).
+pub const SHARD_LEASE_SECONDS: i64 = 30;
+
 pub struct Scheduler<'a> {
     pub store: Arc<Store>,
     pub rules: &'a RuleSet,
@@ -65,6 +86,8 @@ pub struct Scheduler<'a> {
     /// Fires when `vongdoi serve` is stopping (`Shutdown::never()` for one-shot runs).
     pub stop: Shutdown,
     pub metrics: Option<Arc<Metrics>>,
+    /// Citizens per shard (`VONGDOI_SHARD_SIZE`).
+    pub shard_size: i64,
 }
 
 fn subject_of(r: &CitizenRecords) -> Subject<'_> {
@@ -78,6 +101,15 @@ fn subject_of(r: &CitizenRecords) -> Subject<'_> {
 }
 
 pub fn evaluate(rules: &RuleSet, r: &CitizenRecords, as_of: NaiveDate) -> Forecast {
+    evaluate_with_next_change(rules, r, as_of).0
+}
+
+/// The forecast on `as_of`, and the first later day it can change ([`RuleSet::next_change`]).
+pub fn evaluate_with_next_change(
+    rules: &RuleSet,
+    r: &CitizenRecords,
+    as_of: NaiveDate,
+) -> (Forecast, Option<NaiveDate>) {
     let doses: Vec<DoseRecord> = r
         .doses
         .iter()
@@ -86,7 +118,10 @@ pub fn evaluate(rules: &RuleSet, r: &CitizenRecords, as_of: NaiveDate) -> Foreca
             date_given: d.date_given,
         })
         .collect();
-    rules.evaluate(&subject_of(r), &doses, &r.id_cards, as_of)
+    let subject = subject_of(r);
+    let forecast = rules.evaluate(&subject, &doses, &r.id_cards, as_of);
+    let next = rules.next_change(&subject, &doses, &r.id_cards, as_of, &forecast);
+    (forecast, next)
 }
 
 /// One stored citizen's forecast on `as_of`, their records read side by side: the `forecast`
@@ -159,86 +194,82 @@ impl Scheduler<'_> {
     pub async fn run(
         &self,
         as_of: NaiveDate,
-        dry_run: bool,
+        options: RunOptions,
     ) -> anyhow::Result<(RunReport, Vec<PlannedNotice>)> {
-        if !dry_run {
-            self.refuse_a_day_behind_the_ledger(as_of).await?;
+        if options.dry_run {
+            return self.dry_run(as_of).await;
         }
+        self.refuse_a_day_behind_the_ledger(as_of).await?;
         let mut report = RunReport::default();
-        let mut planned = Vec::new();
-        let lease = || Utc::now() + Duration::minutes(10);
-        let checkpoint = if dry_run {
-            Some(None)
+        // Messages a killed process on this machine was sending: queued again now, not when
+        // their leases run out.
+        self.store
+            .release_gone_senders(liveness::is_gone, Utc::now())
+            .await?;
+        let kind = if options.full {
+            PassKind::Full
         } else {
-            match self
-                .store
-                .claim_run(as_of, &self.owner, lease(), Utc::now())
-                .await?
-            {
-                RunClaim::Claimed { checkpoint } => Some(
-                    checkpoint
-                        .map(|c| crate::registry::PersonalId::parse(&c))
-                        .transpose()?,
-                ),
-                RunClaim::Finished => {
-                    report.already_scanned = true;
-                    None
-                }
-                RunClaim::HeldByOther => {
-                    report.scanned_elsewhere = true;
-                    None
-                }
-            }
+            PassKind::Incremental
         };
-        if let Some(after) = checkpoint {
-            let started = std::time::Instant::now();
-            let renderer = self.rules.renderer();
-            let places = Places::load(&self.store).await?;
-            let mut pages = scan_registry(self.store.clone(), after, SCAN_PAGE);
-            while let Some(page) = pages.recv().await {
-                if self.stop.is_set() && !dry_run {
-                    self.store.release_run(as_of, &self.owner).await?;
-                    report.interrupted = true;
-                    tracing::info!(%as_of, evaluated = report.evaluated, "scan stopped; the lease is given back");
-                    return Ok((report, planned));
+        let plan = self
+            .store
+            .open_day(
+                as_of,
+                kind,
+                self.rules.fingerprint(),
+                self.shard_size,
+                Utc::now(),
+            )
+            .await?;
+        report.full_pass = plan.full;
+        report.already_scanned = plan.status == crate::store::RunStatus::Finished;
+        let lease = || Utc::now() + Duration::seconds(SHARD_LEASE_SECONDS);
+        let wording = (
+            self.rules.renderer(),
+            delivery::places::Places::load(&self.store).await?,
+        );
+        let started = std::time::Instant::now();
+        loop {
+            let claim = self
+                .store
+                .claim_shard(as_of, &self.owner, lease(), Utc::now(), liveness::is_gone)
+                .await?;
+            match claim {
+                ShardClaim::Claimed(shard) => {
+                    report.shards += 1;
+                    let scanned = self
+                        .scan_shard(&shard, (&wording.0, &wording.1), &mut report)
+                        .await;
+                    if let Err(e) = scanned {
+                        // Give the shard back, so that a retry here or another instance
+                        // carries on at once (the database may be the thing that failed).
+                        if let Err(release) = self.store.release_shard(&shard, &self.owner).await {
+                            tracing::warn!(error = %release, "could not give the shard back; its lease runs out");
+                        }
+                        return Err(e);
+                    }
+                    if report.interrupted {
+                        return Ok((report, Vec::new()));
+                    }
                 }
-                let page = page?;
-                let (events, notices, held) =
-                    self.plan_page(&page, as_of, (&renderer, &places)).await?;
-                report.evaluated += page.len() as u64;
-                report.held_back += held;
-                report.ledger_changes += events.len() as u64;
-                report.unreachable +=
-                    notices.iter().filter(|n| n.recipient_id.is_none()).count() as u64;
-                if dry_run {
-                    report.notices += notices.len() as u64;
-                    planned.extend(notices.into_iter().map(|notice| PlannedNotice { notice }));
-                    continue;
+                ShardClaim::Finished => break,
+                ShardClaim::HeldByOthers(owners) => {
+                    if !options.wait {
+                        report.held_elsewhere = Some(owners);
+                        return Ok((report, Vec::new()));
+                    }
+                    tokio::select! {
+                        _ = self.stop.wait() => {
+                            report.interrupted = true;
+                            return Ok((report, Vec::new()));
+                        }
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                    }
                 }
-                let last = page.last().expect("pages are never empty").personal_id;
-                report.notices += self
-                    .store
-                    .commit_page(
-                        as_of,
-                        &self.owner,
-                        lease(),
-                        last,
-                        page.len() as i64,
-                        &events,
-                        &notices,
-                        Utc::now(),
-                    )
-                    .await?;
             }
-            if !dry_run {
-                self.store
-                    .finish_run(as_of, &self.owner, Utc::now())
-                    .await?;
-            }
-            tracing::info!(%as_of, evaluated = report.evaluated, notices = report.notices, elapsed_ms = started.elapsed().as_millis() as u64, "scan finished");
         }
-        if dry_run {
-            return Ok((report, planned));
+        if report.evaluated > 0 {
+            tracing::info!(%as_of, evaluated = report.evaluated, notices = report.notices, full = report.full_pass, elapsed_ms = started.elapsed().as_millis() as u64, "scan finished");
         }
         report.messages_queued =
             delivery::compose(&self.store, &self.delivery, self.rules, as_of, Utc::now()).await?;
@@ -253,84 +284,7 @@ impl Scheduler<'_> {
             self.metrics.as_deref(),
         )
         .await?;
-        Ok((report, planned))
-    }
-
-    /// Evaluates a page and works out its ledger changes and notices (no writes), and how many
-    /// notices were held back for staff.
-    async fn plan_page(
-        &self,
-        page: &[CitizenRecords],
-        as_of: NaiveDate,
-        wording: (&Renderer, &Places),
-    ) -> anyhow::Result<(Vec<EventRow>, Vec<NoticeRow>, u64)> {
-        let (first, last) = (page[0].personal_id, page[page.len() - 1].personal_id);
-        let ledger: HashMap<(String, String), EventRow> = self
-            .store
-            .ledger_between(first, last)
-            .await?
-            .into_iter()
-            .map(|e| ((e.personal_id.clone(), e.item.clone()), e))
-            .collect();
-        let mut events = Vec::new();
-        let mut due: Vec<recipients::Due> = Vec::new();
-        let mut held = 0u64;
-        for r in page {
-            let forecast = evaluate(self.rules, r, as_of);
-            let pin = r.personal_id.as_str().to_string();
-            let notices = notices_due(&forecast, as_of);
-            for item in &forecast.items {
-                let key = item.key().stable_key();
-                let stored = ledger.get(&(pin.clone(), key.clone()));
-                let notified = notices.iter().any(|n| std::ptr::eq(n.item, item));
-                if stored.is_none() && !is_actionable(item.status) && !notified {
-                    continue;
-                }
-                let row = EventRow {
-                    personal_id: pin.clone(),
-                    item: key,
-                    status: item.status.as_str().to_string(),
-                    earliest: item.earliest,
-                    due: item.due,
-                    overdue: item.overdue,
-                    expires: item.expires,
-                    completed_on: item.completed_on,
-                    changed_on: as_of,
-                };
-                if stored.is_none_or(|s| !s.same_state(&row)) {
-                    events.push(row);
-                }
-            }
-            for n in notices {
-                if held_back(n.item, as_of, self.delivery.go_live).is_some() {
-                    held += 1;
-                    continue;
-                }
-                due.push(recipients::Due {
-                    citizen: r,
-                    item: n.item.clone(),
-                    template: n.template.to_string(),
-                    date: n.date,
-                });
-            }
-        }
-        // The reminder limit needs what was sent before: read only when a notice is due.
-        if !due.is_empty() {
-            let mut sent: HashMap<(String, String), Vec<NaiveDate>> = HashMap::new();
-            for (pin, item, date) in self.store.reminders_between(first, last).await? {
-                sent.entry((pin, item)).or_default().push(date);
-            }
-            let before = due.len();
-            due.retain(|d| {
-                let key = (d.citizen.personal_id.to_string(), d.item.key().stable_key());
-                sent.get(&key)
-                    .is_none_or(|earlier| !enough_reminders(&d.item, earlier, d.date))
-            });
-            held += (before - due.len()) as u64;
-        }
-        let notices =
-            recipients::resolve(&self.store, wording, &self.delivery, &due, as_of).await?;
-        Ok((events, notices, held))
+        Ok((report, Vec::new()))
     }
 }
 

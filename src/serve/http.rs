@@ -80,8 +80,16 @@ pub async fn serve_metrics(
 
 /// 200 when the database answers; 503 otherwise (a load balancer takes the instance out).
 async fn healthz(State(state): State<AppState>) -> Response {
+    // A run being retried is reported, not an outage: the service answers and will carry on.
+    let retrying = state.metrics.retrying().map(|(day, error)| {
+        let day = chrono::NaiveDate::from_num_days_from_ce_opt(day as i32 + 719_163);
+        json!({"as_of": day, "error": error, "problem": "lượt chạy lỗi, đang thử lại / a run failed and is being retried"})
+    });
     match state.store.ping().await {
-        Ok(()) => Json(json!({"status": "ok", "database": state.store.backend()})).into_response(),
+        Ok(()) => Json(
+            json!({"status": "ok", "database": state.store.backend(), "run_retrying": retrying}),
+        )
+        .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
             (

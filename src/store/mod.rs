@@ -45,6 +45,7 @@ mod registry;
 pub mod runs;
 pub mod scan;
 pub mod schools;
+pub mod shards;
 pub use scan::{CitizenRecords, RecordedDose, ScanRange};
 mod sqlite;
 

@@ -165,6 +165,29 @@ impl Store {
             .await?))
     }
 
+    /// The reminders recorded for these citizens that reached somebody: (personal ID, item,
+    /// notice date), like [`Store::reminders_between`] for a scattered page.
+    pub async fn reminders_of(
+        &self,
+        pins: &[super::PersonalId],
+    ) -> Result<Vec<(String, String, NaiveDate)>> {
+        let pins: Vec<String> = pins.iter().map(|p| p.to_string()).collect();
+        let mut rows = Vec::new();
+        dispatch!(self, s => {
+            let d = s.dialect();
+            for chunk in pins.chunks(d.list_chunk) {
+                let sql = format!(
+                    "SELECT personal_id, item, notice_date FROM notices WHERE personal_id {} AND recipient_id IS NOT NULL",
+                    d.in_list(1, chunk.len())
+                );
+                for row in s.bind_list(sqlx::query(&sql), chunk).fetch_all(s.read_pool()).await? {
+                    rows.push(sqlx::FromRow::from_row(&row)?);
+                }
+            }
+        });
+        Ok(rows)
+    }
+
     /// The reminders recorded for the citizens `first..=last` that reached somebody:
     /// (personal ID, item, notice date), for the limit on reminders per item.
     pub async fn reminders_between(

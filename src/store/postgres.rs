@@ -4,8 +4,9 @@
 //! bulk writes and the scan's aggregation; every other query is written once, in the file of
 //! its kind of data.
 
+use super::scan::{marked_date, Selection};
 use super::*;
-use crate::registry::{AdminUnits, Citizen, IdCardRecord, Immunization, PersonalId};
+use crate::registry::{AdminUnits, Citizen, IdCardRecord, Immunization};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres};
@@ -41,6 +42,14 @@ fn statement_timeout() -> Result<Duration> {
             }),
     }
 }
+
+/// A citizen's line of a scan page (`scan::parse_evaluation_page`), as in `sqlite.rs`.
+const LINE: &str = "c.personal_id || '|' || c.sex || '|' || c.date_of_birth::text || '|' || \
+    coalesce(c.date_of_death::text, '') || '|' || c.commune_code || '|' || \
+    coalesce((SELECT string_agg(i.date_given::text || ' ' || i.vaccine, ',') FROM immunizations i \
+              WHERE i.personal_id = c.personal_id), '') || '|' || \
+    coalesce((SELECT string_agg(k.issued_on::text, ',') FROM id_cards k WHERE k.personal_id = c.personal_id), '') || '|' || \
+    c.revision::text || '|' || c.next_check::text";
 
 impl PgStore {
     pub async fn open(url: &str) -> Result<PgStore> {
@@ -286,26 +295,46 @@ impl PgStore {
     }
 
     /// The registry scan's page as one text value (see `parse_evaluation_page`); None when
-    /// no citizen comes after `after`.
+    /// the selection holds nobody more.
     pub(crate) async fn evaluation_page_text(
         &self,
-        after: Option<PersonalId>,
+        selection: &Selection<'_>,
         limit: i64,
     ) -> Result<Option<String>> {
-        let after = after.map(|p| p.to_string()).unwrap_or_default();
-        Ok(sqlx::query_scalar::<_, Option<String>>(
+        let (filter, order) = match selection {
+            Selection::All { .. } => ("c.personal_id > $1 AND c.personal_id >= $2 AND c.personal_id < $3", "c.personal_id"),
+            Selection::Due { .. } => (
+                "c.next_check <= $4 AND (c.next_check, c.personal_id) > ($5::date, $1) AND c.personal_id >= $2 AND c.personal_id < $3",
+                "c.next_check, c.personal_id",
+            ),
+        };
+        let limit_at = if matches!(selection, Selection::All { .. }) {
+            4
+        } else {
+            6
+        };
+        let sql = format!(
             "SELECT string_agg(line, E'\\n' ORDER BY pid) FROM ( \
-               SELECT c.personal_id AS pid, c.personal_id || '|' || c.sex || '|' || c.date_of_birth::text || '|' || \
-               coalesce(c.date_of_death::text, '') || '|' || c.commune_code || '|' || \
-               coalesce((SELECT string_agg(i.date_given::text || ' ' || i.vaccine, ',') FROM immunizations i \
-                         WHERE i.personal_id = c.personal_id), '') || '|' || \
-               coalesce((SELECT string_agg(k.issued_on::text, ',') FROM id_cards k WHERE k.personal_id = c.personal_id), '') AS line \
-               FROM citizens c WHERE c.personal_id > $1 ORDER BY c.personal_id LIMIT $2) AS page",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_one(&self.pool)
-        .await?)
+               SELECT c.personal_id AS pid, {LINE} AS line \
+               FROM citizens c WHERE {filter} ORDER BY {order} LIMIT ${limit_at}) AS page"
+        );
+        let q = sqlx::query_scalar::<_, Option<String>>(&sql);
+        let q = match selection {
+            Selection::All { after, .. } => q
+                .bind(after.map(|p| p.to_string()).unwrap_or_default())
+                .bind(selection.first_bound().to_string())
+                .bind(selection.end_bound().to_string()),
+            Selection::Due { as_of, after, .. } => {
+                let (d, p) =
+                    after.map_or((marked_date(), String::new()), |(d, p)| (d, p.to_string()));
+                q.bind(p)
+                    .bind(selection.first_bound().to_string())
+                    .bind(selection.end_bound().to_string())
+                    .bind(*as_of)
+                    .bind(d)
+            }
+        };
+        Ok(q.bind(limit).fetch_one(&self.pool).await?)
     }
 
     /// A filtered scan page as one text value, in (date of birth, personal ID) order.
@@ -327,11 +356,7 @@ impl PgStore {
         };
         Ok(sqlx::query_scalar::<_, Option<String>>(&format!(
             "SELECT string_agg(line, E'\\n' ORDER BY dob, pid) FROM ( \
-               SELECT c.date_of_birth AS dob, c.personal_id AS pid, c.personal_id || '|' || c.sex || '|' || c.date_of_birth::text || '|' || \
-               coalesce(c.date_of_death::text, '') || '|' || c.commune_code || '|' || \
-               coalesce((SELECT string_agg(i.date_given::text || ' ' || i.vaccine, ',') FROM immunizations i \
-                         WHERE i.personal_id = c.personal_id), '') || '|' || \
-               coalesce((SELECT string_agg(k.issued_on::text, ',') FROM id_cards k WHERE k.personal_id = c.personal_id), '') AS line \
+               SELECT c.date_of_birth AS dob, c.personal_id AS pid, {LINE} AS line \
                FROM citizens c WHERE {commune} \
                c.date_of_birth >= GREATEST($2::date, $4::date) AND c.date_of_birth <= $3 \
                AND (c.date_of_birth, c.personal_id) > ($4::date, $5::text) \

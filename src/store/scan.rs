@@ -44,10 +44,56 @@ pub struct CitizenRecords {
     pub doses: Vec<RecordedDose>,
     /// In date order.
     pub id_cards: Vec<NaiveDate>,
+    /// Counts changes to the citizen's records (see the `next_check` migration): the run
+    /// writes their next check only if it is still the one it read.
+    pub revision: i64,
+    /// The day the scheduler must look at them again (`runs::MARKED` when changed).
+    pub next_check: NaiveDate,
+}
+
+/// Which citizens a page of the scheduler's scan reads: personal IDs in `[first, end)` (`""`:
+/// no bound), either all of them after `after` in ID order (a full pass) or those whose next
+/// check has come by `as_of`, after a cursor in (next check, ID) order — the order of the
+/// `citizens_next_check` index, which the query walks without sorting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection<'a> {
+    All {
+        first: &'a str,
+        end: &'a str,
+        after: Option<PersonalId>,
+    },
+    Due {
+        first: &'a str,
+        end: &'a str,
+        as_of: NaiveDate,
+        after: Option<(NaiveDate, PersonalId)>,
+    },
+}
+
+impl Selection<'_> {
+    /// The upper bound as bound into the query: `~` sorts after every ID.
+    pub(crate) fn end_bound(&self) -> &str {
+        let (Selection::All { end, .. } | Selection::Due { end, .. }) = self;
+        if end.is_empty() {
+            "~"
+        } else {
+            end
+        }
+    }
+
+    pub(crate) fn first_bound(&self) -> &str {
+        let (Selection::All { first, .. } | Selection::Due { first, .. }) = self;
+        first
+    }
+}
+
+/// The earliest date a citizen's next check can hold: new and changed citizens.
+pub fn marked_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1, 1, 1).expect("a valid date")
 }
 
 /// How a page of the registry scan travels from the database: one text value for the whole
-/// page, a line per citizen — `personal_id|sex|birth|death|commune|date vaccine,…|date,…` —
+/// page, a line per citizen — `personal_id|sex|birth|death|commune|date vaccine,…|date,…|revision|next_check` —
 /// built by the database in personal-ID order. A row per citizen (or per dose) costs more in
 /// the driver's per-value copying than the database spends finding the data; one value per
 /// page makes reading the registry several times faster.
@@ -76,6 +122,7 @@ fn parse_evaluation_line(line: &str) -> Result<CitizenRecords> {
         next()?,
         next()?,
     );
+    let (revision, next_check) = (next()?, next()?);
     let mut doses = Vec::new();
     for entry in doses_text.split(',').filter(|e| !e.is_empty()) {
         let (date, vaccine) = entry.split_once(' ').ok_or_else(bad)?;
@@ -103,6 +150,8 @@ fn parse_evaluation_line(line: &str) -> Result<CitizenRecords> {
         commune_code: CommuneCode::parse(commune).map_err(corrupt("commune_code"))?,
         doses,
         id_cards,
+        revision: revision.parse().map_err(|_| bad())?,
+        next_check: iso_date(next_check)?,
     })
 }
 
@@ -164,7 +213,21 @@ impl Store {
         after: Option<PersonalId>,
         limit: i64,
     ) -> Result<Vec<CitizenRecords>> {
-        let page = dispatch!(self, s => s.evaluation_page_text(after, limit).await?);
+        let all = Selection::All {
+            first: "",
+            end: "",
+            after,
+        };
+        self.evaluation_page_of(&all, limit).await
+    }
+
+    /// A page of the scheduler's scan: the citizens `selection` picks, each with their records.
+    pub async fn evaluation_page_of(
+        &self,
+        selection: &Selection<'_>,
+        limit: i64,
+    ) -> Result<Vec<CitizenRecords>> {
+        let page = dispatch!(self, s => s.evaluation_page_text(selection, limit).await?);
         parse_evaluation_page(page.as_deref().unwrap_or(""))
     }
 
@@ -182,6 +245,27 @@ impl Store {
         }
         let page = dispatch!(self, s => s.evaluation_page_in_text(range, after, limit).await?);
         parse_evaluation_page(page.as_deref().unwrap_or(""))
+    }
+
+    /// The ledger rows of these citizens (an incremental page is scattered over the registry:
+    /// a range would read everyone between its first and last).
+    pub async fn ledger_of(&self, pins: &[PersonalId]) -> Result<Vec<EventRow>> {
+        let pins: Vec<String> = pins.iter().map(|p| p.to_string()).collect();
+        let mut rows = Vec::new();
+        dispatch!(self, s => {
+            let d = s.dialect();
+            for chunk in pins.chunks(d.list_chunk) {
+                let sql = format!(
+                    "SELECT personal_id, item, status, earliest, due, overdue, expires, completed_on, changed_on \
+                     FROM events WHERE personal_id {}",
+                    d.in_list(1, chunk.len())
+                );
+                for row in s.bind_list(sqlx::query(&sql), chunk).fetch_all(s.read_pool()).await? {
+                    rows.push(sqlx::FromRow::from_row(&row)?);
+                }
+            }
+        });
+        Ok(rows)
     }
 
     /// The ledger rows of the citizens with IDs in `first..=last`.
@@ -221,6 +305,65 @@ pub fn scan_registry(
                     after = rows.last().map(|r| r.personal_id);
                     // A dropped receiver means the consumer stopped: stop reading too.
                     if tx.send(Ok(rows)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Starts the scan of a shard: in ID order after its checkpoint on a full pass, or the
+/// citizens whose next check has come, in (next check, ID) order; read one page ahead like
+/// [`scan_registry`]. A page the consumer commits moves its citizens' next checks past the day,
+/// which is why the reader keeps a cursor rather than asking again for the first page.
+pub fn scan_shard(
+    store: Arc<Store>,
+    shard: &super::shards::Shard,
+    page: i64,
+) -> mpsc::Receiver<Result<Vec<CitizenRecords>>> {
+    let (tx, rx) = mpsc::channel(1);
+    let shard = shard.clone();
+    tokio::spawn(async move {
+        let mut after_id = match shard.checkpoint.as_deref().map(PersonalId::parse) {
+            Some(Ok(pin)) => Some(pin),
+            Some(Err(_)) => {
+                let _ = tx
+                    .send(Err(StoreError::Corrupt("shard checkpoint".into())))
+                    .await;
+                return;
+            }
+            None => None,
+        };
+        let mut after_due: Option<(NaiveDate, PersonalId)> = None;
+        loop {
+            let (first, end) = (shard.first_id.as_str(), shard.end_id.as_str());
+            let selection = if shard.full {
+                Selection::All {
+                    first,
+                    end,
+                    after: after_id,
+                }
+            } else {
+                Selection::Due {
+                    first,
+                    end,
+                    as_of: shard.as_of,
+                    after: after_due,
+                }
+            };
+            match store.evaluation_page_of(&selection, page).await {
+                Ok(rows) if rows.is_empty() => return,
+                Ok(rows) => {
+                    after_id = rows.last().map(|r| r.personal_id);
+                    after_due = rows.iter().map(|r| (r.next_check, r.personal_id)).max();
+                    let short = (rows.len() as i64) < page;
+                    if tx.send(Ok(rows)).await.is_err() || short {
                         return;
                     }
                 }

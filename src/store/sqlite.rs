@@ -5,8 +5,9 @@
 //! bulk writes and the scan's aggregation; every other query is written once, in the file of
 //! its kind of data.
 
+use super::scan::{marked_date, Selection};
 use super::*;
-use crate::registry::{AdminUnits, Citizen, IdCardRecord, Immunization, PersonalId};
+use crate::registry::{AdminUnits, Citizen, IdCardRecord, Immunization};
 use sqlx::query::Query;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
@@ -23,6 +24,15 @@ pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
 }
+
+/// A citizen's line of a scan page (`scan::parse_evaluation_page`): their fields, doses and
+/// cards aggregated by the database, then the revision and next check.
+const LINE: &str = "c.personal_id || '|' || c.sex || '|' || c.date_of_birth || '|' || \
+    coalesce(c.date_of_death, '') || '|' || c.commune_code || '|' || \
+    coalesce((SELECT group_concat(i.date_given || ' ' || i.vaccine, ',') FROM immunizations i \
+              WHERE i.personal_id = c.personal_id), '') || '|' || \
+    coalesce((SELECT group_concat(k.issued_on, ',') FROM id_cards k WHERE k.personal_id = c.personal_id), '') || '|' || \
+    c.revision || '|' || c.next_check";
 
 impl SqliteStore {
     pub async fn open(url: &str) -> Result<SqliteStore> {
@@ -264,26 +274,40 @@ impl SqliteStore {
     }
 
     /// The registry scan's page as one text value (see `parse_evaluation_page`); None when
-    /// no citizen comes after `after`.
+    /// the selection holds nobody more.
     pub(crate) async fn evaluation_page_text(
         &self,
-        after: Option<PersonalId>,
+        selection: &Selection<'_>,
         limit: i64,
     ) -> Result<Option<String>> {
-        let after = after.map(|p| p.to_string()).unwrap_or_default();
-        Ok(sqlx::query_scalar::<_, Option<String>>(
+        let (filter, order) = match selection {
+            Selection::All { .. } => ("c.personal_id > ?", "c.personal_id"),
+            Selection::Due { .. } => (
+                "c.next_check <= ? AND (c.next_check, c.personal_id) > (?, ?)",
+                "c.next_check, c.personal_id",
+            ),
+        };
+        let sql = format!(
             "SELECT group_concat(line, char(10) ORDER BY pid) FROM ( \
-               SELECT c.personal_id AS pid, c.personal_id || '|' || c.sex || '|' || c.date_of_birth || '|' || \
-               coalesce(c.date_of_death, '') || '|' || c.commune_code || '|' || \
-               coalesce((SELECT group_concat(i.date_given || ' ' || i.vaccine, ',') FROM immunizations i \
-                         WHERE i.personal_id = c.personal_id), '') || '|' || \
-               coalesce((SELECT group_concat(k.issued_on, ',') FROM id_cards k WHERE k.personal_id = c.personal_id), '') AS line \
-               FROM citizens c WHERE c.personal_id > ? ORDER BY c.personal_id LIMIT ?)",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_one(&self.readers)
-        .await?)
+               SELECT c.personal_id AS pid, {LINE} AS line \
+               FROM citizens c WHERE {filter} AND c.personal_id >= ? AND c.personal_id < ? ORDER BY {order} LIMIT ?)"
+        );
+        let mut q = sqlx::query_scalar::<_, Option<String>>(&sql);
+        q = match selection {
+            Selection::All { after, .. } => {
+                q.bind(after.map(|p| p.to_string()).unwrap_or_default())
+            }
+            Selection::Due { as_of, after, .. } => {
+                let (d, p) =
+                    after.map_or((marked_date(), String::new()), |(d, p)| (d, p.to_string()));
+                q.bind(*as_of).bind(d).bind(p)
+            }
+        };
+        Ok(q.bind(selection.first_bound().to_string())
+            .bind(selection.end_bound().to_string())
+            .bind(limit)
+            .fetch_one(&self.readers)
+            .await?)
     }
 
     /// A filtered scan page as one text value, in (date of birth, personal ID) order.
@@ -304,11 +328,7 @@ impl SqliteStore {
         };
         let sql = format!(
             "SELECT group_concat(line, char(10) ORDER BY dob, pid) FROM ( \
-               SELECT c.date_of_birth AS dob, c.personal_id AS pid, c.personal_id || '|' || c.sex || '|' || c.date_of_birth || '|' || \
-               coalesce(c.date_of_death, '') || '|' || c.commune_code || '|' || \
-               coalesce((SELECT group_concat(i.date_given || ' ' || i.vaccine, ',') FROM immunizations i \
-                         WHERE i.personal_id = c.personal_id), '') || '|' || \
-               coalesce((SELECT group_concat(k.issued_on, ',') FROM id_cards k WHERE k.personal_id = c.personal_id), '') AS line \
+               SELECT c.date_of_birth AS dob, c.personal_id AS pid, {LINE} AS line \
                FROM citizens c WHERE {commune} c.date_of_birth >= ? AND c.date_of_birth <= ? \
                AND (c.date_of_birth > ? OR (c.date_of_birth = ? AND c.personal_id > ?)) \
                ORDER BY c.date_of_birth, c.personal_id LIMIT ?)"

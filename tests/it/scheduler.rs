@@ -257,22 +257,25 @@ async fn killed_runs_lose_nothing_and_repeat_nothing(db: TestDb) {
             ],
         );
     }
-    vongdoi(
-        &reference_db,
-        reference.path(),
-        &["run", "--as-of", "2026-11-21"],
-    );
-    // Kill at several moments (the lease of a killed run must expire before another
-    // process may take the day over, so the kills fall inside one process's lease: each
-    // restart is the same owner only by chance — the lease is what is tested below).
-    for ms in [150, 400, 900] {
-        run_and_kill(&db, killed.path(), "2026-11-21", ms);
+    // Several days in a row, each killed twice at moments that differ from day to day (in
+    // the scan, in composing, in delivery, or after the end), then run again at once: the
+    // killed process's leases are taken over without waiting them out (a run that found its
+    // day held would exit with status 3, which `vongdoi` here refuses).
+    let moments = [[120u64, 700], [350, 1_500], [900, 60], [200, 2_500]];
+    for (day, kills) in ["2026-11-21", "2026-11-22", "2026-11-23", "2026-11-24"]
+        .iter()
+        .zip(moments)
+    {
+        vongdoi(&reference_db, reference.path(), &["run", "--as-of", day]);
+        for ms in kills {
+            run_and_kill(&db, killed.path(), day, ms);
+        }
+        let out = vongdoi(&db, killed.path(), &["run", "--as-of", day]);
+        assert!(!out.contains("another instance"), "{b} {day}: {out}");
     }
-    let _ = sms(killed.path()); // no SMS written twice so far
-    vongdoi_with_lease_expired(&db, killed.path());
     let (done, want) = (sent_content(killed.path()), sent_content(reference.path()));
     assert!(!want.0.is_empty() && !want.1.is_empty(), "{b}");
-    assert_eq!(done, want, "{b}: the same messages as a run never killed");
+    assert_eq!(done, want, "{b}: the same messages as runs never killed");
     assert_eq!(
         emails(killed.path()).len(),
         want.1.len(),
@@ -280,54 +283,6 @@ async fn killed_runs_lose_nothing_and_repeat_nothing(db: TestDb) {
     );
 }
 on_each_backend!(killed_runs_lose_nothing_and_repeat_nothing);
-
-/// Finishes a killed day. A killed process leaves its run lease and message leases behind;
-/// they expire (10 and 5 minutes); the test moves them into the past instead of waiting.
-fn vongdoi_with_lease_expired(db: &TestDb, dir: &Path) {
-    let url = db.url.clone();
-    // Its own runtime on its own thread: the test's runtime is blocked in join() meanwhile.
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let past = "2000-01-01T00:00:00Z";
-            if url.starts_with("sqlite") {
-                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-                sqlx::query("UPDATE runs SET lease_until = ?")
-                    .bind(past)
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                sqlx::query("UPDATE messages SET lease_until = ? WHERE status = 'sending'")
-                    .bind(past)
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                pool.close().await;
-            } else {
-                let pool = sqlx::PgPool::connect(&url).await.unwrap();
-                sqlx::query("UPDATE runs SET lease_until = $1::timestamptz")
-                    .bind(past)
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                sqlx::query(
-                    "UPDATE messages SET lease_until = $1::timestamptz WHERE status = 'sending'",
-                )
-                .bind(past)
-                .execute(&pool)
-                .await
-                .unwrap();
-                pool.close().await;
-            }
-        })
-    })
-    .join()
-    .unwrap();
-    vongdoi(db, dir, &["run", "--as-of", "2026-11-21"]);
-}
 
 async fn two_instances_on_one_database_send_each_message_once(db: TestDb) {
     let b = db.backend;
@@ -353,25 +308,42 @@ async fn two_instances_on_one_database_send_each_message_once(db: TestDb) {
         reference.path(),
         &["run", "--as-of", "2026-11-21"],
     );
+    // Shards of 150 citizens: twenty of them, so both instances get some.
     let spawn = || {
         Command::new(env!("CARGO_BIN_EXE_vongdoi"))
-            .args(["run", "--as-of", "2026-11-21"])
+            .args(["run", "--as-of", "2026-11-21", "--wait"])
             .current_dir(shared.path())
             .env("DATABASE_URL", &db.url)
             .env("VONGDOI_LOG", "error")
             .env("VONGDOI_SMS_WINDOW", "00:00-24:00")
             .env("VONGDOI_SMS_MAX_SEGMENTS", "10")
-            .stdout(Stdio::null())
+            .env("VONGDOI_SHARD_SIZE", "150")
+            .stdout(Stdio::piped())
             .spawn()
             .unwrap()
     };
-    let (mut one, mut two) = (spawn(), spawn());
-    assert!(
-        one.wait().unwrap().success() && two.wait().unwrap().success(),
-        "{b}"
+    let (one, two) = (spawn(), spawn());
+    let evaluated = |child: std::process::Child| {
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{b}: {text}");
+        let n = text
+            .split("): ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse::<u64>().ok());
+        n.unwrap_or_else(|| panic!("{b}: no count of citizens in {text}"))
+    };
+    let (a, c) = (evaluated(one), evaluated(two));
+    assert_eq!(
+        a + c,
+        3000,
+        "{b}: everyone evaluated once between them ({a} + {c})"
     );
-    // Whichever instance scanned, a last pass delivers anything the other left queued.
-    vongdoi(&db, shared.path(), &["run", "--as-of", "2026-11-21"]);
+    assert!(
+        a > 0 && c > 0,
+        "{b}: both instances scanned shards ({a} + {c})"
+    );
     let want = sent_content(reference.path());
     assert!(!want.0.is_empty() && !want.1.is_empty(), "{b}");
     assert_eq!(sent_content(shared.path()), want, "{b}");
