@@ -36,6 +36,10 @@ pub struct AppState {
 /// metrics say so meanwhile. Shards other instances hold are waited for (and taken over when
 /// their leases run out), so the day is composed once its last shard is done.
 pub async fn run_day(state: &AppState, as_of: NaiveDate, due_at: DateTime<Utc>, stop: &Shutdown) {
+    // One run at a time in this process (the schedule's and one asked for over the API): a
+    // process may resume a shard it holds itself, and two of its tasks must not both do so.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _running = ONE_AT_A_TIME.lock().await;
     state
         .metrics
         .run_started(due_at.timestamp(), Utc::now().timestamp());
