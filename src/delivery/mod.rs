@@ -87,6 +87,11 @@ pub async fn deliver_ready(
         Ok(counts)
     };
     const BATCH: i64 = 500;
+    // Messages a process on this machine left `sending` when it was killed go again now,
+    // rather than when their five-minute leases run out.
+    store
+        .release_gone_senders(crate::runtime::liveness::is_gone, Utc::now())
+        .await?;
     loop {
         if stop.is_set() {
             return done(counts);

@@ -201,11 +201,6 @@ impl Scheduler<'_> {
         }
         self.refuse_a_day_behind_the_ledger(as_of).await?;
         let mut report = RunReport::default();
-        // Messages a killed process on this machine was sending: queued again now, not when
-        // their leases run out.
-        self.store
-            .release_gone_senders(liveness::is_gone, Utc::now())
-            .await?;
         let kind = if options.full {
             PassKind::Full
         } else {

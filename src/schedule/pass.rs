@@ -27,6 +27,21 @@ struct PagePlan {
     held: u64,
 }
 
+impl PagePlan {
+    /// Adds a page of `evaluated` citizens to the run's counts (new notices are counted when
+    /// they are written: one recorded before is not new).
+    fn count_into(&self, report: &mut RunReport, evaluated: usize) {
+        report.evaluated += evaluated as u64;
+        report.held_back += self.held;
+        report.ledger_changes += self.events.len() as u64;
+        report.unreachable += self
+            .notices
+            .iter()
+            .filter(|n| n.recipient_id.is_none())
+            .count() as u64;
+    }
+}
+
 impl Scheduler<'_> {
     /// Scans `shard` to its end (or until the service stops), then marks it finished.
     pub(super) async fn scan_shard(
@@ -47,14 +62,7 @@ impl Scheduler<'_> {
             }
             let page = page?;
             let plan = self.plan_page(&page, as_of, wording, shard.full).await?;
-            report.evaluated += page.len() as u64;
-            report.held_back += plan.held;
-            report.ledger_changes += plan.events.len() as u64;
-            report.unreachable += plan
-                .notices
-                .iter()
-                .filter(|n| n.recipient_id.is_none())
-                .count() as u64;
+            plan.count_into(report, page.len());
             let last = page.last().expect("pages are never empty").personal_id;
             let write = PageWrite {
                 checkpoint: shard.full.then_some(last),
@@ -98,14 +106,7 @@ impl Scheduler<'_> {
             let plan = self
                 .plan_page(&page, as_of, (&renderer, &places), true)
                 .await?;
-            report.evaluated += page.len() as u64;
-            report.held_back += plan.held;
-            report.ledger_changes += plan.events.len() as u64;
-            report.unreachable += plan
-                .notices
-                .iter()
-                .filter(|n| n.recipient_id.is_none())
-                .count() as u64;
+            plan.count_into(&mut report, page.len());
             report.notices += plan.notices.len() as u64;
             planned.extend(
                 plan.notices

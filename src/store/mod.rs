@@ -106,6 +106,36 @@ impl Dialect {
     }
 }
 
+impl Store {
+    /// The rows `sql` selects for these citizens, `sql` given the list's condition
+    /// ([`Dialect::in_list`] from `$1`), read in chunks the backend takes: a scattered page of
+    /// the registry, where a range would read everyone between its first and last.
+    pub(crate) async fn rows_for_ids<T>(
+        &self,
+        pins: &[PersonalId],
+        sql: impl Fn(&str) -> String,
+    ) -> Result<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        let pins: Vec<String> = pins.iter().map(|p| p.to_string()).collect();
+        let mut rows = Vec::new();
+        dispatch!(self, s => {
+            let d = s.dialect();
+            for chunk in pins.chunks(d.list_chunk) {
+                let sql = sql(&d.in_list(1, chunk.len()));
+                for row in s.bind_list(sqlx::query(&sql), chunk).fetch_all(s.read_pool()).await? {
+                    rows.push(T::from_row(&row)?);
+                }
+            }
+        });
+        Ok(rows)
+    }
+}
+
 pub enum Store {
     Sqlite(SqliteStore),
     Postgres(PgStore),

@@ -138,16 +138,22 @@ impl Store {
                         continue;
                     }
                 }
-                let total: i64 = sqlx::query_scalar(COUNT_ALL).fetch_one(&mut *tx).await?;
-                let work: i64 = if full {
-                    total
-                } else {
-                    sqlx::query_scalar(COUNT_DUE).bind(as_of).fetch_one(&mut *tx).await?
-                };
-                // Cut the ID index into ranges of equal registry size: a walk of it, step by step.
-                let pieces = ((work + shard_size - 1) / shard_size).clamp(1, 1_000);
-                let step = (total / pieces).max(1);
-                let mut bounds = vec![String::new()];
+                // Counting everyone costs a pass over an index (0.1 s at 1 M on PostgreSQL): an
+            // ordinary day counts only its own work.
+            let work: i64 = if full {
+                sqlx::query_scalar(COUNT_ALL).fetch_one(&mut *tx).await?
+            } else {
+                sqlx::query_scalar(COUNT_DUE).bind(as_of).fetch_one(&mut *tx).await?
+            };
+            // Cut the ID index into ranges of equal registry size: a walk of it, step by step.
+            let pieces = ((work + shard_size - 1) / shard_size).clamp(1, 1_000);
+            let total: i64 = if full || pieces == 1 {
+                work
+            } else {
+                sqlx::query_scalar(COUNT_ALL).fetch_one(&mut *tx).await?
+            };
+            let step = (total / pieces).max(1);
+            let mut bounds = vec![String::new()];
                 for _ in 1..pieces {
                     let next: Option<String> = sqlx::query_scalar(
                         "SELECT personal_id FROM citizens WHERE personal_id > $1 ORDER BY personal_id LIMIT 1 OFFSET $2",

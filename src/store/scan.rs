@@ -250,22 +250,10 @@ impl Store {
     /// The ledger rows of these citizens (an incremental page is scattered over the registry:
     /// a range would read everyone between its first and last).
     pub async fn ledger_of(&self, pins: &[PersonalId]) -> Result<Vec<EventRow>> {
-        let pins: Vec<String> = pins.iter().map(|p| p.to_string()).collect();
-        let mut rows = Vec::new();
-        dispatch!(self, s => {
-            let d = s.dialect();
-            for chunk in pins.chunks(d.list_chunk) {
-                let sql = format!(
-                    "SELECT personal_id, item, status, earliest, due, overdue, expires, completed_on, changed_on \
-                     FROM events WHERE personal_id {}",
-                    d.in_list(1, chunk.len())
-                );
-                for row in s.bind_list(sqlx::query(&sql), chunk).fetch_all(s.read_pool()).await? {
-                    rows.push(sqlx::FromRow::from_row(&row)?);
-                }
-            }
-        });
-        Ok(rows)
+        self.rows_for_ids(pins, |list| {
+            format!("SELECT personal_id, item, status, earliest, due, overdue, expires, completed_on, changed_on FROM events WHERE personal_id {list}")
+        })
+        .await
     }
 
     /// The ledger rows of the citizens with IDs in `first..=last`.

@@ -50,6 +50,15 @@ pub struct PageWrite<'a> {
     pub next_checks: &'a [NextCheck],
 }
 
+/// Another instance took the shard over (this one's lease ran out): its work wins, and what
+/// this one was about to write is dropped whole.
+fn lost(shard: &Shard) -> StoreError {
+    StoreError::Conflict(format!(
+        "lost the lease on shard {} of the run of {}",
+        shard.shard, shard.as_of
+    ))
+}
+
 /// Rows per multi-row statement (SQLite's variable limit, PostgreSQL's 65,535 parameters).
 const ROWS: usize = 500;
 
@@ -177,10 +186,7 @@ impl Store {
                 .await?
                 .rows_affected();
             if held == 0 {
-                return Err(StoreError::Conflict(format!(
-                    "lost the lease on shard {} of the run of {}",
-                    shard.shard, shard.as_of
-                )));
+                return Err(lost(shard));
             }
             for chunk in page.events.chunks(ROWS) {
                 let mut qb = sqlx::QueryBuilder::new(EVENTS);
@@ -282,10 +288,7 @@ impl Store {
                 .await?
                 .rows_affected();
             if done == 0 {
-                return Err(StoreError::Conflict(format!(
-                    "lost the lease on shard {} of the run of {}",
-                    shard.shard, shard.as_of
-                )));
+                return Err(lost(shard));
             }
             sqlx::query(DAY).bind(now).bind(shard.as_of).execute(&mut *tx).await?;
             let status: super::RunStatus = sqlx::query_scalar(STATUS).bind(shard.as_of).fetch_one(&mut *tx).await?;

@@ -9,27 +9,17 @@ use crate::support as common;
 use common::TestDb;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
-use std::process::Command;
 
 fn vongdoi(db: &TestDb, dir: &Path, rules: Option<&Path>, args: &[&str]) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vongdoi"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env("DATABASE_URL", &db.url)
-        .env("VONGDOI_LOG", "warn")
-        .env("VONGDOI_SMS_WINDOW", "00:00-24:00")
-        .env("VONGDOI_SMS_MAX_SEGMENTS", "10");
-    if let Some(rules) = rules {
-        cmd.env("VONGDOI_RULES", rules);
+    let rules = rules.map(|r| r.to_string_lossy().into_owned());
+    let mut envs = vec![
+        ("VONGDOI_SMS_WINDOW", "00:00-24:00"),
+        ("VONGDOI_SMS_MAX_SEGMENTS", "10"),
+    ];
+    if let Some(r) = &rules {
+        envs.push(("VONGDOI_RULES", r));
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::vongdoi_ok(db, dir, args, &envs)
 }
 
 /// Rows of a query that returns one text column, sorted: the same SQL on both backends.

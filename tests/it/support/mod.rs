@@ -140,6 +140,31 @@ pub fn vongdoi(db: &TestDb, dir: &std::path::Path, args: &[&str]) -> (bool, Stri
     )
 }
 
+/// `vongdoi ARGS…` with `envs` added, which must succeed: its standard output.
+pub fn vongdoi_ok(
+    db: &TestDb,
+    dir: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vongdoi"))
+        .args(args)
+        .current_dir(dir)
+        .env("DATABASE_URL", &db.url)
+        .env("VONGDOI_LOG", "warn")
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run vongdoi");
+    assert!(
+        out.status.success(),
+        "{}: vongdoi {args:?}: {}{}",
+        db.backend,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// One decoded email, as `tests/fixtures/mail_digest.py` reads it (Python's email package:
 /// headers and bodies decoded whatever transfer encoding the sender chose).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
