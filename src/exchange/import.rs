@@ -156,10 +156,36 @@ impl Importer<'_> {
         Ok(summary)
     }
 
+    /// Citizens. Into an empty or nearly empty registry the store loads in bulk (its indexes
+    /// built once at the end, `Store::begin_citizen_load`); the rows are checked and reported
+    /// the same either way, and the indexes come back even when the import fails.
     async fn citizens(
+        &self,
+        rx: Chunks<Citizen>,
+        report: &mut ErrorReport,
+    ) -> Result<ImportSummary, ImportError> {
+        let bulk = self.store.begin_citizen_load().await?;
+        let imported = self.citizen_rows(rx, report, bulk).await;
+        if !bulk {
+            return imported;
+        }
+        let restored = self.store.restore_deferred_indexes().await;
+        match (imported, restored) {
+            (Ok(summary), Ok(())) => Ok(summary),
+            (Ok(_), Err(e)) => Err(e.into()),
+            (Err(e), Ok(())) => Err(e),
+            (Err(e), Err(also)) => {
+                tracing::warn!(error = %also, "the citizens' indexes were not rebuilt; the next vongdoi command builds them");
+                Err(e)
+            }
+        }
+    }
+
+    async fn citizen_rows(
         &self,
         mut rx: Chunks<Citizen>,
         report: &mut ErrorReport,
+        bulk: bool,
     ) -> Result<ImportSummary, ImportError> {
         let mut summary = ImportSummary::default();
         let mut batch = CitizenBatch::default();
@@ -177,7 +203,7 @@ impl Importer<'_> {
                         // One batch never holds a personal ID twice: the later row must see the
                         // earlier one stored to be recorded as its update.
                         if batch.pins.contains(&c.personal_id) || batch.rows.len() >= BATCH_ROWS {
-                            self.flush_citizens(&mut batch, report, &mut summary)
+                            self.flush_citizens(&mut batch, report, &mut summary, bulk)
                                 .await?;
                         }
                         batch.pins.insert(c.personal_id);
@@ -186,12 +212,12 @@ impl Importer<'_> {
                 }
                 // A long run of bad rows must not pile up problems in memory.
                 if report.pending_len() >= BATCH_ROWS {
-                    self.flush_citizens(&mut batch, report, &mut summary)
+                    self.flush_citizens(&mut batch, report, &mut summary, bulk)
                         .await?;
                 }
             }
         }
-        self.flush_citizens(&mut batch, report, &mut summary)
+        self.flush_citizens(&mut batch, report, &mut summary, bulk)
             .await?;
         summary.problems = report.written;
         Ok(summary)
@@ -237,6 +263,7 @@ impl Importer<'_> {
         batch: &mut CitizenBatch,
         report: &mut ErrorReport,
         summary: &mut ImportSummary,
+        bulk: bool,
     ) -> Result<(), ImportError> {
         if batch.rows.is_empty() {
             return Ok(report.flush_pending()?);
@@ -277,7 +304,7 @@ impl Importer<'_> {
         }
         let (lines, citizens): (Vec<u64>, Vec<Citizen>) = batch.rows.drain(..).unzip();
         batch.pins.clear();
-        self.write_isolating(&lines, &citizens, report, summary)
+        self.write_isolating(&lines, &citizens, report, summary, bulk)
             .await?;
         report.flush_pending()?;
         Ok(())
@@ -287,20 +314,21 @@ impl Importer<'_> {
     /// refuses the data (a constraint this code does not know of), one bad row must not cost
     /// the good rows of its batch: the batch is written again in halves until the refused
     /// rows stand alone, and each is reported at its line. Other failures (the server gone)
-    /// stop the import, naming the lines not stored.
+    /// stop the import, naming the lines not stored. `bulk`: a bulk load of citizens.
     async fn write_isolating<T: Writable>(
         &self,
         lines: &[u64],
         rows: &[T],
         report: &mut ErrorReport,
         summary: &mut ImportSummary,
+        bulk: bool,
     ) -> Result<(), ImportError> {
         let mut todo = vec![(0, rows.len())];
         while let Some((lo, hi)) = todo.pop() {
             if lo == hi {
                 continue;
             }
-            match T::write(self.store, &rows[lo..hi], &self.source, self.now).await {
+            match T::write(self.store, &rows[lo..hi], &self.source, self.now, bulk).await {
                 Ok(counts) => {
                     summary.inserted += counts.inserted;
                     summary.updated += counts.updated;
@@ -375,7 +403,7 @@ impl Importer<'_> {
                 }
             }
         }
-        self.write_isolating(&good_lines, &good, report, summary)
+        self.write_isolating(&good_lines, &good, report, summary, false)
             .await?;
         report.flush_pending()?;
         Ok(())
@@ -396,6 +424,7 @@ trait Writable: Sized {
         rows: &[Self],
         source: &str,
         now: DateTime<Utc>,
+        bulk: bool,
     ) -> crate::store::Result<UpsertCounts>;
 }
 
@@ -408,8 +437,13 @@ impl Writable for Citizen {
         rows: &[Self],
         source: &str,
         now: DateTime<Utc>,
+        bulk: bool,
     ) -> crate::store::Result<UpsertCounts> {
-        store.upsert_citizens(rows, source, now).await
+        if bulk {
+            store.load_citizens(rows, source, now).await
+        } else {
+            store.upsert_citizens(rows, source, now).await
+        }
     }
 }
 
@@ -431,6 +465,7 @@ impl Writable for Immunization {
         rows: &[Self],
         source: &str,
         now: DateTime<Utc>,
+        _bulk: bool,
     ) -> crate::store::Result<UpsertCounts> {
         let inserted = store.insert_immunizations(rows, source, now).await?;
         Ok(record_counts(inserted, rows.len()))
@@ -446,6 +481,7 @@ impl Writable for IdCardRecord {
         rows: &[Self],
         source: &str,
         now: DateTime<Utc>,
+        _bulk: bool,
     ) -> crate::store::Result<UpsertCounts> {
         let inserted = store.insert_id_cards(rows, source, now).await?;
         Ok(record_counts(inserted, rows.len()))

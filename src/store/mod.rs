@@ -29,6 +29,8 @@ macro_rules! dispatch {
 
 pub mod access;
 pub mod accounts;
+mod bulk;
+pub use bulk::BULK_MAX_STORED;
 pub mod dossier;
 pub mod facilities;
 pub mod states;
@@ -48,6 +50,7 @@ pub mod schools;
 pub mod shards;
 pub use scan::{CitizenRecords, RecordedDose, ScanRange};
 mod sqlite;
+mod sqlite_bulk;
 
 use crate::registry::{AdminUnits, PersonalId};
 use chrono::{DateTime, Utc};
@@ -170,6 +173,8 @@ impl Store {
     /// Brings the schema up to date and refreshes the embedded administrative units.
     pub async fn migrate(&self) -> Result<()> {
         dispatch!(self, s => s.migrate_schema().await)?;
+        // A bulk load that was killed left the citizens' indexes dropped: build them now.
+        self.restore_deferred_indexes().await?;
         // Every command migrates on start; re-seeding 3,321 communes each time is waste, so
         // the units are written only when this binary carries a version the database lacks.
         let fingerprint = AdminUnits::fingerprint();

@@ -60,7 +60,10 @@ impl Store {
 
     /// Which of these personal IDs are registered.
     pub async fn existing_ids(&self, pins: &[PersonalId]) -> Result<HashSet<PersonalId>> {
-        Ok(self.lifespans(pins).await?.into_keys().collect())
+        match self {
+            Store::Sqlite(s) if !pins.is_empty() => s.existing_ids(pins).await,
+            _ => Ok(self.lifespans(pins).await?.into_keys().collect()),
+        }
     }
 
     /// Birth and death dates of those of these citizens who are registered.

@@ -9,6 +9,7 @@ mod support;
 mod accounts;
 mod api;
 mod api_contract;
+mod bulk_import;
 mod delivery;
 mod facilities;
 mod forecast_cli;
