@@ -206,7 +206,8 @@ impl Store {
         // was two thousand round trips, most of an ordinary day's run on PostgreSQL.
         const INSERT: &str = "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at, sender, sender_name) ";
         const LINK: &str = "UPDATE notices SET message_id = v.column1 FROM (";
-        const LINK_WHERE: &str = ") AS v WHERE notices.personal_id = v.column2 AND notices.item = v.column3 \
+        const LINK_WHERE: &str =
+            ") AS v WHERE notices.personal_id = v.column2 AND notices.item = v.column3 \
              AND notices.template = v.column4 AND notices.notice_date = v.column5";
         dispatch!(self, s => {
             let mut tx = s.write_tx().await?;
