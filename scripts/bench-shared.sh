@@ -6,7 +6,7 @@
 #   scripts/bench-shared.sh [N_CITIZENS] [INSTANCES]      # 1,000,000 and 2 by default
 #
 # Reuses the registry `scripts/bench-run.sh N postgres` leaves in the database
-# vongdoi_bench_run (and makes it when missing). On a machine with fewer cores than instances
+# vongdoi_bench_run (another with BENCH_DB=NAME), and makes it when missing. On a machine with fewer cores than instances
 # plus the database, the speed-up is bounded by the cores, not by the sharing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,15 +17,16 @@ bin="$PWD/target/release/vongdoi"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 export VONGDOI_LOG=warn VONGDOI_SMS_WINDOW=00:00-24:00 VONGDOI_OUTBOX_DIR="$work/outbox"
 admin="$(bash scripts/services.sh | tail -n 1 | cut -d= -f2-)"
-export DATABASE_URL="${admin%/*}/vongdoi_bench_run"
-have=$(su postgres -c "psql -tA -d vongdoi_bench_run -c 'SELECT count(*) FROM citizens'" 2>/dev/null || echo 0)
+db=${BENCH_DB:-vongdoi_bench_run}
+export DATABASE_URL="${admin%/*}/$db"
+have=$(su postgres -c "psql -tA -d $db -c 'SELECT count(*) FROM citizens'" 2>/dev/null || echo 0)
 if [ "$have" != "$n" ]; then
-  su postgres -c "psql -q -c 'DROP DATABASE IF EXISTS vongdoi_bench_run WITH (FORCE)' -c 'CREATE DATABASE vongdoi_bench_run OWNER vongdoi'" >/dev/null
+  su postgres -c "psql -q -c 'DROP DATABASE IF EXISTS $db WITH (FORCE)' -c 'CREATE DATABASE $db OWNER vongdoi'" >/dev/null
   "$bin" demo --population "$n" --seed 1 --as-of 2026-11-21 >/dev/null
   "$bin" run --as-of 2026-11-21 >/dev/null
 fi
 # Two days after the newest run: one instance, then N.
-last=$(su postgres -c "psql -tA -d vongdoi_bench_run -c 'SELECT max(as_of) FROM runs'")
+last=$(su postgres -c "psql -tA -d $db -c 'SELECT max(as_of) FROM runs'")
 one=$(date -d "$last + 1 day" +%F); many=$(date -d "$last + 2 day" +%F)
 start=$(date +%s.%N)
 "$bin" run --as-of "$one" --full >"$work/one.out"
