@@ -70,8 +70,7 @@ impl Store {
     /// Plans `as_of` if nobody has yet: decides full or incremental, counts the work and cuts
     /// it into shards, all in one transaction (two instances starting the day at once plan it
     /// once). A day already planned is returned as it is — unless a full pass is asked for on
-    /// a day done incrementally, or the rules changed since the day was planned, which plans it
-    /// again as a full pass.
+    /// a day planned incrementally, which plans it again as a full pass.
     pub async fn open_day(
         &self,
         as_of: NaiveDate,
@@ -80,7 +79,7 @@ impl Store {
         shard_size: i64,
         now: DateTime<Utc>,
     ) -> Result<DayPlan> {
-        const DAY: &str = "SELECT status, full_pass, rules FROM runs WHERE as_of = $1";
+        const DAY: &str = "SELECT status, full_pass FROM runs WHERE as_of = $1";
         const LAST_FINISHED: &str = "SELECT as_of, rules FROM runs WHERE as_of < $1 AND status = 'finished' ORDER BY as_of DESC LIMIT 1";
         const SINCE: &str = "SELECT count(*) FROM runs WHERE as_of > $1 AND as_of < $2 AND (full_pass OR rules IS NULL OR rules <> $3)";
         const START: &str = "INSERT INTO runs (as_of, status, started_at, full_pass, rules) VALUES ($1, 'scanning', $2, $3, $4) ON CONFLICT (as_of) DO NOTHING";
@@ -96,18 +95,17 @@ impl Store {
                 let mut tx = s.write_tx().await?;
                 let lock = format!("SELECT as_of FROM runs WHERE as_of = $1 {}", s.dialect().for_update);
                 sqlx::query(&lock).bind(as_of).fetch_optional(&mut *tx).await?;
-                let day: Option<(RunStatus, bool, Option<String>)> =
+                let day: Option<(RunStatus, bool)> =
                     sqlx::query_as(DAY).bind(as_of).fetch_optional(&mut *tx).await?;
+                // A day planned with other rules is carried on, not planned again: two
+                // instances in the middle of an upgrade would otherwise take it from each other
+                // in turn. The next day sees that the rules differ and makes a full pass.
                 let replan = match &day {
                     None => true,
-                    Some((status, full, day_rules)) => {
-                        let other_rules = day_rules.as_deref() != Some(rules);
-                        (kind == PassKind::Full && !full)
-                            || (*status == RunStatus::Scanning && other_rules)
-                    }
+                    Some((_, full)) => kind == PassKind::Full && !full,
                 };
                 if !replan {
-                    let (status, full, _) = day.expect("an unplanned day is replanned");
+                    let (status, full) = day.expect("an unplanned day is replanned");
                     let shards: i64 = sqlx::query_scalar(SHARDS).bind(as_of).fetch_one(&mut *tx).await?;
                     tx.commit().await?;
                     return Ok(DayPlan { full, shards, status });
