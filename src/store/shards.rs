@@ -172,22 +172,6 @@ impl Store {
             "UPDATE runs SET evaluated = evaluated + $1, notices = notices + $2 WHERE as_of = $3";
         dispatch!(self, s => {
             let mut tx = s.write_tx().await?;
-            // The lease first: a page of an instance that lost its shard is dropped whole,
-            // before it writes anything.
-            let held = sqlx::query(PROGRESS)
-                .bind(page.checkpoint.as_ref().map(|p| p.as_str()))
-                .bind(evaluated)
-                .bind(0i64)
-                .bind(lease_until)
-                .bind(shard.as_of)
-                .bind(shard.shard)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if held == 0 {
-                return Err(lost(shard));
-            }
             for chunk in page.events.chunks(ROWS) {
                 let mut qb = sqlx::QueryBuilder::new(EVENTS);
                 qb.push_values(chunk, |mut b, e| {
@@ -240,13 +224,21 @@ impl Store {
                 qb.push(NEXT_WHERE);
                 qb.build().execute(&mut *tx).await?;
             }
-            if inserted > 0 {
-                sqlx::query("UPDATE run_shards SET notices = notices + $1 WHERE as_of = $2 AND shard = $3")
-                    .bind(inserted as i64)
-                    .bind(shard.as_of)
-                    .bind(shard.shard)
-                    .execute(&mut *tx)
-                    .await?;
+            // The lease is checked with the progress, last: a page of an instance that lost its
+            // shard is rolled back whole (the transaction is dropped uncommitted).
+            let held = sqlx::query(PROGRESS)
+                .bind(page.checkpoint.as_ref().map(|p| p.as_str()))
+                .bind(evaluated)
+                .bind(inserted as i64)
+                .bind(lease_until)
+                .bind(shard.as_of)
+                .bind(shard.shard)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if held == 0 {
+                return Err(lost(shard));
             }
             // The day's totals last: the one row every instance writes is locked only briefly.
             sqlx::query(DAY)
