@@ -21,6 +21,9 @@ const LAYERS: &[&[&str]] = &[
     // Scan, ledger, notices, compose (and hand to delivery).
     &["schedule"],
     &["reports"],
+    // Outbreak alerts: audience from the engine (over the reports' scan), one message per
+    // household (delivery), preview and reach.
+    &["alerts"],
     // AppState and run_day: the one place a day is run.
     &["app"],
     &["api"],

@@ -5,6 +5,7 @@
 //! export) → `rules` (pure evaluation) → scheduling and delivery → reports. `store` sits beside
 //! them.
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod cli;

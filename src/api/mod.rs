@@ -16,6 +16,7 @@
 //! timeout, security headers, `Cache-Control: no-store` (personal data must not sit in caches).
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod citizens;
@@ -199,6 +200,56 @@ pub fn routes() -> Routes<Arc<ApiState>> {
                   ok: (200, "application/json", Some("Runs")), errors: &[400, 403],
                   ..Doc::new("get", "/api/runs", "Các lượt chạy gần nhất / Latest runs") },
             runs::list,
+        )
+        .add(
+            Doc { tag: "alerts", roles: Permission::DraftAlerts.roles(), body: Some("AlertDraft"), ok: (201, "application/json", None), errors: errors_write,
+                  ..Doc::new("post", "/api/alerts", "Soạn cảnh báo dịch: địa bàn, độ tuổi, điều kiện mũi tiêm; tính ngay danh sách trẻ và tin nhắn (mỗi hộ một tin) / Draft an outbreak alert: area, age band, dose conditions; its audience and messages (one per household) are computed at once: {name, template, as_of, provinces, communes, age_from, age_to, conditions: [{series, valid_doses_below | overdue}], outcome_days}") },
+            alerts::create,
+        )
+        .add(
+            Doc { tag: "alerts", roles: Permission::ReadAlerts.roles(), query: &[("limit", "integer", "1–1000, default 100")], ok: (200, "application/json", None), errors: &[400, 403],
+                  ..Doc::new("get", "/api/alerts", "Các cảnh báo trong địa bàn, mới nhất trước / The area's alerts, newest first") },
+            alerts::list,
+        )
+        .add(
+            Doc { tag: "alerts", roles: Permission::ReadAlerts.roles(), ok: (200, "application/json", None), errors: errors_read,
+                  ..Doc::new("get", "/api/alerts/{id}", "Một cảnh báo: trạng thái, các bước (ai soạn, duyệt, huỷ), kết quả gửi / One alert: status, steps (who drafted, approved, cancelled), totals of reach") },
+            alerts::get,
+        )
+        .add(
+            Doc { tag: "alerts", roles: Permission::ReadAlerts.roles(), ok: (200, "application/json", None), errors: errors_read,
+                  ..Doc::new("get", "/api/alerts/{id}/preview", "Xem trước khi duyệt: số trẻ theo xã, số hộ, trẻ không có liên hệ, tin theo kênh, số phần SMS và chi phí ước tính, tin mẫu, thời gian gửi, số tin ngoài giờ gửi / Before approving: children per commune, households, without contact, messages per channel, SMS parts and estimated cost, sample texts, send time, SMS outside the window: {total, by_commune, without_contact, …}") },
+            alerts::preview,
+        )
+        .add(
+            Doc { tag: "alerts", roles: Permission::DraftAlerts.roles(), ok: (200, "application/json", None), errors: &[403, 404, 409],
+                  ..Doc::new("post", "/api/alerts/{id}/submit", "Gửi bản nháp để người thứ hai duyệt / Submit a draft for a second person's approval") },
+            alerts::submit,
+        )
+        .add(
+            Doc { tag: "alerts", roles: Permission::ApproveAlerts.roles(), ok: (200, "application/json", None), errors: &[403, 404, 409],
+                  ..Doc::new("post", "/api/alerts/{id}/approve", "Duyệt và gửi: tài khoản thứ hai có địa bàn gồm mọi xã của cảnh báo; không tự duyệt (403) / Approve and send: a second account whose area covers every commune of the alert; never one's own (403)") },
+            alerts::approve,
+        )
+        .add(
+            Doc { tag: "alerts", roles: Permission::DraftAlerts.roles(), ok: (200, "application/json", None), errors: &[400, 403, 404, 409],
+                  ..Doc::new("post", "/api/alerts/{id}/cancel", "Huỷ: dừng ngay mọi tin chưa gửi; trả về đã gửi / chưa gửi (chi tiết ở …/messages) / Cancel: stops every message not yet sent at once; answers what was and was not sent (per message at …/messages); body {reason} optional") },
+            alerts::cancel,
+        )
+        .add(
+            Doc { tag: "alerts", roles: Permission::ReadAlerts.roles(), query: &[("format", "string", "json | xlsx"), ("lang", "string", "vi | en")], ok: (200, "application/json", None), errors: errors_read,
+                  ..Doc::new("get", "/api/alerts/{id}/reach", "Kết quả theo xã: số trẻ, không liên hệ, chờ gửi, đã gửi, đến máy, hỏng, huỷ, đã tiêm trong outcome_days ngày sau khi duyệt / Reach per commune: targeted, no contact, pending, sent, delivered, failed, cancelled, dose recorded within outcome_days of approval") },
+            alerts::reach,
+        )
+        .add(
+            Doc { tag: "alerts", roles: Permission::CampaignList.roles(), query: &[("commune", "string", "Mã xã / commune code"), ("format", "string", "json | xlsx"), ("lang", "string", "vi | en")], ok: (200, "application/json", None), errors: errors_read,
+                  ..Doc::new("get", "/api/alerts/{id}/worklist", "Danh sách tiêm vét: trẻ, số mũi hợp lệ, người giám hộ và số điện thoại, tin đã gửi chưa (ghi nhật ký truy cập) / The catch-up worklist: children, valid doses, guardian and phone, whether the message went (audited)") },
+            alerts::worklist,
+        )
+        .add(
+            Doc { tag: "alerts", roles: Permission::CampaignList.roles(), query: &[("after", "string", "id tin cuối trang trước / last id of the previous page"), ("limit", "integer", "1–10000, default 1000")], ok: (200, "application/json", None), errors: errors_read,
+                  ..Doc::new("get", "/api/alerts/{id}/messages", "Từng tin của cảnh báo và kết quả: ai đã được gửi, ai chưa (địa chỉ che bớt) / Each message of the alert and its outcome: who was and was not sent (addresses masked)") },
+            alerts::messages,
         )
         .add(
             Doc { tag: "meta", roles: Permission::SignedIn.roles(), ok: (200, "application/json", Some("Session")), errors: &[401],

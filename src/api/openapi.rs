@@ -353,6 +353,14 @@ fn schemas() -> Value {
         "Messages": {"type": "array", "items": {"type": "object", "properties": {"id": string(), "day": string(), "channel": string(),
             "status": string(), "recipient": string(), "address": string(), "attempts": {"type": "integer"}, "last_error": nullable_string()}}},
         "RunInput": {"type": "object", "additionalProperties": false, "properties": {"as_of": {"type": ["string", "null"], "format": "date"}}},
+        "AlertDraft": {"type": "object", "additionalProperties": false, "required": ["name", "template", "age_from", "age_to", "conditions"], "properties": {
+            "name": {"type": "string"}, "template": {"type": "string", "description": "an [[alert]] of the rules, e.g. measles-outbreak"},
+            "as_of": {"type": ["string", "null"], "format": "date"},
+            "provinces": {"type": "array", "items": {"type": "string"}}, "communes": {"type": "array", "items": {"type": "string"}},
+            "age_from": {"type": "string", "description": "included, e.g. \"1 year\""}, "age_to": {"type": "string", "description": "excluded, e.g. \"10 years\""},
+            "conditions": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["series"], "properties": {
+                "series": {"type": "string"}, "valid_doses_below": {"type": "integer", "minimum": 1}, "overdue": {"type": "boolean"}}}},
+            "outcome_days": {"type": ["integer", "null"], "minimum": 1, "maximum": 365}}},
         "Runs": {"type": "array", "items": {"type": "object", "properties": {"as_of": string(), "status": string(),
             "started_at": string(), "finished_at": nullable_string(), "evaluated": {"type": "integer"}, "notices": {"type": "integer"}}}},
         "Login": {"type": "object", "required": ["username", "password", "token"], "properties": {"username": string(), "password": string(), "remember": string(), "next": string(), "token": string(), "key": string()}},

@@ -53,10 +53,20 @@ pub enum Permission {
     /// Add, edit, remove and upload facilities: what every reminder of a commune names, so a
     /// wrong phone misdirects all its families (admin, as accounts are).
     ManageFacilities,
+    /// Draft an outbreak alert for the area, submit it, cancel it.
+    DraftAlerts,
+    /// Approve another person's alert (a second account whose area covers every commune it
+    /// targets).
+    ApproveAlerts,
+    /// Alerts of the area: their preview, steps, reach and outcome (counts).
+    ReadAlerts,
+    /// An alert's children by name with the guardian to call (the catch-up worklist) and who
+    /// was and was not sent.
+    CampaignList,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 20] = [
+    pub const ALL: [Permission; 24] = [
         Permission::ReadCitizen,
         Permission::EditRegistry,
         Permission::RecordIdCard,
@@ -77,6 +87,10 @@ impl Permission {
         Permission::ManageUsers,
         Permission::ReadFacilities,
         Permission::ManageFacilities,
+        Permission::DraftAlerts,
+        Permission::ApproveAlerts,
+        Permission::ReadAlerts,
+        Permission::CampaignList,
     ];
 
     /// The roles besides `admin` that may do this.
@@ -88,9 +102,13 @@ impl Permission {
             Permission::EditRegistry | Permission::RecordIdCard | Permission::IdCardList => {
                 &[Registrar]
             }
-            Permission::RecordDose | Permission::VaccinationList | Permission::CoverageExplain => {
-                &[Health]
-            }
+            Permission::RecordDose
+            | Permission::VaccinationList
+            | Permission::CoverageExplain
+            | Permission::DraftAlerts
+            | Permission::ApproveAlerts
+            | Permission::CampaignList => &[Health],
+            Permission::ReadAlerts => &[Health, Auditor],
             Permission::ReadAccessLog => &[Registrar, Auditor],
             Permission::Enrolment => &[Registrar, Health, Education],
             Permission::UploadPlaces => &[Education],
@@ -134,6 +152,10 @@ impl Permission {
             Permission::ManageUsers => "quản lý tài khoản / manage accounts",
             Permission::ReadFacilities => "xem trạm y tế, công an, trường / read facilities",
             Permission::ManageFacilities => "sửa trạm y tế, công an, trường / edit facilities",
+            Permission::DraftAlerts => "soạn cảnh báo dịch / draft outbreak alerts",
+            Permission::ApproveAlerts => "duyệt cảnh báo dịch / approve outbreak alerts",
+            Permission::ReadAlerts => "xem cảnh báo dịch / read outbreak alerts",
+            Permission::CampaignList => "xem danh sách trẻ của cảnh báo / list an alert's children",
         }
     }
 
@@ -183,6 +205,18 @@ impl Permission {
             }
             Permission::ManageFacilities => {
                 "add, edit, remove and upload facilities (`PUT /api/facilities`, the facilities page's forms; `vongdoi facilities import`)"
+            }
+            Permission::DraftAlerts => {
+                "draft, submit and cancel an outbreak alert for the area (`POST /api/alerts`, `…/submit`, `…/cancel`, `/staff/alerts`)"
+            }
+            Permission::ApproveAlerts => {
+                "approve someone else's alert whose every commune is in one's area (`POST /api/alerts/{id}/approve`)"
+            }
+            Permission::ReadAlerts => {
+                "the area's alerts: preview, steps, reach and outcome (`GET /api/alerts`, `…/{id}`, `…/preview`, `…/reach`)"
+            }
+            Permission::CampaignList => {
+                "an alert's children with the guardian to call, and who was sent (`GET /api/alerts/{id}/worklist`, `…/messages`)"
             }
         }
     }

@@ -17,6 +17,7 @@
 //!   reminders name.
 //! - [`keys`], [`audit`]: the operator's side of access control.
 
+mod alerts;
 mod audit;
 mod citizen;
 mod database;
@@ -115,6 +116,12 @@ enum Command {
         #[command(subcommand)]
         command: facilities::FacilitiesCommand,
     },
+    /// Outbreak alerts: list, show one (steps, preview, reach), stop or restart a family's
+    /// alerts. Drafting and approving take two people's accounts: `/staff/alerts` or the API.
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertsCommand,
+    },
     /// API keys: create (shown once, stored as a SHA-256 hash), list, revoke.
     Keys {
         #[command(subcommand)]
@@ -165,6 +172,7 @@ async fn dispatch(store: &Arc<Store>, rules: RuleSet, command: Command) -> Resul
         Command::Report { kind } => kind.run(store.clone(), &rules).await,
         Command::SchoolPlaces { command } => command.run(store).await,
         Command::Facilities { command } => command.run(store).await,
+        Command::Alerts { command } => command.run(store, &rules).await,
         Command::Keys { command } => command.run(store).await,
         Command::Users { command } => command.run(store).await,
         Command::Audit(args) => args.run(store).await,

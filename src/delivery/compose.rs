@@ -207,6 +207,7 @@ impl<'a> Composer<'a> {
             provider_id: None,
             sender: first.sender.clone(),
             sender_name: place.words.name.clone(),
+            alert_id: 0,
         };
         Ok((message, included))
     }

@@ -160,6 +160,7 @@ mod tests {
             provider_id: None,
             sender: "health".into(),
             sender_name: "Trạm Y tế phường Ba Đình".into(),
+            alert_id: 0,
         }
     }
 

@@ -350,6 +350,7 @@ fn sample() -> OutboxMessage {
         provider_id: None,
         sender: "health".into(),
         sender_name: "Trạm Y tế phường Ba Đình".into(),
+        alert_id: 0,
     }
 }
 

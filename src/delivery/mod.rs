@@ -48,6 +48,37 @@ enum Outcome {
     },
     /// Not attempted: the service is stopping; the lease was given back.
     Released,
+    /// Not sent: its outbreak alert was cancelled.
+    Cancelled,
+}
+
+/// Which outbreak alerts may still send, re-read at most once a second: a cancelled alert's
+/// messages already claimed (waiting for a rate-limit slot) are stopped before they go out,
+/// within a second of the cancel, without a query per message.
+struct AlertGate {
+    seen: tokio::sync::Mutex<std::collections::HashMap<i64, (std::time::Instant, bool)>>,
+}
+
+impl AlertGate {
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+    fn new() -> AlertGate {
+        AlertGate {
+            seen: Default::default(),
+        }
+    }
+
+    async fn may_send(&self, store: &Store, alert: i64) -> anyhow::Result<bool> {
+        let mut seen = self.seen.lock().await;
+        if let Some((at, live)) = seen.get(&alert) {
+            if at.elapsed() < Self::FRESH {
+                return Ok(*live);
+            }
+        }
+        let live = store.alerts_sending(&[alert]).await?.contains(&alert);
+        seen.insert(alert, (std::time::Instant::now(), live));
+        Ok(live)
+    }
 }
 
 /// Sends every message that is ready now, in leased batches, outside any transaction, several
@@ -92,8 +123,10 @@ pub async fn deliver_ready(
     store
         .release_gone_senders(crate::runtime::liveness::is_gone, Utc::now())
         .await?;
+    let gate = AlertGate::new();
     loop {
         if stop.is_set() {
+            store.complete_finished_alerts(Utc::now()).await?;
             return done(counts);
         }
         let t = Utc::now();
@@ -101,6 +134,7 @@ pub async fn deliver_ready(
             .claim_messages(owner, t + Duration::minutes(5), t, BATCH)
             .await?;
         if batch.is_empty() {
+            store.complete_finished_alerts(Utc::now()).await?;
             return done(counts);
         }
         // Every message of the batch waits for its own channel's slot (`Channels::permit`), so
@@ -108,7 +142,17 @@ pub async fn deliver_ready(
         // waiting are given back at once, not after the in-flight sends.
         let width = batch.len().max(1);
         let mut outcomes = futures_util::stream::iter(batch)
-            .map(|m| deliver_one(store, (cfg, rules), channels, owner, stop, metrics, m))
+            .map(|m| {
+                deliver_one(
+                    store,
+                    (cfg, rules),
+                    (channels, &gate),
+                    owner,
+                    stop,
+                    metrics,
+                    m,
+                )
+            })
             .buffer_unordered(width);
         let mut written = Vec::new();
         while let Some(outcome) = outcomes.next().await {
@@ -120,7 +164,7 @@ pub async fn deliver_ready(
                     counts.dead += 1;
                     counts.fell_back += fell_back as u64;
                 }
-                Outcome::Released => {}
+                Outcome::Released | Outcome::Cancelled => {}
             }
         }
         drop(outcomes);
@@ -136,7 +180,7 @@ pub async fn deliver_ready(
 async fn deliver_one(
     store: &Store,
     (cfg, rules): (&DeliveryConfig, &RuleSet),
-    channels: &Channels,
+    (channels, gate): (&Channels, &AlertGate),
     owner: &str,
     stop: &Shutdown,
     metrics: Option<&Metrics>,
@@ -155,6 +199,13 @@ async fn deliver_one(
     if permit.is_none() || stop.is_set() {
         store.release_message(&m.id, owner).await?;
         return Ok(Outcome::Released);
+    }
+    // Checked after the slot is ours, just before sending: a cancel while this message
+    // waited for its slot stops it.
+    if m.alert_id > 0 && !gate.may_send(store, m.alert_id).await? {
+        store.mark_cancelled(&m.id, owner).await?;
+        count("cancelled");
+        return Ok(Outcome::Cancelled);
     }
     let sent = channels.send_now(&m).await;
     drop(permit);

@@ -129,7 +129,7 @@ impl Area {
         })
     }
 
-    fn ranges(&self, born_from: NaiveDate, born_until: NaiveDate) -> Vec<ScanRange> {
+    pub fn ranges(&self, born_from: NaiveDate, born_until: NaiveDate) -> Vec<ScanRange> {
         match self.communes() {
             None => vec![ScanRange {
                 commune: None,

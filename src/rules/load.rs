@@ -19,7 +19,7 @@ use super::template_checks;
 use super::{CheckContext, CohortRule, MilestoneRule, RuleError, RuleSet, SeriesRule, Vaccine};
 
 /// The shipped rule files, by the path they have in the repository.
-const EMBEDDED_FILES: [(&str, &str); 4] = [
+const EMBEDDED_FILES: [(&str, &str); 5] = [
     (
         "rules/vaccines.toml",
         include_str!("../../rules/vaccines.toml"),
@@ -33,6 +33,7 @@ const EMBEDDED_FILES: [(&str, &str); 4] = [
         include_str!("../../rules/id-card.toml"),
     ),
     ("rules/school.toml", include_str!("../../rules/school.toml")),
+    ("rules/alerts.toml", include_str!("../../rules/alerts.toml")),
 ];
 
 macro_rules! templates {
@@ -45,7 +46,7 @@ macro_rules! templates {
 }
 
 /// The shipped templates (a new one in `rules/templates/` must be listed here to be embedded).
-const EMBEDDED_TEMPLATES: [(&str, &str); 16] = templates![
+const EMBEDDED_TEMPLATES: [(&str, &str); 18] = templates![
     "sms-health",
     "sms-police",
     "sms-school",
@@ -54,6 +55,7 @@ const EMBEDDED_TEMPLATES: [(&str, &str); 16] = templates![
     "id-card-due-soon",
     "id-card-overdue",
     "school-enrolment",
+    "measles-outbreak",
 ];
 
 pub(super) fn embedded(ctx: &CheckContext) -> Result<RuleSet, Vec<RuleError>> {
@@ -280,6 +282,8 @@ pub(super) fn build(
         }
     }
 
+    let alerts = alert_wordings(&parsed, &series, &pairs, &mut errors);
+
     let infos: Vec<Arc<ItemInfo>> = (series.iter())
         .flat_map(|(s, _)| s.doses.iter().map(|d| Arc::clone(&d.info)))
         .chain((milestones.iter()).flat_map(|(m, _)| m.ages.iter().map(|(_, i)| Arc::clone(i))))
@@ -297,11 +301,12 @@ pub(super) fn build(
                 .map(|n| n.template.get_ref().clone())
         })
         .collect();
+    let alert_templates: HashSet<String> = alerts.iter().map(|a| a.template.clone()).collect();
     errors.extend(template_checks::check(
         dir,
         &pairs,
         &infos,
-        &named_by_notices,
+        (&named_by_notices, &alert_templates),
         ctx.sms_segment_limit,
     ));
 
@@ -325,7 +330,61 @@ pub(super) fn build(
         milestones: milestones.into_iter().map(|(m, _)| m).collect(),
         cohorts: cohorts.into_iter().map(|(c, _)| c).collect(),
         templates,
+        alerts,
     })
+}
+
+/// The `[[alert]]` entries: each names a template with both languages and a series the rules
+/// define, once.
+fn alert_wordings(
+    parsed: &[(Checker, RuleFile)],
+    series: &[(SeriesRule, Place)],
+    pairs: &BTreeMap<String, (Option<String>, Option<String>)>,
+    errors: &mut Vec<RuleError>,
+) -> Vec<super::AlertWording> {
+    let mut ids: Vec<&str> = series.iter().map(|(s, _)| &*s.id).collect();
+    ids.dedup();
+    let mut out: Vec<super::AlertWording> = Vec::new();
+    let mut seen: HashMap<String, Place> = HashMap::new();
+    for (check, file) in parsed {
+        for a in &file.alert {
+            let t = a.template.get_ref();
+            if let Some(first) = seen.get(t) {
+                check.error(
+                    errors,
+                    a.template.span(),
+                    format!(
+                        "alert template \"{t}\" is already declared at {first}; remove one of them"
+                    ),
+                );
+                continue;
+            }
+            if !matches!(pairs.get(t), Some((Some(_), Some(_)))) {
+                check.error(errors, a.template.span(), format!("alert template \"{t}\" needs templates/{t}.vi.txt and templates/{t}.en.txt; add both"));
+            }
+            let series_id = a.series.get_ref();
+            if !ids.contains(&series_id.as_str()) {
+                check.error(
+                    errors,
+                    a.series.span(),
+                    format!(
+                        "series \"{series_id}\" is not defined; an alert names one of: {}",
+                        ids.join(", ")
+                    ),
+                );
+            }
+            seen.insert(t.clone(), check.place(a.template.span()));
+            out.push(super::AlertWording {
+                template: t.clone(),
+                name_vi: a.name_vi.clone(),
+                name_en: a.name_en.clone(),
+                disease_vi: a.disease_vi.clone(),
+                disease_en: a.disease_en.clone(),
+                series: series_id.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// What the rule files say, as a short hash: the file names (not their folder, so moving the

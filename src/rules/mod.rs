@@ -129,6 +129,36 @@ pub struct RuleSet {
     cohorts: Vec<CohortRule>,
     /// name → (Vietnamese text, English text)
     templates: BTreeMap<String, (String, String)>,
+    /// The outbreak alerts' wordings (`[[alert]]`), in file order.
+    alerts: Vec<AlertWording>,
+}
+
+/// An `[[alert]]` of the rule files: a template an outbreak alert may be sent with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AlertWording {
+    pub template: String,
+    pub name_vi: String,
+    pub name_en: String,
+    pub disease_vi: String,
+    pub disease_en: String,
+    /// The series whose doses answer the alert.
+    pub series: String,
+}
+
+impl AlertWording {
+    pub fn name(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Vi => &self.name_vi,
+            Lang::En => &self.name_en,
+        }
+    }
+
+    pub fn disease(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Vi => &self.disease_vi,
+            Lang::En => &self.disease_en,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -255,6 +285,30 @@ impl RuleSet {
     }
 
     /// The vaccination series ids, in rule order (each once, whatever its versions).
+    /// The alert wordings staff may draft an alert with.
+    pub fn alerts(&self) -> &[AlertWording] {
+        &self.alerts
+    }
+
+    pub fn alert(&self, template: &str) -> Option<&AlertWording> {
+        self.alerts.iter().find(|a| a.template == template)
+    }
+
+    /// The vaccine codes that count for any dose of `series`.
+    pub fn vaccines_of_series(&self, series: &str) -> Vec<Arc<str>> {
+        let mut out: Vec<Arc<str>> = Vec::new();
+        for s in self.series.iter().filter(|s| &*s.id == series) {
+            for d in &s.doses {
+                for v in &d.info.vaccines {
+                    if !out.contains(v) {
+                        out.push(Arc::clone(v));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     pub fn series_ids(&self) -> Vec<&str> {
         let mut ids: Vec<&str> = Vec::new();
         for s in &self.series {

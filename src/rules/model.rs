@@ -26,6 +26,27 @@ pub struct RuleFile {
     pub milestone: Vec<MilestoneEntry>,
     #[serde(default)]
     pub cohort: Vec<CohortEntry>,
+    /// Outbreak alerts' wording (issue #15): the templates an alert may be sent with.
+    #[serde(default)]
+    pub alert: Vec<AlertEntry>,
+}
+
+/// An outbreak alert's wording: the template (in `templates/`, vi and en) and the disease it
+/// is about, which staff pick when they draft an alert. Who is targeted is the alert's own
+/// business (area, ages, dose conditions), not the rule file's.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertEntry {
+    /// `templates/<template>.vi.txt` and `.en.txt`; also the name an alert names it by.
+    pub template: Spanned<String>,
+    pub name_vi: String,
+    pub name_en: String,
+    /// The disease as a sentence says it ("sởi", "measles").
+    pub disease_vi: String,
+    pub disease_en: String,
+    /// The series whose doses answer the alert: a dose of it recorded after the alert counts
+    /// as its outcome.
+    pub series: Spanned<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -13,7 +13,8 @@ use chrono::NaiveDate;
 
 use super::forecast::{Item, ItemInfo, ItemKey, Lang, Status};
 use super::wording::{
-    sender_template, variables_of, MessageContext, NoticeContext, Person, PlaceWords, Renderer,
+    form_of, joined_names, named, sender_template, variables_of, AlertContext, MessageContext,
+    NoticeContext, Person, PlaceWords, Renderer,
 };
 use super::RuleError;
 use crate::registry::{FacilityKind, Sex};
@@ -162,6 +163,24 @@ pub fn render_typical(
     Ok((line, sms))
 }
 
+/// An alert template rendered for a typical household of two children (the longest common
+/// case: an alert names every child of a household it targets).
+pub fn render_typical_alert(r: &Renderer, template: &str, lang: Lang) -> Result<String, String> {
+    let children = [PERSONAS[0].1, "Nguyễn Ngọc Minh Anh"]
+        .iter()
+        .map(|n| named(form_of(3, Sex::Female, lang), n))
+        .collect::<Vec<_>>();
+    let ctx = AlertContext {
+        children: joined_names(&children, lang),
+        count: children.len(),
+        salutation: named(form_of(35, Sex::Female, lang), PERSONAS[2].1),
+        disease: if lang == Lang::En { "measles" } else { "sởi" }.into(),
+        place: typical_place(FacilityKind::Health, lang),
+        next_session: crate::clock::vn_date(typical_session()),
+    };
+    r.render(template, lang, &ctx).map_err(|e| e.to_string())
+}
+
 /// The line of the first `{{`/`{%` block naming `var`, for a `file:line` message.
 fn line_of_variable(text: &str, var: &str) -> usize {
     let root = var.split('.').next().unwrap_or(var);
@@ -182,7 +201,7 @@ pub(super) fn check(
     dir: &Path,
     pairs: &BTreeMap<String, (Option<String>, Option<String>)>,
     infos: &[Arc<ItemInfo>],
-    named_by_notices: &HashSet<String>,
+    (named_by_notices, alert_templates): (&HashSet<String>, &HashSet<String>),
     segment_limit: u32,
 ) -> Vec<RuleError> {
     let mut errors = Vec::new();
@@ -191,6 +210,7 @@ pub(super) fn check(
     };
     let notice_vars: HashSet<String> = variables_of::<NoticeContext>().into_iter().collect();
     let message_vars: HashSet<String> = variables_of::<MessageContext>().into_iter().collect();
+    let alert_vars: HashSet<String> = variables_of::<AlertContext>().into_iter().collect();
     let senders: HashSet<FacilityKind> = infos.iter().map(|i| i.policy.sender).collect();
     // (A notice naming a template with a missing language is reported at the notice.)
     for sender in &senders {
@@ -208,6 +228,8 @@ pub(super) fn check(
     for (name, (vi, en)) in pairs {
         let vars = if name.starts_with("sms-") {
             &message_vars
+        } else if alert_templates.contains(name) {
+            &alert_vars
         } else {
             &notice_vars
         };
@@ -215,7 +237,10 @@ pub(super) fn check(
             let Some(text) = text else {
                 continue;
             };
-            if other.is_none() && !named_by_notices.contains(name) {
+            if other.is_none()
+                && !named_by_notices.contains(name)
+                && !alert_templates.contains(name)
+            {
                 let missing = if lang == "vi" { "en" } else { "vi" };
                 errors.push(RuleError {
                     file: path(name, lang),
@@ -271,6 +296,30 @@ pub(super) fn check(
             .iter()
             .filter_map(|(n, (vi, en))| Some((n.as_str(), vi.as_deref()?, en.as_deref()?))),
     );
+    for template in alert_templates.iter().filter(|t| sound(t)) {
+        for (lang, code) in [(Lang::Vi, "vi"), (Lang::En, "en")] {
+            match render_typical_alert(&renderer, template, lang) {
+                Err(e) => errors.push(RuleError {
+                    file: path(template, code),
+                    line: None,
+                    problem: format!("does not render: {e}"),
+                }),
+                Ok(text) => {
+                    let sms = sms::prepare(&text, true);
+                    if sms.segments > segment_limit {
+                        errors.push(RuleError {
+                            file: path(template, code),
+                            line: Some(1),
+                            problem: format!(
+                                "for a household of two children this SMS takes {} parts, more than the limit of {segment_limit} (VONGDOI_SMS_MAX_SEGMENTS); shorten it: \"{}\"",
+                                sms.segments, sms.body
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
     for ((template, sender, _), info) in uses(infos) {
         if !sound(&template) || !sound(&sender_template(sender)) {
             continue;

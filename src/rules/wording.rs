@@ -70,6 +70,38 @@ pub struct MessageContext {
     pub next_session: String,
 }
 
+/// The variables of an outbreak alert's template (issue #15): one message per household,
+/// naming every child of it the alert is about.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AlertContext {
+    /// The children as the message names them, joined: "bé Nguyễn Văn An và bé Nguyễn Thị
+    /// Bình" ("Nguyen Van An and Nguyen Thi Binh" in English).
+    pub children: String,
+    /// How many children the message is about.
+    pub count: usize,
+    /// How the recipient is greeted ("chị Trần Thị Bình"; in English the full name).
+    pub salutation: String,
+    /// The disease as a sentence says it ("sởi", "measles").
+    pub disease: String,
+    /// `place`, `place_name`, `place_address`, `place_phone`, `place_hours`: the children's
+    /// health station.
+    #[serde(flatten)]
+    pub place: PlaceWords,
+    /// The health station's next session from the alert's day, dd/mm/yyyy; empty when it has
+    /// no fixed days.
+    pub next_session: String,
+}
+
+/// "bé An", "bé An và bé Bình", "bé An, bé Bình và bé Chi" (", " and " and " in English).
+pub fn joined_names(names: &[String], lang: Lang) -> String {
+    let and = if lang == Lang::En { " and " } else { " và " };
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{}{and}{last}", init.join(", ")),
+    }
+}
+
 /// A variable list for people (`rules check` messages, rules/README.md).
 pub fn variables_of<T: Serialize + Default>() -> Vec<String> {
     match serde_json::to_value(T::default()) {

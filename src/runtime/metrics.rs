@@ -200,6 +200,34 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
+/// Outbreak alerts by status, and the messages of the alerts still sending by status (the
+/// alerts in flight), from the database: the same on every instance.
+pub fn render_alerts(alerts: &[(String, i64)], in_flight: &[(String, i64)]) -> String {
+    let mut out = String::new();
+    header(
+        &mut out,
+        "vongdoi_alerts",
+        "gauge",
+        "Outbreak alerts by status (draft, pending-approval, sending, completed, cancelled).",
+    );
+    for (status, n) in alerts {
+        let _ = writeln!(out, "vongdoi_alerts{{status=\"{status}\"}} {n}");
+    }
+    header(
+        &mut out,
+        "vongdoi_alert_messages_in_flight",
+        "gauge",
+        "Messages of the alerts still sending, by status.",
+    );
+    for (status, n) in in_flight {
+        let _ = writeln!(
+            out,
+            "vongdoi_alert_messages_in_flight{{status=\"{status}\"}} {n}"
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

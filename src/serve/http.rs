@@ -109,9 +109,16 @@ async fn metrics(State(state): State<AppState>) -> Response {
             Vec::new()
         }
     };
+    let alerts = state.store.alert_counts().await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "metrics: cannot count the alerts");
+        Vec::new()
+    });
+    let in_flight = state.store.alert_message_counts().await.unwrap_or_default();
+    let mut body = state.metrics.render(&outbox, Utc::now().timestamp());
+    body.push_str(&crate::runtime::metrics::render_alerts(&alerts, &in_flight));
     (
         [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics.render(&outbox, Utc::now().timestamp()),
+        body,
     )
         .into_response()
 }

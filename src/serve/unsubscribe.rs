@@ -6,6 +6,9 @@
 //! The message id is an HMAC under the installation's secret (80 bits), known only to the
 //! recipient, the mail provider and staff: holding it is what allows stopping that person's
 //! email, nothing more. The page shows the address masked and no name.
+//!
+//! An outbreak alert's email (issue #15) carries the same link, which stops alerts only:
+//! alerts have their own opt-out, and a family that wants no alerts keeps its reminders.
 
 use super::AppState;
 use crate::registry::PersonalId;
@@ -27,9 +30,13 @@ fn masked(address: &str) -> String {
 }
 
 fn page(done: bool, unknown: bool, address: &str) -> Response {
+    page_of(done, unknown, address, false)
+}
+
+fn page_of(done: bool, unknown: bool, address: &str, alert: bool) -> Response {
     match crate::html::render(
         "email/unsubscribe.html",
-        minijinja::context! { done, unknown, address => masked(address) },
+        minijinja::context! { done, unknown, alert, address => masked(address) },
     ) {
         Ok(html) => {
             // 410 Gone: the link is not (or no longer) one of ours; the page says whom to ask.
@@ -68,7 +75,7 @@ pub async fn ask(State(state): State<AppState>, Path(id): Path<String>) -> Respo
     match email_message(&state, &id).await {
         Err(r) => r,
         Ok(None) => page(false, true, ""),
-        Ok(Some(m)) => page(false, false, &m.address),
+        Ok(Some(m)) => page_of(false, false, &m.address, m.alert_id > 0),
     }
 }
 
@@ -81,6 +88,21 @@ pub async fn confirm(State(state): State<AppState>, Path(id): Path<String>) -> R
     let Ok(pin) = PersonalId::parse(&m.recipient_id) else {
         return page(false, true, "");
     };
+    if m.alert_id > 0 {
+        return match (state.store)
+            .set_alert_opt_out(&m.recipient_id, true, "unsubscribe-link", Utc::now())
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(message = %m.id, "alert opt-out from an unsubscribe link");
+                page_of(true, false, &m.address, true)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "unsubscribe: cannot record the alert opt-out");
+                StatusCode::SERVICE_UNAVAILABLE.into_response()
+            }
+        };
+    }
     match (state.store)
         .set_opt_out(pin, Channel::Email, true, "unsubscribe-link", Utc::now())
         .await

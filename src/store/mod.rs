@@ -29,6 +29,7 @@ macro_rules! dispatch {
 
 pub mod access;
 pub mod accounts;
+pub mod alerts;
 mod bulk;
 pub use bulk::BULK_MAX_STORED;
 pub mod dossier;

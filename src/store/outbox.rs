@@ -60,6 +60,8 @@ pub struct OutboxMessage {
     pub sender: String,
     /// The facility's name as the family reads it ("Trạm Y tế phường Ngọc Hà").
     pub sender_name: String,
+    /// The outbreak alert it belongs to (`store::alerts`); 0 for a routine message.
+    pub alert_id: i64,
 }
 
 /// Which messages `list_messages` returns.
@@ -71,7 +73,7 @@ pub struct MessageFilter {
     pub limit: i64,
 }
 
-pub(crate) const MESSAGE_COLUMNS: &str = "id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, last_error, provider_id, sender, sender_name";
+pub(crate) const MESSAGE_COLUMNS: &str = "id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, last_error, provider_id, sender, sender_name, alert_id";
 
 /// Text from the outside world (an SMTP server's or gateway's reply, a delivery report) made
 /// safe to store and show: control characters (NUL included, which PostgreSQL refuses in
@@ -273,8 +275,14 @@ impl Store {
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<OutboxMessage>> {
-        const READY: [(&str, &str); 2] = [
+        // Outbreak alerts' messages go first (`messages_alert_ready`): a campaign's warning
+        // must not wait behind a day's routine reminders.
+        const READY: [(&str, &str); 3] = [
             ("status = 'sending' AND lease_until < $3", "lease_until, id"),
+            (
+                "status = 'queued' AND alert_id > 0 AND next_attempt_at <= $3",
+                "next_attempt_at, id",
+            ),
             (
                 "status = 'queued' AND next_attempt_at <= $3",
                 "next_attempt_at, id",

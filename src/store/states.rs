@@ -111,6 +111,8 @@ text_enum! {
         Delivered => "delivered",
         Failed => "failed",
         Dead => "dead",
+        /// Its outbreak alert was cancelled before it went out.
+        Cancelled => "cancelled",
     }
 }
 
@@ -131,6 +133,8 @@ impl MessageStatus {
             (MessageStatus::Delivered, En) => "delivered",
             (MessageStatus::Failed, En) => "failed",
             (MessageStatus::Dead, En) => "dead (given up)",
+            (MessageStatus::Cancelled, Vi) => "đã huỷ (dừng cảnh báo)",
+            (MessageStatus::Cancelled, En) => "cancelled (alert stopped)",
         }
     }
 
