@@ -20,7 +20,7 @@ n=${1:-1000000}
 backend=${2:-sqlite}
 rate=${VONGDOI_SMS_RATE:-2000}
 cargo build --release --quiet
-bin="$PWD/target/release/vongdoi"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release/vongdoi"
 work="$(mktemp -d)"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
