@@ -34,6 +34,8 @@ pub const TEMPLATES: &[(&str, &str)] = templates![
     "staff/password.html",
     "staff/users.html",
     "staff/facilities.html",
+    "staff/alerts.html",
+    "staff/alert.html",
     "reports/page.html",
     "reports/chart.html",
     "reports/session_list.html",

@@ -15,7 +15,7 @@ CREATE TABLE alerts (
     age_to         TEXT NOT NULL,            -- "10 years": excluded
     conditions     TEXT NOT NULL,            -- JSON list of {series, valid_doses_below | overdue}
     outcome_days   INTEGER NOT NULL DEFAULT 30,
-    status         TEXT NOT NULL,            -- draft, pending-approval, sending, completed, cancelled
+    status         TEXT NOT NULL,            -- building (audience being found), draft, pending-approval, sending, completed, cancelled
     audience       BIGINT NOT NULL DEFAULT 0,
     created_by     TEXT NOT NULL,
     created_at     TEXT NOT NULL,

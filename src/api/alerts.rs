@@ -11,7 +11,7 @@
 
 use super::auth::Caller;
 use super::permissions::Permission;
-use super::problem::{ApiJson, ApiPath, ApiQuery, ApiResult, FieldProblem, Problem};
+use super::problem::{ApiPath, ApiQuery, ApiResult, FieldProblem, Problem};
 use super::ApiState;
 use crate::alerts::{self, Draft, Targeting};
 use crate::rules::Lang;
@@ -49,11 +49,16 @@ fn communes_of(a: &AlertRow) -> Vec<String> {
     all
 }
 
+/// Does the caller's area share a commune with the alert?
+pub(crate) fn sees(caller: &Caller, a: &AlertRow) -> bool {
+    let scope = &caller.0.scope;
+    scope.everywhere() || communes_of(a).iter().any(|c| scope.contains_commune(c))
+}
+
 /// The alert, if the caller's area shares a commune with it.
 pub(crate) async fn visible(api: &ApiState, caller: &Caller, id: i64) -> ApiResult<AlertRow> {
     let a = api.app.store.alert(id).await?.ok_or_else(not_found)?;
-    let scope = &caller.0.scope;
-    if scope.everywhere() || communes_of(&a).iter().any(|c| scope.contains_commune(c)) {
+    if sees(caller, &a) {
         Ok(a)
     } else {
         Err(not_found())
@@ -69,12 +74,26 @@ fn outside(caller: &Caller, a: &AlertRow) -> Vec<String> {
 }
 
 /// Drafts an alert and computes its audience (the caller's area must cover it).
+/// An alert id from the path: after the caller's permission is checked, so a role that may
+/// not is told so (403) whatever it typed.
+fn alert_id(id: &str) -> ApiResult<i64> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|i| *i > 0)
+        .ok_or_else(not_found)
+}
+
 pub async fn create(
     State(api): State<Arc<ApiState>>,
     caller: Caller,
-    ApiJson(draft): ApiJson<Draft>,
+    body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     caller.may(Permission::DraftAlerts)?;
+    let draft: Draft = serde_json::from_slice(&body).map_err(|e| {
+        Problem::bad_request(format!(
+            "JSON không hợp lệ / invalid JSON: {e}; expected {{name, template, as_of, provinces, communes, age_from, age_to, conditions: [{{series, valid_doses_below | overdue}}]}}"
+        ))
+    })?;
     let (alert, built) = draft_alert(&api, &caller, &draft).await?;
     Ok((
         StatusCode::CREATED,
@@ -165,14 +184,13 @@ pub async fn list(
     if !(1..=1000).contains(&limit) {
         return Err(Problem::field("limit", "1–1000"));
     }
-    let scope = &caller.0.scope;
     let rows: Vec<AlertRow> = api
         .app
         .store
         .alerts(limit)
         .await?
         .into_iter()
-        .filter(|a| scope.everywhere() || communes_of(a).iter().any(|c| scope.contains_commune(c)))
+        .filter(|a| sees(&caller, a))
         .collect();
     Ok(Json(json!({"alerts": rows})).into_response())
 }
@@ -180,9 +198,10 @@ pub async fn list(
 pub async fn get(
     State(api): State<Arc<ApiState>>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
     caller.may(Permission::ReadAlerts)?;
+    let id = alert_id(&id)?;
     let a = visible(&api, &caller, id).await?;
     let steps = api.app.store.alert_steps(id).await?;
     let reach = alerts::reach::reach(&api.app.store, &api.app.rules, &a)
@@ -194,9 +213,10 @@ pub async fn get(
 pub async fn preview(
     State(api): State<Arc<ApiState>>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
     caller.may(Permission::ReadAlerts)?;
+    let id = alert_id(&id)?;
     let a = visible(&api, &caller, id).await?;
     let p = alerts::preview::preview(&api.app.store, &api.app.delivery, &a, Utc::now())
         .await
@@ -207,9 +227,10 @@ pub async fn preview(
 pub async fn submit(
     State(api): State<Arc<ApiState>>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
     caller.may(Permission::DraftAlerts)?;
+    let id = alert_id(&id)?;
     visible(&api, &caller, id).await?;
     if !api
         .app
@@ -274,9 +295,10 @@ pub(crate) async fn approve_alert(api: &ApiState, caller: &Caller, a: &AlertRow)
 pub async fn approve(
     State(api): State<Arc<ApiState>>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
     caller.may(Permission::ApproveAlerts)?;
+    let id = alert_id(&id)?;
     let a = visible(&api, &caller, id).await?;
     let queued = approve_alert(&api, &caller, &a).await?;
     Ok(Json(json!({"id": id, "status": "sending", "queued": queued})).into_response())
@@ -322,12 +344,13 @@ pub(crate) async fn cancel_alert(
 pub async fn cancel(
     State(api): State<Arc<ApiState>>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     if caller.may(Permission::DraftAlerts).is_err() {
         caller.may(Permission::ApproveAlerts)?;
     }
+    let id = alert_id(&id)?;
     let a = visible(&api, &caller, id).await?;
     // The body is optional: `{"reason": "…"}`.
     let input: CancelInput = if body.iter().all(|b| b.is_ascii_whitespace()) {
@@ -372,10 +395,11 @@ fn xlsx(name: String, body: Vec<u8>) -> Response {
 pub async fn reach(
     State(api): State<Arc<ApiState>>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<FormatQuery>,
 ) -> ApiResult<Response> {
     caller.may(Permission::ReadAlerts)?;
+    let id = alert_id(&id)?;
     let a = visible(&api, &caller, id).await?;
     let r = alerts::reach::reach(&api.app.store, &api.app.rules, &a)
         .await
@@ -396,10 +420,11 @@ pub async fn reach(
 pub async fn worklist(
     State(api): State<Arc<ApiState>>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<FormatQuery>,
 ) -> ApiResult<Response> {
     caller.may(Permission::CampaignList)?;
+    let id = alert_id(&id)?;
     let a = visible(&api, &caller, id).await?;
     if let Some(c) = &q.commune {
         caller.require_commune(c)?;
@@ -445,10 +470,11 @@ pub async fn worklist(
 pub async fn messages(
     State(api): State<Arc<ApiState>>,
     caller: Caller,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<FormatQuery>,
 ) -> ApiResult<Response> {
     caller.may(Permission::CampaignList)?;
+    let id = alert_id(&id)?;
     let a = visible(&api, &caller, id).await?;
     let limit = q.limit.unwrap_or(1000);
     if !(1..=10_000).contains(&limit) {

@@ -374,6 +374,9 @@ fn schemas() -> Value {
             "properties": {"guardian": string(), "phone": string(), "channel": {"enum": ["sms", "email"]}, "stop": string(), "return": string(), "csrf": string()}},
         "OutcomeForm": {"type": "object", "required": ["pin", "outcome", "csrf"], "properties": {"pin": string(), "outcome": string(), "appointment": string(), "note": string(), "back": string(), "csrf": string()}},
         "RetryForm": {"type": "object", "required": ["csrf"], "properties": {"csrf": string()}},
+        "AlertForm": {"type": "object", "required": ["csrf", "name", "template", "age_from", "age_to", "series"], "properties": {
+            "csrf": string(), "name": string(), "template": string(), "as_of": string(), "provinces": string(), "communes": string(),
+            "age_from": string(), "age_to": string(), "series": string(), "valid_doses_below": string(), "overdue": string(), "outcome_days": string()}},
         "FacilityForm": {"type": "object", "required": ["commune_code", "kind", "csrf"], "description": "was: tên trường trước khi sửa (đổi tên) / was: the school's name before the edit (a rename)",
             "properties": {"commune_code": string(), "kind": {"enum": ["health", "police", "school"]}, "name": string(), "address": string(), "phone": string(), "hours": string(), "session_days": string(), "was": string(), "csrf": string()}},
         "FacilityDeleteForm": {"type": "object", "required": ["commune_code", "kind", "name", "csrf"],

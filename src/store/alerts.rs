@@ -20,6 +20,9 @@ use serde::Serialize;
 /// completed (every message ended), or cancelled at any step before completion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AlertStatus {
+    /// Its audience is being computed (a draft is only approvable once it is whole; one left
+    /// here by a crash can only be cancelled).
+    Building,
     Draft,
     PendingApproval,
     Sending,
@@ -28,7 +31,8 @@ pub enum AlertStatus {
 }
 
 impl AlertStatus {
-    pub const ALL: [AlertStatus; 5] = [
+    pub const ALL: [AlertStatus; 6] = [
+        AlertStatus::Building,
         AlertStatus::Draft,
         AlertStatus::PendingApproval,
         AlertStatus::Sending,
@@ -38,6 +42,7 @@ impl AlertStatus {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            AlertStatus::Building => "building",
             AlertStatus::Draft => "draft",
             AlertStatus::PendingApproval => "pending-approval",
             AlertStatus::Sending => "sending",
@@ -53,6 +58,8 @@ impl AlertStatus {
     pub fn label(self, lang: crate::rules::Lang) -> &'static str {
         use crate::rules::Lang::{En, Vi};
         match (self, lang) {
+            (AlertStatus::Building, Vi) => "đang lập danh sách",
+            (AlertStatus::Building, En) => "finding its audience",
             (AlertStatus::Draft, Vi) => "bản nháp",
             (AlertStatus::PendingApproval, Vi) => "chờ duyệt",
             (AlertStatus::Sending, Vi) => "đang gửi",
@@ -293,7 +300,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<i64> {
         const SQL: &str = "INSERT INTO alerts (name, template, as_of, provinces, communes, age_from, age_to, conditions, outcome_days, status, created_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $11) RETURNING id";
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'building', $10, $11) RETURNING id";
         dispatch!(self, s => {
             let mut tx = s.write_tx().await?;
             let id: i64 = sqlx::query_scalar(SQL)
@@ -374,10 +381,11 @@ impl Store {
         })
     }
 
-    /// Records the audience's size once it is all saved.
+    /// Records the audience's size once it is all saved, and makes the alert a draft (only
+    /// then can it be approved).
     pub async fn set_alert_audience_size(&self, alert: i64) -> Result<i64> {
         dispatch!(self, s => {
-            let n: i64 = sqlx::query_scalar("UPDATE alerts SET audience = (SELECT COUNT(*) FROM alert_audience WHERE alert_id = $1) WHERE id = $1 RETURNING audience")
+            let n: i64 = sqlx::query_scalar("UPDATE alerts SET audience = (SELECT COUNT(*) FROM alert_audience WHERE alert_id = $1), status = CASE WHEN status = 'building' THEN 'draft' ELSE status END WHERE id = $1 RETURNING audience")
                 .bind(alert)
                 .fetch_one(s.write_pool())
                 .await?;
@@ -520,7 +528,7 @@ impl Store {
     ) -> Result<Option<(u64, u64)>> {
         dispatch!(self, s => {
             let mut tx = s.write_tx().await?;
-            let cancelled = sqlx::query("UPDATE alerts SET status = 'cancelled', cancelled_by = $2, cancelled_at = $3 WHERE id = $1 AND status IN ('draft', 'pending-approval', 'sending')")
+            let cancelled = sqlx::query("UPDATE alerts SET status = 'cancelled', cancelled_by = $2, cancelled_at = $3 WHERE id = $1 AND status IN ('building', 'draft', 'pending-approval', 'sending')")
                 .bind(id)
                 .bind(by.name)
                 .bind(now)

@@ -577,3 +577,177 @@ async fn two_people_alert_a_households_and_a_cancel_stops_the_rest(db: TestDb) {
 }
 
 on_each_backend!(two_people_alert_a_households_and_a_cancel_stops_the_rest);
+
+/// The staff pages: the drafter drafts from the form and reads the preview; the page offers
+/// her no approval (and says why); the second person's page offers it, and approving from it
+/// starts the sending.
+async fn the_pages_draft_preview_and_approve(db: TestDb) {
+    use crate::support::api::{csrf_of, page_get, page_post};
+    let b = db.backend;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    demo(&db);
+    let drafter = account(&db, dir, "soan", &["--role", "health", "--province", "01"]);
+    let approver = account(&db, dir, "duyet", &["--role", "health", "--province", "01"]);
+    let served = serve(
+        &db,
+        dir,
+        &["--no-schedule"],
+        &[("VONGDOI_SMS_WINDOW", "00:00-24:00")],
+    );
+    let http = crate::support::api::no_redirects();
+    let base = &served.base;
+    let s1 = person_session(&http, base, &drafter).await;
+    let s2 = person_session(&http, base, &approver).await;
+    let (s, page) = page_get(&http, &format!("{base}/staff/alerts"), &s1).await;
+    assert_eq!(s, 200, "{b}: {page}");
+    assert!(
+        page.contains("href=\"/staff/alerts\""),
+        "{b}: the menu has the alerts"
+    );
+    let csrf = csrf_of(&page);
+    let communes = format!("{HOME}, {NEIGHBOUR}");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "Dịch sởi phường"),
+        ("template", "measles-outbreak"),
+        ("communes", communes.as_str()),
+        ("provinces", ""),
+        ("age_from", "1 year"),
+        ("age_to", "10 years"),
+        ("series", "measles"),
+        ("valid_doses_below", "2"),
+        ("as_of", AS_OF),
+        ("outcome_days", "30"),
+    ];
+    let (s, location, body) = page_post(&http, &format!("{base}/staff/alerts"), &s1, &form).await;
+    assert_eq!(s, 303, "{b}: {body}");
+    let location = location.unwrap();
+    let (s, page) = page_get(&http, &format!("{base}{location}"), &s1).await;
+    assert_eq!(s, 200, "{b}: {page}");
+    let expected: usize = expected_audience(&db, dir, &[HOME, NEIGHBOUR])
+        .values()
+        .map(|s| s.len())
+        .sum();
+    assert!(
+        page.contains(&format!("<strong>{expected}</strong>")),
+        "{b}: the preview counts {expected}: {page}"
+    );
+    assert!(
+        !page.contains("id=\"approve\""),
+        "{b}: no approve button for the drafter"
+    );
+    assert!(
+        page.contains("id=\"refused\"") && page.contains("tự duyệt"),
+        "{b}: and says why"
+    );
+    let (_, page2) = page_get(&http, &format!("{base}{location}"), &s2).await;
+    assert!(
+        page2.contains("id=\"approve\""),
+        "{b}: the second person may approve"
+    );
+    let (s, to, _) = page_post(
+        &http,
+        &format!("{base}{location}/approve"),
+        &s2,
+        &[("csrf", csrf_of(&page2).as_str())],
+    )
+    .await;
+    assert_eq!(s, 303, "{b}");
+    let (_, after) = page_get(&http, &format!("{base}{}", to.unwrap()), &s2).await;
+    assert!(
+        after.contains("id=\"done\"")
+            && (after.contains("đang gửi") || after.contains("đã gửi xong")),
+        "{b}: {after}"
+    );
+    assert!(after.contains("duyệt và gửi"), "{b}: the step is listed");
+}
+
+on_each_backend!(the_pages_draft_preview_and_approve);
+
+/// Killed mid-send (SIGKILL), the service started again finishes the alert: every SMS reached
+/// the gateway, none twice (the stand-in logs a second request for an id as "duplicate").
+async fn a_kill_mid_send_loses_and_doubles_nothing(db: TestDb) {
+    let b = db.backend;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    demo(&db);
+    let drafter = account(&db, dir, "soan", &["--role", "health", "--province", "01"]);
+    let approver = account(&db, dir, "duyet", &["--role", "health", "--province", "01"]);
+    let log = dir.join("gateway.jsonl");
+    let gateway = common::fixture("python3", "sms_gateway.py", &[&log, Path::new("slow")]);
+    let sms_url = format!("http://127.0.0.1:{}/send", gateway.port);
+    let envs = [
+        ("VONGDOI_SMS_WINDOW", "00:00-24:00"),
+        ("VONGDOI_SMS_URL", sms_url.as_str()),
+        ("VONGDOI_SMS_SUCCESS", "status=queued"),
+        ("VONGDOI_CHANNELS", "sms"),
+        ("VONGDOI_SMS_CONCURRENCY", "2"),
+    ];
+    let args = ["--no-schedule", "--deliver-every", "0.3"];
+    let mut served = serve(&db, dir, &args, &envs);
+    let h = Http {
+        http: crate::support::api::no_redirects(),
+        base: served.base.clone(),
+    };
+    let s1 = person_session(&h.http, &h.base, &drafter).await;
+    let s2 = person_session(&h.http, &h.base, &approver).await;
+    let (s, created) = h
+        .post(
+            "/api/alerts",
+            &s1,
+            draft("Sởi", &[HOME, NEIGHBOUR], "15 years"),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}: {created}");
+    let id = created["id"].as_i64().unwrap();
+    let (s, approved) = h
+        .post(&format!("/api/alerts/{id}/approve"), &s2, json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}: {approved}");
+    let queued = approved["queued"].as_u64().unwrap() as usize;
+    assert!(queued > 20, "{b}: {queued}");
+    for _ in 0..400 {
+        if accepted(&log).len() >= 8 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+    let at_kill = accepted(&log).len();
+    assert!(
+        at_kill < queued,
+        "{b}: killed mid-send ({at_kill} of {queued})"
+    );
+    let served = serve(&db, dir, &args, &envs);
+    let h = Http {
+        http: crate::support::api::no_redirects(),
+        base: served.base.clone(),
+    };
+    let s1 = person_session(&h.http, &h.base, &drafter).await;
+    wait_for_status(&h, id, &s1, "completed").await;
+    let got = accepted(&log);
+    let unique: HashSet<&String> = got.iter().collect();
+    assert_eq!(unique.len(), got.len(), "{b}: no SMS accepted twice");
+    assert_eq!(got.len(), queued, "{b}: every SMS reached the gateway");
+    // Only what was in flight at the kill crossed the wire again (the gateway's id
+    // de-duplication answers it as already received).
+    let again = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"duplicate\""))
+        .count();
+    assert!(again <= 4, "{b}: {again} sent again");
+    let (_, m) = h.get(&format!("/api/alerts/{id}/messages"), &s1).await;
+    assert!(
+        m["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["status"] == "sent"),
+        "{b}: {m}"
+    );
+}
+
+on_each_backend!(a_kill_mid_send_loses_and_doubles_nothing);

@@ -9,6 +9,7 @@
 //! [`enrolment`], [`facilities`], [`delivery`]. Here: the signed-in [`Staff`], the language, the layout.
 
 pub mod account;
+pub mod alerts;
 pub mod citizen;
 pub mod delivery;
 pub mod enrolment;
@@ -238,6 +239,9 @@ impl Page<'_> {
             if Permission::ReadFacilities.allows(r) {
                 nav.push(context! { href => "/staff/facilities", label => t(lang, "Cơ sở", "Facilities") });
             }
+            if Permission::ReadAlerts.allows(r) {
+                nav.push(context! { href => "/staff/alerts", label => t(lang, "Cảnh báo dịch", "Alerts") });
+            }
             if Permission::Messages.allows(r) {
                 nav.push(
                     context! { href => "/staff/delivery", label => t(lang, "Gửi tin", "Delivery") },
@@ -448,6 +452,26 @@ impl Routes<Arc<ApiState>> {
                   body_limit: Some(super::facilities::UPLOAD_LIMIT), file_body: &["multipart/form-data"],
                   ..Doc::new("post", "/staff/facilities/upload", "Tải lên cơ sở (biểu mẫu multipart: csrf, file CSV); trang hiện số đã lưu và dòng sai theo dòng, cột / Upload facilities (a multipart form: csrf, a CSV file); the page shows what was stored and the bad rows by line and field") },
             facilities::upload,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::ReadAlerts.roles(), ok: html_ok, errors: &[403], query: &[("lang", "string", "vi | en")],
+                  ..Doc::new("get", "/staff/alerts", "Cảnh báo dịch của địa bàn và biểu mẫu soạn cảnh báo / The area's outbreak alerts and the form to draft one") },
+            alerts::alerts_page,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::DraftAlerts.roles(), ok: moved, errors: &[400, 403], body: Some("AlertForm"),
+                  ..Doc::new("post", "/staff/alerts", "Soạn cảnh báo (name, template, communes, provinces, age_from, age_to, series, valid_doses_below | overdue, outcome_days) / Draft an alert") },
+            alerts::draft,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::ReadAlerts.roles(), ok: html_ok, errors: &[403, 404], query: &[("lang", "string", "vi | en")],
+                  ..Doc::new("get", "/staff/alerts/{id}", "Một cảnh báo: xem trước, các bước, kết quả, danh sách tiêm vét, nút gửi duyệt, duyệt, huỷ / One alert: preview, steps, reach, catch-up list, submit, approve, cancel") },
+            alerts::alert_page,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::DraftAlerts.roles(), ok: moved, errors: &[400, 403, 404, 409], body: Some("RetryForm"),
+                  ..Doc::new("post", "/staff/alerts/{id}/{action}", "submit | approve | cancel một cảnh báo / submit, approve or cancel an alert") },
+            alerts::act,
         )
         .add(
             Doc { tag: "pages", roles: Permission::Messages.roles(), ok: html_ok, errors: &[400, 403],
