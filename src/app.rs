@@ -28,6 +28,9 @@ pub struct AppState {
     pub webhook_allow_unsigned: bool,
     /// Citizens per shard of a day's run (`VONGDOI_SHARD_SIZE`).
     pub shard_size: i64,
+    /// Wakes this process's delivery worker before its next pass (an approved alert must not
+    /// wait `--deliver-every` seconds).
+    pub deliver_now: Arc<tokio::sync::Notify>,
 }
 
 /// One run for `as_of` (due at `due_at`, for the lag metric), logged and counted. A run that

@@ -95,12 +95,22 @@ pub async fn create(
         ))
     })?;
     let (alert, built) = draft_alert(&api, &caller, &draft).await?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, format!("/api/alerts/{}", alert.id))],
-        Json(json!({"id": alert.id, "status": alert.status, "audience": built.children, "messages": built.messages, "evaluated": built.evaluated})),
-    )
-        .into_response())
+    let location = [(header::LOCATION, format!("/api/alerts/{}", alert.id))];
+    Ok(match built {
+        Some(b) => (
+            StatusCode::CREATED,
+            location,
+            Json(json!({"id": alert.id, "status": alert.status, "audience": b.children, "messages": b.messages, "evaluated": b.evaluated})),
+        )
+            .into_response(),
+        // Still finding its audience: 202, and `GET /api/alerts/{id}` says when it is a draft.
+        None => (
+            StatusCode::ACCEPTED,
+            location,
+            Json(json!({"id": alert.id, "status": alert.status})),
+        )
+            .into_response(),
+    })
 }
 
 /// The checks and the work of a draft, for the API and the staff page alike.
@@ -108,7 +118,7 @@ pub(crate) async fn draft_alert(
     api: &ApiState,
     caller: &Caller,
     draft: &Draft,
-) -> ApiResult<(AlertRow, alerts::audience::Built)> {
+) -> ApiResult<(AlertRow, Option<alerts::audience::Built>)> {
     let rules = &api.app.rules;
     let t = Targeting::check(draft, rules, crate::clock::today_in_vietnam()).map_err(|ps| {
         Problem::fields(
@@ -154,19 +164,51 @@ pub(crate) async fn draft_alert(
             Utc::now(),
         )
         .await?;
-    let built = alerts::audience::build(Arc::clone(store), rules, &api.app.delivery, id, &t)
-        .await
-        .map_err(|e| Problem::internal("alert audience", e))?;
-    tracing::info!(
-        alert = id,
-        children = built.children,
-        messages = built.messages,
-        evaluated = built.evaluated,
-        "alert drafted"
-    );
+    // In a task of its own, so a client that gives up (or the request's timeout) does not cut
+    // the audience off half-way: the answer waits for it up to BUILD_WAIT, then says
+    // `building` and the alert becomes a draft when its audience is whole.
+    let task = {
+        let (store, rules, cfg) = (
+            Arc::clone(store),
+            Arc::clone(rules),
+            api.app.delivery.clone(),
+        );
+        tokio::spawn(async move {
+            let built = alerts::audience::build(Arc::clone(&store), &rules, &cfg, id, &t).await;
+            match &built {
+                Ok(b) => tracing::info!(
+                    alert = id,
+                    children = b.children,
+                    messages = b.messages,
+                    evaluated = b.evaluated,
+                    "alert drafted"
+                ),
+                Err(e) => {
+                    tracing::error!(alert = id, error = %format!("{e:#}"), "alert audience failed; the alert stays 'building' and can only be cancelled");
+                    let by = Actor {
+                        name: "vongdoi",
+                        role: "service",
+                    };
+                    let _ = store
+                        .log_alert_step(id, by, "build-failed", Some(&format!("{e:#}")), Utc::now())
+                        .await;
+                }
+            }
+            built
+        })
+    };
+    let built = match tokio::time::timeout(BUILD_WAIT, task).await {
+        Ok(Ok(Ok(b))) => Some(b),
+        Ok(Ok(Err(e))) => return Err(Problem::internal("alert audience", e)),
+        Ok(Err(e)) => return Err(Problem::internal("alert audience", e)),
+        Err(_) => None,
+    };
     let alert = store.alert(id).await?.ok_or_else(not_found)?;
     Ok((alert, built))
 }
+
+/// How long a draft's answer waits for its audience (well inside the request timeout).
+const BUILD_WAIT: std::time::Duration = std::time::Duration::from_secs(40);
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -282,6 +324,8 @@ pub(crate) async fn approve_alert(api: &ApiState, caller: &Caller, a: &AlertRow)
     match store.approve_alert(a.id, actor(caller), now, &first).await? {
         Some(queued) => {
             tracing::info!(alert = a.id, queued, "alert approved");
+            // This instance sends at once; others find the messages on their next pass.
+            api.app.deliver_now.notify_one();
             Ok(queued)
         }
         None => Err(Problem::conflict(format!(

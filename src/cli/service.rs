@@ -187,6 +187,7 @@ impl ServeArgs {
             webhook_token: self.webhook_token,
             webhook_allow_unsigned: crate::serve::webhook_allow_unsigned_from_env(),
             shard_size: crate::store::runs::shard_size_from_env()?,
+            deliver_now: Default::default(),
         };
         crate::serve::serve(
             state,

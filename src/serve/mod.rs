@@ -253,6 +253,7 @@ async fn delivery_worker(
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
+            _ = state.deliver_now.notified() => {}
             _ = stop.wait() => return Ok(()),
         }
     }
