@@ -249,7 +249,11 @@ pub async fn get(
     let reach = alerts::reach::reach(&api.app.store, &api.app.rules, &a)
         .await
         .map_err(|e| Problem::internal("alert reach", e))?;
-    Ok(Json(json!({"alert": a, "steps": steps, "reach": reach.total})).into_response())
+    // The alert's own fields at the top, then its steps and reach totals.
+    let mut doc = serde_json::to_value(&a).expect("an alert serializes");
+    doc["steps"] = serde_json::to_value(&steps).expect("steps serialize");
+    doc["reach"] = serde_json::to_value(&reach.total).expect("reach serializes");
+    Ok(Json(doc).into_response())
 }
 
 pub async fn preview(

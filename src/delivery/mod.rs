@@ -52,7 +52,7 @@ enum Outcome {
     Cancelled,
 }
 
-/// Which outbreak alerts may still send, re-read at most once a second: a cancelled alert's
+/// Which outbreak alerts may still send (all but the cancelled), re-read at most once a second: a cancelled alert's
 /// messages already claimed (waiting for a rate-limit slot) are stopped before they go out,
 /// within a second of the cancel, without a query per message.
 struct AlertGate {
@@ -75,7 +75,7 @@ impl AlertGate {
                 return Ok(*live);
             }
         }
-        let live = store.alerts_sending(&[alert]).await?.contains(&alert);
+        let live = !store.alerts_cancelled(&[alert]).await?.contains(&alert);
         seen.insert(alert, (std::time::Instant::now(), live));
         Ok(live)
     }

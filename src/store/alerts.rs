@@ -526,14 +526,15 @@ impl Store {
         })
     }
 
-    /// The alerts among `ids` that are sending (the others' messages must not go out).
-    pub async fn alerts_sending(&self, ids: &[i64]) -> Result<Vec<i64>> {
+    /// The alerts among `ids` that were cancelled: their messages must not go out. (A
+    /// completed alert's message that staff queue again, after a failure, still may.)
+    pub async fn alerts_cancelled(&self, ids: &[i64]) -> Result<Vec<i64>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let list: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
         let sql = format!(
-            "SELECT id FROM alerts WHERE status = 'sending' AND id IN ({})",
+            "SELECT id FROM alerts WHERE status = 'cancelled' AND id IN ({})",
             list.join(",")
         );
         dispatch!(self, s => Ok(sqlx::query_scalar(&sql).fetch_all(s.read_pool()).await?))

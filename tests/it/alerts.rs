@@ -114,7 +114,7 @@ async fn wait_for_status(h: &Http, id: i64, session: &str, want: &str) -> Value 
     for _ in 0..600 {
         let (s, a) = h.get(&format!("/api/alerts/{id}"), session).await;
         assert_eq!(s, 200, "{a}");
-        if a["alert"]["status"] == want {
+        if a["status"] == want {
             return a;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
