@@ -246,6 +246,10 @@ pub struct AlertStep {
     pub detail: Option<String>,
 }
 
+/// One step of an alert's trail: (alert, at, who, role, action, detail).
+const LOG_STEP: &str =
+    "INSERT INTO alert_log (alert_id, at, who, role, action, detail) VALUES ($1, $2, $3, $4, $5, $6)";
+
 impl Store {
     /// Stores a new draft and its first step; returns its id.
     pub async fn insert_alert(
@@ -272,11 +276,13 @@ impl Store {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-            sqlx::query("INSERT INTO alert_log (alert_id, at, who, role, action, detail) VALUES ($1, $2, $3, $4, 'draft', NULL)")
+            sqlx::query(LOG_STEP)
                 .bind(id)
                 .bind(now)
                 .bind(by.name)
                 .bind(by.role)
+                .bind("draft")
+                .bind(None::<&str>)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
@@ -386,7 +392,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         dispatch!(self, s => {
-            sqlx::query("INSERT INTO alert_log (alert_id, at, who, role, action, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+            sqlx::query(LOG_STEP)
                 .bind(id)
                 .bind(now)
                 .bind(by.name)
@@ -412,8 +418,8 @@ impl Store {
                 .rows_affected()
                 == 1;
             if done {
-                sqlx::query("INSERT INTO alert_log (alert_id, at, who, role, action, detail) VALUES ($1, $2, $3, $4, 'submit', NULL)")
-                    .bind(id).bind(now).bind(by.name).bind(by.role)
+                sqlx::query(LOG_STEP)
+                    .bind(id).bind(now).bind(by.name).bind(by.role).bind("submit").bind(None::<&str>)
                     .execute(&mut *tx).await?;
             }
             tx.commit().await?;
@@ -460,8 +466,8 @@ impl Store {
                     .await?
                     .rows_affected();
             }
-            sqlx::query("INSERT INTO alert_log (alert_id, at, who, role, action, detail) VALUES ($1, $2, $3, $4, 'approve', $5)")
-                .bind(id).bind(now).bind(by.name).bind(by.role)
+            sqlx::query(LOG_STEP)
+                .bind(id).bind(now).bind(by.name).bind(by.role).bind("approve")
                 .bind(format!("{queued} messages queued"))
                 .execute(&mut *tx).await?;
             tx.commit().await?;
@@ -503,8 +509,8 @@ impl Store {
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
-            sqlx::query("INSERT INTO alert_log (alert_id, at, who, role, action, detail) VALUES ($1, $2, $3, $4, 'cancel', $5)")
-                .bind(id).bind(now).bind(by.name).bind(by.role)
+            sqlx::query(LOG_STEP)
+                .bind(id).bind(now).bind(by.name).bind(by.role).bind("cancel")
                 .bind(format!("{stopped} messages stopped, {taken} in a sender's hands; {reason}"))
                 .execute(&mut *tx).await?;
             tx.commit().await?;
@@ -549,8 +555,8 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
             for id in &ids {
-                sqlx::query("INSERT INTO alert_log (alert_id, at, who, role, action, detail) VALUES ($1, $2, 'vongdoi', 'service', 'complete', NULL)")
-                    .bind(*id).bind(now)
+                sqlx::query(LOG_STEP)
+                    .bind(*id).bind(now).bind("vongdoi").bind("service").bind("complete").bind(None::<&str>)
                     .execute(&mut *tx).await?;
             }
             tx.commit().await?;
