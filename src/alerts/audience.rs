@@ -9,6 +9,7 @@ use crate::delivery::{message_id, sms, DeliveryConfig, MessageKey};
 use crate::registry::{FacilityKind, PersonalId};
 use crate::rules::wording::{age_on, form_of, joined_names, named, AlertContext, Renderer};
 use crate::rules::{AlertWording, Lang, RuleSet};
+use crate::schedule::recipients::channel_of;
 use crate::store::alerts::{AudienceRow, StagedMessage};
 use crate::store::scan::scan_ranges;
 use crate::store::{Channel, Store, StoredCitizen};
@@ -121,11 +122,7 @@ fn reach<'p>(
         .guardians()
         .filter_map(|g| people.get(&g))
         .chain(std::iter::once(child))
-        .find_map(|p| {
-            cfg.channels
-                .iter()
-                .find_map(|c| c.address_of(p).map(|a| (p, *c, a)))
-        })
+        .find_map(|p| channel_of(p, cfg).map(|(c, a)| (p, c, a)))
 }
 
 /// Groups one commune's picked children in households, renders one message per household

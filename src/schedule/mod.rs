@@ -11,7 +11,7 @@
 
 pub mod notices;
 mod pass;
-mod recipients;
+pub(crate) mod recipients;
 
 use crate::delivery::{self, Channels, DeliveryConfig, DeliveryCounts};
 use crate::rules::{DoseRecord, Forecast, Lang, RuleSet, Subject};

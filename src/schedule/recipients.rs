@@ -24,8 +24,12 @@ pub(crate) struct Due<'a> {
     pub date: NaiveDate,
 }
 
-/// The first channel of `person` that can be used, with its address.
-fn channel_of(person: &StoredCitizen, cfg: &DeliveryConfig) -> Option<(Channel, String)> {
+/// The first channel of `person` that can be used, with its address (reminders and outbreak
+/// alerts alike).
+pub(crate) fn channel_of(
+    person: &StoredCitizen,
+    cfg: &DeliveryConfig,
+) -> Option<(Channel, String)> {
     cfg.channels
         .iter()
         .find_map(|c| c.address_of(person).map(|a| (*c, a)))

@@ -549,6 +549,14 @@ impl Store {
     /// Alerts whose every message has ended become `completed`; returns their ids.
     pub async fn complete_finished_alerts(&self, now: DateTime<Utc>) -> Result<Vec<i64>> {
         dispatch!(self, s => {
+            // Every delivery pass asks; most find no alert sending, and must not take the
+            // (SQLite) writer's lock to learn it.
+            let sending: Option<i64> = sqlx::query_scalar("SELECT id FROM alerts WHERE status = 'sending' LIMIT 1")
+                .fetch_optional(s.read_pool())
+                .await?;
+            if sending.is_none() {
+                return Ok(Vec::new());
+            }
             let mut tx = s.write_tx().await?;
             let ids: Vec<i64> = sqlx::query_scalar("UPDATE alerts SET status = 'completed', completed_at = $1 WHERE status = 'sending' AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.alert_id = alerts.id AND messages.status IN ('queued', 'sending')) RETURNING id")
                 .bind(now)
