@@ -24,6 +24,9 @@ const LAYERS: &[&[&str]] = &[
     // Outbreak alerts: audience from the engine (over the reports' scan), one message per
     // household (delivery), preview and reach.
     &["alerts"],
+    // Two-way messaging: a family's reply traced to the family, the message it answers and
+    // the child, then acted on (keywords) or put in the commune's inbox.
+    &["inbound"],
     // AppState and run_day: the one place a day is run.
     &["app"],
     &["api"],

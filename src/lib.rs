@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod demo;
 pub mod exchange;
 pub mod html;
+pub mod inbound;
 pub mod logging;
 pub mod registry;
 pub mod reports;

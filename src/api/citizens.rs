@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-mod doses;
+pub mod doses;
 pub use doses::*;
 
 pub fn field_problems(errors: Vec<FieldError>) -> Problem {

@@ -17,6 +17,7 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod inbox;
 pub mod audit;
 pub mod auth;
 pub mod citizens;
@@ -252,6 +253,36 @@ pub fn routes() -> Routes<Arc<ApiState>> {
             alerts::messages,
         )
         .add(
+            Doc { tag: "inbox", roles: Permission::Inbox.roles(), query: &[("commune", "string", "Mã xã / commune code"), ("status", "string", "open (mặc định / default) | done | handled | all"), ("limit", "integer", "1–1000, default 100")], ok: (200, "application/json", None), errors: &[400, 403],
+                  ..Doc::new("get", "/api/inbox", "Tin nhắn người dân gửi đến xã: nội dung, số (che bớt), tin nó trả lời, trẻ liên quan, đã làm gì; số liệu thời gian trả lời (ghi nhật ký truy cập) / Families' replies to the commune: text, number (masked), the message answered, the child, what was done; response-time figures (audited): {figures, replies}") },
+            inbox::list,
+        )
+        .add(
+            Doc { tag: "inbox", roles: Permission::Inbox.roles(), ok: (200, "application/json", None), errors: &[400, 403, 404],
+                  ..Doc::new("post", "/api/inbox/{id}/reply", "Trả lời qua SMS (qua hàng đợi gửi, cùng giờ gửi và giới hạn); đánh dấu đã xong / Answer by SMS (through the outbox: the same window and limits); marks it done: {text}") },
+            inbox::reply,
+        )
+        .add(
+            Doc { tag: "inbox", roles: Permission::Inbox.roles(), ok: (200, "application/json", None), errors: &[403, 404],
+                  ..Doc::new("post", "/api/inbox/{id}/done", "Đánh dấu đã xong, không trả lời / Mark done without answering") },
+            inbox::done,
+        )
+        .add(
+            Doc { tag: "inbox", roles: Permission::VaccinationList.roles(), query: &[("commune", "string", "Mã xã / commune code"), ("status", "string", "pending (mặc định / default) | confirmed | rejected")], ok: (200, "application/json", None), errors: &[400, 403],
+                  ..Doc::new("get", "/api/reported-doses", "Mũi tiêm gia đình báo (nhắn ĐÃ TIÊM), chờ cán bộ y tế xác nhận; chưa tính là mũi tiêm (ghi nhật ký truy cập) / Doses families reported (texted DA TIEM), waiting for a nurse; not a dose until confirmed (audited): {reported_doses}") },
+            inbox::reported,
+        )
+        .add(
+            Doc { tag: "inbox", roles: Permission::RecordDose.roles(), ok: (200, "application/json", None), errors: &[400, 403, 404, 409],
+                  ..Doc::new("post", "/api/reported-doses/{id}/confirm", "Xác nhận: ghi mũi tiêm như mọi mũi (cùng kiểm tra) / Confirm: recorded as any dose is (the same checks): {vaccine, date_given, place?, lot?}") },
+            inbox::confirm,
+        )
+        .add(
+            Doc { tag: "inbox", roles: Permission::RecordDose.roles(), ok: (200, "application/json", None), errors: &[403, 404, 409],
+                  ..Doc::new("post", "/api/reported-doses/{id}/reject", "Không xác nhận: không ghi mũi tiêm / Reject: no dose is recorded") },
+            inbox::reject,
+        )
+        .add(
             Doc { tag: "meta", roles: Permission::SignedIn.roles(), ok: (200, "application/json", Some("Session")), errors: &[401],
                   ..Doc::new("get", "/api/session", "Ai đang đăng nhập và mã X-CSRF-Token của phiên / Who is signed in, and the session's X-CSRF-Token") },
             accounts::get_session,
@@ -271,6 +302,10 @@ pub fn routes() -> Routes<Arc<ApiState>> {
                         ..Doc::new("get", "/healthz", "Tình trạng (cơ sở dữ liệu) / Health (database)") })
         .external(Doc { tag: "delivery", public: true, errors: &[400, 401, 404, 503],
                         ..Doc::new("post", "/webhooks/sms", "Báo cáo gửi từ cổng SMS; cần mã VONGDOI_WEBHOOK_TOKEN (401 nếu thiếu, trừ khi VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1) / SMS gateway delivery report; needs VONGDOI_WEBHOOK_TOKEN (401 without it, unless VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1)") })
+        .external(Doc { tag: "inbox", public: true, errors: &[400, 401, 503],
+                        ..Doc::new("post", "/webhooks/sms/inbound", "Tin nhắn người dân gửi đến (dạng chung): {id, from, text, received_at}; cần mã VONGDOI_WEBHOOK_TOKEN; cùng id hai lần là một tin / An SMS a family sent (generic shape): {id, from, text, received_at}; needs VONGDOI_WEBHOOK_TOKEN; the same id twice is one message") })
+        .external(Doc { tag: "inbox", public: true, errors: &[400, 401, 503], ok: (200, "application/xml", None),
+                        ..Doc::new("get", "/webhooks/sms/inbound", "Tin MO của eSMS (đầu số 8x40): sender, content, smsid, receiverTime, cpid, sign (Base64(MD5(cpid+smsid+content+receiverTime+khoá)) khi đặt VONGDOI_ESMS_MO_KEY, không thì cần mã webhook) / eSMS's MO callback (8x40 short codes): sender, content, smsid, receiverTime, cpid, sign (checked with VONGDOI_ESMS_MO_KEY; else the webhook token)") })
         .external(Doc { tag: "delivery", public: true, errors: &[410, 503], ok: (200, "text/html", None),
                         ..Doc::new("get", "/unsubscribe/{id}", "Trang ngừng nhận email nhắc lịch (liên kết List-Unsubscribe của email) / Stop reminder emails: the email's List-Unsubscribe link asks first") })
         .external(Doc { tag: "delivery", public: true, errors: &[410, 503], ok: (200, "text/html", None),

@@ -63,10 +63,13 @@ pub enum Permission {
     /// An alert's children by name with the guardian to call (the catch-up worklist) and who
     /// was and was not sent.
     CampaignList,
+    /// The commune's inbox: families' replies (with the number masked), answering them,
+    /// marking them done.
+    Inbox,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 24] = [
+    pub const ALL: [Permission; 25] = [
         Permission::ReadCitizen,
         Permission::EditRegistry,
         Permission::RecordIdCard,
@@ -91,6 +94,7 @@ impl Permission {
         Permission::ApproveAlerts,
         Permission::ReadAlerts,
         Permission::CampaignList,
+        Permission::Inbox,
     ];
 
     /// The roles besides `admin` that may do this.
@@ -109,6 +113,7 @@ impl Permission {
             | Permission::ApproveAlerts
             | Permission::CampaignList => &[Health],
             Permission::ReadAlerts => &[Health, Auditor],
+            Permission::Inbox => &[Registrar, Health],
             Permission::ReadAccessLog => &[Registrar, Auditor],
             Permission::Enrolment => &[Registrar, Health, Education],
             Permission::UploadPlaces => &[Education],
@@ -156,6 +161,7 @@ impl Permission {
             Permission::ApproveAlerts => "duyệt cảnh báo dịch / approve outbreak alerts",
             Permission::ReadAlerts => "xem cảnh báo dịch / read outbreak alerts",
             Permission::CampaignList => "xem danh sách trẻ của cảnh báo / list an alert's children",
+            Permission::Inbox => "đọc và trả lời tin nhắn của người dân / read and answer families' replies",
         }
     }
 
@@ -217,6 +223,9 @@ impl Permission {
             }
             Permission::CampaignList => {
                 "an alert's children with the guardian to call, and who was sent (`GET /api/alerts/{id}/worklist`, `…/messages`)"
+            }
+            Permission::Inbox => {
+                "the commune's inbox of families' replies: read, answer, mark done (`/api/inbox`, `/staff/inbox`)"
             }
         }
     }

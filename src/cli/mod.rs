@@ -25,6 +25,7 @@ mod demo;
 mod dry_run;
 mod exchange;
 mod facilities;
+mod inbox;
 mod keys;
 mod messages;
 mod report;
@@ -122,6 +123,19 @@ enum Command {
         #[command(subcommand)]
         command: alerts::AlertsCommand,
     },
+    /// What families texted back and what was done with each (opt-out, reported-dose,
+    /// for-staff…), newest first; numbers masked. Staff answer at /staff/inbox.
+    Inbox {
+        #[arg(long)]
+        commune: Option<String>,
+        /// open, done, handled or all
+        #[arg(long, default_value = "all")]
+        status: String,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// API keys: create (shown once, stored as a SHA-256 hash), list, revoke.
     Keys {
         #[command(subcommand)]
@@ -173,6 +187,12 @@ async fn dispatch(store: &Arc<Store>, rules: RuleSet, command: Command) -> Resul
         Command::SchoolPlaces { command } => command.run(store).await,
         Command::Facilities { command } => command.run(store).await,
         Command::Alerts { command } => command.run(store, &rules).await,
+        Command::Inbox {
+            commune,
+            status,
+            limit,
+            format,
+        } => inbox::run(store, commune, &status, limit, format).await,
         Command::Keys { command } => command.run(store).await,
         Command::Users { command } => command.run(store).await,
         Command::Audit(args) => args.run(store).await,

@@ -48,6 +48,12 @@ pub struct DeliveryConfig {
     /// `max_attempts`; then the message is a dead letter.
     pub retry_base: Duration,
     pub max_attempts: i32,
+    /// A family's reply answers the latest message sent to its number within this long
+    /// (`VONGDOI_REPLY_WINDOW_DAYS`, default 14).
+    pub reply_window: Duration,
+    /// The key eSMS signs its inbound (MO) callbacks with (`VONGDOI_ESMS_MO_KEY`); without
+    /// it, eSMS-shaped callbacks need the webhook token like every other.
+    pub esms_mo_key: Option<String>,
 }
 
 impl DeliveryConfig {
@@ -126,6 +132,10 @@ impl DeliveryConfig {
                     * 1000.0) as i64,
             ),
             max_attempts: positive(&var, "VONGDOI_MAX_ATTEMPTS", 8.0)? as i32,
+            reply_window: Duration::seconds(
+                (positive(&var, "VONGDOI_REPLY_WINDOW_DAYS", 14.0)? * 86_400.0) as i64,
+            ),
+            esms_mo_key: var("VONGDOI_ESMS_MO_KEY"),
         })
     }
 }

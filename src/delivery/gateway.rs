@@ -313,7 +313,7 @@ fn lookup(json: &serde_json::Value, path: &str) -> Option<String> {
 }
 
 /// RFC 4648 base64 (HTTP Basic credentials of the SpeedSMS preset).
-fn base64(bytes: &[u8]) -> String {
+pub fn base64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for c in bytes.chunks(3) {

@@ -87,6 +87,10 @@ impl<'a> Checker<'a> {
         Checker { path, text }
     }
 
+    pub fn path(&self) -> &Path {
+        self.path
+    }
+
     pub fn place(&self, span: Range<usize>) -> Place {
         Place {
             file: self.path.to_path_buf(),

@@ -19,7 +19,7 @@ use super::template_checks;
 use super::{CheckContext, CohortRule, MilestoneRule, RuleError, RuleSet, SeriesRule, Vaccine};
 
 /// The shipped rule files, by the path they have in the repository.
-const EMBEDDED_FILES: [(&str, &str); 5] = [
+const EMBEDDED_FILES: [(&str, &str); 6] = [
     (
         "rules/vaccines.toml",
         include_str!("../../rules/vaccines.toml"),
@@ -34,6 +34,10 @@ const EMBEDDED_FILES: [(&str, &str); 5] = [
     ),
     ("rules/school.toml", include_str!("../../rules/school.toml")),
     ("rules/alerts.toml", include_str!("../../rules/alerts.toml")),
+    (
+        "rules/keywords.toml",
+        include_str!("../../rules/keywords.toml"),
+    ),
 ];
 
 macro_rules! templates {
@@ -283,6 +287,7 @@ pub(super) fn build(
     }
 
     let alerts = alert_wordings(&parsed, parsed.len() == files.len(), &pairs, &mut errors);
+    let keywords = super::keywords::load(&parsed, ctx.sms_segment_limit, &mut errors);
 
     let infos: Vec<Arc<ItemInfo>> = (series.iter())
         .flat_map(|(s, _)| s.doses.iter().map(|d| Arc::clone(&d.info)))
@@ -323,14 +328,32 @@ pub(super) fn build(
             _ => None,
         })
         .collect();
+    // A file of keywords only says what replies do, never when anything falls due: editing
+    // it must not cost a full pass of the registry.
+    let keywords_only: HashSet<&Path> = (parsed.iter())
+        .filter(|(_, f)| {
+            !f.keyword.is_empty()
+                && f.vaccine.is_empty()
+                && f.series.is_empty()
+                && f.milestone.is_empty()
+                && f.cohort.is_empty()
+                && f.alert.is_empty()
+        })
+        .map(|(c, _)| c.path())
+        .collect();
+    let scheduled: Vec<(PathBuf, &str)> = (files.iter())
+        .filter(|(p, _)| !keywords_only.contains(p.as_path()))
+        .cloned()
+        .collect();
     Ok(RuleSet {
-        fingerprint: fingerprint(files),
+        fingerprint: fingerprint(&scheduled),
         vaccines,
         series: series.into_iter().map(|(s, _)| s).collect(),
         milestones: milestones.into_iter().map(|(m, _)| m).collect(),
         cohorts: cohorts.into_iter().map(|(c, _)| c).collect(),
         templates,
         alerts,
+        keywords,
     })
 }
 

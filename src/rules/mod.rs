@@ -23,6 +23,7 @@ use chrono::NaiveDate;
 
 mod check;
 mod conditions;
+pub mod keywords;
 pub mod duration;
 mod evaluate;
 pub mod forecast;
@@ -131,6 +132,8 @@ pub struct RuleSet {
     templates: BTreeMap<String, (String, String)>,
     /// The outbreak alerts' wordings (`[[alert]]`), in file order.
     alerts: Vec<AlertWording>,
+    /// What families' SMS replies do (`[[keyword]]`).
+    keywords: Vec<keywords::Keyword>,
 }
 
 /// An `[[alert]]` of the rule files: a template an outbreak alert may be sent with.
@@ -288,6 +291,11 @@ impl RuleSet {
     /// The alert wordings staff may draft an alert with.
     pub fn alerts(&self) -> &[AlertWording] {
         &self.alerts
+    }
+
+    /// The keywords a family's SMS reply is matched against.
+    pub fn keywords(&self) -> &[keywords::Keyword] {
+        &self.keywords
     }
 
     pub fn alert(&self, template: &str) -> Option<&AlertWording> {

@@ -29,6 +29,28 @@ pub struct RuleFile {
     /// Outbreak alerts' wording (issue #15): the templates an alert may be sent with.
     #[serde(default)]
     pub alert: Vec<AlertEntry>,
+    /// What a family's SMS reply does (issue #16): opt-out, opt-in, a reported dose.
+    #[serde(default)]
+    pub keyword: Vec<KeywordEntry>,
+}
+
+/// A keyword families may text back, its synonyms, and the confirmation they get. Words are
+/// matched folded (case, diacritics, đ→d, spaces), so "HUỶ", "huy" and "H U Y" are one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeywordEntry {
+    /// `opt-out`, `opt-in` or `reported-dose`.
+    pub action: Spanned<String>,
+    pub words: Spanned<Vec<String>>,
+    /// The one confirmation sent back, in each language.
+    pub reply_vi: Spanned<String>,
+    pub reply_en: Spanned<String>,
+    /// `reported-dose` only: the question sent when the family has several children and the
+    /// reply does not say which; `{choices}` is replaced by "1 = bé An, 2 = bé Bình".
+    #[serde(default)]
+    pub ask_vi: Option<Spanned<String>>,
+    #[serde(default)]
+    pub ask_en: Option<Spanned<String>>,
 }
 
 /// An outbreak alert's wording: the template (in `templates/`, vi and en) and the disease it

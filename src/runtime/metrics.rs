@@ -20,6 +20,8 @@ pub struct Metrics {
     sends: Mutex<BTreeMap<(String, &'static str), u64>>,
     /// Delivery reports received by status.
     reports: Mutex<BTreeMap<String, u64>>,
+    /// Inbound SMS by what was done with them (opt-out, for-staff, duplicate…).
+    inbound: Mutex<BTreeMap<String, u64>>,
     /// Unix seconds of the scheduled tick the current or last run started for, and when it did.
     last_tick: AtomicI64,
     last_run_started: AtomicI64,
@@ -77,6 +79,15 @@ impl Metrics {
             .lock()
             .expect("metrics lock")
             .entry(status.to_string())
+            .or_default() += 1;
+    }
+
+    pub fn inbound(&self, action: &str) {
+        *self
+            .inbound
+            .lock()
+            .expect("metrics lock")
+            .entry(action.to_string())
             .or_default() += 1;
     }
 
@@ -151,6 +162,18 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "vongdoi_delivery_reports_total{{status=\"{status}\"}} {n}"
+            );
+        }
+        header(
+            &mut out,
+            "vongdoi_inbound_messages_total",
+            "counter",
+            "SMS families sent, by what was done with them (duplicate: a gateway's repeat).",
+        );
+        for (action, n) in self.inbound.lock().expect("metrics lock").iter() {
+            let _ = writeln!(
+                out,
+                "vongdoi_inbound_messages_total{{action=\"{action}\"}} {n}"
             );
         }
         header(

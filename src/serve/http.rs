@@ -19,6 +19,10 @@ pub fn app_router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/webhooks/sms", post(delivery_report))
         .route(
+            "/webhooks/sms/inbound",
+            post(super::inbound::generic).get(super::inbound::esms),
+        )
+        .route(
             "/unsubscribe/{id}",
             get(super::unsubscribe::ask).post(super::unsubscribe::confirm),
         )
@@ -124,8 +128,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 #[derive(Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
+pub(super) struct TokenQuery {
+    pub(super) token: Option<String>,
 }
 
 /// A delivery report from the SMS gateway. Accepts the generic shape
@@ -138,31 +142,8 @@ async fn delivery_report(
     headers: HeaderMap,
     body: Option<Json<Value>>,
 ) -> Response {
-    match &state.webhook_token {
-        Some(expected) => {
-            let given = q.token.or_else(|| {
-                headers
-                    .get("x-vongdoi-token")
-                    .and_then(|v| v.to_str().ok())
-                    .map(String::from)
-            });
-            if !same_secret(given.as_deref().unwrap_or(""), expected) {
-                return problem(
-                    StatusCode::UNAUTHORIZED,
-                    "thiếu hoặc sai mã / missing or wrong token (VONGDOI_WEBHOOK_TOKEN)",
-                );
-            }
-        }
-        // Without a token anyone could mark messages delivered or failed (issue #10).
-        None if !state.webhook_allow_unsigned => {
-            return problem(
-                StatusCode::UNAUTHORIZED,
-                "báo cáo gửi bị từ chối: chưa đặt mã / delivery reports are refused: set \
-                 VONGDOI_WEBHOOK_TOKEN (or --webhook-token) and give the gateway the URL with \
-                 ?token=…; VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1 accepts reports from anyone",
-            );
-        }
-        None => {}
+    if let Some(refused) = refuse_unsigned(&state, q.token, &headers) {
+        return refused;
     }
     let Some(Json(report)) = body else {
         return problem(
@@ -230,13 +211,48 @@ async fn delivery_report(
     }
 }
 
+/// The webhook token check every gateway callback passes (delivery reports, inbound SMS):
+/// `?token=` or `X-Vongdoi-Token`; None when the request may go on.
+pub(super) fn refuse_unsigned(
+    state: &AppState,
+    token: Option<String>,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    match &state.webhook_token {
+        Some(expected) => {
+            let given = token.or_else(|| {
+                headers
+                    .get("x-vongdoi-token")
+                    .and_then(|v| v.to_str().ok())
+                    .map(String::from)
+            });
+            if !same_secret(given.as_deref().unwrap_or(""), expected) {
+                return Some(problem(
+                    StatusCode::UNAUTHORIZED,
+                    "thiếu hoặc sai mã / missing or wrong token (VONGDOI_WEBHOOK_TOKEN)",
+                ));
+            }
+            None
+        }
+        // Without a token anyone could mark messages delivered or failed, or opt a family
+        // out (issue #10).
+        None if !state.webhook_allow_unsigned => Some(problem(
+            StatusCode::UNAUTHORIZED,
+            "báo cáo gửi bị từ chối: chưa đặt mã / gateway callbacks are refused: set \
+             VONGDOI_WEBHOOK_TOKEN (or --webhook-token) and give the gateway the URL with \
+             ?token=…; VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1 accepts callbacks from anyone",
+        )),
+        None => None,
+    }
+}
+
 /// Compares in time that does not depend on where the strings differ.
-fn same_secret(given: &str, expected: &str) -> bool {
+pub(super) fn same_secret(given: &str, expected: &str) -> bool {
     let (a, b) = (given.as_bytes(), expected.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 /// RFC 9457 problem details, the same shape as every API error.
-fn problem(status: StatusCode, detail: &str) -> Response {
+pub(super) fn problem(status: StatusCode, detail: &str) -> Response {
     crate::api::problem::Problem::new(status, detail).into_response()
 }

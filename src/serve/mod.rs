@@ -4,6 +4,7 @@
 //! Prometheus metrics have their own listener. SIGTERM stops all of it cleanly.
 
 pub mod http;
+mod inbound;
 pub mod tls;
 mod unsubscribe;
 

@@ -41,6 +41,7 @@ mod error;
 mod rows;
 pub use error::{Result, StoreError};
 pub use rows::*;
+pub mod inbound;
 pub mod outbox;
 pub mod outcomes;
 mod postgres;

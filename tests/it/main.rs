@@ -8,6 +8,7 @@ mod support;
 
 mod accounts;
 mod alerts;
+mod inbound;
 mod api;
 mod api_contract;
 mod bulk_import;

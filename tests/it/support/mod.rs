@@ -231,6 +231,29 @@ impl Drop for Served {
 /// Starts `vongdoi serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 ARGS…` in `dir`
 /// with `envs`, and waits until it has printed both addresses.
 pub fn serve(db: &TestDb, dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Served {
+    serve_with(db, dir, args, envs, std::process::Stdio::inherit())
+}
+
+/// [`serve`] with its log (standard error) written to `log`, for tests that read what it
+/// logged (no phone number or token in any line).
+pub fn serve_logged(
+    db: &TestDb,
+    dir: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    log: &std::path::Path,
+) -> Served {
+    let file = std::fs::File::create(log).expect("create the log file");
+    serve_with(db, dir, args, envs, std::process::Stdio::from(file))
+}
+
+fn serve_with(
+    db: &TestDb,
+    dir: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    stderr: std::process::Stdio,
+) -> Served {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vongdoi"))
         .args([
@@ -246,6 +269,7 @@ pub fn serve(db: &TestDb, dir: &std::path::Path, args: &[&str], envs: &[(&str, &
         .env("VONGDOI_LOG", "warn")
         .envs(envs.iter().copied())
         .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .expect("start vongdoi serve");
     let stdout = child.stdout.take().unwrap();
