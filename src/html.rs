@@ -36,6 +36,7 @@ pub const TEMPLATES: &[(&str, &str)] = templates![
     "staff/facilities.html",
     "staff/alerts.html",
     "staff/alert.html",
+    "staff/inbox.html",
     "reports/page.html",
     "reports/chart.html",
     "reports/session_list.html",

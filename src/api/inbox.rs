@@ -15,7 +15,9 @@ use super::problem::{ApiPath, ApiQuery, ApiResult, Problem};
 use super::ApiState;
 use crate::registry::PersonalId;
 use crate::rules::Lang;
-use crate::store::inbound::{InboundFilter, InboundRow, InboxFigures, InboxStatus, ReportStatus, ReportedDoseRow};
+use crate::store::inbound::{
+    InboundFilter, InboundRow, InboxFigures, InboxStatus, ReportStatus, ReportedDoseRow,
+};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -126,9 +128,15 @@ pub async fn list(
 /// A reply of the caller's area (404 otherwise, as if it did not exist).
 pub async fn visible(api: &ApiState, caller: &Caller, id: i64) -> ApiResult<InboundRow> {
     match api.app.store.inbound(id).await? {
-        Some(r) if caller.0.scope.contains_commune(&r.commune_code) && !r.commune_code.is_empty() => Ok(r),
+        Some(r)
+            if caller.0.scope.contains_commune(&r.commune_code) && !r.commune_code.is_empty() =>
+        {
+            Ok(r)
+        }
         Some(r) if r.commune_code.is_empty() && caller.0.scope.everywhere() => Ok(r),
-        _ => Err(Problem::not_found("không có tin nhắn đến này / no such reply")),
+        _ => Err(Problem::not_found(
+            "không có tin nhắn đến này / no such reply",
+        )),
     }
 }
 
@@ -158,7 +166,10 @@ pub async fn answer(api: &ApiState, caller: &Caller, id: i64, text: &str) -> Api
     let r = visible(api, caller, id).await?;
     let text = crate::inbound::clean_text(text);
     if text.is_empty() {
-        return Err(Problem::field("text", "cần nội dung trả lời / write the answer"));
+        return Err(Problem::field(
+            "text",
+            "cần nội dung trả lời / write the answer",
+        ));
     }
     if text.chars().count() > REPLY_MAX {
         return Err(Problem::field(
@@ -171,14 +182,33 @@ pub async fn answer(api: &ApiState, caller: &Caller, id: i64, text: &str) -> Api
         .map_err(|e| Problem::internal("message key", e))?;
     let recipient = r.citizen_id.clone().unwrap_or_default();
     let lang = match r.answers.as_deref() {
-        Some(m) => api.app.store.message(m).await?.map(|m| crate::schedule::lang_of(&m.language)),
+        Some(m) => api
+            .app
+            .store
+            .message(m)
+            .await?
+            .map(|m| crate::schedule::lang_of(&m.language)),
         None => None,
     }
     .unwrap_or(Lang::Vi);
     // Keyed on the reply and the moment: two answers to one reply are two messages.
-    let answers = format!("staff:{id}:{}", now.timestamp_nanos_opt().unwrap_or_default());
-    let m = crate::inbound::reply_message(&key, &api.app.delivery, (&recipient, &r.from_number), lang, &text, &answers, now);
-    api.app.store.answer_inbound(id, &m, &caller.0.name, now).await?;
+    let answers = format!(
+        "staff:{id}:{}",
+        now.timestamp_nanos_opt().unwrap_or_default()
+    );
+    let m = crate::inbound::reply_message(
+        &key,
+        &api.app.delivery,
+        (&recipient, &r.from_number),
+        lang,
+        &text,
+        &answers,
+        now,
+    );
+    api.app
+        .store
+        .answer_inbound(id, &m, &caller.0.name, now)
+        .await?;
     api.app.deliver_now.notify_one();
     tracing::info!(inbound = id, message = %m.id, "reply answered by staff");
     visible(api, caller, id).await
@@ -197,10 +227,18 @@ pub async fn reply(
 }
 
 /// Marks a reply done without answering (or open again).
-pub async fn set_done(api: &ApiState, caller: &Caller, id: i64, done: bool) -> ApiResult<InboundRow> {
+pub async fn set_done(
+    api: &ApiState,
+    caller: &Caller,
+    id: i64,
+    done: bool,
+) -> ApiResult<InboundRow> {
     caller.may(Permission::Inbox)?;
     visible(api, caller, id).await?;
-    api.app.store.set_inbound_done(id, done, &caller.0.name, Utc::now()).await?;
+    api.app
+        .store
+        .set_inbound_done(id, done, &caller.0.name, Utc::now())
+        .await?;
     visible(api, caller, id).await
 }
 
@@ -237,10 +275,19 @@ pub async fn reported_of(
         .reported_doses(communes.as_deref(), status, 500)
         .await?;
     let people: Vec<(String, Option<String>)> = (rows.iter())
-        .map(|r| (r.personal_id.clone(), Some(format!("reported-dose:{}", r.id))))
+        .map(|r| {
+            (
+                r.personal_id.clone(),
+                Some(format!("reported-dose:{}", r.id)),
+            )
+        })
         .collect();
     api.audit
-        .persons(caller, "reported-doses", people.iter().map(|(p, d)| (p.as_str(), d.clone())))
+        .persons(
+            caller,
+            "reported-doses",
+            people.iter().map(|(p, d)| (p.as_str(), d.clone())),
+        )
         .await?;
     Ok(rows)
 }
@@ -275,7 +322,9 @@ async fn pending_visible(api: &ApiState, caller: &Caller, raw: &str) -> ApiResul
             }
             Ok(r)
         }
-        _ => Err(Problem::not_found("không có báo tiêm này / no such reported dose")),
+        _ => Err(Problem::not_found(
+            "không có báo tiêm này / no such reported dose",
+        )),
     }
 }
 
@@ -293,8 +342,12 @@ pub async fn confirm_reported(
     let stored = (api.app.store.citizen(pin).await?)
         .ok_or_else(|| Problem::not_found("không có người này / no such citizen"))?;
     let date = parse_date_field("date_given", &input.date_given)?;
-    let records = check_doses(api, pin, &stored, vec![input]).map_err(super::citizens::field_problems)?;
-    let vaccine = records.first().map(|d| d.vaccine.clone()).unwrap_or_default();
+    let records =
+        check_doses(api, pin, &stored, vec![input]).map_err(super::citizens::field_problems)?;
+    let vaccine = records
+        .first()
+        .map(|d| d.vaccine.clone())
+        .unwrap_or_default();
     // A dose already on record (the nurse entered it herself) still confirms the report.
     match record_doses(api, caller, pin, &records).await {
         Ok(()) => {}
@@ -308,11 +361,25 @@ pub async fn confirm_reported(
     Ok(api.app.store.reported_dose(r.id).await?.unwrap_or(r))
 }
 
-pub async fn reject_reported(api: &ApiState, caller: &Caller, raw_id: &str) -> ApiResult<ReportedDoseRow> {
+pub async fn reject_reported(
+    api: &ApiState,
+    caller: &Caller,
+    raw_id: &str,
+) -> ApiResult<ReportedDoseRow> {
     caller.may(Permission::RecordDose)?;
     let r = pending_visible(api, caller, raw_id).await?;
-    api.app.store.decide_reported_dose(r.id, None, &caller.0.name, Utc::now()).await?;
-    api.audit.person(caller, &r.personal_id, "reported-dose-rejected", Some(format!("reported-dose:{}", r.id))).await?;
+    api.app
+        .store
+        .decide_reported_dose(r.id, None, &caller.0.name, Utc::now())
+        .await?;
+    api.audit
+        .person(
+            caller,
+            &r.personal_id,
+            "reported-dose-rejected",
+            Some(format!("reported-dose:{}", r.id)),
+        )
+        .await?;
     Ok(api.app.store.reported_dose(r.id).await?.unwrap_or(r))
 }
 

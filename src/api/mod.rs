@@ -17,12 +17,12 @@
 
 pub mod accounts;
 pub mod alerts;
-pub mod inbox;
 pub mod audit;
 pub mod auth;
 pub mod citizens;
 pub mod facilities;
 pub mod fair;
+pub mod inbox;
 pub mod keys;
 pub mod messages;
 pub mod openapi;

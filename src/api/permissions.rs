@@ -161,7 +161,9 @@ impl Permission {
             Permission::ApproveAlerts => "duyệt cảnh báo dịch / approve outbreak alerts",
             Permission::ReadAlerts => "xem cảnh báo dịch / read outbreak alerts",
             Permission::CampaignList => "xem danh sách trẻ của cảnh báo / list an alert's children",
-            Permission::Inbox => "đọc và trả lời tin nhắn của người dân / read and answer families' replies",
+            Permission::Inbox => {
+                "đọc và trả lời tin nhắn của người dân / read and answer families' replies"
+            }
         }
     }
 

@@ -47,10 +47,15 @@ pub(super) async fn run(
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"inbound": list}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"inbound": list}))?
+        );
         return Ok(());
     }
-    println!("id\tlúc/received\tsố/from\txã/commune\tviệc/action\ttrạng thái/status\tnội dung/text");
+    println!(
+        "id\tlúc/received\tsố/from\txã/commune\tviệc/action\ttrạng thái/status\tnội dung/text"
+    );
     for r in rows {
         let text: String = r.body.chars().take(60).collect();
         println!(
@@ -58,7 +63,11 @@ pub(super) async fn run(
             r.id,
             r.received_at.format("%Y-%m-%d %H:%M"),
             masked(&r.from_number),
-            if r.commune_code.is_empty() { "-" } else { &r.commune_code },
+            if r.commune_code.is_empty() {
+                "-"
+            } else {
+                &r.commune_code
+            },
             r.action.as_str(),
             r.status.as_str(),
             text

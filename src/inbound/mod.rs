@@ -39,7 +39,10 @@ pub struct Received {
 pub enum Handled {
     /// The gateway's id was seen before: nothing done again.
     Duplicate,
-    Recorded { id: i64, action: InboundAction },
+    Recorded {
+        id: i64,
+        action: InboundAction,
+    },
 }
 
 /// The longest reply kept: ten SMS parts (longer is not a reply from a phone).
@@ -233,7 +236,13 @@ async fn pick_child<'c>(
     let given = |c: &MessageChild| -> String {
         (people.iter())
             .find(|p| p.citizen.personal_id.as_str() == c.personal_id)
-            .and_then(|p| p.citizen.full_name.split_whitespace().last().map(str::to_string))
+            .and_then(|p| {
+                p.citizen
+                    .full_name
+                    .split_whitespace()
+                    .last()
+                    .map(str::to_string)
+            })
             .unwrap_or_default()
     };
     let named: Vec<&&MessageChild> = (children.iter())

@@ -105,8 +105,7 @@ pub fn find<'k>(keywords: &'k [Keyword], text: &str) -> Option<KeywordMatch<'k>>
     let mut best: Option<KeywordMatch<'k>> = None;
     for k in keywords {
         for synonym in &k.words {
-            let found = if words.len() >= synonym.len() && words[..synonym.len()] == synonym[..]
-            {
+            let found = if words.len() >= synonym.len() && words[..synonym.len()] == synonym[..] {
                 Some(words[synonym.len()..].to_vec())
             } else if joined == synonym.concat() {
                 Some(Vec::new())
@@ -116,7 +115,10 @@ pub fn find<'k>(keywords: &'k [Keyword], text: &str) -> Option<KeywordMatch<'k>>
             // The longest synonym wins: "HUY DANG KY" is an opt-out even if "DANG KY" were
             // listed first.
             if let Some(rest) = found {
-                if best.as_ref().is_none_or(|b| b.word.len() < synonym.join(" ").len()) {
+                if best
+                    .as_ref()
+                    .is_none_or(|b| b.word.len() < synonym.join(" ").len())
+                {
                     best = Some(KeywordMatch {
                         keyword: k,
                         word: synonym.join(" "),
@@ -155,7 +157,13 @@ pub(super) fn load(
             for w in k.words.get_ref() {
                 let folded = fold_words(w);
                 if folded.is_empty() {
-                    check.error(errors, k.words.span(), format!("\"{w}\" has no letters; write the word families text, e.g. \"HUY\""));
+                    check.error(
+                        errors,
+                        k.words.span(),
+                        format!(
+                            "\"{w}\" has no letters; write the word families text, e.g. \"HUY\""
+                        ),
+                    );
                     continue;
                 }
                 let key = folded.concat();
@@ -193,7 +201,12 @@ pub(super) fn load(
                 (None, None, _) => (String::new(), String::new()),
                 (vi, en, _) => {
                     let span = vi.as_ref().or(en.as_ref()).map(|s| s.span());
-                    check.error(errors, span.unwrap_or(k.action.span()), "ask_vi and ask_en go together, and only with action = \"reported-dose\"".into());
+                    check.error(
+                        errors,
+                        span.unwrap_or(k.action.span()),
+                        "ask_vi and ask_en go together, and only with action = \"reported-dose\""
+                            .into(),
+                    );
                     (String::new(), String::new())
                 }
             };
@@ -210,18 +223,17 @@ pub(super) fn load(
     out
 }
 
-fn fits(
-    check: &Checker,
-    text: &toml::Spanned<String>,
-    limit: u32,
-    errors: &mut Vec<RuleError>,
-) {
+fn fits(check: &Checker, text: &toml::Spanned<String>, limit: u32, errors: &mut Vec<RuleError>) {
     // With two children's names in place of {choices}.
     let typical = text
         .get_ref()
         .replace("{choices}", "1 = bé Nguyễn Văn An, 2 = bé Nguyễn Thị Bình");
     if text.get_ref().trim().is_empty() {
-        check.error(errors, text.span(), "the reply is empty; write the sentence the family gets back".into());
+        check.error(
+            errors,
+            text.span(),
+            "the reply is empty; write the sentence the family gets back".into(),
+        );
         return;
     }
     let parts = crate::text::sms::prepare(&typical, true).segments;
@@ -249,7 +261,10 @@ mod tests {
         };
         vec![
             k(KeywordAction::OptIn, &["DANG KY", "START"]),
-            k(KeywordAction::OptOut, &["HUY", "STOP", "TU CHOI", "HUY DANG KY"]),
+            k(
+                KeywordAction::OptOut,
+                &["HUY", "STOP", "TU CHOI", "HUY DANG KY"],
+            ),
             k(KeywordAction::ReportedDose, &["DA TIEM"]),
         ]
     }
@@ -258,17 +273,40 @@ mod tests {
     fn folds_case_marks_d_and_spaces() {
         let ks = keywords();
         let action = |t: &str| find(&ks, t).map(|m| m.keyword.action);
-        for t in ["HUỶ", "huy", "Hủy", "H U Y", "hủy.", "  Huỷ  ", "Hu\u{309}y", "tu chối", "TỪ CHỐI", "Stop"] {
+        for t in [
+            "HUỶ",
+            "huy",
+            "Hủy",
+            "H U Y",
+            "hủy.",
+            "  Huỷ  ",
+            "Hu\u{309}y",
+            "tu chối",
+            "TỪ CHỐI",
+            "Stop",
+        ] {
             assert_eq!(action(t), Some(KeywordAction::OptOut), "{t}");
         }
         for t in ["đăng ký", "DANGKY", "Đăng Ký ạ", "start"] {
             assert_eq!(action(t), Some(KeywordAction::OptIn), "{t}");
         }
-        assert_eq!(action("Hủy đăng ký"), Some(KeywordAction::OptOut), "the longest synonym wins");
+        assert_eq!(
+            action("Hủy đăng ký"),
+            Some(KeywordAction::OptOut),
+            "the longest synonym wins"
+        );
         let m = find(&ks, "Đã tiêm 2 rồi").unwrap();
         assert_eq!(m.keyword.action, KeywordAction::ReportedDose);
         assert_eq!(m.rest, ["2", "roi"]);
-        for t in ["hỏi lịch tiêm", "Huyền hỏi lịch", "huyen", "", "!!!", "đã", "stopped"] {
+        for t in [
+            "hỏi lịch tiêm",
+            "Huyền hỏi lịch",
+            "huyen",
+            "",
+            "!!!",
+            "đã",
+            "stopped",
+        ] {
             assert_eq!(action(t), None, "{t}");
         }
     }

@@ -23,10 +23,10 @@ use chrono::NaiveDate;
 
 mod check;
 mod conditions;
-pub mod keywords;
 pub mod duration;
 mod evaluate;
 pub mod forecast;
+pub mod keywords;
 mod load;
 pub mod model;
 mod next_change;

@@ -124,7 +124,16 @@ pub async fn esms(
     if smsid.is_empty() {
         return problem(StatusCode::BAD_REQUEST, "smsid: trống / empty");
     }
-    handle(&state, "esms", smsid, &m.sender, &m.content, received_at, true).await
+    handle(
+        &state,
+        "esms",
+        smsid,
+        &m.sender,
+        &m.content,
+        received_at,
+        true,
+    )
+    .await
 }
 
 /// eSMS's signature: Base64(MD5(cpid + smsid + content + receiverTime + key)).
@@ -144,7 +153,10 @@ async fn handle(
     esms: bool,
 ) -> Response {
     if id.chars().count() > 100 {
-        return problem(StatusCode::BAD_REQUEST, "id: quá dài / too long (100 at most)");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "id: quá dài / too long (100 at most)",
+        );
     }
     let Some(from) = crate::store::inbound::e164(from) else {
         return problem(
@@ -182,14 +194,21 @@ async fn handle(
                     .into_response();
             }
             match handled {
-                Handled::Duplicate => Json(json!({"recorded": false, "duplicate": true})).into_response(),
-                Handled::Recorded { id, action } => Json(json!({"recorded": true, "id": id, "action": action})).into_response(),
+                Handled::Duplicate => {
+                    Json(json!({"recorded": false, "duplicate": true})).into_response()
+                }
+                Handled::Recorded { id, action } => {
+                    Json(json!({"recorded": true, "id": id, "action": action})).into_response()
+                }
             }
         }
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "inbound SMS not recorded");
             // 503: the gateway keeps it and posts it again.
-            problem(StatusCode::SERVICE_UNAVAILABLE, "thử lại sau / try again later")
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "thử lại sau / try again later",
+            )
         }
     }
 }
@@ -199,7 +218,10 @@ mod tests {
     #[test]
     fn esms_sign_is_base64_of_md5() {
         // MD5("") = d41d8cd98f00b204e9800998ecf8427e → 1B2M2Y8AsgTpgAmY7PhCfg==
-        assert_eq!(super::esms_sign("", "", "", "", ""), "1B2M2Y8AsgTpgAmY7PhCfg==");
+        assert_eq!(
+            super::esms_sign("", "", "", "", ""),
+            "1B2M2Y8AsgTpgAmY7PhCfg=="
+        );
         assert_ne!(
             super::esms_sign("1", "2", "HUY", "20261202081500", "k"),
             super::esms_sign("1", "2", "HUY", "20261202081500", "K")

@@ -460,7 +460,10 @@ impl Store {
 
 /// The E.164 number of a generic inbound (`+84…` or `0…`), if it is a Vietnamese mobile one.
 pub fn e164(raw: &str) -> Option<String> {
-    let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '.' | '-')).collect();
+    let digits: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-'))
+        .collect();
     let candidate = if let Some(rest) = digits.strip_prefix("84") {
         format!("+84{rest}")
     } else {

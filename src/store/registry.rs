@@ -15,7 +15,8 @@ use std::collections::{HashMap, HashSet};
 mod records;
 
 /// What the store keeps beside a citizen's registry fields, after [`CITIZEN_SELECT`].
-pub(crate) const STORED_COLUMNS: &str = "sms_opt_out, email_opt_out, created_at, updated_at, created_by";
+pub(crate) const STORED_COLUMNS: &str =
+    "sms_opt_out, email_opt_out, created_at, updated_at, created_by";
 
 pub(crate) const HISTORY_INSERT: &str = "INSERT INTO citizen_history (personal_id, changed_at, source, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)";
 const HISTORY_INSERT_WITH_REASON: &str = "INSERT INTO citizen_history (personal_id, changed_at, source, field, old_value, new_value, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)";

@@ -32,7 +32,13 @@ fn accepted(log: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn post_inbound(http: &reqwest::Client, base: &str, id: &str, from: &str, text: &str) -> (u16, Value) {
+async fn post_inbound(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    from: &str,
+    text: &str,
+) -> (u16, Value) {
     let res = http
         .post(format!("{base}/webhooks/sms/inbound?token={TOKEN}"))
         .json(&json!({"id": id, "from": from, "text": text, "received_at": "2026-11-21T09:30:00+07:00"}))
@@ -50,17 +56,20 @@ async fn call(
     session: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut req = http
-        .request(method, url)
-        .header("cookie", session)
-        .header("x-csrf-token", crate::support::api::csrf_of_session(session));
+    let mut req = http.request(method, url).header("cookie", session).header(
+        "x-csrf-token",
+        crate::support::api::csrf_of_session(session),
+    );
     if let Some(b) = body {
         req = req.json(&b);
     }
     let res = req.send().await.unwrap();
     let status = res.status().as_u16();
     let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// Waits until the message with this id has reached the gateway (and returns how often).
@@ -102,10 +111,18 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
     let mut other: Option<String> = None;
     for (id, to) in &sent {
         let children = store.children_of_message(id).await.unwrap();
-        let vaccination: Vec<_> = children.iter().filter(|c| c.item.starts_with("vaccination/")).collect();
+        let vaccination: Vec<_> = children
+            .iter()
+            .filter(|c| c.item.starts_with("vaccination/"))
+            .collect();
         if one.is_none() && children.len() == 1 && vaccination.len() == 1 {
             let series = vaccination[0].item.split('/').nth(1).unwrap().to_string();
-            one = Some((id.clone(), to.clone(), vaccination[0].personal_id.clone(), series));
+            one = Some((
+                id.clone(),
+                to.clone(),
+                vaccination[0].personal_id.clone(),
+                series,
+            ));
         } else if other.is_none() && one.as_ref().is_some_and(|o| &o.1 != to) {
             other = Some(to.clone());
         }
@@ -120,15 +137,31 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
         .citizen
         .commune_code
         .to_string();
-    let nurse = account(&db, dir, "y.ta.xa", &["--role", "health", "--commune", &child_commune]);
+    let nurse = account(
+        &db,
+        dir,
+        "y.ta.xa",
+        &["--role", "health", "--commune", &child_commune],
+    );
     let elsewhere = if child_commune == FAR { HOME } else { FAR };
-    let far_nurse = account(&db, dir, "y.ta.xa.xa", &["--role", "health", "--commune", elsewhere]);
+    let far_nurse = account(
+        &db,
+        dir,
+        "y.ta.xa.xa",
+        &["--role", "health", "--commune", elsewhere],
+    );
 
     let server_log = dir.join("serve.log");
     let mut served = serve_logged(
         &db,
         dir,
-        &["--no-schedule", "--deliver-every", "0.3", "--webhook-token", TOKEN],
+        &[
+            "--no-schedule",
+            "--deliver-every",
+            "0.3",
+            "--webhook-token",
+            TOKEN,
+        ],
         &[envs.as_slice(), &[("VONGDOI_LOG", "debug")]].concat(),
         &server_log,
     );
@@ -151,84 +184,332 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
     assert_eq!(s, 200, "{b}: {r}");
     assert_eq!(r["action"], "opt-out", "{b}: {r}");
     let (s, again) = post_inbound(&http, &base, "mo-1", &local, "Huỷ").await;
-    assert_eq!((s, &again["duplicate"]), (200, &json!(true)), "{b}: the same id twice is one message");
+    assert_eq!(
+        (s, &again["duplicate"]),
+        (200, &json!(true)),
+        "{b}: the same id twice is one message"
+    );
     let family = store.citizens_with_phone(&other).await.unwrap();
-    assert!(!family.is_empty() && family.iter().all(|p| p.sms_opt_out), "{b}: the family is opted out");
-    let stored = store.inbound(r["id"].as_i64().unwrap()).await.unwrap().unwrap();
+    assert!(
+        !family.is_empty() && family.iter().all(|p| p.sms_opt_out),
+        "{b}: the family is opted out"
+    );
+    let stored = store
+        .inbound(r["id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.replies.len(), 1, "{b}: one confirmation");
-    assert_eq!(reaches_gateway(&log, &stored.replies[0].message_id).await, 1, "{b}");
+    assert_eq!(
+        reaches_gateway(&log, &stored.replies[0].message_id).await,
+        1,
+        "{b}"
+    );
     // A day later, nothing routine goes to that number.
     let before = accepted(&log).len();
     vongdoi_ok(&db, dir, &["run", "--as-of", "2026-11-28", "--full"], &envs);
     let later: Vec<_> = accepted(&log)[before..].to_vec();
-    assert!(!later.is_empty(), "{b}: the later day sent reminders to others");
-    assert!(later.iter().all(|(_, to)| to != &other), "{b}: no SMS to the opted-out family");
+    assert!(
+        !later.is_empty(),
+        "{b}: the later day sent reminders to others"
+    );
+    assert!(
+        later.iter().all(|(_, to)| to != &other),
+        "{b}: no SMS to the opted-out family"
+    );
 
     // 3. "đăng ký" restarts them, with its own confirmation.
     let (s, r) = post_inbound(&http, &base, "mo-2", &other, "đăng ký").await;
     assert_eq!((s, r["action"].as_str()), (200, Some("opt-in")), "{b}: {r}");
     let family = store.citizens_with_phone(&other).await.unwrap();
-    assert!(family.iter().all(|p| !p.sms_opt_out), "{b}: the family is opted in again");
+    assert!(
+        family.iter().all(|p| !p.sms_opt_out),
+        "{b}: the family is opted in again"
+    );
 
     // 4. "da tiem" puts a reported dose on the nurse's list; it is not a dose until she
     // confirms it.
     let (s, r) = post_inbound(&http, &base, "mo-3", &phone, "da tiem").await;
-    assert_eq!((s, r["action"].as_str()), (200, Some("reported-dose")), "{b}: {r}");
+    assert_eq!(
+        (s, r["action"].as_str()),
+        (200, Some("reported-dose")),
+        "{b}: {r}"
+    );
     let s_nurse = person_session(&http, &base, &nurse).await;
     let s_far = person_session(&http, &base, &far_nurse).await;
-    let (s, list) = call(&http, reqwest::Method::GET, format!("{base}/api/reported-doses"), &s_nurse, None).await;
+    let (s, list) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{base}/api/reported-doses"),
+        &s_nurse,
+        None,
+    )
+    .await;
     assert_eq!(s, 200, "{b}: {list}");
     let reports = list["reported_doses"].as_array().unwrap();
     assert_eq!(reports.len(), 1, "{b}: {list}");
     assert_eq!(reports[0]["personal_id"], child.as_str(), "{b}");
     assert_eq!(reports[0]["series"], series.as_str(), "{b}");
-    let (_, far_list) = call(&http, reqwest::Method::GET, format!("{base}/api/reported-doses"), &s_far, None).await;
-    assert_eq!(far_list["reported_doses"], json!([]), "{b}: another commune sees none");
+    let (_, far_list) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{base}/api/reported-doses"),
+        &s_far,
+        None,
+    )
+    .await;
+    assert_eq!(
+        far_list["reported_doses"],
+        json!([]),
+        "{b}: another commune sees none"
+    );
     let doses_before = dose_count(&store, &child).await;
     let vaccine = rules.vaccines_of_series(&series)[0].to_string();
     let rid = reports[0]["id"].as_i64().unwrap();
-    let (s, p) = call(&http, reqwest::Method::POST, format!("{base}/api/reported-doses/{rid}/confirm"), &s_far, Some(json!({"vaccine": vaccine, "date_given": "2026-11-20"}))).await;
-    assert_eq!(s, 404, "{b}: another commune's nurse cannot confirm it: {p}");
-    let (s, p) = call(&http, reqwest::Method::POST, format!("{base}/api/reported-doses/{rid}/confirm"), &s_nurse, Some(json!({"vaccine": vaccine, "date_given": "2026-11-20"}))).await;
-    assert_eq!((s, p["status"].as_str()), (200, Some("confirmed")), "{b}: {p}");
-    assert_eq!(dose_count(&store, &child).await, doses_before + 1, "{b}: confirmed is a dose");
-    let (s, _) = call(&http, reqwest::Method::POST, format!("{base}/api/reported-doses/{rid}/reject"), &s_nurse, None).await;
+    let (s, p) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/api/reported-doses/{rid}/confirm"),
+        &s_far,
+        Some(json!({"vaccine": vaccine, "date_given": "2026-11-20"})),
+    )
+    .await;
+    assert_eq!(
+        s, 404,
+        "{b}: another commune's nurse cannot confirm it: {p}"
+    );
+    let (s, p) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/api/reported-doses/{rid}/confirm"),
+        &s_nurse,
+        Some(json!({"vaccine": vaccine, "date_given": "2026-11-20"})),
+    )
+    .await;
+    assert_eq!(
+        (s, p["status"].as_str()),
+        (200, Some("confirmed")),
+        "{b}: {p}"
+    );
+    assert_eq!(
+        dose_count(&store, &child).await,
+        doses_before + 1,
+        "{b}: confirmed is a dose"
+    );
+    let (s, _) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/api/reported-doses/{rid}/reject"),
+        &s_nurse,
+        None,
+    )
+    .await;
     assert_eq!(s, 409, "{b}: decided once");
     // A second report, rejected: no dose.
     let (_, r) = post_inbound(&http, &base, "mo-4", &phone, "Đã tiêm rồi ạ").await;
     assert_eq!(r["action"], "reported-dose", "{b}: {r}");
-    let (_, list) = call(&http, reqwest::Method::GET, format!("{base}/api/reported-doses"), &s_nurse, None).await;
+    let (_, list) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{base}/api/reported-doses"),
+        &s_nurse,
+        None,
+    )
+    .await;
     let rid2 = list["reported_doses"][0]["id"].as_i64().unwrap();
-    let (s, p) = call(&http, reqwest::Method::POST, format!("{base}/api/reported-doses/{rid2}/reject"), &s_nurse, None).await;
-    assert_eq!((s, p["status"].as_str()), (200, Some("rejected")), "{b}: {p}");
-    assert_eq!(dose_count(&store, &child).await, doses_before + 1, "{b}: rejected is none");
+    let (s, p) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/api/reported-doses/{rid2}/reject"),
+        &s_nurse,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, p["status"].as_str()),
+        (200, Some("rejected")),
+        "{b}: {p}"
+    );
+    assert_eq!(
+        dose_count(&store, &child).await,
+        doses_before + 1,
+        "{b}: rejected is none"
+    );
 
     // 5. A question lands in the commune's inbox, linked to the reminder and the child.
     let (_, r) = post_inbound(&http, &base, "mo-5", &phone, "Hỏi lịch tiêm tháng sau ạ?").await;
     assert_eq!(r["action"], "for-staff", "{b}: {r}");
-    let (s, inbox) = call(&http, reqwest::Method::GET, format!("{base}/api/inbox"), &s_nurse, None).await;
+    let (s, inbox) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{base}/api/inbox"),
+        &s_nurse,
+        None,
+    )
+    .await;
     assert_eq!(s, 200, "{b}: {inbox}");
     let open = inbox["replies"].as_array().unwrap();
     assert_eq!(open.len(), 1, "{b}: one reply waits: {inbox}");
     let q = &open[0];
-    assert_eq!(q["answers"], answered.as_str(), "{b}: linked to the reminder");
+    assert_eq!(
+        q["answers"],
+        answered.as_str(),
+        "{b}: linked to the reminder"
+    );
     assert_eq!(q["child"], child.as_str(), "{b}: and to the child");
     assert_eq!(q["commune"], child_commune.as_str(), "{b}");
-    assert!(!q["from"].as_str().unwrap().contains(&phone[3..]), "{b}: the number is masked");
+    assert!(
+        !q["from"].as_str().unwrap().contains(&phone[3..]),
+        "{b}: the number is masked"
+    );
     assert_eq!(inbox["figures"]["open"], 1, "{b}: {inbox}");
     let qid = q["id"].as_i64().unwrap();
-    let (_, far_inbox) = call(&http, reqwest::Method::GET, format!("{base}/api/inbox"), &s_far, None).await;
-    assert_eq!(far_inbox["replies"], json!([]), "{b}: another commune's inbox is its own");
-    let (s, _) = call(&http, reqwest::Method::POST, format!("{base}/api/inbox/{qid}/reply"), &s_far, Some(json!({"text": "x"}))).await;
+    let (_, far_inbox) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{base}/api/inbox"),
+        &s_far,
+        None,
+    )
+    .await;
+    assert_eq!(
+        far_inbox["replies"],
+        json!([]),
+        "{b}: another commune's inbox is its own"
+    );
+    let (s, _) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/api/inbox/{qid}/reply"),
+        &s_far,
+        Some(json!({"text": "x"})),
+    )
+    .await;
     assert_eq!(s, 404, "{b}: nor can it answer");
-    let (s, done) = call(&http, reqwest::Method::POST, format!("{base}/api/inbox/{qid}/reply"), &s_nurse, Some(json!({"text": "Chào chị, buổi tiêm tới là thứ Tư ngày 9/12 tại trạm y tế."}))).await;
-    assert_eq!((s, done["status"].as_str()), (200, Some("done")), "{b}: {done}");
-    let answer = done["replies"][0]["message_id"].as_str().unwrap().to_string();
-    assert_eq!(reaches_gateway(&log, &answer).await, 1, "{b}: the answer went through the outbox");
-    let (_, inbox) = call(&http, reqwest::Method::GET, format!("{base}/api/inbox?status=done"), &s_nurse, None).await;
+    let (s, done) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/api/inbox/{qid}/reply"),
+        &s_nurse,
+        Some(json!({"text": "Chào chị, buổi tiêm tới là thứ Tư ngày 9/12 tại trạm y tế."})),
+    )
+    .await;
+    assert_eq!(
+        (s, done["status"].as_str()),
+        (200, Some("done")),
+        "{b}: {done}"
+    );
+    let answer = done["replies"][0]["message_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        reaches_gateway(&log, &answer).await,
+        1,
+        "{b}: the answer went through the outbox"
+    );
+    let (_, inbox) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{base}/api/inbox?status=done"),
+        &s_nurse,
+        None,
+    )
+    .await;
     assert_eq!(inbox["figures"]["answered_30d"], 1, "{b}: {inbox}");
     let audit = crate::support::api::audit_rows(&db, dir, &child);
-    assert!(audit.iter().any(|r| r["action"] == "inbox"), "{b}: reading the inbox is audited");
+    assert!(
+        audit.iter().any(|r| r["action"] == "inbox"),
+        "{b}: reading the inbox is audited"
+    );
+
+    // 5b. The same from the staff page: the question is shown with its child, answered from
+    // the form; a reported dose is confirmed from its form.
+    let (_, r) = post_inbound(
+        &http,
+        &base,
+        "mo-7",
+        &phone,
+        "Con bị sốt, có tiêm được không?",
+    )
+    .await;
+    let qid2 = r["id"].as_i64().unwrap();
+    let (_, r) = post_inbound(&http, &base, "mo-8", &phone, "DA TIEM").await;
+    assert_eq!(r["action"], "reported-dose", "{b}: {r}");
+    let (s, page) =
+        crate::support::api::page_get(&http, &format!("{base}/staff/inbox"), &s_nurse).await;
+    assert_eq!(s, 200, "{b}: {page}");
+    assert!(
+        page.contains("Con bị sốt, có tiêm được không?"),
+        "{b}: the question is on the page"
+    );
+    assert!(
+        page.contains(&format!("/staff/citizens/{child}")),
+        "{b}: with its child"
+    );
+    assert!(
+        page.contains("id=\"reported-doses\""),
+        "{b}: and the reported dose"
+    );
+    let csrf = crate::support::api::csrf_of_session(&s_nurse);
+    let (s, to, _) = crate::support::api::page_post(
+        &http,
+        &format!("{base}/staff/inbox/{qid2}/reply"),
+        &s_nurse,
+        &[
+            ("csrf", csrf.as_str()),
+            (
+                "text",
+                "Chị đưa cháu đến trạm để được khám trước khi tiêm nhé.",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, to.as_deref()),
+        (303, Some("/staff/inbox?done=reply")),
+        "{b}"
+    );
+    let answered_page = store.inbound(qid2).await.unwrap().unwrap();
+    assert_eq!(
+        answered_page.replies.len(),
+        1,
+        "{b}: answered from the page"
+    );
+    let (_, list) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{base}/api/reported-doses"),
+        &s_nurse,
+        None,
+    )
+    .await;
+    let rid3 = list["reported_doses"][0]["id"].as_i64().unwrap();
+    let (s, _, _) = crate::support::api::page_post(
+        &http,
+        &format!("{base}/staff/reported-doses/{rid3}/confirm"),
+        &s_nurse,
+        &[
+            ("csrf", csrf.as_str()),
+            ("vaccine", vaccine.as_str()),
+            ("date_given", "2026-11-21"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303, "{b}");
+    assert_eq!(
+        dose_count(&store, &child).await,
+        doses_before + 2,
+        "{b}: confirmed from the page"
+    );
+    let (s, far_page) =
+        crate::support::api::page_get(&http, &format!("{base}/staff/inbox?status=all"), &s_far)
+            .await;
+    assert_eq!(s, 200, "{b}");
+    assert!(
+        !far_page.contains("Con bị sốt"),
+        "{b}: another commune's page shows none of it"
+    );
 
     // 6. eSMS's MO callback: signed with the webhook token here; answered in its XML.
     let res = http
@@ -237,9 +518,15 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "{b}");
-    assert!(res.text().await.unwrap().contains("<ClientResponse>"), "{b}");
+    assert!(
+        res.text().await.unwrap().contains("<ClientResponse>"),
+        "{b}"
+    );
     let res = http
-        .get(format!("{base}/webhooks/sms/inbound?token=wrong&sender=84{}&content=HOI&smsid=9002", &phone[3..]))
+        .get(format!(
+            "{base}/webhooks/sms/inbound?token=wrong&sender=84{}&content=HOI&smsid=9002",
+            &phone[3..]
+        ))
         .send()
         .await
         .unwrap();
@@ -250,12 +537,15 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
     let (ok, out, err) = crate::support::vongdoi(&db, dir, &["inbox", "--format", "json"]);
     assert!(ok, "{b}: {err}");
     let cli: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(cli["inbound"].as_array().unwrap().len(), 7, "{b}: {cli}");
+    assert_eq!(cli["inbound"].as_array().unwrap().len(), 9, "{b}: {cli}");
 
     // No full number in the log, at debug level.
     served.terminate();
     let logged = std::fs::read_to_string(&server_log).unwrap();
-    assert!(logged.contains("reply received"), "{b}: the log was captured");
+    assert!(
+        logged.contains("reply received"),
+        "{b}: the log was captured"
+    );
     for n in [&phone, &other] {
         assert!(!logged.contains(&n[3..]), "{b}: a full number in the log");
     }

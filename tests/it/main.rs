@@ -8,7 +8,6 @@ mod support;
 
 mod accounts;
 mod alerts;
-mod inbound;
 mod api;
 mod api_contract;
 mod bulk_import;
@@ -16,6 +15,7 @@ mod delivery;
 mod facilities;
 mod forecast_cli;
 mod import_export;
+mod inbound;
 mod incremental;
 mod records;
 mod reminders;

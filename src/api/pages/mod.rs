@@ -14,6 +14,7 @@ pub mod citizen;
 pub mod delivery;
 pub mod enrolment;
 pub mod facilities;
+pub mod inbox;
 pub mod session;
 pub mod templates;
 pub mod users;
@@ -241,6 +242,9 @@ impl Page<'_> {
             }
             if Permission::ReadAlerts.allows(r) {
                 nav.push(context! { href => "/staff/alerts", label => t(lang, "Cảnh báo dịch", "Alerts") });
+            }
+            if Permission::Inbox.allows(r) {
+                nav.push(context! { href => "/staff/inbox", label => t(lang, "Tin nhắn đến", "Replies") });
             }
             if Permission::Messages.allows(r) {
                 nav.push(
@@ -472,6 +476,21 @@ impl Routes<Arc<ApiState>> {
             Doc { tag: "pages", roles: Permission::DraftAlerts.roles(), ok: moved, errors: &[400, 403, 404, 409], body: Some("RetryForm"),
                   ..Doc::new("post", "/staff/alerts/{id}/{action}", "submit | approve | cancel một cảnh báo / submit, approve or cancel an alert") },
             alerts::act,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::Inbox.roles(), ok: html_ok, errors: &[400, 403], query: &[("status", "string", "open | done | handled | all"), ("commune", "string", "Mã xã / commune code"), ("lang", "string", "vi | en")],
+                  ..Doc::new("get", "/staff/inbox", "Tin nhắn người dân gửi đến xã, trả lời, đánh dấu xong; mũi tiêm gia đình báo chờ xác nhận / Families' replies to the commune, answering, marking done; reported doses to confirm") },
+            inbox::inbox_page,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::Inbox.roles(), ok: moved, errors: &[400, 403, 404], body: Some("RetryForm"),
+                  ..Doc::new("post", "/staff/inbox/{id}/{action}", "reply (text) | done | reopen một tin nhắn đến / answer, mark done or reopen a reply") },
+            inbox::act,
+        )
+        .add(
+            Doc { tag: "pages", roles: Permission::RecordDose.roles(), ok: moved, errors: &[400, 403, 404, 409], body: Some("RetryForm"),
+                  ..Doc::new("post", "/staff/reported-doses/{id}/{action}", "confirm (vaccine, date_given) | reject một mũi gia đình báo / confirm or reject a reported dose") },
+            inbox::decide,
         )
         .add(
             Doc { tag: "pages", roles: Permission::Messages.roles(), ok: html_ok, errors: &[400, 403],

@@ -128,14 +128,20 @@ impl Store {
             if c.is_empty() {
                 return Ok(Vec::new());
             }
-            sql.push_str(&format!(" AND commune_code IN ({})", placeholders(1, c.len())));
+            sql.push_str(&format!(
+                " AND commune_code IN ({})",
+                placeholders(1, c.len())
+            ));
             n = c.len();
         }
         if f.status.is_some() {
             n += 1;
             sql.push_str(&format!(" AND status = ${n}"));
         }
-        sql.push_str(&format!(" ORDER BY received_at DESC, id DESC LIMIT ${}", n + 1));
+        sql.push_str(&format!(
+            " ORDER BY received_at DESC, id DESC LIMIT ${}",
+            n + 1
+        ));
         let rows: Vec<InboundDbRow> = dispatch!(self, s => {
             let mut q = sqlx::query_as(&sql);
             for c in f.communes.iter().flatten() {
