@@ -248,7 +248,7 @@ async fn pick_child<'c>(
     let named: Vec<&&MessageChild> = (children.iter())
         .filter(|c| {
             let g = keywords::fold_words(&given(c)).concat();
-            !g.is_empty() && rest.iter().any(|w| *w == g)
+            !g.is_empty() && rest.contains(&g)
         })
         .collect();
     if let [one] = named[..] {

@@ -253,7 +253,8 @@ impl Store {
         const NOTICES: &str = "SELECT personal_id, commune_code, item FROM notices WHERE message_id = $1 ORDER BY personal_id, item";
         const ALERT: &str = "SELECT a.personal_id, a.commune_code, l.template FROM alert_audience a JOIN alerts l ON l.id = a.alert_id \
              WHERE a.message_id = $1 ORDER BY a.date_of_birth, a.personal_id";
-        let (notices, alert): (Vec<(String, String, String)>, Vec<(String, String, String)>) = dispatch!(self, s => {
+        type Rows = Vec<(String, String, String)>;
+        let (notices, alert): (Rows, Rows) = dispatch!(self, s => {
             (
                 sqlx::query_as(NOTICES).bind(id).fetch_all(s.read_pool()).await?,
                 sqlx::query_as(ALERT).bind(id).fetch_all(s.read_pool()).await?,
