@@ -15,6 +15,8 @@ use std::time::Duration;
 use vongdoi::store::Store;
 
 const TOKEN: &str = "inbound-s3cret";
+const MOTHER: &str = "001195987653";
+const MOTHER_PHONE: &str = "0912000111";
 
 /// The gateway's accepted (message id, number), in order.
 fn accepted(log: &Path) -> Vec<(String, String)> {
@@ -98,6 +100,24 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
         ("VONGDOI_SMS_SUCCESS", "status=queued"),
         ("VONGDOI_CHANNELS", "sms"),
     ];
+    // Twins of one mother, due for their first DTP on the same day: one message names both.
+    let twins = dir.join("twins.csv");
+    std::fs::write(
+        &twins,
+        format!(
+            "personal_id,full_name,sex,date_of_birth,date_of_death,commune_code,household_id,mother_id,father_id,guardian_id,phone,email,language,village,address\n\
+             {MOTHER},Lò Thị Hoa,F,1995-03-02,,{HOME},HH-TWINS,,,,{MOTHER_PHONE},,vi,,\n\
+             001226987654,Lò Văn An,M,2026-09-24,,{HOME},HH-TWINS,{MOTHER},,,,,vi,,\n\
+             001326987655,Lò Thị Bình,F,2026-09-24,,{HOME},HH-TWINS,{MOTHER},,,,,vi,,\n"
+        ),
+    )
+    .unwrap();
+    vongdoi_ok(
+        &db,
+        dir,
+        &["import", "citizens", twins.to_str().unwrap()],
+        &[],
+    );
     // The day's reminders reach the gateway.
     vongdoi_ok(&db, dir, &["run", "--as-of", AS_OF], &envs);
     let sent = accepted(&log);
@@ -511,6 +531,42 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
         "{b}: another commune's page shows none of it"
     );
 
+    // 5c. The twins' mother reports a dose without saying which child: she is asked, and
+    // "DA TIEM 2" names the second.
+    let (_, r) = post_inbound(&http, &base, "mo-9", MOTHER_PHONE, "Đã tiêm").await;
+    assert_eq!(r["action"], "ask-child", "{b}: {r}");
+    let asked = store
+        .inbound(r["id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let question = &asked.replies[0].body;
+    assert!(
+        question.contains("1 = be An") && question.contains("2 = be Binh"),
+        "{b}: {question}"
+    );
+    let (_, r) = post_inbound(&http, &base, "mo-10", MOTHER_PHONE, "DA TIEM 2").await;
+    assert_eq!(r["action"], "reported-dose", "{b}: {r}");
+    let (_, list) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{base}/api/reported-doses?commune={HOME}"),
+        &s_nurse_home(&http, &base, &db, dir).await,
+        None,
+    )
+    .await;
+    let pins: Vec<&str> = list["reported_doses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["personal_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pins,
+        ["001326987655"],
+        "{b}: the second twin's dose waits: {list}"
+    );
+
     // 6. eSMS's MO callback: signed with the webhook token here; answered in its XML.
     let res = http
         .get(format!("{base}/webhooks/sms/inbound?token={TOKEN}&sender=84{}&content=HOI&smsid=9001&receiverTime=20261121093000&cpid=1&serviceNumber=8041&keyword=HOI&sign=x", &phone[3..]))
@@ -537,7 +593,7 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
     let (ok, out, err) = crate::support::vongdoi(&db, dir, &["inbox", "--format", "json"]);
     assert!(ok, "{b}: {err}");
     let cli: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(cli["inbound"].as_array().unwrap().len(), 9, "{b}: {cli}");
+    assert_eq!(cli["inbound"].as_array().unwrap().len(), 11, "{b}: {cli}");
 
     // No full number in the log, at debug level.
     served.terminate();
@@ -549,6 +605,17 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
     for n in [&phone, &other] {
         assert!(!logged.contains(&n[3..]), "{b}: a full number in the log");
     }
+}
+
+/// A nurse of the twins' commune, signed in.
+async fn s_nurse_home(http: &reqwest::Client, base: &str, db: &TestDb, dir: &Path) -> String {
+    let nurse = account(
+        db,
+        dir,
+        "y.ta.home",
+        &["--role", "health", "--commune", HOME],
+    );
+    person_session(http, base, &nurse).await
 }
 
 async fn dose_count(store: &Store, pin: &str) -> usize {
