@@ -406,11 +406,21 @@ pub async fn vaccination(
     // Remembered for the menu's link: the filters, never the search words (they may be a name).
     let remembered = query_without(&["lang", "page", "print", "q"]);
     let remembered = remembered.trim_end_matches('&');
+    // Doses families reported by SMS (issue #16) wait for this nurse: a count and a link.
+    let reported = (api.app.store)
+        .reported_doses(
+            Some(std::slice::from_ref(&commune)),
+            crate::store::inbound::ReportStatus::Pending,
+            500,
+        )
+        .await
+        .map_or(0, |r| r.len());
     let mut res = page.respond(
         StatusCode::OK,
         asked,
         "vaccination",
         context! {
+            reported => reported,
             list_view => context! {
                 xlsx => xlsx_href("vaccination", &download, lang),
                 print => format!("/staff/vaccination?{}print=1", query_without(&["lang", "print", "page"])),
