@@ -515,3 +515,90 @@ fn the_embedded_copy_is_the_whole_folder() {
         "list new templates in src/rules/load.rs"
     );
 }
+
+#[test]
+fn keyword_mistakes_name_their_lines() {
+    // A word two keywords claim (folded: "Đăng ký" is DANG KY), at the second claim.
+    let dir = copy("keyword-twice");
+    let first = edit(&dir, "keywords.toml", "\"TU CHOI\"", "\"Đăng  ký\"", 0);
+    let text = fs::read_to_string(dir.join("keywords.toml")).unwrap();
+    let second = text[..text.find("words = [\"DANG KY\"").unwrap()]
+        .matches('\n')
+        .count()
+        + 1;
+    assert_one(
+        &errors(&dir),
+        &dir,
+        "keywords.toml",
+        second,
+        &["already a keyword", &format!("keywords.toml:{first}")],
+    );
+    // An unknown action.
+    let dir = copy("keyword-action");
+    let line = edit(
+        &dir,
+        "keywords.toml",
+        "action = \"opt-in\"",
+        "action = \"subscribe\"",
+        1,
+    );
+    assert_one(
+        &errors(&dir),
+        &dir,
+        "keywords.toml",
+        line,
+        &["subscribe", "opt-out, opt-in, reported-dose"],
+    );
+    // A question that does not say where the children go.
+    let dir = copy("keyword-ask");
+    let line = edit(&dir, "keywords.toml", "kèm số: {choices}", "kèm số", 0);
+    assert_one(&errors(&dir), &dir, "keywords.toml", line, &["{choices}"]);
+    // A confirmation too long for the SMS limit.
+    let dir = copy("keyword-long");
+    let long = format!("reply_en = \"{}\"", "Reminders have stopped. ".repeat(30));
+    let line = edit(
+        &dir,
+        "keywords.toml",
+        "reply_en = \"Reminders to this number have stopped. Text START to receive them again.\"",
+        &long,
+        0,
+    );
+    assert_one(
+        &errors(&dir),
+        &dir,
+        "keywords.toml",
+        line,
+        &["SMS parts", "shorten"],
+    );
+}
+
+#[test]
+fn editing_keywords_costs_no_full_pass() {
+    // The fingerprint decides whether a run re-evaluates everyone: keywords say what replies
+    // do, never when anything falls due.
+    let before = RuleSet::load_dir(&shipped(), &CheckContext::builtin()).unwrap();
+    let dir = copy("keyword-fingerprint");
+    edit(
+        &dir,
+        "keywords.toml",
+        "\"KHONG NHAN\"",
+        "\"KHONG NHAN\", \"THOI\"",
+        0,
+    );
+    let after = RuleSet::load_dir(&dir, &CheckContext::builtin()).unwrap();
+    assert_eq!(before.fingerprint(), after.fingerprint());
+    assert_ne!(before.keywords(), after.keywords());
+    edit(
+        &dir,
+        "vaccination.toml",
+        "before = \"3 days\"",
+        "before = \"4 days\"",
+        0,
+    );
+    let schedule = RuleSet::load_dir(&dir, &CheckContext::builtin()).unwrap();
+    assert_ne!(
+        before.fingerprint(),
+        schedule.fingerprint(),
+        "a schedule change still counts"
+    );
+}
