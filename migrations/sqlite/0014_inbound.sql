@@ -29,6 +29,8 @@ CREATE TABLE inbound_messages (
 );
 CREATE INDEX inbound_inbox ON inbound_messages (commune_code, status, received_at);
 CREATE INDEX inbound_from ON inbound_messages (from_number, received_at);
+-- An alert's reach counts the households that answered its messages.
+CREATE INDEX inbound_answers ON inbound_messages (answers) WHERE answers IS NOT NULL;
 
 -- What was sent back: the keyword's confirmation, or a staff member's answer from the inbox.
 -- Each goes through the outbox as a message of its own (`messages.reply_id`).

@@ -52,6 +52,7 @@ pub async fn reach(store: &Store, rules: &RuleSet, alert: &AlertRow) -> anyhow::
         total.failed += c.failed;
         total.cancelled += c.cancelled;
         total.dosed += c.dosed;
+        total.replied += c.replied;
     }
     Ok(Reach {
         alert: alert.id,

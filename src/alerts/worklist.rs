@@ -182,6 +182,7 @@ pub fn reach_xlsx(
         h("Không đến được", "Failed"),
         h("Đã huỷ", "Cancelled"),
         h("Đã tiêm sau cảnh báo", "Dose recorded since"),
+        h("Gia đình nhắn lại", "Family replied"),
     ];
     let rows = communes
         .iter()
@@ -202,6 +203,7 @@ pub fn reach_xlsx(
                 XCell::num(c.failed as f64),
                 XCell::num(c.cancelled as f64),
                 XCell::num(c.dosed as f64),
+                XCell::num(c.replied as f64),
             ]
         })
         .collect();

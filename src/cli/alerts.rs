@@ -161,7 +161,7 @@ fn print_alert(
     }
     let t = &r.total;
     println!(
-        "Kết quả / reach: {} trẻ, chờ gửi {}, đã gửi {}, đến máy {}, hỏng {}, huỷ {}, đã tiêm sau cảnh báo {}",
-        t.targeted, t.pending, t.sent, t.delivered, t.failed, t.cancelled, t.dosed
+        "Kết quả / reach: {} trẻ, chờ gửi {}, đã gửi {}, đến máy {}, hỏng {}, huỷ {}, đã tiêm sau cảnh báo {}, nhắn lại {}",
+        t.targeted, t.pending, t.sent, t.delivered, t.failed, t.cancelled, t.dosed, t.replied
     );
 }

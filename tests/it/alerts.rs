@@ -178,7 +178,13 @@ async fn two_people_alert_a_households_and_a_cancel_stops_the_rest(db: TestDb) {
     let served = serve(
         &db,
         dir,
-        &["--no-schedule", "--deliver-every", "0.3"],
+        &[
+            "--no-schedule",
+            "--deliver-every",
+            "0.3",
+            "--webhook-token",
+            "alert-token",
+        ],
         &envs,
     );
     let h = Http {
@@ -434,6 +440,36 @@ async fn two_people_alert_a_households_and_a_cancel_stops_the_rest(db: TestDb) {
         "{b}: {reach}"
     );
     assert_eq!(reach["total"]["dosed"], 0, "{b}");
+    assert_eq!(reach["total"]["replied"], 0, "{b}");
+    // A family answers the alert's SMS (issue #16): the reply is tied to its household's
+    // children, and the reach counts them as replied.
+    let (answered, to) = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["outcome"] == "accepted")
+        .map(|v| {
+            (
+                v["id"].as_str().unwrap().to_string(),
+                v["to"].as_str().unwrap().to_string(),
+            )
+        })
+        .unwrap();
+    let res = h
+        .http
+        .post(format!("{}/webhooks/sms/inbound?token=alert-token", h.base))
+        .json(&json!({"id": "alert-reply-1", "from": to, "text": "Chiều nay cháu đi tiêm được không?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{b}");
+    let household = sent
+        .iter()
+        .find(|m| m["id"] == answered.as_str())
+        .map(|m| m["children"].as_u64().unwrap())
+        .unwrap();
+    let (_, reach) = h.get(&format!("/api/alerts/{id}/reach"), &s_drafter).await;
+    assert_eq!(reach["total"]["replied"], household, "{b}: {reach}");
     // Reach as xlsx, for the district.
     let res = h
         .http

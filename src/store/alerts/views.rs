@@ -39,6 +39,8 @@ pub struct CommuneReach {
     pub cancelled: i64,
     /// A dose of the alert's series recorded between approval and `outcome_days` after.
     pub dosed: i64,
+    /// Their household answered the alert's message by SMS (issue #16).
+    pub replied: i64,
 }
 
 /// One message of an alert with the children it names: who was and was not sent.
@@ -138,7 +140,8 @@ impl Store {
              SUM(CASE WHEN m.status = 'delivered' THEN 1 ELSE 0 END) AS delivered, \
              SUM(CASE WHEN m.status IN ('failed', 'dead') THEN 1 ELSE 0 END) AS failed, \
              SUM(CASE WHEN m.status = 'cancelled' OR (a.message_id IS NOT NULL AND m.id IS NULL AND al.status = 'cancelled') THEN 1 ELSE 0 END) AS cancelled, \
-             SUM(CASE WHEN EXISTS (SELECT 1 FROM immunizations i WHERE i.personal_id = a.personal_id AND i.vaccine IN ({list}) AND i.date_given >= $2 AND i.date_given <= $3) THEN 1 ELSE 0 END) AS dosed \
+             SUM(CASE WHEN EXISTS (SELECT 1 FROM immunizations i WHERE i.personal_id = a.personal_id AND i.vaccine IN ({list}) AND i.date_given >= $2 AND i.date_given <= $3) THEN 1 ELSE 0 END) AS dosed, \
+             SUM(CASE WHEN a.message_id IS NOT NULL AND EXISTS (SELECT 1 FROM inbound_messages r WHERE r.answers = a.message_id) THEN 1 ELSE 0 END) AS replied \
              FROM alert_audience a JOIN alerts al ON al.id = a.alert_id LEFT JOIN messages m ON m.id = a.message_id \
              WHERE a.alert_id = $1 GROUP BY a.commune_code ORDER BY a.commune_code"
         );
