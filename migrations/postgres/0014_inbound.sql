@@ -51,6 +51,10 @@ CREATE TABLE reported_doses (
 CREATE INDEX reported_doses_commune ON reported_doses (commune_code, status, id);
 
 CREATE INDEX citizens_phone ON citizens (phone) WHERE phone IS NOT NULL;
+-- The children a message is about (what a reply answers), and a dead letter's notices for its
+-- fallback: without it both read every notice ever written (a reply took 200 ms at 1,000,000
+-- citizens on SQLite).
+CREATE INDEX notices_message ON notices (message_id) WHERE message_id IS NOT NULL;
 
 ALTER TABLE messages ADD COLUMN reply_id BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE messages DROP CONSTRAINT messages_one_per_sender;

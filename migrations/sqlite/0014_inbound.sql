@@ -67,6 +67,10 @@ CREATE INDEX reported_doses_commune ON reported_doses (commune_code, status, id)
 -- A reply is traced to the family by its number, and to what it answers by the latest
 -- message sent to that number.
 CREATE INDEX citizens_phone ON citizens (phone) WHERE phone IS NOT NULL;
+-- The children a message is about (what a reply answers), and a dead letter's notices for its
+-- fallback: without it both read every notice ever written (a reply took 200 ms at 1,000,000
+-- citizens on SQLite).
+CREATE INDEX notices_message ON notices (message_id) WHERE message_id IS NOT NULL;
 
 -- An answer to a reply is a message of its own, never merged with the day's reminder to the
 -- same person: the outbox's key gains the reply (0 for every other message). SQLite cannot

@@ -624,3 +624,108 @@ async fn dose_count(store: &Store, pin: &str) -> usize {
 }
 
 on_each_backend!(families_text_back_and_staff_see_it);
+
+/// A gateway keeps posting what it was not answered: replies posted while the service is
+/// killed (SIGKILL) and posted all again after it restarts are each stored once, and each
+/// opt-out's confirmation reaches the gateway exactly once.
+async fn a_kill_mid_stream_loses_and_doubles_no_reply(db: TestDb) {
+    let b = db.backend;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    demo(&db);
+    let log = dir.join("gateway.jsonl");
+    let gateway = common::fixture("python3", "sms_gateway.py", &[&log, Path::new("ok")]);
+    let sms_url = format!("http://127.0.0.1:{}/send", gateway.port);
+    let envs = [
+        ("VONGDOI_SMS_WINDOW", "00:00-24:00"),
+        ("VONGDOI_SMS_URL", sms_url.as_str()),
+        ("VONGDOI_SMS_SUCCESS", "status=queued"),
+        ("VONGDOI_CHANNELS", "sms"),
+    ];
+    vongdoi_ok(&db, dir, &["run", "--as-of", AS_OF], &envs);
+    let mut numbers: Vec<String> = accepted(&log).into_iter().map(|(_, to)| to).collect();
+    numbers.sort();
+    numbers.dedup();
+    let numbers: Vec<String> = numbers.into_iter().take(60).collect();
+    assert!(numbers.len() >= 20, "{b}: numbers to reply from");
+    let args = [
+        "--no-schedule",
+        "--deliver-every",
+        "0.3",
+        "--webhook-token",
+        TOKEN,
+    ];
+    let http = crate::support::api::no_redirects();
+    let replies: Vec<(String, String, &str)> = (0..numbers.len() * 2)
+        .map(|i| {
+            let text = if i % 2 == 0 {
+                "HUY"
+            } else {
+                "Cho hỏi lịch tiêm"
+            };
+            (format!("k-{i}"), numbers[i / 2].clone(), text)
+        })
+        .collect();
+    let mut first = serve_logged(&db, dir, &args, &envs, &dir.join("first.log"));
+    let base = first.base.clone();
+    // A third of the replies, then the process dies mid-stream with posts in flight.
+    let posted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let posting = {
+        let (http, base, replies, posted) =
+            (http.clone(), base.clone(), replies.clone(), posted.clone());
+        tokio::spawn(async move {
+            for (id, from, text) in replies {
+                let _ = http
+                    .post(format!("{base}/webhooks/sms/inbound?token={TOKEN}"))
+                    .json(&json!({"id": id, "from": from, "text": text}))
+                    .send()
+                    .await;
+                posted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+    };
+    while posted.load(std::sync::atomic::Ordering::SeqCst) < replies.len() / 3 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    posting.await.unwrap();
+    let store = Store::connect(&db.url).await.unwrap();
+    let everything = vongdoi::store::inbound::InboundFilter {
+        communes: None,
+        status: None,
+        limit: 10_000,
+    };
+    let before = store.inbound_list(&everything).await.unwrap().len();
+    assert!(
+        before > 0 && before < replies.len(),
+        "{b}: killed mid-stream ({before} stored)"
+    );
+    let second = serve_logged(&db, dir, &args, &envs, &dir.join("second.log"));
+    // The gateway posts everything again that it did not see answered: here, all of it.
+    for (id, from, text) in &replies {
+        let (s, r) = post_inbound(&http, &second.base, id, from, text).await;
+        assert_eq!(s, 200, "{b}: {r}");
+    }
+    let all = store.inbound_list(&everything).await.unwrap();
+    assert_eq!(all.len(), replies.len(), "{b}: every reply once");
+    let mut confirmations = Vec::new();
+    for r in &all {
+        let expect = usize::from(r.action == vongdoi::store::inbound::InboundAction::OptOut);
+        assert_eq!(r.replies.len(), expect, "{b}: {r:?}");
+        confirmations.extend(r.replies.iter().map(|x| x.message_id.clone()));
+    }
+    assert!(!confirmations.is_empty(), "{b}");
+    for id in &confirmations {
+        reaches_gateway(&log, id).await;
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let at_gateway = accepted(&log);
+    for id in &confirmations {
+        let n = at_gateway.iter().filter(|(m, _)| m == id).count();
+        assert_eq!(n, 1, "{b}: confirmation {id} reached the phone once");
+    }
+    drop(second);
+}
+
+on_each_backend!(a_kill_mid_stream_loses_and_doubles_no_reply);
