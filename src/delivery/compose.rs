@@ -119,6 +119,22 @@ impl<'a> Composer<'a> {
         now: DateTime<Utc>,
         segment_limit: u32,
     ) -> anyhow::Result<(OutboxMessage, Vec<&'n NoticeRow>)> {
+        // A ZNS message is one approved template about one notice: the first with a payload
+        // (the others of the group wait for the next day's message; see `compose_page`).
+        let zns: Vec<&'n NoticeRow>;
+        let group = if channel == Channel::Zns {
+            zns = (group.iter().copied())
+                .filter(|n| n.zns_data.is_some())
+                .take(1)
+                .collect();
+            anyhow::ensure!(
+                !zns.is_empty(),
+                "a ZNS message needs a notice with a ZNS template"
+            );
+            &zns[..]
+        } else {
+            group
+        };
         let first = group[0];
         debug_assert!(group.iter().all(|n| n.sender == first.sender));
         let id = message_id(&self.key, recipient, channel.as_str(), &first.sender, day);
@@ -140,7 +156,8 @@ impl<'a> Composer<'a> {
                 next_session: place.next_session(from).map(vn_date).unwrap_or_default(),
             }
         };
-        let (body, encoding, segments, included, subject) = if channel == Channel::Sms {
+        // ZNS keeps the SMS text in `body`: staff read it, and it is what a fallback sends.
+        let (body, encoding, segments, included, subject) = if channel.is_phone() {
             let template = sender_template(sender);
             let mut included: Vec<&NoticeRow> = Vec::new();
             let mut text = None;
@@ -184,10 +201,17 @@ impl<'a> Composer<'a> {
                 super::letter::subject(group, sender, &ctx, lang),
             )
         };
-        let next_attempt_at = if channel == Channel::Sms {
+        // ZNS reaches the same phone as SMS, so it keeps the SMS hours.
+        let next_attempt_at = if channel.is_phone() {
             next_sms_slot(now, self.cfg.sms_window)
         } else {
             now
+        };
+        let payload: Option<crate::rules::zns::ZnsPayload> = match channel {
+            Channel::Zns => (first.zns_data.as_deref())
+                .map(serde_json::from_str)
+                .transpose()?,
+            _ => None,
         };
         let message = OutboxMessage {
             id,
@@ -208,6 +232,10 @@ impl<'a> Composer<'a> {
             sender: first.sender.clone(),
             sender_name: place.words.name.clone(),
             alert_id: 0,
+            zns_template_id: payload.as_ref().map(|p| p.template_id.clone()),
+            template_data: (payload.as_ref())
+                .map(|p| serde_json::to_string(&p.template_data))
+                .transpose()?,
         };
         Ok((message, included))
     }
@@ -266,9 +294,22 @@ async fn compose_page(
     now: DateTime<Utc>,
     notices: &[NoticeRow],
 ) -> anyhow::Result<u64> {
+    // A ZNS template speaks of one notice: a recipient with several of one sender today gets
+    // them in one SMS instead (same phone, same opt-out), when SMS is configured; without it,
+    // one goes by ZNS and the rest wait for the next day's message.
+    let sms_ok = composer.cfg.channels.contains(&Channel::Sms);
+    let mut zns_count: std::collections::HashMap<(&str, &str), usize> = Default::default();
+    for n in notices.iter().filter(|n| n.channel == Some(Channel::Zns)) {
+        let r = n.recipient_id.as_deref().unwrap_or_default();
+        *zns_count.entry((r, n.sender.as_str())).or_default() += 1;
+    }
     let mut groups: BTreeMap<(String, Channel, &str), Vec<&NoticeRow>> = BTreeMap::new();
     for n in notices {
-        if let (Some(r), Some(c)) = (&n.recipient_id, n.channel) {
+        if let (Some(r), Some(mut c)) = (&n.recipient_id, n.channel) {
+            let several = zns_count.get(&(r.as_str(), n.sender.as_str())) > Some(&1);
+            if c == Channel::Zns && sms_ok && (several || n.zns_data.is_none()) {
+                c = Channel::Sms;
+            }
             groups
                 .entry((r.clone(), c, n.sender.as_str()))
                 .or_default()

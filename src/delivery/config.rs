@@ -48,6 +48,8 @@ pub struct DeliveryConfig {
     /// `max_attempts`; then the message is a dead letter.
     pub retry_base: Duration,
     pub max_attempts: i32,
+    /// Zalo ZNS (`VONGDOI_ZNS_*`), read when `zns` is in `channels`.
+    pub zns: Option<super::zns::ZnsConfig>,
 }
 
 impl DeliveryConfig {
@@ -78,8 +80,13 @@ impl DeliveryConfig {
             .collect();
         let Some(channels) = channels.filter(|c| !c.is_empty()) else {
             anyhow::bail!(
-                "VONGDOI_CHANNELS lists sms and/or email in order of preference, e.g. sms,email"
+                "VONGDOI_CHANNELS lists zns, sms and/or email in order of preference, e.g. sms,email or zns,sms,email"
             );
+        };
+        let zns = if channels.contains(&Channel::Zns) {
+            Some(super::zns::ZnsConfig::from_env()?)
+        } else {
+            None
         };
         Ok(DeliveryConfig {
             sms_window,
@@ -126,6 +133,7 @@ impl DeliveryConfig {
                     * 1000.0) as i64,
             ),
             max_attempts: positive(&var, "VONGDOI_MAX_ATTEMPTS", 8.0)? as i32,
+            zns,
         })
     }
 }

@@ -280,7 +280,7 @@ impl HttpGateway {
 }
 
 /// reqwest's errors name the URL, which may carry an API key in its query.
-fn without_url(e: &reqwest::Error) -> String {
+pub(super) fn without_url(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -351,6 +351,8 @@ fn sample() -> OutboxMessage {
         sender: "health".into(),
         sender_name: "Trạm Y tế phường Ba Đình".into(),
         alert_id: 0,
+        zns_template_id: None,
+        template_data: None,
     }
 }
 

@@ -19,7 +19,7 @@ use super::template_checks;
 use super::{CheckContext, CohortRule, MilestoneRule, RuleError, RuleSet, SeriesRule, Vaccine};
 
 /// The shipped rule files, by the path they have in the repository.
-const EMBEDDED_FILES: [(&str, &str); 5] = [
+const EMBEDDED_FILES: [(&str, &str); 6] = [
     (
         "rules/vaccines.toml",
         include_str!("../../rules/vaccines.toml"),
@@ -34,6 +34,7 @@ const EMBEDDED_FILES: [(&str, &str); 5] = [
     ),
     ("rules/school.toml", include_str!("../../rules/school.toml")),
     ("rules/alerts.toml", include_str!("../../rules/alerts.toml")),
+    ("rules/zns.toml", include_str!("../../rules/zns.toml")),
 ];
 
 macro_rules! templates {
@@ -309,6 +310,7 @@ pub(super) fn build(
         (&named_by_notices, &alert_templates),
         ctx.sms_segment_limit,
     ));
+    let zns = super::zns::entries(&parsed, &named_by_notices, &mut errors);
 
     if !errors.is_empty() {
         errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
@@ -331,6 +333,7 @@ pub(super) fn build(
         cohorts: cohorts.into_iter().map(|(c, _)| c).collect(),
         templates,
         alerts,
+        zns,
     })
 }
 

@@ -31,6 +31,7 @@ pub mod model;
 mod next_change;
 pub mod template_checks;
 pub mod wording;
+pub mod zns;
 
 pub use duration::Duration;
 pub use forecast::{
@@ -131,6 +132,8 @@ pub struct RuleSet {
     templates: BTreeMap<String, (String, String)>,
     /// The outbreak alerts' wordings (`[[alert]]`), in file order.
     alerts: Vec<AlertWording>,
+    /// The ZNS templates (`[[zns]]`), in file order.
+    zns: Vec<zns::ZnsTemplate>,
 }
 
 /// An `[[alert]]` of the rule files: a template an outbreak alert may be sent with.
@@ -269,6 +272,12 @@ impl RuleSet {
         wording::Renderer::new(
             (self.templates.iter()).map(|(n, (vi, en))| (n.as_str(), vi.as_str(), en.as_str())),
         )
+        .with_zns(self.zns.iter())
+    }
+
+    /// The ZNS templates of the rules (`[[zns]]`).
+    pub fn zns_templates(&self) -> &[zns::ZnsTemplate] {
+        &self.zns
     }
 
     /// The fixed description of every item the rules can produce, in rule order.

@@ -29,6 +29,24 @@ pub struct RuleFile {
     /// Outbreak alerts' wording (issue #15): the templates an alert may be sent with.
     #[serde(default)]
     pub alert: Vec<AlertEntry>,
+    /// Zalo ZNS templates (`rules/zns.toml`): which notice templates may go by ZNS, under
+    /// which template id the OA had approved, with which parameters.
+    #[serde(default)]
+    pub zns: Vec<ZnsEntry>,
+}
+
+/// A notice template's ZNS counterpart: Zalo sends only templates approved for the OA, with
+/// named parameters, so the id and how each parameter is filled are configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZnsEntry {
+    /// A notice template of the rules (`vaccination-due-soon`, …).
+    pub template: Spanned<String>,
+    /// The OA's approved ZNS template id.
+    pub template_id: Spanned<String>,
+    /// ZNS parameter name → a minijinja expression over the notice's variables.
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, Spanned<String>>,
 }
 
 /// An outbreak alert's wording: the template (in `templates/`, vi and en) and the disease it

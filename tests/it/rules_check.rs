@@ -506,7 +506,7 @@ fn the_embedded_copy_is_the_whole_folder() {
     };
     assert_eq!(
         count(&shipped(), "toml"),
-        5,
+        6,
         "list new rule files in src/rules/load.rs"
     );
     assert_eq!(
