@@ -271,6 +271,8 @@ pub fn routes() -> Routes<Arc<ApiState>> {
                         ..Doc::new("get", "/healthz", "Tình trạng (cơ sở dữ liệu) / Health (database)") })
         .external(Doc { tag: "delivery", public: true, errors: &[400, 401, 404, 503],
                         ..Doc::new("post", "/webhooks/sms", "Báo cáo gửi từ cổng SMS; cần mã VONGDOI_WEBHOOK_TOKEN (401 nếu thiếu, trừ khi VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1) / SMS gateway delivery report; needs VONGDOI_WEBHOOK_TOKEN (401 without it, unless VONGDOI_WEBHOOK_ALLOW_UNSIGNED=1)") })
+        .external(Doc { tag: "delivery", public: true, errors: &[400, 401, 404, 503],
+                        ..Doc::new("post", "/webhooks/zalo", "Sự kiện Zalo OA: user_received_message đánh dấu tin ZNS đã đến máy (sự kiện khác: 200, bỏ qua); cần mã VONGDOI_WEBHOOK_TOKEN hoặc chữ ký X-ZEvent-Signature (VONGDOI_ZNS_OA_SECRET) / Zalo OA event: user_received_message marks the ZNS delivered (other events: 200, ignored); needs VONGDOI_WEBHOOK_TOKEN or the X-ZEvent-Signature (VONGDOI_ZNS_OA_SECRET)") })
         .external(Doc { tag: "delivery", public: true, errors: &[410, 503], ok: (200, "text/html", None),
                         ..Doc::new("get", "/unsubscribe/{id}", "Trang ngừng nhận email nhắc lịch (liên kết List-Unsubscribe của email) / Stop reminder emails: the email's List-Unsubscribe link asks first") })
         .external(Doc { tag: "delivery", public: true, errors: &[410, 503], ok: (200, "text/html", None),

@@ -119,13 +119,13 @@ impl<'a> Composer<'a> {
         now: DateTime<Utc>,
         segment_limit: u32,
     ) -> anyhow::Result<(OutboxMessage, Vec<&'n NoticeRow>)> {
-        // A ZNS message is one approved template about one notice: the first with a payload
-        // (the others of the group wait for the next day's message; see `compose_page`).
+        // A ZNS message is one approved template: it carries the notices of the first one's
+        // template id (the others wait for the next day's message; see `compose_page`).
         let zns: Vec<&'n NoticeRow>;
         let group = if channel == Channel::Zns {
+            let id = group.iter().find_map(|n| zns_template_of(n));
             zns = (group.iter().copied())
-                .filter(|n| n.zns_data.is_some())
-                .take(1)
+                .filter(|n| id.is_some() && zns_template_of(n) == id)
                 .collect();
             anyhow::ensure!(
                 !zns.is_empty(),
@@ -207,10 +207,8 @@ impl<'a> Composer<'a> {
         } else {
             now
         };
-        let payload: Option<crate::rules::zns::ZnsPayload> = match channel {
-            Channel::Zns => (first.zns_data.as_deref())
-                .map(serde_json::from_str)
-                .transpose()?,
+        let payload = match channel {
+            Channel::Zns => merged_payload(&included)?,
             _ => None,
         };
         let message = OutboxMessage {
@@ -239,6 +237,39 @@ impl<'a> Composer<'a> {
         };
         Ok((message, included))
     }
+}
+
+/// The ZNS template id of a notice's payload.
+fn zns_template_of(n: &NoticeRow) -> Option<String> {
+    let p: crate::rules::zns::ZnsPayload = serde_json::from_str(n.zns_data.as_deref()?).ok()?;
+    Some(p.template_id)
+}
+
+/// One payload for the notices of one ZNS message (same template id): each parameter's
+/// distinct values in notice order, joined by ", " (twins: "An, Bình"; a day's doses: "Lao,
+/// Viêm gan B"); a value all notices share appears once.
+fn merged_payload(
+    notices: &[&NoticeRow],
+) -> anyhow::Result<Option<crate::rules::zns::ZnsPayload>> {
+    let mut merged: Option<crate::rules::zns::ZnsPayload> = None;
+    let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for n in notices {
+        let Some(data) = n.zns_data.as_deref() else {
+            continue;
+        };
+        let p: crate::rules::zns::ZnsPayload = serde_json::from_str(data)?;
+        for (k, v) in &p.template_data {
+            let seen = values.entry(k.clone()).or_default();
+            if !seen.contains(v) {
+                seen.push(v.clone());
+            }
+        }
+        merged.get_or_insert(p);
+    }
+    Ok(merged.map(|mut p| {
+        p.template_data = values.into_iter().map(|(k, v)| (k, v.join(", "))).collect();
+        p
+    }))
 }
 
 /// Turns the day's notices into messages: one per recipient, channel and sender, listing
@@ -294,21 +325,28 @@ async fn compose_page(
     now: DateTime<Utc>,
     notices: &[NoticeRow],
 ) -> anyhow::Result<u64> {
-    // A ZNS template speaks of one notice: a recipient with several of one sender today gets
-    // them in one SMS instead (same phone, same opt-out), when SMS is configured; without it,
-    // one goes by ZNS and the rest wait for the next day's message.
+    // A ZNS message is one approved template: a recipient's notices of one sender under
+    // another template id than the first's go in the day's SMS instead (same phone, same
+    // opt-out), when SMS is configured; without it, they wait for the next day's message.
     let sms_ok = composer.cfg.channels.contains(&Channel::Sms);
-    let mut zns_count: std::collections::HashMap<(&str, &str), usize> = Default::default();
+    let mut first_template: std::collections::HashMap<(&str, &str), Option<String>> =
+        Default::default();
     for n in notices.iter().filter(|n| n.channel == Some(Channel::Zns)) {
         let r = n.recipient_id.as_deref().unwrap_or_default();
-        *zns_count.entry((r, n.sender.as_str())).or_default() += 1;
+        let slot = first_template.entry((r, n.sender.as_str())).or_default();
+        if slot.is_none() {
+            *slot = zns_template_of(n);
+        }
     }
     let mut groups: BTreeMap<(String, Channel, &str), Vec<&NoticeRow>> = BTreeMap::new();
     for n in notices {
         if let (Some(r), Some(mut c)) = (&n.recipient_id, n.channel) {
-            let several = zns_count.get(&(r.as_str(), n.sender.as_str())) > Some(&1);
-            if c == Channel::Zns && sms_ok && (several || n.zns_data.is_none()) {
-                c = Channel::Sms;
+            if c == Channel::Zns && sms_ok {
+                let first = first_template.get(&(r.as_str(), n.sender.as_str()));
+                let mine = zns_template_of(n);
+                if mine.is_none() || first.cloned().flatten() != mine {
+                    c = Channel::Sms;
+                }
             }
             groups
                 .entry((r.clone(), c, n.sender.as_str()))

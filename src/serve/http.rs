@@ -18,6 +18,7 @@ pub fn app_router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/webhooks/sms", post(delivery_report))
+        .route("/webhooks/zalo", post(super::zalo::event))
         .route(
             "/unsubscribe/{id}",
             get(super::unsubscribe::ask).post(super::unsubscribe::confirm),
@@ -124,8 +125,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 #[derive(Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
+pub(super) struct TokenQuery {
+    pub token: Option<String>,
 }
 
 /// A delivery report from the SMS gateway. Accepts the generic shape
@@ -231,12 +232,12 @@ async fn delivery_report(
 }
 
 /// Compares in time that does not depend on where the strings differ.
-fn same_secret(given: &str, expected: &str) -> bool {
+pub(super) fn same_secret(given: &str, expected: &str) -> bool {
     let (a, b) = (given.as_bytes(), expected.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 /// RFC 9457 problem details, the same shape as every API error.
-fn problem(status: StatusCode, detail: &str) -> Response {
+pub(super) fn problem(status: StatusCode, detail: &str) -> Response {
     crate::api::problem::Problem::new(status, detail).into_response()
 }

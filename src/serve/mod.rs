@@ -6,6 +6,7 @@
 pub mod http;
 pub mod tls;
 mod unsubscribe;
+mod zalo;
 
 use crate::app::{run_day, AppState};
 use crate::clock::vietnam;
