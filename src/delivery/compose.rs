@@ -248,9 +248,7 @@ fn zns_template_of(n: &NoticeRow) -> Option<String> {
 /// One payload for the notices of one ZNS message (same template id): each parameter's
 /// distinct values in notice order, joined by ", " (twins: "An, Bình"; a day's doses: "Lao,
 /// Viêm gan B"); a value all notices share appears once.
-fn merged_payload(
-    notices: &[&NoticeRow],
-) -> anyhow::Result<Option<crate::rules::zns::ZnsPayload>> {
+fn merged_payload(notices: &[&NoticeRow]) -> anyhow::Result<Option<crate::rules::zns::ZnsPayload>> {
     let mut merged: Option<crate::rules::zns::ZnsPayload> = None;
     let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for n in notices {

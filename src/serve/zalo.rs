@@ -71,7 +71,10 @@ pub(super) async fn event(
         );
     }
     let Some(event) = parsed else {
-        return problem(StatusCode::BAD_REQUEST, "cần JSON / a JSON body is required");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "cần JSON / a JSON body is required",
+        );
     };
     if event.get("event_name").and_then(Value::as_str) != Some("user_received_message") {
         return Json(json!({"ignored": true})).into_response();
@@ -100,7 +103,10 @@ pub(super) async fn event(
         ),
         Err(e) => {
             tracing::error!(error = %e, "Zalo event not recorded");
-            problem(StatusCode::SERVICE_UNAVAILABLE, "thử lại sau / try again later")
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "thử lại sau / try again later",
+            )
         }
     }
 }
@@ -111,7 +117,10 @@ mod tests {
     fn the_signature_covers_app_body_time_and_secret() {
         let s = super::signature("app", b"{}", "1700000000000", "secret");
         assert_eq!(s.len(), 64);
-        assert_ne!(s, super::signature("app", b"{ }", "1700000000000", "secret"));
+        assert_ne!(
+            s,
+            super::signature("app", b"{ }", "1700000000000", "secret")
+        );
         assert_ne!(s, super::signature("app", b"{}", "1700000000001", "secret"));
         assert_ne!(s, super::signature("app", b"{}", "1700000000000", "other"));
     }

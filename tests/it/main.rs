@@ -32,3 +32,4 @@ mod shards;
 mod station;
 mod store_contract;
 mod worklist;
+mod zns;
