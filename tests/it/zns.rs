@@ -117,7 +117,7 @@ fn run_day(db: &TestDb, dir: &Path, env: &[(String, String)]) -> String {
 fn serve_on(db: &TestDb, dir: &Path, port: u16, env: &[(String, String)], log: &Path) -> Child {
     let out = fs::File::create(log).unwrap();
     let listen = format!("127.0.0.1:{port}");
-    let child = vongdoi(
+    let mut child = vongdoi(
         db,
         dir,
         &[
@@ -144,6 +144,8 @@ fn serve_on(db: &TestDb, dir: &Path, port: u16, env: &[(String, String)], log: &
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("serve did not listen: {}", fs::read_to_string(log).unwrap());
 }
 
@@ -325,7 +327,7 @@ async fn zns_first_with_sms_behind(db: TestDb) {
         all.contains("channel configuration refused"),
         "{b}: the operator is told about -109"
     );
-    assert_nothing_secret(&b.to_string(), &all, &zns_log, &phones);
+    assert_nothing_secret(b, &all, &zns_log, &phones);
 }
 on_each_backend!(zns_first_with_sms_behind);
 
@@ -392,7 +394,7 @@ async fn a_kill_mid_send_loses_and_doubles_no_zns(db: TestDb) {
         again <= 2,
         "{b}: only what was in flight went again ({again})"
     );
-    assert_nothing_secret(&b.to_string(), &printed, &zns_log, &phones);
+    assert_nothing_secret(b, &printed, &zns_log, &phones);
 }
 on_each_backend!(a_kill_mid_send_loses_and_doubles_no_zns);
 
