@@ -208,21 +208,29 @@ impl ZnsChannel {
                 self.cfg.daily_quota
             )));
         }
-        let sent = match self.post(m, &token).await {
-            Err(ZnsFailure::Token) => {
-                // Rejected token: a new one, and the same request once more (not a failure).
-                match self.tokens.after_rejection(store, &token).await {
-                    Ok(token) => match self.post(m, &token).await {
-                        Err(ZnsFailure::Token) => Err(SendError::Hold(
-                            "ZNS: Zalo từ chối cả access token mới / Zalo rejected the refreshed access token too".into(),
-                        )),
-                        other => other.map_err(ZnsFailure::into_send_error),
-                    },
-                    Err(e) => Err(hold(e)),
+        // A rejected token is replaced (refreshed, or the newer one another sender stored)
+        // and the same request sent again: not a failure of the message. Each rejection is of
+        // a different token, so the rounds are few; a token rejected as soon as it is made
+        // means something else is wrong, and the message is held.
+        let mut token = token;
+        let mut sent = Err(SendError::Hold(
+            "ZNS: Zalo từ chối access token mới / Zalo keeps rejecting fresh access tokens".into(),
+        ));
+        for _ in 0..3 {
+            match self.post(m, &token).await {
+                Err(ZnsFailure::Token) => match self.tokens.after_rejection(store, &token).await {
+                    Ok(t) => token = t,
+                    Err(e) => {
+                        sent = Err(hold(e));
+                        break;
+                    }
+                },
+                other => {
+                    sent = other.map_err(ZnsFailure::into_send_error);
+                    break;
                 }
             }
-            other => other.map_err(ZnsFailure::into_send_error),
-        };
+        }
         if let Err(SendError::Hold(_)) = &sent {
             // Not handed to Zalo: the day's count is given back.
             let _ = store.zns_return_quota(day).await;

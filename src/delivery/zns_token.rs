@@ -52,8 +52,9 @@ pub struct Tokens {
     /// This process's name on the rotation lease.
     owner: String,
     cached: Mutex<Option<(String, DateTime<Utc>)>>,
-    /// One refresh at a time in this process; the lease is for other processes.
-    refreshing: tokio::sync::Mutex<bool>,
+    /// One refresh at a time in this process (the lease is for other processes); true once
+    /// the database was seeded.
+    seeded: tokio::sync::Mutex<bool>,
 }
 
 impl Tokens {
@@ -66,7 +67,7 @@ impl Tokens {
                 .build()?,
             owner: format!("zns-{}", &crate::secret::random_hex()?[..16]),
             cached: Mutex::new(None),
-            refreshing: tokio::sync::Mutex::new(false),
+            seeded: tokio::sync::Mutex::new(false),
         })
     }
 
@@ -97,7 +98,7 @@ impl Tokens {
     }
 
     async fn renew(&self, store: &Store, rejected: Option<&str>) -> Result<String, TokenError> {
-        let mut seeded = self.refreshing.lock().await;
+        let mut seeded = self.seeded.lock().await;
         let db = |e: crate::store::StoreError| TokenError::Unavailable(format!("database: {e}"));
         if !*seeded {
             use sha2::{Digest, Sha256};

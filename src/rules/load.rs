@@ -310,7 +310,12 @@ pub(super) fn build(
         (&named_by_notices, &alert_templates),
         ctx.sms_segment_limit,
     ));
-    let zns = super::zns::entries(&parsed, &named_by_notices, &mut errors);
+    let zns = super::zns::entries(
+        &parsed,
+        parsed.len() == files.len(),
+        &named_by_notices,
+        &mut errors,
+    );
 
     if !errors.is_empty() {
         errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));

@@ -32,6 +32,8 @@ pub fn param_template(template: &str, param: &str) -> String {
 /// The `[[zns]]` entries of every file, checked against the notice templates the rules use.
 pub(super) fn entries(
     parsed: &[(Checker, RuleFile)],
+    // Every file parsed: otherwise a notice template may be missing only because its file did not.
+    complete: bool,
     named_by_notices: &HashSet<String>,
     errors: &mut Vec<RuleError>,
 ) -> Vec<ZnsTemplate> {
@@ -54,14 +56,16 @@ pub(super) fn entries(
             }
             if !named_by_notices.contains(t) {
                 ok = false;
-                check.error(
-                    errors,
-                    z.template.span(),
-                    format!(
-                        "\"{t}\" is not a notice template of the rules; a [[zns]] entry names one of: {}",
-                        known.join(", ")
-                    ),
-                );
+                if complete {
+                    check.error(
+                        errors,
+                        z.template.span(),
+                        format!(
+                            "\"{t}\" is not a notice template of the rules; a [[zns]] entry names one of: {}",
+                            known.join(", ")
+                        ),
+                    );
+                }
             }
             if z.template_id.get_ref().trim().is_empty() {
                 ok = false;

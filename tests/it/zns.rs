@@ -15,6 +15,7 @@ const DAY: &str = "2026-11-21";
 const SEED_REFRESH: &str = "REFRESH0-seed-5f2c9a71";
 const SECRET_KEY: &str = "zns-app-secret-9d41e0";
 const WEBHOOK_TOKEN: &str = "hook-token-77aa";
+const OA_SECRET: &str = "oa-secret-31c0";
 
 /// Mothers with one baby each (birth doses given 2026-09-20: the 2-month doses are due on the
 /// day), phones `0912 00 iii d` whose last digit `d` tells the ZNS stand-in how to answer.
@@ -235,7 +236,7 @@ async fn zns_first_with_sms_behind(db: TestDb) {
         ],
     );
     let sms = fixture("python3", "sms_gateway.py", &[&sms_log, Path::new("ok")]);
-    let env = zns_env(zns.port, sms.port, &[]);
+    let env = zns_env(zns.port, sms.port, &[("VONGDOI_ZNS_OA_SECRET", OA_SECRET)]);
     let mut served = serve_on(&db, dir, port, &env, &serve_log);
     let printed = run_day(&db, dir, &env);
 
@@ -320,6 +321,7 @@ async fn zns_first_with_sms_behind(db: TestDb) {
             .any(|m| m["last_error"].as_str().unwrap().contains("-109")),
         "{b}: {dead:#?}"
     );
+    webhook_is_authenticated(b, port, &zns_messages).await;
     served.kill().unwrap();
     served.wait().unwrap();
     let all = format!("{printed}{}", fs::read_to_string(&serve_log).unwrap());
@@ -330,6 +332,89 @@ async fn zns_first_with_sms_behind(db: TestDb) {
     assert_nothing_secret(b, &all, &zns_log, &phones);
 }
 on_each_backend!(zns_first_with_sms_behind);
+
+/// `/webhooks/zalo` takes the token or Zalo's signature, ignores other events, and says 404
+/// for a msg_id it does not know.
+async fn webhook_is_authenticated(b: &str, port: u16, zns_messages: &[serde_json::Value]) {
+    use sha2::{Digest, Sha256};
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/webhooks/zalo");
+    let post = |query: &str, body: String, signature: Option<String>| {
+        let mut r = http.post(format!("{url}{query}")).body(body);
+        if let Some(s) = signature {
+            r = r.header("X-ZEvent-Signature", s);
+        }
+        async move { r.send().await.unwrap().status().as_u16() }
+    };
+    let token = &format!("?token={WEBHOOK_TOKEN}");
+    let seen = r#"{"event_name": "user_seen_message", "message": {"msg_id": "x"}}"#;
+    assert_eq!(post("", seen.into(), None).await, 401, "{b}: no token");
+    assert_eq!(post("?token=wrong", seen.into(), None).await, 401, "{b}");
+    assert_eq!(post(token, seen.into(), None).await, 200, "{b}: ignored");
+    let received = |msg_id: &str| {
+        format!(
+            r#"{{"event_name": "user_received_message", "timestamp": "1764640000000", "message": {{"msg_id": "{msg_id}"}}}}"#
+        )
+    };
+    assert_eq!(post(token, received("Znope"), None).await, 404, "{b}");
+    let msg_id = (zns_messages.iter())
+        .find_map(|m| m["provider_id"].as_str())
+        .unwrap();
+    let body = received(msg_id);
+    let mac: String = Sha256::digest(format!("app{body}1764640000000{OA_SECRET}").as_bytes())
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect();
+    assert_eq!(
+        post("", body.clone(), Some(format!("mac={mac}"))).await,
+        200,
+        "{b}: signed"
+    );
+    let forged = format!("mac={}", "0".repeat(64));
+    assert_eq!(
+        post("", body, Some(forged)).await,
+        401,
+        "{b}: forged signature"
+    );
+}
+
+/// `VONGDOI_ZNS_DAILY_QUOTA`: past it, ZNS are held, and past `VONGDOI_ZNS_HOLD_MINUTES`
+/// (0 here) they go by SMS; the count is the database's.
+async fn past_the_daily_quota_zns_go_by_sms(db: TestDb) {
+    let b = db.backend;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let phones = load_families(&db, dir, &[0, 8, 9, 0, 8]);
+    let (zns_log, sms_log) = (dir.join("zns.jsonl"), dir.join("sms.jsonl"));
+    let hook = format!("http://127.0.0.1:{}/webhooks/zalo", free_port());
+    let zns = fixture(
+        "python3",
+        "zns_server.py",
+        &[&zns_log, Path::new(&hook), Path::new(SEED_REFRESH)],
+    );
+    let sms = fixture("python3", "sms_gateway.py", &[&sms_log, Path::new("ok")]);
+    let env = zns_env(zns.port, sms.port, &[("VONGDOI_ZNS_DAILY_QUOTA", "2")]);
+    run_day(&db, dir, &env);
+    let by_zns: BTreeSet<String> = zns_accepted(&zns_log).into_values().collect();
+    let by_sms: BTreeSet<String> = (lines(&sms_log).iter())
+        .map(|l| {
+            l["to"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches('+')
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        (by_zns.len(), by_sms.len()),
+        (2, 3),
+        "{b}: {by_zns:?} {by_sms:?}"
+    );
+    assert!(by_zns.is_disjoint(&by_sms), "{b}");
+    let all: BTreeSet<String> = by_zns.union(&by_sms).cloned().collect();
+    assert_eq!(all, phones.into_iter().collect(), "{b}: everyone once");
+}
+on_each_backend!(past_the_daily_quota_zns_go_by_sms);
 
 /// `vongdoi run` killed (SIGKILL) mid-send and run again: every ZNS accepted once, none lost.
 async fn a_kill_mid_send_loses_and_doubles_no_zns(db: TestDb) {
