@@ -416,6 +416,78 @@ async fn past_the_daily_quota_zns_go_by_sms(db: TestDb) {
 }
 on_each_backend!(past_the_daily_quota_zns_go_by_sms);
 
+/// ZNS carries only notices with a `[[zns]]` template, to people who have not said stop to
+/// texts: an adult's identity-card notice (no ZNS template) goes by SMS, an SMS opt-out stops
+/// ZNS too, and a baby's doses of the day are one ZNS with the shipped template's parameters.
+async fn what_zns_does_not_carry_goes_by_sms(db: TestDb) {
+    let b = db.backend;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let phones = load_families(&db, dir, &[0, 8]);
+    // Born December 1986, card of 2021: the renewal at 40 is due this month.
+    fs::write(
+        dir.join("adult.csv"),
+        "personal_id,full_name,sex,date_of_birth,date_of_death,commune_code,household_id,mother_id,father_id,guardian_id,phone,email,language
+         001086000777,Lê Văn Cường,M,1986-12-01,,00004,HA,,,,0912777770,,vi
+",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("card.csv"),
+        "personal_id,issued_on
+001086000777,2021-03-01
+",
+    )
+    .unwrap();
+    common::vongdoi_ok(&db, dir, &["import", "citizens", "adult.csv"], &[]);
+    common::vongdoi_ok(&db, dir, &["import", "id-cards", "card.csv"], &[]);
+    common::vongdoi_ok(
+        &db,
+        dir,
+        &["citizen", "opt-out", "001196000002", "--channel", "sms"],
+        &[],
+    );
+    let (zns_log, sms_log) = (dir.join("zns.jsonl"), dir.join("sms.jsonl"));
+    let hook = format!("http://127.0.0.1:{}/webhooks/zalo", free_port());
+    let zns = fixture(
+        "python3",
+        "zns_server.py",
+        &[&zns_log, Path::new(&hook), Path::new(SEED_REFRESH)],
+    );
+    let sms = fixture("python3", "sms_gateway.py", &[&sms_log, Path::new("ok")]);
+    run_day(&db, dir, &zns_env(zns.port, sms.port, &[]));
+    let sends: Vec<_> = lines(&zns_log)
+        .into_iter()
+        .filter(|l| l["kind"] == "send")
+        .collect();
+    assert_eq!(
+        sends.len(),
+        1,
+        "{b}: only the first mother by ZNS: {sends:#?}"
+    );
+    assert_eq!(sends[0]["phone"], phones[0].as_str(), "{b}");
+    assert_eq!(
+        sends[0]["template_id"], "PLACEHOLDER-vaccination-due-soon",
+        "{b}"
+    );
+    let data = &sends[0]["template_data"];
+    assert_eq!(data["name"], "Nguyễn Văn Con", "{b}: {data}");
+    let vaccines = data["vaccine"].as_str().unwrap();
+    assert!(
+        vaccines.contains(", "),
+        "{b}: the day's doses in one ZNS: {data}"
+    );
+    let sms_to: Vec<String> = (lines(&sms_log).iter())
+        .map(|l| l["to"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        sms_to,
+        ["+84912777770"],
+        "{b}: the identity card by SMS, the opted-out mother nothing"
+    );
+}
+on_each_backend!(what_zns_does_not_carry_goes_by_sms);
+
 /// `vongdoi run` killed (SIGKILL) mid-send and run again: every ZNS accepted once, none lost.
 async fn a_kill_mid_send_loses_and_doubles_no_zns(db: TestDb) {
     let b = db.backend;
