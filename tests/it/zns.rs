@@ -12,14 +12,14 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 const DAY: &str = "2026-11-21";
-const SEED_REFRESH: &str = "REFRESH0-seed-5f2c9a71";
+pub(crate) const SEED_REFRESH: &str = "REFRESH0-seed-5f2c9a71";
 const SECRET_KEY: &str = "zns-app-secret-9d41e0";
 const WEBHOOK_TOKEN: &str = "hook-token-77aa";
 const OA_SECRET: &str = "oa-secret-31c0";
 
 /// Mothers with one baby each (birth doses given 2026-09-20: the 2-month doses are due on the
 /// day), phones `0912 00 iii d` whose last digit `d` tells the ZNS stand-in how to answer.
-fn load_families(db: &TestDb, dir: &Path, digits: &[u32]) -> Vec<String> {
+pub(crate) fn load_families(db: &TestDb, dir: &Path, digits: &[u32]) -> Vec<String> {
     let mut citizens = String::from("personal_id,full_name,sex,date_of_birth,date_of_death,commune_code,household_id,mother_id,father_id,guardian_id,phone,email,language\n");
     let mut cards = String::from("personal_id,issued_on\n");
     let mut doses = String::from("personal_id,vaccine,date_given,place\n");
@@ -51,7 +51,7 @@ fn load_families(db: &TestDb, dir: &Path, digits: &[u32]) -> Vec<String> {
     phones
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -60,7 +60,11 @@ fn free_port() -> u16 {
 }
 
 /// The environment of a ZNS-first deployment against the stand-ins.
-fn zns_env(zns_port: u16, sms_port: u16, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn zns_env(
+    zns_port: u16,
+    sms_port: u16,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
         ("VONGDOI_CHANNELS", "zns,sms,email".to_string()),
         ("VONGDOI_ZNS_URL", format!("http://127.0.0.1:{zns_port}")),
@@ -100,7 +104,7 @@ fn vongdoi(db: &TestDb, dir: &Path, args: &[&str], env: &[(String, String)]) -> 
 }
 
 /// `vongdoi run --as-of DAY`, which must succeed: what it printed (stdout and stderr).
-fn run_day(db: &TestDb, dir: &Path, env: &[(String, String)]) -> String {
+pub(crate) fn run_day(db: &TestDb, dir: &Path, env: &[(String, String)]) -> String {
     let out = vongdoi(db, dir, &["run", "--as-of", DAY], env)
         .output()
         .unwrap();
@@ -150,7 +154,7 @@ fn serve_on(db: &TestDb, dir: &Path, port: u16, env: &[(String, String)], log: &
     panic!("serve did not listen: {}", fs::read_to_string(log).unwrap());
 }
 
-fn lines(path: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn lines(path: &Path) -> Vec<serde_json::Value> {
     fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -158,7 +162,7 @@ fn lines(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn messages(db: &TestDb, dir: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn messages(db: &TestDb, dir: &Path) -> Vec<serde_json::Value> {
     let out = common::vongdoi_ok(
         db,
         dir,
@@ -169,7 +173,7 @@ fn messages(db: &TestDb, dir: &Path) -> Vec<serde_json::Value> {
 }
 
 /// Accepted sends of the ZNS stand-in: tracking id → phone (each at most once, checked).
-fn zns_accepted(log: &Path) -> BTreeMap<String, String> {
+pub(crate) fn zns_accepted(log: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for l in lines(log)
         .iter()
@@ -554,46 +558,3 @@ async fn a_kill_mid_send_loses_and_doubles_no_zns(db: TestDb) {
     assert_nothing_secret(b, &printed, &zns_log, &phones);
 }
 on_each_backend!(a_kill_mid_send_loses_and_doubles_no_zns);
-
-/// eSMS answers CodeResult 124 to a RequestId it already has: after a lost reply, the retry's
-/// 124 is a success, not a dead letter, and the SMS went once.
-async fn an_esms_duplicate_answer_is_a_success(db: TestDb) {
-    let b = db.backend;
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let phones = load_families(&db, dir, &[2, 9]);
-    let log = dir.join("sms.jsonl");
-    let sms = fixture("python3", "sms_gateway.py", &[&log, Path::new("esms")]);
-    let env: Vec<(String, String)> = [
-        ("VONGDOI_CHANNELS", "sms".to_string()),
-        ("VONGDOI_SMS_PRESET", "esms".into()),
-        ("VONGDOI_SMS_URL", format!("http://127.0.0.1:{}/", sms.port)),
-        ("VONGDOI_SMS_TIMEOUT_SECONDS", "1".into()),
-        ("VONGDOI_SMS_WINDOW", "00:00-24:00".into()),
-        ("VONGDOI_SMS_MAX_SEGMENTS", "10".into()),
-        ("VONGDOI_RETRY_BASE_SECONDS", "0".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    run_day(&db, dir, &env);
-    let sms_lines = lines(&log);
-    let outcomes = |phone: &str| -> Vec<String> {
-        let local = format!("0{}", &phone[2..]);
-        (sms_lines.iter())
-            .filter(|l| l["to"] == local.as_str())
-            .map(|l| l["outcome"].as_str().unwrap().to_string())
-            .collect()
-    };
-    assert_eq!(
-        outcomes(&phones[0]),
-        ["accepted", "duplicate"],
-        "{b}: lost reply, then 124"
-    );
-    assert_eq!(outcomes(&phones[1]), ["accepted"], "{b}");
-    let all = messages(&db, dir);
-    assert_eq!(all.len(), 2, "{b}: {all:#?}");
-    assert!(all.iter().all(|m| m["status"] == "sent"), "{b}: {all:#?}");
-    assert!(all.iter().any(|m| m["attempts"] == 2), "{b}: {all:#?}");
-}
-on_each_backend!(an_esms_duplicate_answer_is_a_success);
