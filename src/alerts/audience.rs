@@ -111,7 +111,8 @@ struct Context<'a> {
 
 /// The first person a child's alert reaches, as for reminders: the first guardian (mother,
 /// father, guardian) with a usable contact, else the child; on the first channel of the
-/// configured order the person has an address on and has not opted out of.
+/// configured order the person has an address on and has not opted out of, never ZNS (an
+/// alert has no approved ZNS template).
 fn reach<'p>(
     child: &'p StoredCitizen,
     people: &'p HashMap<PersonalId, StoredCitizen>,
@@ -122,7 +123,7 @@ fn reach<'p>(
         .guardians()
         .filter_map(|g| people.get(&g))
         .chain(std::iter::once(child))
-        .find_map(|p| channel_of(p, cfg).map(|(c, a)| (p, c, a)))
+        .find_map(|p| channel_of(p, cfg, false).map(|(c, a)| (p, c, a)))
 }
 
 /// Groups one commune's picked children in households, renders one message per household
@@ -253,7 +254,7 @@ async fn flush(ctx: &Context<'_>, picked: Vec<Picked>, built: &mut Built) -> any
         let sender = format!("alert-{}", ctx.alert_id);
         let id = message_id(&ctx.key, recipient, channel.as_str(), &sender, ctx.as_of);
         let (body, encoding, segments) = match channel {
-            Channel::Sms => {
+            Channel::Sms | Channel::Zns => {
                 let prepared = sms::prepare(&text, ctx.cfg.sms_unaccented);
                 (
                     prepared.body,

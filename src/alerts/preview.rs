@@ -88,7 +88,7 @@ pub async fn preview(
     let (mut sms, mut segments, mut messages) = (0, 0, 0);
     for split in store.alert_channel_split(alert.id).await? {
         let rate = match split.channel {
-            Channel::Sms => cfg.sms_rate,
+            Channel::Sms | Channel::Zns => cfg.sms_rate,
             Channel::Email => cfg.email_rate,
         };
         messages += split.messages;

@@ -1,14 +1,16 @@
 //! The channels a message can leave by, chosen by configuration (after crates.io's email
 //! module): SMTP or `.eml` files for email, an HTTP gateway or `sms.jsonl` for SMS. Each
 //! channel has its own concurrency and rate limit, so a slow SMTP server does not hold up SMS.
+//! Zalo ZNS (`zns`) has no file stand-in: it is a channel only when configured.
 
 use super::email;
 use super::file::FileChannel;
 use super::gateway::HttpGateway;
 use super::smtp::SmtpChannel;
+use super::zns::ZnsChannel;
 use super::DeliveryConfig;
 use crate::store::outbox::OutboxMessage;
-use crate::store::Channel;
+use crate::store::{Channel, Store};
 use lettre::message::Mailbox;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -20,8 +22,16 @@ use tokio::time::Instant;
 pub enum SendError {
     /// Timeouts, lost connections, HTTP 5xx/429, SMTP 4xx: retried with backoff.
     Transient(String),
-    /// Invalid number or address, HTTP 4xx, SMTP 5xx, a refusal: never retried.
+    /// Invalid number or address, HTTP 4xx, SMTP 5xx, a refusal: never retried; the notices
+    /// go by the recipient's next channel.
     Permanent(String),
+    /// Our own configuration is wrong (a ZNS template id or app Zalo refuses): never retried
+    /// and not sent another way, which would hide the fault on every message; the operator
+    /// is told.
+    Config(String),
+    /// Not attempted (ZNS out of quota, no access token): tried again later, and by the next
+    /// channel once it has waited past its deadline.
+    Hold(String),
 }
 
 enum EmailTransport {
@@ -78,6 +88,7 @@ pub struct Channels {
     cfg: DeliveryConfig,
     email_limits: Limits,
     sms_limits: Limits,
+    zns: Option<(ZnsChannel, Limits)>,
     concurrency: usize,
 }
 
@@ -113,6 +124,14 @@ impl Channels {
             ),
             None => (SmsTransport::File, 1),
         };
+        let zns = match &cfg.zns {
+            Some(z) if cfg.channels.contains(&Channel::Zns) => Some((
+                ZnsChannel::new(z.clone())?,
+                Limits::new(z.concurrency, z.rate),
+            )),
+            _ => None,
+        };
+        let zns_concurrency = zns.as_ref().map_or(0, |(z, _)| z.config().concurrency);
         Ok(Channels {
             file: FileChannel::new(&cfg.outbox_dir).map_err(|e| {
                 anyhow::anyhow!(
@@ -125,7 +144,8 @@ impl Channels {
             cfg: cfg.clone(),
             email_limits: Limits::new(email_concurrency, cfg.email_rate),
             sms_limits: Limits::new(sms_concurrency, cfg.sms_rate),
-            concurrency: email_concurrency + sms_concurrency,
+            zns,
+            concurrency: email_concurrency + sms_concurrency + zns_concurrency,
         })
     }
 
@@ -141,6 +161,7 @@ impl Channels {
         match m.channel {
             Channel::Email => matches!(self.email, EmailTransport::File),
             Channel::Sms => matches!(self.sms, SmsTransport::File),
+            Channel::Zns => false,
         }
     }
 
@@ -152,21 +173,38 @@ impl Channels {
     /// Waits for the message's channel to have a free slot (its concurrency and rate limit);
     /// the send goes while the permit is held.
     pub async fn permit(&self, m: &OutboxMessage) -> tokio::sync::SemaphorePermit<'_> {
-        if m.channel == Channel::Email {
-            self.email_limits.acquire().await
-        } else {
-            self.sms_limits.acquire().await
+        match (m.channel, &self.zns) {
+            (Channel::Email, _) => self.email_limits.acquire().await,
+            (Channel::Zns, Some((_, limits))) => limits.acquire().await,
+            _ => self.sms_limits.acquire().await,
         }
     }
 
     /// Sends one message; the provider's id (if the channel gives one) on success.
-    pub async fn send(&self, m: &OutboxMessage) -> Result<Option<String>, SendError> {
+    pub async fn send(
+        &self,
+        store: &Store,
+        m: &OutboxMessage,
+    ) -> Result<Option<String>, SendError> {
         let _permit = self.permit(m).await;
-        self.send_now(m).await
+        self.send_now(store, m).await
     }
 
     /// Sends one message without waiting for a slot (the caller holds [`Channels::permit`]).
-    pub async fn send_now(&self, m: &OutboxMessage) -> Result<Option<String>, SendError> {
+    /// `store` keeps what ZNS shares between instances (its tokens and the day's count).
+    pub async fn send_now(
+        &self,
+        store: &Store,
+        m: &OutboxMessage,
+    ) -> Result<Option<String>, SendError> {
+        if m.channel == Channel::Zns {
+            return match &self.zns {
+                Some((zns, _)) => zns.send(store, m).await,
+                None => Err(SendError::Hold(
+                    "ZNS chưa cấu hình / zns is not in VONGDOI_CHANNELS or not configured".into(),
+                )),
+            };
+        }
         if m.channel == Channel::Email {
             let from: Mailbox = (self.cfg.mail_from_of(&m.sender, &m.sender_name).parse())
                 .or_else(|_| self.cfg.mail_from.parse())

@@ -119,6 +119,22 @@ impl<'a> Composer<'a> {
         now: DateTime<Utc>,
         segment_limit: u32,
     ) -> anyhow::Result<(OutboxMessage, Vec<&'n NoticeRow>)> {
+        // A ZNS message is one approved template: it carries the notices of the first one's
+        // template id (the others wait for the next day's message; see `compose_page`).
+        let zns: Vec<&'n NoticeRow>;
+        let group = if channel == Channel::Zns {
+            let id = group.iter().find_map(|n| zns_template_of(n));
+            zns = (group.iter().copied())
+                .filter(|n| id.is_some() && zns_template_of(n) == id)
+                .collect();
+            anyhow::ensure!(
+                !zns.is_empty(),
+                "a ZNS message needs a notice with a ZNS template"
+            );
+            &zns[..]
+        } else {
+            group
+        };
         let first = group[0];
         debug_assert!(group.iter().all(|n| n.sender == first.sender));
         let id = message_id(&self.key, recipient, channel.as_str(), &first.sender, day);
@@ -140,7 +156,8 @@ impl<'a> Composer<'a> {
                 next_session: place.next_session(from).map(vn_date).unwrap_or_default(),
             }
         };
-        let (body, encoding, segments, included, subject) = if channel == Channel::Sms {
+        // ZNS keeps the SMS text in `body`: staff read it, and it is what a fallback sends.
+        let (body, encoding, segments, included, subject) = if channel.is_phone() {
             let template = sender_template(sender);
             let mut included: Vec<&NoticeRow> = Vec::new();
             let mut text = None;
@@ -184,10 +201,15 @@ impl<'a> Composer<'a> {
                 super::letter::subject(group, sender, &ctx, lang),
             )
         };
-        let next_attempt_at = if channel == Channel::Sms {
+        // ZNS reaches the same phone as SMS, so it keeps the SMS hours.
+        let next_attempt_at = if channel.is_phone() {
             next_sms_slot(now, self.cfg.sms_window)
         } else {
             now
+        };
+        let payload = match channel {
+            Channel::Zns => merged_payload(&included)?,
+            _ => None,
         };
         let message = OutboxMessage {
             id,
@@ -208,9 +230,44 @@ impl<'a> Composer<'a> {
             sender: first.sender.clone(),
             sender_name: place.words.name.clone(),
             alert_id: 0,
+            zns_template_id: payload.as_ref().map(|p| p.template_id.clone()),
+            template_data: (payload.as_ref())
+                .map(|p| serde_json::to_string(&p.template_data))
+                .transpose()?,
         };
         Ok((message, included))
     }
+}
+
+/// The ZNS template id of a notice's payload.
+fn zns_template_of(n: &NoticeRow) -> Option<String> {
+    let p: crate::rules::zns::ZnsPayload = serde_json::from_str(n.zns_data.as_deref()?).ok()?;
+    Some(p.template_id)
+}
+
+/// One payload for the notices of one ZNS message (same template id): each parameter's
+/// distinct values in notice order, joined by ", " (twins: "An, Bình"; a day's doses: "Lao,
+/// Viêm gan B"); a value all notices share appears once.
+fn merged_payload(notices: &[&NoticeRow]) -> anyhow::Result<Option<crate::rules::zns::ZnsPayload>> {
+    let mut merged: Option<crate::rules::zns::ZnsPayload> = None;
+    let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for n in notices {
+        let Some(data) = n.zns_data.as_deref() else {
+            continue;
+        };
+        let p: crate::rules::zns::ZnsPayload = serde_json::from_str(data)?;
+        for (k, v) in &p.template_data {
+            let seen = values.entry(k.clone()).or_default();
+            if !seen.contains(v) {
+                seen.push(v.clone());
+            }
+        }
+        merged.get_or_insert(p);
+    }
+    Ok(merged.map(|mut p| {
+        p.template_data = values.into_iter().map(|(k, v)| (k, v.join(", "))).collect();
+        p
+    }))
 }
 
 /// Turns the day's notices into messages: one per recipient, channel and sender, listing
@@ -266,9 +323,29 @@ async fn compose_page(
     now: DateTime<Utc>,
     notices: &[NoticeRow],
 ) -> anyhow::Result<u64> {
+    // A ZNS message is one approved template: a recipient's notices of one sender under
+    // another template id than the first's go in the day's SMS instead (same phone, same
+    // opt-out), when SMS is configured; without it, they wait for the next day's message.
+    let sms_ok = composer.cfg.channels.contains(&Channel::Sms);
+    let mut first_template: std::collections::HashMap<(&str, &str), Option<String>> =
+        Default::default();
+    for n in notices.iter().filter(|n| n.channel == Some(Channel::Zns)) {
+        let r = n.recipient_id.as_deref().unwrap_or_default();
+        let slot = first_template.entry((r, n.sender.as_str())).or_default();
+        if slot.is_none() {
+            *slot = zns_template_of(n);
+        }
+    }
     let mut groups: BTreeMap<(String, Channel, &str), Vec<&NoticeRow>> = BTreeMap::new();
     for n in notices {
-        if let (Some(r), Some(c)) = (&n.recipient_id, n.channel) {
+        if let (Some(r), Some(mut c)) = (&n.recipient_id, n.channel) {
+            if c == Channel::Zns && sms_ok {
+                let first = first_template.get(&(r.as_str(), n.sender.as_str()));
+                let mine = zns_template_of(n);
+                if mine.is_none() || first.cloned().flatten() != mine {
+                    c = Channel::Sms;
+                }
+            }
             groups
                 .entry((r.clone(), c, n.sender.as_str()))
                 .or_default()

@@ -54,6 +54,8 @@ pub struct DeliveryConfig {
     /// The key eSMS signs its inbound (MO) callbacks with (`VONGDOI_ESMS_MO_KEY`); without
     /// it, eSMS-shaped callbacks need the webhook token like every other.
     pub esms_mo_key: Option<String>,
+    /// Zalo ZNS (`VONGDOI_ZNS_*`), read when `zns` is in `channels`.
+    pub zns: Option<super::zns::ZnsConfig>,
 }
 
 impl DeliveryConfig {
@@ -84,8 +86,13 @@ impl DeliveryConfig {
             .collect();
         let Some(channels) = channels.filter(|c| !c.is_empty()) else {
             anyhow::bail!(
-                "VONGDOI_CHANNELS lists sms and/or email in order of preference, e.g. sms,email"
+                "VONGDOI_CHANNELS lists zns, sms and/or email in order of preference, e.g. sms,email or zns,sms,email"
             );
+        };
+        let zns = if channels.contains(&Channel::Zns) {
+            Some(super::zns::ZnsConfig::from_env()?)
+        } else {
+            None
         };
         Ok(DeliveryConfig {
             sms_window,
@@ -136,6 +143,7 @@ impl DeliveryConfig {
                 (positive(&var, "VONGDOI_REPLY_WINDOW_DAYS", 14.0)? * 86_400.0) as i64,
             ),
             esms_mo_key: var("VONGDOI_ESMS_MO_KEY"),
+            zns,
         })
     }
 }

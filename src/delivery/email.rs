@@ -104,6 +104,8 @@ mod tests {
             sender: "health".into(),
             sender_name: "Trạm Y tế phường Ba Đình".into(),
             alert_id: 0,
+            zns_template_id: None,
+            template_data: None,
         }
     }
 

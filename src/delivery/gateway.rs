@@ -5,7 +5,9 @@
 //! for eSMS and SpeedSMS; every setting can still be overridden.
 //!
 //! The message id goes in every request (`{{ id }}`; eSMS's `RequestId`) so that a gateway that
-//! de-duplicates drops the second copy of a request whose reply was lost.
+//! de-duplicates drops the second copy of a request whose reply was lost. Its answer to that
+//! second copy ("already received this id", `VONGDOI_SMS_DUPLICATE`; eSMS: `CodeResult=124`)
+//! is a success: the first copy went.
 //!
 //! Timeouts, lost connections, 408, 429 and 5xx are transient (retried); other 4xx and a 2xx
 //! reply whose success field says something else are permanent (the reply is kept as the
@@ -35,6 +37,9 @@ pub struct GatewayConfig {
     pub success: Option<(String, String)>,
     /// Dotted path of the provider's message id in the reply.
     pub provider_id: Option<String>,
+    /// `field=value` of the reply meaning "this id was received before" (a retry of a request
+    /// whose reply was lost): counted as sent.
+    pub duplicate: Option<(String, String)>,
     pub api_key: String,
     pub secret_key: String,
     pub brandname: String,
@@ -125,6 +130,20 @@ impl GatewayConfig {
                     })?,
             ),
         };
+        // eSMS answers 124 to a RequestId it has had today (its de-duplication).
+        let duplicate = match var("VONGDOI_SMS_DUPLICATE")
+            .or_else(|| (preset == "esms").then(|| "CodeResult=124".into()))
+        {
+            None => None,
+            Some(s) if s == "none" => None,
+            Some(s) => Some(
+                s.split_once('=')
+                    .map(|(f, v)| (f.trim().to_string(), v.trim().to_string()))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("VONGDOI_SMS_DUPLICATE '{s}' is not field=value (or none)")
+                    })?,
+            ),
+        };
         let method = var("VONGDOI_SMS_METHOD").unwrap_or_else(|| "POST".into());
         let method = Method::from_bytes(method.to_uppercase().as_bytes())
             .map_err(|_| anyhow::anyhow!("VONGDOI_SMS_METHOD '{method}' is not an HTTP method"))?;
@@ -143,6 +162,7 @@ impl GatewayConfig {
             body: var("VONGDOI_SMS_BODY").unwrap_or_else(|| body.to_string()),
             success,
             provider_id: var("VONGDOI_SMS_PROVIDER_ID").or(provider_id.map(Into::into)),
+            duplicate,
             api_key,
             secret_key: var("VONGDOI_SMS_SECRET_KEY").unwrap_or_default(),
             brandname: var("VONGDOI_SMS_BRANDNAME").unwrap_or_default(),
@@ -255,6 +275,14 @@ impl HttpGateway {
             )));
         }
         let json: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+        if is_duplicate(&self.cfg, json.as_ref()) {
+            // The gateway had this id already: the first request went (its reply was lost).
+            return Ok(self
+                .cfg
+                .provider_id
+                .as_ref()
+                .and_then(|path| lookup(json.as_ref()?, path)));
+        }
         if let Some((field, want)) = &self.cfg.success {
             match json.as_ref().and_then(|j| lookup(j, field)) {
                 Some(got) if got == *want => {}
@@ -279,8 +307,16 @@ impl HttpGateway {
     }
 }
 
+/// Whether a reply says "already received this id" (`VONGDOI_SMS_DUPLICATE`).
+fn is_duplicate(cfg: &GatewayConfig, json: Option<&serde_json::Value>) -> bool {
+    match (&cfg.duplicate, json) {
+        (Some((field, want)), Some(j)) => lookup(j, field).is_some_and(|got| got == *want),
+        _ => false,
+    }
+}
+
 /// reqwest's errors name the URL, which may carry an API key in its query.
-fn without_url(e: &reqwest::Error) -> String {
+pub(super) fn without_url(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -351,6 +387,8 @@ fn sample() -> OutboxMessage {
         sender: "health".into(),
         sender_name: "Trạm Y tế phường Ba Đình".into(),
         alert_id: 0,
+        zns_template_id: None,
+        template_data: None,
     }
 }
 
@@ -367,6 +405,7 @@ mod tests {
                 body: body.into(),
                 success: None,
                 provider_id: None,
+                duplicate: Some(("CodeResult".into(), "124".into())),
                 api_key: "K".into(),
                 secret_key: "S".into(),
                 brandname: "TRAMYTE".into(),
@@ -420,6 +459,22 @@ mod tests {
         ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
+    }
+
+    #[test]
+    fn an_already_received_reply_is_a_success() {
+        let g = gateway(ESMS_BODY);
+        let j = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+        assert!(is_duplicate(&g.cfg, Some(&j(r#"{"CodeResult": "124"}"#))));
+        assert!(is_duplicate(&g.cfg, Some(&j(r#"{"CodeResult": 124}"#))));
+        assert!(!is_duplicate(&g.cfg, Some(&j(r#"{"CodeResult": "100"}"#))));
+        assert!(!is_duplicate(&g.cfg, Some(&j(r#"{"CodeResult": "99"}"#))));
+        assert!(!is_duplicate(&g.cfg, None));
+        let off = GatewayConfig {
+            duplicate: None,
+            ..g.cfg.clone()
+        };
+        assert!(!is_duplicate(&off, Some(&j(r#"{"CodeResult": "124"}"#))));
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub mod letter;
 pub mod places;
 pub use crate::text::sms;
 pub mod smtp;
+pub mod zns;
+pub mod zns_token;
 
 pub use channels::{Channels, SendError};
 pub use compose::{compose, message_id, Composer, MessageKey};
@@ -23,7 +25,7 @@ use crate::rules::RuleSet;
 use crate::runtime::metrics::Metrics;
 use crate::runtime::shutdown::Shutdown;
 use crate::store::outbox::{NoticeRow, OutboxMessage};
-use crate::store::Store;
+use crate::store::{Channel, Store};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
 
@@ -50,6 +52,8 @@ enum Outcome {
     Released,
     /// Not sent: its outbreak alert was cancelled.
     Cancelled,
+    /// Not attempted (a ZNS without quota or token): queued again for later.
+    Held,
 }
 
 /// Which outbreak alerts may still send (all but the cancelled), re-read at most once a second: a cancelled alert's
@@ -164,7 +168,7 @@ pub async fn deliver_ready(
                     counts.dead += 1;
                     counts.fell_back += fell_back as u64;
                 }
-                Outcome::Released | Outcome::Cancelled => {}
+                Outcome::Released | Outcome::Cancelled | Outcome::Held => {}
             }
         }
         drop(outcomes);
@@ -207,8 +211,13 @@ async fn deliver_one(
         count("cancelled");
         return Ok(Outcome::Cancelled);
     }
-    let sent = channels.send_now(&m).await;
+    let sent = channels.send_now(store, &m).await;
     drop(permit);
+    let zns_error = |class: &'static str| {
+        if let (Some(metrics), Channel::Zns) = (metrics, m.channel) {
+            metrics.zns_error(class);
+        }
+    };
     let (error, permanent) = match sent {
         Ok(provider_id) => {
             count("sent");
@@ -220,8 +229,37 @@ async fn deliver_one(
                 .await?;
             return Ok(Outcome::Sent);
         }
-        Err(SendError::Transient(e)) => (e, false),
-        Err(SendError::Permanent(e)) => (e, true),
+        Err(SendError::Transient(e)) => {
+            zns_error("transient");
+            (e, false)
+        }
+        Err(SendError::Permanent(e)) => {
+            zns_error("unreachable");
+            (e, true)
+        }
+        Err(SendError::Config(e)) => {
+            // Every message of this template would fail alike: the operator must act.
+            let e = crate::store::outbox::outside_text(&e);
+            tracing::error!(message = %m.id, channel = %m.channel, error = %e, "cấu hình kênh sai, tin nhắn bỏ / channel configuration refused (fix the ZNS template id or app), message dead");
+            zns_error("config");
+            store.mark_failed(&m.id, owner, &e, None).await?;
+            count("dead");
+            return Ok(Outcome::Dead { fell_back: false });
+        }
+        Err(SendError::Hold(why)) => {
+            zns_error("held");
+            let now = Utc::now();
+            let hold = cfg.zns.as_ref().map_or(Duration::hours(2), |z| z.hold);
+            let created = store.message_created_at(&m.id).await?.unwrap_or(now);
+            if now < created + hold {
+                let until = (created + hold).min(now + Duration::minutes(5));
+                store.hold_message(&m.id, owner, until, &why).await?;
+                count("held");
+                return Ok(Outcome::Held);
+            }
+            // Waited past its deadline: the family hears by the next channel today.
+            (format!("{why}; quá hạn chờ / held past its deadline"), true)
+        }
     };
     // A server's or gateway's words: no control characters in the log or the database.
     let error = crate::store::outbox::outside_text(&error);
@@ -263,9 +301,10 @@ fn retry_at(cfg: &DeliveryConfig, m: &OutboxMessage, now: DateTime<Utc>) -> Date
     now + step + jitter
 }
 
-/// When a message cannot be delivered, its notices go to the same recipient on the other
-/// channel (issue #4 §4), if the recipient has an address there, has not opted out, and the
-/// operator allows that channel. True when a fallback message was queued.
+/// When a message cannot be delivered, its notices go to the same recipient on the next
+/// channel of the configured order where they have an address and have not opted out (issue
+/// #4 §4; zns → sms → email, wrapping round: email → sms; never back to ZNS, see
+/// [`Channel::fallbacks`]). True when a fallback message was queued.
 async fn fall_back(
     store: &Store,
     cfg: &DeliveryConfig,
@@ -273,17 +312,15 @@ async fn fall_back(
     failed: &OutboxMessage,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    let other = failed.channel.other();
-    if !cfg.channels.contains(&other) {
-        return Ok(false);
-    }
     let Ok(pin) = PersonalId::parse(&failed.recipient_id) else {
         return Ok(false);
     };
     let Some(person) = store.citizen(pin).await? else {
         return Ok(false);
     };
-    let Some(address) = other.address_of(&person) else {
+    let Some((other, address)) = (failed.channel.fallbacks(&cfg.channels).into_iter())
+        .find_map(|c| c.address_of(&person).map(|a| (c, a)))
+    else {
         return Ok(false);
     };
     let notices = store.notices_of_message(&failed.id).await?;

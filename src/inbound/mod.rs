@@ -296,6 +296,8 @@ pub fn reply_message(
         sender: "health".into(),
         sender_name: String::new(),
         alert_id: 0,
+        zns_template_id: None,
+        template_data: None,
     }
 }
 

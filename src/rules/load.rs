@@ -19,7 +19,7 @@ use super::template_checks;
 use super::{CheckContext, CohortRule, MilestoneRule, RuleError, RuleSet, SeriesRule, Vaccine};
 
 /// The shipped rule files, by the path they have in the repository.
-const EMBEDDED_FILES: [(&str, &str); 6] = [
+const EMBEDDED_FILES: [(&str, &str); 7] = [
     (
         "rules/vaccines.toml",
         include_str!("../../rules/vaccines.toml"),
@@ -38,6 +38,7 @@ const EMBEDDED_FILES: [(&str, &str); 6] = [
         "rules/keywords.toml",
         include_str!("../../rules/keywords.toml"),
     ),
+    ("rules/zns.toml", include_str!("../../rules/zns.toml")),
 ];
 
 macro_rules! templates {
@@ -314,6 +315,12 @@ pub(super) fn build(
         (&named_by_notices, &alert_templates),
         ctx.sms_segment_limit,
     ));
+    let zns = super::zns::entries(
+        &parsed,
+        parsed.len() == files.len(),
+        &named_by_notices,
+        &mut errors,
+    );
 
     if !errors.is_empty() {
         errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
@@ -354,6 +361,7 @@ pub(super) fn build(
         templates,
         alerts,
         keywords,
+        zns,
     })
 }
 

@@ -32,6 +32,7 @@ pub mod model;
 mod next_change;
 pub mod template_checks;
 pub mod wording;
+pub mod zns;
 
 pub use duration::Duration;
 pub use forecast::{
@@ -134,6 +135,8 @@ pub struct RuleSet {
     alerts: Vec<AlertWording>,
     /// What families' SMS replies do (`[[keyword]]`).
     keywords: Vec<keywords::Keyword>,
+    /// The ZNS templates (`[[zns]]`), in file order.
+    zns: Vec<zns::ZnsTemplate>,
 }
 
 /// An `[[alert]]` of the rule files: a template an outbreak alert may be sent with.
@@ -272,6 +275,12 @@ impl RuleSet {
         wording::Renderer::new(
             (self.templates.iter()).map(|(n, (vi, en))| (n.as_str(), vi.as_str(), en.as_str())),
         )
+        .with_zns(self.zns.iter())
+    }
+
+    /// The ZNS templates of the rules (`[[zns]]`).
+    pub fn zns_templates(&self) -> &[zns::ZnsTemplate] {
+        &self.zns
     }
 
     /// The fixed description of every item the rules can produce, in rule order.

@@ -32,6 +32,10 @@ pub struct RuleFile {
     /// What a family's SMS reply does (issue #16): opt-out, opt-in, a reported dose.
     #[serde(default)]
     pub keyword: Vec<KeywordEntry>,
+    /// Zalo ZNS templates (`rules/zns.toml`): which notice templates may go by ZNS, under
+    /// which template id the OA had approved, with which parameters.
+    #[serde(default)]
+    pub zns: Vec<ZnsEntry>,
 }
 
 /// A keyword families may text back, its synonyms, and the confirmation they get. Words are
@@ -51,6 +55,20 @@ pub struct KeywordEntry {
     pub ask_vi: Option<Spanned<String>>,
     #[serde(default)]
     pub ask_en: Option<Spanned<String>>,
+}
+
+/// A notice template's ZNS counterpart: Zalo sends only templates approved for the OA, with
+/// named parameters, so the id and how each parameter is filled are configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZnsEntry {
+    /// A notice template of the rules (`vaccination-due-soon`, …).
+    pub template: Spanned<String>,
+    /// The OA's approved ZNS template id.
+    pub template_id: Spanned<String>,
+    /// ZNS parameter name → a minijinja expression over the notice's variables.
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, Spanned<String>>,
 }
 
 /// An outbreak alert's wording: the template (in `templates/`, vi and en) and the disease it

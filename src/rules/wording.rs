@@ -245,6 +245,8 @@ fn spoken_name(item: &Item, lang: Lang) -> String {
 /// HTML escaping (an SMS is plain text; email HTML is escaped where it is built).
 pub struct Renderer {
     env: minijinja::Environment<'static>,
+    /// The `[[zns]]` entries by notice template.
+    zns: std::collections::HashMap<String, super::zns::ZnsTemplate>,
 }
 
 /// A template that failed to render on the day: which file, and why.
@@ -272,7 +274,58 @@ impl Renderer {
             let _ = env.add_template_owned(format!("{name}.vi.txt"), vi.to_string());
             let _ = env.add_template_owned(format!("{name}.en.txt"), en.to_string());
         }
-        Renderer { env }
+        Renderer {
+            env,
+            zns: Default::default(),
+        }
+    }
+
+    /// Adds the ZNS templates, whose parameters are rendered like the notice templates.
+    pub fn with_zns<'a>(
+        mut self,
+        entries: impl Iterator<Item = &'a super::zns::ZnsTemplate>,
+    ) -> Renderer {
+        for z in entries {
+            for (param, text) in &z.params {
+                let _ = (self.env).add_template_owned(
+                    super::zns::param_template(&z.template, param),
+                    text.clone(),
+                );
+            }
+            self.zns.insert(z.template.clone(), z.clone());
+        }
+        self
+    }
+
+    /// Whether notices of `template` may go by ZNS (it has a `[[zns]]` entry).
+    pub fn has_zns(&self, template: &str) -> bool {
+        self.zns.contains_key(template)
+    }
+
+    /// A notice's ZNS payload: its template id and parameters rendered over `ctx` (the
+    /// notice template's variables); None when the template has no `[[zns]]` entry.
+    pub fn render_zns(
+        &self,
+        template: &str,
+        ctx: &impl Serialize,
+    ) -> Result<Option<super::zns::ZnsPayload>, RenderError> {
+        let Some(z) = self.zns.get(template) else {
+            return Ok(None);
+        };
+        let mut data = std::collections::BTreeMap::new();
+        for (param, _) in &z.params {
+            let name = super::zns::param_template(template, param);
+            let t = (self.env.get_template(&name))
+                .map_err(|e| RenderError(format!("rules/zns.toml {template}.{param}: {e}")))?;
+            let value = t
+                .render(ctx)
+                .map_err(|e| RenderError(format!("rules/zns.toml {template}.{param}: {e}")))?;
+            data.insert(param.clone(), collapse_spaces(value.trim()));
+        }
+        Ok(Some(super::zns::ZnsPayload {
+            template_id: z.template_id.clone(),
+            template_data: data,
+        }))
     }
 
     pub fn render(

@@ -22,6 +22,8 @@ pub struct Metrics {
     reports: Mutex<BTreeMap<String, u64>>,
     /// Inbound SMS by what was done with them (opt-out, for-staff, duplicate…).
     inbound: Mutex<BTreeMap<String, u64>>,
+    /// ZNS failures by class: unreachable (sent by SMS), held, config, transient.
+    zns_errors: Mutex<BTreeMap<&'static str, u64>>,
     /// Unix seconds of the scheduled tick the current or last run started for, and when it did.
     last_tick: AtomicI64,
     last_run_started: AtomicI64,
@@ -70,6 +72,15 @@ impl Metrics {
             .lock()
             .expect("metrics lock")
             .entry((channel.to_string(), outcome))
+            .or_default() += 1;
+    }
+
+    pub fn zns_error(&self, class: &'static str) {
+        *self
+            .zns_errors
+            .lock()
+            .expect("metrics lock")
+            .entry(class)
             .or_default() += 1;
     }
 
@@ -175,6 +186,15 @@ impl Metrics {
                 out,
                 "vongdoi_inbound_messages_total{{action=\"{action}\"}} {n}"
             );
+        }
+        header(
+            &mut out,
+            "vongdoi_zns_errors_total",
+            "counter",
+            "Zalo ZNS sends that did not go, by class: unreachable (sent by SMS instead), held (quota or token), config (dead: fix the template id or app), transient (retried).",
+        );
+        for (class, n) in self.zns_errors.lock().expect("metrics lock").iter() {
+            let _ = writeln!(out, "vongdoi_zns_errors_total{{class=\"{class}\"}} {n}");
         }
         header(
             &mut out,

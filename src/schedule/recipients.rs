@@ -25,13 +25,15 @@ pub(crate) struct Due<'a> {
 }
 
 /// The first channel of `person` that can be used, with its address (reminders and outbreak
-/// alerts alike).
+/// alerts alike). ZNS only when `zns` says the message has a ZNS template: a notice whose
+/// template has no `[[zns]]` entry, and every outbreak alert, take the next channel.
 pub(crate) fn channel_of(
     person: &StoredCitizen,
     cfg: &DeliveryConfig,
+    zns: bool,
 ) -> Option<(Channel, String)> {
-    cfg.channels
-        .iter()
+    (cfg.channels.iter())
+        .filter(|c| zns || **c != Channel::Zns)
         .find_map(|c| c.address_of(person).map(|a| (*c, a)))
 }
 
@@ -82,9 +84,10 @@ pub(crate) async fn resolve(
         } else {
             vec![subject]
         };
+        let zns = renderer.has_zns(&d.template);
         let reached = candidates
             .iter()
-            .find_map(|p| channel_of(p, cfg).map(|c| (*p, c)));
+            .find_map(|p| channel_of(p, cfg, zns).map(|c| (*p, c)));
         let language = reached
             .as_ref()
             .map(|(p, _)| p.citizen.language)
@@ -104,6 +107,14 @@ pub(crate) async fn resolve(
             place.next_session(from)
         });
         let line = renderer.render(&d.template, lang, &ctx)?;
+        // The ZNS parameters are rendered now, with the notice's sentence, from the same
+        // variables: the message is composed later from the stored notice alone.
+        let zns_data = match &reached {
+            Some((_, (Channel::Zns, _))) => (renderer.render_zns(&d.template, &ctx)?)
+                .map(|p| serde_json::to_string(&p))
+                .transpose()?,
+            _ => None,
+        };
         let salutation = reached.as_ref().map_or_else(String::new, |(p, _)| {
             let c = &p.citizen;
             named(
@@ -132,6 +143,7 @@ pub(crate) async fn resolve(
             salutation,
             due: d.item.due,
             overdue: d.item.overdue,
+            zns_data,
         });
     }
     Ok(out)

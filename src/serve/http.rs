@@ -18,6 +18,7 @@ pub fn app_router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/webhooks/sms", post(delivery_report))
+        .route("/webhooks/zalo", post(super::zalo::event))
         .route(
             "/webhooks/sms/inbound",
             post(super::inbound::generic).get(super::inbound::esms),
@@ -129,7 +130,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 #[derive(Deserialize)]
 pub(super) struct TokenQuery {
-    pub(super) token: Option<String>,
+    pub token: Option<String>,
 }
 
 /// A delivery report from the SMS gateway. Accepts the generic shape

@@ -7,6 +7,7 @@ pub mod http;
 mod inbound;
 pub mod tls;
 mod unsubscribe;
+mod zalo;
 
 use crate::app::{run_day, AppState};
 use crate::clock::vietnam;

@@ -189,13 +189,13 @@ const INSERT_REPLY: &str = "INSERT INTO inbound_replies (inbound_id, kind, body,
 /// An answer is a message of its own (`reply_id`): it never merges with the day's reminder.
 const INSERT_MESSAGE: &str = "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at, sender, sender_name, reply_id) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', 0, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING";
-/// An opted-out family's SMS not yet sent stop too: its people's queued messages to the
+/// An opted-out family's SMS (and ZNS, which reach the same phone) not yet sent stop too: its people's queued messages to the
 /// number are cancelled and their unsent notices lose their recipient (the next notice is
 /// resolved afresh). By recipient, so both walk an index (the outbox's key, `notices_unsent`)
 /// rather than every queued message or notice.
 const CANCEL_QUEUED: &str = "UPDATE messages SET status = 'cancelled', last_error = 'gia đình nhắn dừng nhận tin / the family opted out', lease_owner = NULL, lease_until = NULL \
-     WHERE recipient_id = $1 AND channel = 'sms' AND status = 'queued' AND reply_id = 0 AND address = $2";
-const DETACH_NOTICES: &str = "UPDATE notices SET recipient_id = NULL, channel = NULL, address = NULL WHERE message_id IS NULL AND recipient_id = $1 AND channel = 'sms' AND address = $2";
+     WHERE recipient_id = $1 AND channel IN ('sms', 'zns') AND status = 'queued' AND reply_id = 0 AND address = $2";
+const DETACH_NOTICES: &str = "UPDATE notices SET recipient_id = NULL, channel = NULL, address = NULL WHERE message_id IS NULL AND recipient_id = $1 AND channel IN ('sms', 'zns') AND address = $2";
 
 macro_rules! bind_message {
     ($q:expr, $m:expr, $now:expr, $reply_id:expr) => {

@@ -50,6 +50,7 @@ pub mod runs;
 pub mod scan;
 pub mod schools;
 pub mod shards;
+pub mod zns;
 pub use scan::{CitizenRecords, RecordedDose, ScanRange};
 mod sqlite;
 mod sqlite_bulk;

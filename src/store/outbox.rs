@@ -36,6 +36,8 @@ pub struct NoticeRow {
     /// The item's due and overdue dates.
     pub due: Option<NaiveDate>,
     pub overdue: Option<NaiveDate>,
+    /// A ZNS notice's payload (`rules::zns::ZnsPayload` as JSON), rendered with its sentence.
+    pub zns_data: Option<String>,
 }
 
 /// A row of the outbox.
@@ -62,6 +64,10 @@ pub struct OutboxMessage {
     pub sender_name: String,
     /// The outbreak alert it belongs to (`store::alerts`); 0 for a routine message.
     pub alert_id: i64,
+    /// A ZNS message's approved template id and its parameters (JSON object); `body` keeps
+    /// the SMS text, for staff to read.
+    pub zns_template_id: Option<String>,
+    pub template_data: Option<String>,
 }
 
 /// Which messages `list_messages` returns.
@@ -73,7 +79,7 @@ pub struct MessageFilter {
     pub limit: i64,
 }
 
-pub(crate) const MESSAGE_COLUMNS: &str = "id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, last_error, provider_id, sender, sender_name, alert_id";
+pub(crate) const MESSAGE_COLUMNS: &str = "id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, last_error, provider_id, sender, sender_name, alert_id, zns_template_id, template_data";
 
 /// Text from the outside world (an SMTP server's or gateway's reply, a delivery report) made
 /// safe to store and show: control characters (NUL included, which PostgreSQL refuses in
@@ -109,11 +115,11 @@ pub fn outside_text(s: &str) -> String {
 /// Ids per `mark_sent_many` statement (SQLite's variable limit).
 const IDS: usize = 500;
 
-pub(crate) const NOTICE_COLUMNS: &str = "personal_id, item, template, notice_date, run_date, recipient_id, channel, address, language, line_sms, line_email, subject, sender, commune_code, about, salutation, due, overdue";
+pub(crate) const NOTICE_COLUMNS: &str = "personal_id, item, template, notice_date, run_date, recipient_id, channel, address, language, line_sms, line_email, subject, sender, commune_code, about, salutation, due, overdue, zns_data";
 
 /// Inserts a queued message; nothing when its (recipient, channel, sender, day) has one already.
-const INSERT_MESSAGE: &str = "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at, sender, sender_name) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', 0, $11, $12, $13, $14) ON CONFLICT DO NOTHING";
+const INSERT_MESSAGE: &str = "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at, sender, sender_name, zns_template_id, template_data) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', 0, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING";
 
 /// [`INSERT_MESSAGE`] bound to `m`, on either backend: the one insert of `queue_messages` and
 /// `queue_fallback`.
@@ -144,6 +150,8 @@ where
         .bind(now)
         .bind(m.sender.as_str())
         .bind(m.sender_name.as_str())
+        .bind(m.zns_template_id.as_deref())
+        .bind(m.template_data.as_deref())
 }
 
 impl Store {
@@ -206,8 +214,9 @@ impl Store {
     ) -> Result<u64> {
         // Multi-row statements, not one per message and notice: a day of a thousand messages
         // was two thousand round trips, most of an ordinary day's run on PostgreSQL.
-        const INSERT: &str = "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at, sender, sender_name) ";
-        const LINK: &str = "UPDATE notices SET message_id = v.column1 FROM (";
+        const INSERT: &str = "INSERT INTO messages (id, recipient_id, channel, address, day, language, subject, body, encoding, segments, status, attempts, next_attempt_at, created_at, sender, sender_name, zns_template_id, template_data) ";
+        // The channel too: a ZNS notice composed into an SMS (no ZNS for several) says so.
+        const LINK: &str = "UPDATE notices SET message_id = v.column1, channel = v.column6 FROM (";
         const LINK_WHERE: &str =
             ") AS v WHERE notices.personal_id = v.column2 AND notices.item = v.column3 \
              AND notices.template = v.column4 AND notices.notice_date = v.column5";
@@ -232,7 +241,9 @@ impl Store {
                         .push_bind(m.next_attempt_at)
                         .push_bind(now)
                         .push_bind(m.sender.as_str())
-                        .push_bind(m.sender_name.as_str());
+                        .push_bind(m.sender_name.as_str())
+                        .push_bind(m.zns_template_id.as_deref())
+                        .push_bind(m.template_data.as_deref());
                 });
                 // A message whose recipient already has one on that channel that day is
                 // skipped: its notices stay unlinked and wait a day.
@@ -240,19 +251,20 @@ impl Store {
                 let inserted: std::collections::HashSet<String> =
                     qb.build_query_scalar().fetch_all(&mut *tx).await?.into_iter().collect();
                 queued += inserted.len() as u64;
-                let links: Vec<(&str, &NoticeRow)> = chunk
+                let links: Vec<(&OutboxMessage, &NoticeRow)> = chunk
                     .iter()
                     .filter(|(m, _)| inserted.contains(&m.id))
-                    .flat_map(|(m, notices)| notices.iter().map(|n| (m.id.as_str(), *n)))
+                    .flat_map(|(m, notices)| notices.iter().map(move |n| (m, *n)))
                     .collect();
                 for part in links.chunks(500) {
                     let mut qb = sqlx::QueryBuilder::new(LINK);
-                    qb.push_values(part, |mut b, (id, n)| {
-                        b.push_bind(*id)
+                    qb.push_values(part, |mut b, (m, n)| {
+                        b.push_bind(m.id.as_str())
                             .push_bind(n.personal_id.as_str())
                             .push_bind(n.item.as_str())
                             .push_bind(n.template.as_str())
-                            .push_bind(n.notice_date);
+                            .push_bind(n.notice_date)
+                            .push_bind(m.channel.as_str());
                     });
                     qb.push(LINK_WHERE);
                     qb.build().execute(&mut *tx).await?;

@@ -159,7 +159,7 @@ impl Store {
         const EVENTS_CONFLICT: &str = " ON CONFLICT (personal_id, item) DO UPDATE SET status = excluded.status, earliest = excluded.earliest, \
              due = excluded.due, overdue = excluded.overdue, expires = excluded.expires, completed_on = excluded.completed_on, \
              changed_on = excluded.changed_on, updated_at = excluded.updated_at";
-        const NOTICES: &str = "INSERT INTO notices (personal_id, item, template, notice_date, run_date, recipient_id, channel, address, language, line_sms, line_email, subject, sender, commune_code, about, salutation, due, overdue, created_at) ";
+        const NOTICES: &str = "INSERT INTO notices (personal_id, item, template, notice_date, run_date, recipient_id, channel, address, language, line_sms, line_email, subject, sender, commune_code, about, salutation, due, overdue, zns_data, created_at) ";
         const NOTICES_CONFLICT: &str =
             " ON CONFLICT (personal_id, item, template, notice_date) DO NOTHING";
         // Only where the check moves and nothing changed since the scan read the citizen: a
@@ -211,6 +211,7 @@ impl Store {
                         .push_bind(&n.salutation)
                         .push_bind(n.due)
                         .push_bind(n.overdue)
+                        .push_bind(&n.zns_data)
                         .push_bind(now);
                 });
                 qb.push(NOTICES_CONFLICT);

@@ -65,13 +65,17 @@ text_enum! {
     Channel {
         Sms => "sms",
         Email => "email",
+        /// Zalo ZNS: a template message to the phone's Zalo account, SMS behind it.
+        Zns => "zns",
     }
 }
 
 impl Channel {
     pub(crate) fn opt_out_column(self) -> &'static str {
         match self {
-            Channel::Sms => "sms_opt_out",
+            // ZNS reaches the same phone: a family that said stop to texts wants nothing
+            // more on it, so ZNS has no opt-out of its own.
+            Channel::Sms | Channel::Zns => "sms_opt_out",
             Channel::Email => "email_opt_out",
         }
     }
@@ -79,7 +83,7 @@ impl Channel {
     /// Where this channel reaches the person, unless they opted out of it.
     pub fn address_of(self, person: &super::StoredCitizen) -> Option<String> {
         match self {
-            Channel::Sms if !person.sms_opt_out => {
+            Channel::Sms | Channel::Zns if !person.sms_opt_out => {
                 person.citizen.phone.as_ref().map(|p| p.e164().to_string())
             }
             Channel::Email if !person.email_opt_out => person
@@ -91,12 +95,21 @@ impl Channel {
         }
     }
 
-    /// The channel a message falls back to when this one fails for good.
-    pub fn other(self) -> Channel {
-        match self {
-            Channel::Sms => Channel::Email,
-            Channel::Email => Channel::Sms,
-        }
+    /// Whether it reaches the person's phone (SMS and ZNS share the number and its opt-out).
+    pub fn is_phone(self) -> bool {
+        matches!(self, Channel::Sms | Channel::Zns)
+    }
+
+    /// The channels a message of this one falls back to when it fails for good, in order: the
+    /// configured channels after it, then those before it, never itself and never ZNS (a
+    /// fallback must carry any text, and ZNS carries only approved templates).
+    pub fn fallbacks(self, order: &[Channel]) -> Vec<Channel> {
+        let at = order.iter().position(|c| *c == self).unwrap_or(order.len());
+        (order.iter().skip(at + 1))
+            .chain(order.iter().take(at))
+            .copied()
+            .filter(|c| *c != self && *c != Channel::Zns)
+            .collect()
     }
 }
 
@@ -164,9 +177,18 @@ mod tests {
         }
         for c in Channel::ALL {
             assert_eq!(Channel::parse(&c.to_string()), Some(*c));
-            assert_eq!(c.other().other(), *c);
         }
         assert_eq!(Channel::parse("SMS"), None);
+        use Channel::{Email, Sms, Zns};
+        assert_eq!(Zns.fallbacks(&[Zns, Sms, Email]), [Sms, Email]);
+        assert_eq!(Sms.fallbacks(&[Zns, Sms, Email]), [Email]);
+        assert_eq!(Email.fallbacks(&[Zns, Sms, Email]), [Sms]);
+        assert_eq!(
+            Email.fallbacks(&[Sms, Email]),
+            [Sms],
+            "wraps round, as before"
+        );
+        assert_eq!(Sms.fallbacks(&[Sms]), []);
         for r in RunStatus::ALL {
             assert_eq!(RunStatus::parse(r.as_str()), Some(*r));
         }

@@ -506,7 +506,7 @@ fn the_embedded_copy_is_the_whole_folder() {
     };
     assert_eq!(
         count(&shipped(), "toml"),
-        6,
+        7,
         "list new rule files in src/rules/load.rs"
     );
     assert_eq!(
@@ -600,5 +600,48 @@ fn editing_keywords_costs_no_full_pass() {
         before.fingerprint(),
         schedule.fingerprint(),
         "a schedule change still counts"
+    );
+}
+
+#[test]
+fn zns_entries_name_a_notice_template_an_id_and_known_variables() {
+    let dir = copy("zns-template");
+    let line = edit(
+        &dir,
+        "zns.toml",
+        "template = \"vaccination-overdue\"",
+        "template = \"vaccination-late\"",
+        0,
+    );
+    assert_one(
+        &errors(&dir),
+        &dir,
+        "zns.toml",
+        line,
+        &["vaccination-late", "not a notice template"],
+    );
+    let dir = copy("zns-id");
+    let line = edit(
+        &dir,
+        "zns.toml",
+        "\"PLACEHOLDER-vaccination-overdue\"",
+        "\"  \"",
+        0,
+    );
+    assert_one(
+        &errors(&dir),
+        &dir,
+        "zns.toml",
+        line,
+        &["template_id is empty"],
+    );
+    let dir = copy("zns-variable");
+    let line = edit(&dir, "zns.toml", "{{ item_name }}", "{{ vaccine_name }}", 1);
+    assert_one(
+        &errors(&dir),
+        &dir,
+        "zns.toml",
+        line,
+        &["unknown variable \"vaccine_name\"", "vaccine"],
     );
 }

@@ -291,12 +291,12 @@ fn render(
         .map(|ch| {
             let stopped = !family.is_empty()
                 && family.iter().all(|p| match ch {
-                    Channel::Sms => p.sms_opt_out,
+                    Channel::Sms | Channel::Zns => p.sms_opt_out,
                     Channel::Email => p.email_opt_out,
                 });
             context! {
                 channel => ch.as_str(),
-                label => match ch { Channel::Sms => "SMS", Channel::Email => "Email" },
+                label => match ch { Channel::Sms | Channel::Zns => "SMS", Channel::Email => "Email" },
                 stopped => stopped,
             }
         })
