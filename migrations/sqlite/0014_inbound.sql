@@ -29,6 +29,7 @@ CREATE TABLE inbound_messages (
 );
 CREATE INDEX inbound_inbox ON inbound_messages (commune_code, status, received_at);
 CREATE INDEX inbound_from ON inbound_messages (from_number, received_at);
+CREATE INDEX inbound_received ON inbound_messages (received_at, id);
 -- An alert's reach counts the households that answered its messages.
 CREATE INDEX inbound_answers ON inbound_messages (answers) WHERE answers IS NOT NULL;
 
@@ -63,6 +64,8 @@ CREATE TABLE reported_doses (
     UNIQUE (inbound_id, personal_id)
 );
 CREATE INDEX reported_doses_commune ON reported_doses (commune_code, status, id);
+-- A national account's lists: every commune, newest first / oldest pending first.
+CREATE INDEX reported_doses_status ON reported_doses (status, id);
 
 -- A reply is traced to the family by its number, and to what it answers by the latest
 -- message sent to that number.

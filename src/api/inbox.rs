@@ -75,12 +75,47 @@ pub async fn inbox_of(
         status: parse_status(q.status.as_deref())?,
         limit,
     };
-    let rows = api.app.store.inbound_list(&filter).await?;
+    let mut rows = api.app.store.inbound_list(&filter).await?;
+    hide_outside(api, caller, &mut rows).await?;
     let figures = (api.app.store)
         .inbox_figures(communes.as_deref(), Utc::now())
         .await?;
     audit_rows(api, caller, &rows).await?;
     Ok((rows, figures))
+}
+
+/// A reply names the family member the number belongs to and the child: whoever of them lives
+/// outside the caller's area is left out (a shared phone, a child who moved), as every path
+/// that shows a person checks.
+async fn hide_outside(api: &ApiState, caller: &Caller, rows: &mut [InboundRow]) -> ApiResult<()> {
+    if caller.0.scope.everywhere() {
+        return Ok(());
+    }
+    let mut pins: Vec<PersonalId> = (rows.iter())
+        .flat_map(|r| r.citizen_id.iter().chain(r.child_id.iter()))
+        .filter_map(|p| PersonalId::parse(p).ok())
+        .collect();
+    pins.sort();
+    pins.dedup();
+    let people = api.app.store.citizens_by_ids(&pins).await?;
+    let inside = |pin: &Option<String>| -> bool {
+        (people.iter()).any(|p| {
+            Some(p.citizen.personal_id.as_str()) == pin.as_deref()
+                && caller
+                    .0
+                    .scope
+                    .contains_commune(p.citizen.commune_code.as_str())
+        })
+    };
+    for r in rows.iter_mut() {
+        if !inside(&r.citizen_id) {
+            r.citizen_id = None;
+        }
+        if !inside(&r.child_id) {
+            r.child_id = None;
+        }
+    }
+    Ok(())
 }
 
 async fn audit_rows(api: &ApiState, caller: &Caller, rows: &[InboundRow]) -> ApiResult<()> {
@@ -125,19 +160,26 @@ pub async fn list(
     .into_response())
 }
 
-/// A reply of the caller's area (404 otherwise, as if it did not exist).
+/// A reply of the caller's area (404 otherwise, as if it did not exist), the people outside
+/// the area left out.
 pub async fn visible(api: &ApiState, caller: &Caller, id: i64) -> ApiResult<InboundRow> {
-    match api.app.store.inbound(id).await? {
+    let row = match api.app.store.inbound(id).await? {
         Some(r)
             if caller.0.scope.contains_commune(&r.commune_code) && !r.commune_code.is_empty() =>
         {
-            Ok(r)
+            r
         }
-        Some(r) if r.commune_code.is_empty() && caller.0.scope.everywhere() => Ok(r),
-        _ => Err(Problem::not_found(
-            "không có tin nhắn đến này / no such reply",
-        )),
-    }
+        Some(r) if r.commune_code.is_empty() && caller.0.scope.everywhere() => r,
+        _ => {
+            return Err(Problem::not_found(
+                "không có tin nhắn đến này / no such reply",
+            ))
+        }
+    };
+    let mut rows = [row];
+    hide_outside(api, caller, &mut rows).await?;
+    let [row] = rows;
+    Ok(row)
 }
 
 /// A JSON body, read after the permission check (a role that may not gets 403, not 400).
@@ -191,11 +233,9 @@ pub async fn answer(api: &ApiState, caller: &Caller, id: i64, text: &str) -> Api
         None => None,
     }
     .unwrap_or(Lang::Vi);
-    // Keyed on the reply and the moment: two answers to one reply are two messages.
-    let answers = format!(
-        "staff:{id}:{}",
-        now.timestamp_nanos_opt().unwrap_or_default()
-    );
+    // Keyed on the reply and the words: a double-click or a resubmitted form is one SMS, a
+    // second, different answer is a second message.
+    let answers = format!("staff:{id}:{}", crate::api::keys::sha256_hex(&text));
     let m = crate::inbound::reply_message(
         &key,
         &api.app.delivery,
@@ -340,7 +380,14 @@ pub async fn confirm_reported(
     let pin = PersonalId::parse(&r.personal_id)
         .map_err(|_| Problem::not_found("không có người này / no such citizen"))?;
     let stored = (api.app.store.citizen(pin).await?)
-        .ok_or_else(|| Problem::not_found("không có người này / no such citizen"))?;
+        // The child moved away since the report: the new commune's staff confirm it.
+        .filter(|s| {
+            caller
+                .0
+                .scope
+                .contains_commune(s.citizen.commune_code.as_str())
+        })
+        .ok_or_else(|| Problem::not_found("không có báo tiêm này / no such reported dose"))?;
     let date = parse_date_field("date_given", &input.date_given)?;
     let records =
         check_doses(api, pin, &stored, vec![input]).map_err(super::citizens::field_problems)?;
@@ -348,16 +395,22 @@ pub async fn confirm_reported(
         .first()
         .map(|d| d.vaccine.clone())
         .unwrap_or_default();
+    // The report is claimed first: of two nurses deciding at once one wins and the other gets
+    // 409, and a report someone rejected never gets a dose recorded for it.
+    if !(api.app.store)
+        .decide_reported_dose(r.id, Some((&vaccine, date)), &caller.0.name, Utc::now())
+        .await?
+    {
+        return Err(Problem::conflict(
+            "báo tiêm này vừa được xử lý / this report was just decided",
+        ));
+    }
     // A dose already on record (the nurse entered it herself) still confirms the report.
     match record_doses(api, caller, pin, &records).await {
         Ok(()) => {}
         Err(p) if p.status == axum::http::StatusCode::CONFLICT => {}
         Err(p) => return Err(p),
     }
-    api.app
-        .store
-        .decide_reported_dose(r.id, Some((&vaccine, date)), &caller.0.name, Utc::now())
-        .await?;
     Ok(api.app.store.reported_dose(r.id).await?.unwrap_or(r))
 }
 
@@ -368,10 +421,14 @@ pub async fn reject_reported(
 ) -> ApiResult<ReportedDoseRow> {
     caller.may(Permission::RecordDose)?;
     let r = pending_visible(api, caller, raw_id).await?;
-    api.app
-        .store
+    if !(api.app.store)
         .decide_reported_dose(r.id, None, &caller.0.name, Utc::now())
-        .await?;
+        .await?
+    {
+        return Err(Problem::conflict(
+            "báo tiêm này vừa được xử lý / this report was just decided",
+        ));
+    }
     api.audit
         .person(
             caller,

@@ -323,27 +323,57 @@ async fn compose_page(
     now: DateTime<Utc>,
     notices: &[NoticeRow],
 ) -> anyhow::Result<u64> {
-    // A ZNS message is one approved template: a recipient's notices of one sender under
-    // another template id than the first's go in the day's SMS instead (same phone, same
-    // opt-out), when SMS is configured; without it, they wait for the next day's message.
+    // A ZNS message is one approved template. When a recipient's notices of one sender do not
+    // all fit the first one's template, all of them go in the day's SMS instead (same phone,
+    // same opt-out), when SMS is configured: splitting them would leave an SMS of that day
+    // beside the ZNS, and a ZNS that then falls back to SMS would find that day's SMS id taken
+    // and its notices would never go. Without SMS, the others wait for the next day.
     let sms_ok = composer.cfg.channels.contains(&Channel::Sms);
     let mut first_template: std::collections::HashMap<(&str, &str), Option<String>> =
         Default::default();
+    let mut mixed: std::collections::HashSet<(&str, &str)> = Default::default();
+    // A notice the recipient resolved to SMS directly (its template has no ZNS entry) makes
+    // the day's SMS of that sender: the ZNS notices join it.
+    let by_sms: std::collections::HashSet<(&str, &str)> = (notices.iter())
+        .filter(|n| n.channel == Some(Channel::Sms))
+        .map(|n| {
+            (
+                n.recipient_id.as_deref().unwrap_or_default(),
+                n.sender.as_str(),
+            )
+        })
+        .collect();
     for n in notices.iter().filter(|n| n.channel == Some(Channel::Zns)) {
         let r = n.recipient_id.as_deref().unwrap_or_default();
-        let slot = first_template.entry((r, n.sender.as_str())).or_default();
-        if slot.is_none() {
-            *slot = zns_template_of(n);
+        let key = (r, n.sender.as_str());
+        let mine = zns_template_of(n);
+        if by_sms.contains(&key) {
+            mixed.insert(key);
+        }
+        match first_template.get(&key) {
+            None => {
+                if mine.is_none() {
+                    mixed.insert(key);
+                }
+                first_template.insert(key, mine);
+            }
+            Some(first) if *first != mine || mine.is_none() => {
+                mixed.insert(key);
+            }
+            Some(_) => {}
         }
     }
     let mut groups: BTreeMap<(String, Channel, &str), Vec<&NoticeRow>> = BTreeMap::new();
     for n in notices {
         if let (Some(r), Some(mut c)) = (&n.recipient_id, n.channel) {
-            if c == Channel::Zns && sms_ok {
-                let first = first_template.get(&(r.as_str(), n.sender.as_str()));
-                let mine = zns_template_of(n);
-                if mine.is_none() || first.cloned().flatten() != mine {
+            if c == Channel::Zns {
+                let key = (r.as_str(), n.sender.as_str());
+                let first = first_template.get(&key).cloned().flatten();
+                if sms_ok && mixed.contains(&key) {
                     c = Channel::Sms;
+                } else if !sms_ok && zns_template_of(n) != first {
+                    // Not this ZNS: it waits for the next day's message.
+                    continue;
                 }
             }
             groups

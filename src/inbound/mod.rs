@@ -92,8 +92,14 @@ pub async fn receive(
         (None, None) => Lang::Vi,
     };
     let found = keywords::find(rules.keywords(), &text);
-    let commune_of_number = people
-        .first()
+    // Who the reply is from, as staff see it: of everyone with the number, one who lives in
+    // the commune whose inbox it lands in (a shared phone may also be a relative's elsewhere,
+    // whom that commune's staff must not see).
+    let home = children.first().map(|c| c.commune_code.as_str());
+    let sender = (people.iter())
+        .find(|p| Some(p.citizen.commune_code.as_str()) == home)
+        .or(people.first());
+    let commune_of_number = sender
         .map(|p| p.citizen.commune_code.to_string())
         .unwrap_or_default();
     let mut record = NewInbound {
@@ -103,7 +109,7 @@ pub async fn receive(
         received_at: r.received_at,
         action: InboundAction::ForStaff,
         keyword: found.as_ref().map(|m| m.word.clone()),
-        citizen_id: people.first().map(|p| p.citizen.personal_id.to_string()),
+        citizen_id: sender.map(|p| p.citizen.personal_id.to_string()),
         child_id: (children.len() == 1).then(|| children[0].personal_id.clone()),
         answers: answered.as_ref().map(|m| m.id.clone()),
         commune_code: children

@@ -83,7 +83,8 @@ pub struct KeywordMatch<'k> {
 }
 
 /// Lower case, no Vietnamese marks (precomposed or combining), đ→d, words of letters and
-/// digits only: "Hủy  đăng-ký!" → `["huy", "dang", "ky"]`.
+/// digits only, a number split from the letters it touches: "Hủy  đăng-ký!" → `["huy",
+/// "dang", "ky"]`, "DA TIEM2" → `["da", "tiem", "2"]`.
 pub fn fold_words(text: &str) -> Vec<String> {
     let plain: String = crate::text::unaccent(text)
         .chars()
@@ -91,40 +92,81 @@ pub fn fold_words(text: &str) -> Vec<String> {
         .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
         .collect::<String>()
         .to_lowercase();
-    plain
+    let mut words = Vec::new();
+    for w in plain
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
+    {
+        let mut part = String::new();
+        for c in w.chars() {
+            if !part.is_empty()
+                && part.ends_with(|p: char| p.is_ascii_digit()) != c.is_ascii_digit()
+            {
+                words.push(std::mem::take(&mut part));
+            }
+            part.push(c);
+        }
+        words.push(part);
+    }
+    words
 }
 
-/// The keyword `text` is, if any (first words, or the whole text without spaces).
+/// Words a family adds to a keyword without changing it ("Huỷ ạ", "Đã tiêm rồi nhé", "Đăng ký
+/// lại, cảm ơn"): polite particles, "again", "thanks". Anything else after an opt-out or opt-in
+/// keyword makes the reply a sentence for staff ("Không nhận được tin nhắn", "Huy đây, hỏi
+/// lịch tiêm", "Đăng ký tiêm ở đâu?"), not a command.
+const FILLERS: &[&str] = &[
+    "a", "ah", "nhe", "nha", "nhen", "roi", "oi", "voi", "giup", "dum", "em", "anh", "chi", "vang",
+    "da", "ok", "oke", "cam", "on", "lai", "nua", "di", "thanks", "please", "thank", "you", "now",
+    "again",
+];
+
+/// After a reported-dose keyword, the child may be named ("DA TIEM 2", "DA TIEM BE BINH"):
+/// up to this many words beside the fillers, else it is a sentence for staff.
+const DOSE_WORDS: usize = 3;
+
+/// The keyword `text` is, if any/// The keyword `text` is, if any (first words, or the whole text without spaces).
 pub fn find<'k>(keywords: &'k [Keyword], text: &str) -> Option<KeywordMatch<'k>> {
     let words = fold_words(text);
     let joined: String = words.concat();
     let mut best: Option<KeywordMatch<'k>> = None;
     for k in keywords {
         for synonym in &k.words {
+            let glued = synonym.concat();
             let found = if words.len() >= synonym.len() && words[..synonym.len()] == synonym[..] {
                 Some(words[synonym.len()..].to_vec())
-            } else if joined == synonym.concat() {
+            } else if words.first() == Some(&glued) {
+                // Written without its spaces, then more: "DATIEM 2".
+                Some(words[1..].to_vec())
+            } else if joined == glued {
                 Some(Vec::new())
             } else {
                 None
             };
+            let Some(rest) = found else { continue };
+            let meant = match k.action {
+                KeywordAction::OptOut | KeywordAction::OptIn => {
+                    rest.iter().all(|w| FILLERS.contains(&w.as_str()))
+                }
+                KeywordAction::ReportedDose => {
+                    rest.iter()
+                        .filter(|w| !FILLERS.contains(&w.as_str()))
+                        .count()
+                        <= DOSE_WORDS
+                }
+            };
             // The longest synonym wins: "HUY DANG KY" is an opt-out even if "DANG KY" were
             // listed first.
-            if let Some(rest) = found {
-                if best
+            if meant
+                && best
                     .as_ref()
                     .is_none_or(|b| b.word.len() < synonym.join(" ").len())
-                {
-                    best = Some(KeywordMatch {
-                        keyword: k,
-                        word: synonym.join(" "),
-                        rest,
-                    });
-                }
+            {
+                best = Some(KeywordMatch {
+                    keyword: k,
+                    word: synonym.join(" "),
+                    rest,
+                });
             }
         }
     }

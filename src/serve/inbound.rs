@@ -102,7 +102,8 @@ pub async fn esms(
     match &state.delivery.esms_mo_key {
         Some(key) => {
             let expected = esms_sign(&m.cpid, &m.smsid, &m.content, &m.receiver_time, key);
-            if !same_secret(&m.sign, &expected) {
+            // Base64 holds '+', which a query string not percent-encoded turns into a space.
+            if !same_secret(&m.sign.replace(' ', "+"), &expected) {
                 return problem(
                     StatusCode::UNAUTHORIZED,
                     "chữ ký sai / wrong sign (VONGDOI_ESMS_MO_KEY)",

@@ -91,6 +91,41 @@ type InboundDbRow = (
     Option<String>,
 );
 
+const REPORTED_SELECT: &str = "SELECT d.id, d.inbound_id, d.personal_id, d.commune_code, d.item, d.series, d.reported_at, d.status, d.decided_by, d.vaccine, d.date_given, i.body \
+     FROM reported_doses d JOIN inbound_messages i ON i.id = d.inbound_id";
+
+type ReportedDbRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<NaiveDate>,
+    String,
+);
+
+fn reported_row(r: ReportedDbRow) -> Option<ReportedDoseRow> {
+    Some(ReportedDoseRow {
+        id: r.0,
+        inbound_id: r.1,
+        personal_id: r.2,
+        commune_code: r.3,
+        item: r.4,
+        series: r.5,
+        reported_at: r.6,
+        status: ReportStatus::parse(&r.7)?,
+        decided_by: r.8,
+        vaccine: r.9,
+        date_given: r.10,
+        text: r.11,
+    })
+}
+
 const INBOUND_COLUMNS: &str = "id, from_number, body, received_at, action, keyword, citizen_id, child_id, answers, commune_code, status, done_at, done_by";
 
 fn placeholders(first: usize, n: usize) -> String {
@@ -215,8 +250,7 @@ impl Store {
         status: ReportStatus,
         limit: i64,
     ) -> Result<Vec<ReportedDoseRow>> {
-        let mut sql = "SELECT d.id, d.inbound_id, d.personal_id, d.commune_code, d.item, d.series, d.reported_at, d.status, d.decided_by, d.vaccine, d.date_given, i.body \
-             FROM reported_doses d JOIN inbound_messages i ON i.id = d.inbound_id WHERE d.status = $1".to_string();
+        let mut sql = format!("{REPORTED_SELECT} WHERE d.status = $1");
         let n = communes.map_or(0, <[String]>::len);
         if let Some(c) = communes {
             if c.is_empty() {
@@ -225,106 +259,95 @@ impl Store {
             sql.push_str(&format!(" AND d.commune_code IN ({})", placeholders(2, n)));
         }
         sql.push_str(&format!(" ORDER BY d.id LIMIT ${}", n + 2));
-        type Row = (
-            i64,
-            i64,
-            String,
-            String,
-            String,
-            String,
-            DateTime<Utc>,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<NaiveDate>,
-            String,
-        );
-        let rows: Vec<Row> = dispatch!(self, s => {
+        let rows: Vec<ReportedDbRow> = dispatch!(self, s => {
             let mut q = sqlx::query_as(&sql).bind(status.as_str());
             for c in communes.into_iter().flatten() {
                 q = q.bind(c);
             }
             q.bind(limit).fetch_all(s.read_pool()).await?
         });
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| {
-                Some(ReportedDoseRow {
-                    id: r.0,
-                    inbound_id: r.1,
-                    personal_id: r.2,
-                    commune_code: r.3,
-                    item: r.4,
-                    series: r.5,
-                    reported_at: r.6,
-                    status: ReportStatus::parse(&r.7)?,
-                    decided_by: r.8,
-                    vaccine: r.9,
-                    date_given: r.10,
-                    text: r.11,
-                })
-            })
-            .collect())
+        Ok(rows.into_iter().filter_map(reported_row).collect())
     }
 
     pub async fn reported_dose(&self, id: i64) -> Result<Option<ReportedDoseRow>> {
-        for status in [
-            ReportStatus::Pending,
-            ReportStatus::Confirmed,
-            ReportStatus::Rejected,
-        ] {
-            // Three small reads rather than a second copy of the query: decisions are rare.
-            let found = self.reported_doses(None, status, i64::MAX).await?;
-            if let Some(r) = found.into_iter().find(|r| r.id == id) {
-                return Ok(Some(r));
-            }
-        }
-        Ok(None)
+        let sql = format!("{REPORTED_SELECT} WHERE d.id = $1");
+        let row: Option<ReportedDbRow> = dispatch!(self, s => {
+            sqlx::query_as(&sql).bind(id).fetch_optional(s.read_pool()).await?
+        });
+        Ok(row.and_then(reported_row))
     }
 
-    /// The inbox's figures for some communes (None: all).
+    /// The inbox's figures for some communes (None: all), counted by the database: how many
+    /// replies wait and are done, and how fast the last 30 days' were answered.
     pub async fn inbox_figures(
         &self,
         communes: Option<&[String]>,
         now: DateTime<Utc>,
     ) -> Result<InboxFigures> {
-        let rows = self
-            .inbound_list(&InboundFilter {
-                communes: communes.map(<[String]>::to_vec),
-                status: None,
-                limit: 10_000,
-            })
-            .await?;
+        let n = communes.map_or(0, <[String]>::len);
+        if communes.is_some_and(<[String]>::is_empty) {
+            return Ok(InboxFigures::default());
+        }
+        let area = |column: &str, first: usize| match communes {
+            Some(_) => format!(" AND {column} IN ({})", placeholders(first, n)),
+            None => String::new(),
+        };
+        let by_status = format!(
+            "SELECT status, COUNT(*) FROM inbound_messages WHERE 1 = 1{} GROUP BY status",
+            area("commune_code", 1)
+        );
+        let pending = format!(
+            "SELECT COUNT(*) FROM reported_doses WHERE status = 'pending'{}",
+            area("commune_code", 1)
+        );
+        // The first staff answer of each reply of the last 30 days that needed one (or when
+        // it was closed without one). A month of one area's replies, not the whole history.
+        let answered = format!(
+            "SELECT i.received_at, MIN(r.created_at), i.done_at FROM inbound_messages i \
+             LEFT JOIN inbound_replies r ON r.inbound_id = i.id AND r.kind = 'staff' \
+             WHERE i.action = 'for-staff' AND i.received_at >= ${}{} \
+             GROUP BY i.id, i.received_at, i.done_at LIMIT 100000",
+            n + 1,
+            area("i.commune_code", 1)
+        );
         let since = now - chrono::Duration::days(30);
-        let mut f = InboxFigures::default();
-        let mut hours: Vec<f64> = Vec::new();
-        for r in &rows {
-            match r.status {
-                InboxStatus::Open => f.open += 1,
-                InboxStatus::Done => f.done += 1,
-                InboxStatus::Handled => {}
+        type Answered = (DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+        let (statuses, pending, answered): (Vec<(String, i64)>, i64, Vec<Answered>) = dispatch!(self, s => {
+            let mut q1 = sqlx::query_as(&by_status);
+            let mut q2 = sqlx::query_scalar(&pending);
+            let mut q3 = sqlx::query_as(&answered);
+            for c in communes.into_iter().flatten() {
+                q1 = q1.bind(c);
+                q2 = q2.bind(c);
+                q3 = q3.bind(c);
             }
-            if r.action != InboundAction::ForStaff || r.received_at < since {
-                continue;
-            }
-            let first = (r.replies.iter())
-                .filter(|x| x.kind == "staff")
-                .map(|x| x.created_at)
-                .min()
-                .or(r.done_at);
-            if let Some(at) = first {
-                let h = (at - r.received_at).num_seconds().max(0) as f64 / 3600.0;
-                f.answered_30d += 1;
-                f.within_24h += (h <= 24.0) as i64;
-                hours.push(h);
+            (
+                q1.fetch_all(s.read_pool()).await?,
+                q2.fetch_one(s.read_pool()).await?,
+                q3.bind(since).fetch_all(s.read_pool()).await?,
+            )
+        });
+        let mut f = InboxFigures {
+            reported_doses_pending: pending,
+            ..Default::default()
+        };
+        for (status, count) in statuses {
+            match InboxStatus::parse(&status) {
+                Some(InboxStatus::Open) => f.open = count,
+                Some(InboxStatus::Done) => f.done = count,
+                _ => {}
             }
         }
+        let mut hours: Vec<f64> = (answered.into_iter())
+            .filter_map(|(received, first, done)| {
+                let at = first.or(done)?;
+                Some((at - received).num_seconds().max(0) as f64 / 3600.0)
+            })
+            .collect();
         hours.sort_by(f64::total_cmp);
+        f.answered_30d = hours.len() as i64;
+        f.within_24h = hours.iter().filter(|h| **h <= 24.0).count() as i64;
         f.median_hours = (!hours.is_empty()).then(|| hours[hours.len() / 2]);
-        f.reported_doses_pending = self
-            .reported_doses(communes, ReportStatus::Pending, 10_000)
-            .await?
-            .len() as i64;
         Ok(f)
     }
 }
