@@ -86,20 +86,43 @@ async fn reaches_gateway(log: &Path, id: &str) -> usize {
     panic!("message {id} never reached the gateway");
 }
 
+/// The SMS gateway stand-in and the settings that send through it, at any hour.
+struct Sms {
+    _gateway: common::Fixture,
+    log: std::path::PathBuf,
+    url: String,
+}
+
+impl Sms {
+    fn start(dir: &Path) -> Sms {
+        let log = dir.join("gateway.jsonl");
+        let gateway = common::fixture("python3", "sms_gateway.py", &[&log, Path::new("ok")]);
+        let url = format!("http://127.0.0.1:{}/send", gateway.port);
+        Sms {
+            _gateway: gateway,
+            log,
+            url,
+        }
+    }
+
+    fn envs(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("VONGDOI_SMS_WINDOW", "00:00-24:00"),
+            ("VONGDOI_SMS_URL", self.url.as_str()),
+            ("VONGDOI_SMS_SUCCESS", "status=queued"),
+            ("VONGDOI_CHANNELS", "sms"),
+        ]
+    }
+}
+
 async fn families_text_back_and_staff_see_it(db: TestDb) {
     let b = db.backend;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     demo(&db);
-    let log = dir.join("gateway.jsonl");
-    let gateway = common::fixture("python3", "sms_gateway.py", &[&log, Path::new("ok")]);
-    let sms_url = format!("http://127.0.0.1:{}/send", gateway.port);
-    let envs = [
-        ("VONGDOI_SMS_WINDOW", "00:00-24:00"),
-        ("VONGDOI_SMS_URL", sms_url.as_str()),
-        ("VONGDOI_SMS_SUCCESS", "status=queued"),
-        ("VONGDOI_CHANNELS", "sms"),
-    ];
+    let sms = Sms::start(dir);
+    let (log, envs) = (&sms.log, sms.envs());
+    let envs = envs.as_slice();
     // Twins of one mother, due for their first DTP on the same day: one message names both.
     let twins = dir.join("twins.csv");
     std::fs::write(
@@ -119,8 +142,8 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
         &[],
     );
     // The day's reminders reach the gateway.
-    vongdoi_ok(&db, dir, &["run", "--as-of", AS_OF], &envs);
-    let sent = accepted(&log);
+    vongdoi_ok(&db, dir, &["run", "--as-of", AS_OF], envs);
+    let sent = accepted(log);
     assert!(sent.len() > 10, "{b}: reminders went out ({})", sent.len());
 
     // Pick, from what was sent: a number whose message was about one child's vaccination
@@ -184,7 +207,7 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
             "--webhook-token",
             TOKEN,
         ],
-        &[envs.as_slice(), &[("VONGDOI_LOG", "debug")]].concat(),
+        &[envs, &[("VONGDOI_LOG", "debug")]].concat(),
         &server_log,
     );
     let http = crate::support::api::no_redirects();
@@ -223,14 +246,14 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
         .unwrap();
     assert_eq!(stored.replies.len(), 1, "{b}: one confirmation");
     assert_eq!(
-        reaches_gateway(&log, &stored.replies[0].message_id).await,
+        reaches_gateway(log, &stored.replies[0].message_id).await,
         1,
         "{b}"
     );
     // A day later, nothing routine goes to that number.
-    let before = accepted(&log).len();
-    vongdoi_ok(&db, dir, &["run", "--as-of", "2026-11-28", "--full"], &envs);
-    let later: Vec<_> = accepted(&log)[before..].to_vec();
+    let before = accepted(log).len();
+    vongdoi_ok(&db, dir, &["run", "--as-of", "2026-11-28", "--full"], envs);
+    let later: Vec<_> = accepted(log)[before..].to_vec();
     assert!(
         !later.is_empty(),
         "{b}: the later day sent reminders to others"
@@ -426,7 +449,7 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
         .unwrap()
         .to_string();
     assert_eq!(
-        reaches_gateway(&log, &answer).await,
+        reaches_gateway(log, &answer).await,
         1,
         "{b}: the answer went through the outbox"
     );
@@ -635,17 +658,11 @@ async fn a_kill_mid_stream_loses_and_doubles_no_reply(db: TestDb) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     demo(&db);
-    let log = dir.join("gateway.jsonl");
-    let gateway = common::fixture("python3", "sms_gateway.py", &[&log, Path::new("ok")]);
-    let sms_url = format!("http://127.0.0.1:{}/send", gateway.port);
-    let envs = [
-        ("VONGDOI_SMS_WINDOW", "00:00-24:00"),
-        ("VONGDOI_SMS_URL", sms_url.as_str()),
-        ("VONGDOI_SMS_SUCCESS", "status=queued"),
-        ("VONGDOI_CHANNELS", "sms"),
-    ];
-    vongdoi_ok(&db, dir, &["run", "--as-of", AS_OF], &envs);
-    let mut numbers: Vec<String> = accepted(&log).into_iter().map(|(_, to)| to).collect();
+    let sms = Sms::start(dir);
+    let (log, envs) = (&sms.log, sms.envs());
+    let envs = envs.as_slice();
+    vongdoi_ok(&db, dir, &["run", "--as-of", AS_OF], envs);
+    let mut numbers: Vec<String> = accepted(log).into_iter().map(|(_, to)| to).collect();
     numbers.sort();
     numbers.dedup();
     let numbers: Vec<String> = numbers.into_iter().take(60).collect();
@@ -668,7 +685,7 @@ async fn a_kill_mid_stream_loses_and_doubles_no_reply(db: TestDb) {
             (format!("k-{i}"), numbers[i / 2].clone(), text)
         })
         .collect();
-    let mut first = serve_logged(&db, dir, &args, &envs, &dir.join("first.log"));
+    let mut first = serve_logged(&db, dir, &args, envs, &dir.join("first.log"));
     let base = first.base.clone();
     // A third of the replies, then the process dies mid-stream with posts in flight.
     let posted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -703,7 +720,7 @@ async fn a_kill_mid_stream_loses_and_doubles_no_reply(db: TestDb) {
         before > 0 && before < replies.len(),
         "{b}: killed mid-stream ({before} stored)"
     );
-    let second = serve_logged(&db, dir, &args, &envs, &dir.join("second.log"));
+    let second = serve_logged(&db, dir, &args, envs, &dir.join("second.log"));
     // The gateway posts everything again that it did not see answered: here, all of it.
     for (id, from, text) in &replies {
         let (s, r) = post_inbound(&http, &second.base, id, from, text).await;
@@ -719,10 +736,10 @@ async fn a_kill_mid_stream_loses_and_doubles_no_reply(db: TestDb) {
     }
     assert!(!confirmations.is_empty(), "{b}");
     for id in &confirmations {
-        reaches_gateway(&log, id).await;
+        reaches_gateway(log, id).await;
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let at_gateway = accepted(&log);
+    let at_gateway = accepted(log);
     for id in &confirmations {
         let n = at_gateway.iter().filter(|(m, _)| m == id).count();
         assert_eq!(n, 1, "{b}: confirmation {id} reached the phone once");
