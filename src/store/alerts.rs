@@ -16,6 +16,7 @@ use super::{Channel, Result, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
+mod opt_outs;
 mod views;
 pub use views::{AlertMessageStatus, ChannelSplit, CommuneAudience, CommuneReach};
 
@@ -570,38 +571,5 @@ impl Store {
             tx.commit().await?;
             Ok(ids)
         })
-    }
-
-    /// Stops (or restarts) outbreak alerts for a person's family; routine reminders are not
-    /// touched. True when something changed.
-    pub async fn set_alert_opt_out(
-        &self,
-        pin: &str,
-        opted_out: bool,
-        source: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        dispatch!(self, s => {
-            let q = if opted_out {
-                sqlx::query("INSERT INTO alert_opt_outs (personal_id, at, source) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                    .bind(pin).bind(now).bind(source)
-            } else {
-                sqlx::query("DELETE FROM alert_opt_outs WHERE personal_id = $1").bind(pin)
-            };
-            Ok(q.execute(s.write_pool()).await?.rows_affected() == 1)
-        })
-    }
-
-    /// Which of these people asked for no alerts.
-    pub async fn alert_opt_outs_of(
-        &self,
-        pins: &[crate::registry::PersonalId],
-    ) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> = self
-            .rows_for_ids(pins, |list| {
-                format!("SELECT personal_id FROM alert_opt_outs WHERE personal_id {list}")
-            })
-            .await?;
-        Ok(rows.into_iter().map(|(p,)| p).collect())
     }
 }
