@@ -252,23 +252,20 @@ impl Store {
 
     /// The children a message was about, each once, in the order the message names them.
     pub async fn children_of_message(&self, id: &str) -> Result<Vec<MessageChild>> {
-        const NOTICES: &str = "SELECT personal_id, commune_code, item FROM notices WHERE message_id = $1 ORDER BY personal_id, item";
         const ALERT: &str = "SELECT a.personal_id, a.commune_code, l.template FROM alert_audience a JOIN alerts l ON l.id = a.alert_id \
              WHERE a.message_id = $1 ORDER BY a.date_of_birth, a.personal_id";
-        type Rows = Vec<(String, String, String)>;
-        let (notices, alert): (Rows, Rows) = dispatch!(self, s => {
-            (
-                sqlx::query_as(NOTICES).bind(id).fetch_all(s.read_pool()).await?,
-                sqlx::query_as(ALERT).bind(id).fetch_all(s.read_pool()).await?,
-            )
+        // A reminder's children are its notices' (the fallback's read, in the same order).
+        let notices = self.notices_of_message(id).await?;
+        let alert: Vec<(String, String, String)> = dispatch!(self, s => {
+            sqlx::query_as(ALERT).bind(id).fetch_all(s.read_pool()).await?
         });
         let mut out: Vec<MessageChild> = Vec::new();
-        for (personal_id, commune_code, item) in notices {
-            if !out.iter().any(|c| c.personal_id == personal_id) {
+        for n in notices {
+            if !out.iter().any(|c| c.personal_id == n.personal_id) {
                 out.push(MessageChild {
-                    personal_id,
-                    commune_code,
-                    item,
+                    personal_id: n.personal_id,
+                    commune_code: n.commune_code,
+                    item: n.item,
                     alert_template: None,
                 });
             }
