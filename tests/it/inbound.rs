@@ -146,55 +146,10 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
     let sent = accepted(log);
     assert!(sent.len() > 10, "{b}: reminders went out ({})", sent.len());
 
-    // Pick, from what was sent: a number whose message was about one child's vaccination
-    // (for the reported dose and the question), and another number (for stop and start).
+    // The number that texts stop and start: any that got a reminder.
     let store = Store::connect(&db.url).await.unwrap();
     let rules = vongdoi::rules::RuleSet::embedded();
-    let mut one: Option<(String, String, String, String)> = None; // (message, number, child, series)
-    let mut other: Option<String> = None;
-    // A number that got one message only: the reply answers the latest message to its number.
-    let once = |to: &String| sent.iter().filter(|(_, t)| t == to).count() == 1;
-    for (id, to) in &sent {
-        let children = store.children_of_message(id).await.unwrap();
-        let vaccination: Vec<_> = children
-            .iter()
-            .filter(|c| c.item.starts_with("vaccination/"))
-            .collect();
-        if one.is_none() && children.len() == 1 && vaccination.len() == 1 && once(to) {
-            let series = vaccination[0].item.split('/').nth(1).unwrap().to_string();
-            one = Some((
-                id.clone(),
-                to.clone(),
-                vaccination[0].personal_id.clone(),
-                series,
-            ));
-        } else if other.is_none() && one.as_ref().is_some_and(|o| &o.1 != to) {
-            other = Some(to.clone());
-        }
-    }
-    let (answered, phone, child, series) = one.expect("a message about one child's vaccination");
-    let other = other.expect("a second number");
-    let child_commune = store
-        .citizen(vongdoi::registry::PersonalId::parse(&child).unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .citizen
-        .commune_code
-        .to_string();
-    let nurse = account(
-        &db,
-        dir,
-        "y.ta.xa",
-        &["--role", "health", "--commune", &child_commune],
-    );
-    let elsewhere = if child_commune == FAR { HOME } else { FAR };
-    let far_nurse = account(
-        &db,
-        dir,
-        "y.ta.xa.xa",
-        &["--role", "health", "--commune", elsewhere],
-    );
+    let other = sent[0].1.clone();
 
     let server_log = dir.join("serve.log");
     let mut served = serve_logged(
@@ -216,7 +171,7 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
     // 1. Without the token: refused, nothing stored.
     let res = http
         .post(format!("{base}/webhooks/sms/inbound"))
-        .json(&json!({"id": "x", "from": phone, "text": "HUY"}))
+        .json(&json!({"id": "x", "from": other, "text": "HUY"}))
         .send()
         .await
         .unwrap();
@@ -261,6 +216,49 @@ async fn families_text_back_and_staff_see_it(db: TestDb) {
     assert!(
         later.iter().all(|(_, to)| to != &other),
         "{b}: no SMS to the opted-out family"
+    );
+
+    // Then pick, from everything sent by now, a number that got one message only, about one
+    // child's vaccination (for the reported dose and the question). It is chosen after the
+    // later day on purpose: a reply answers the latest message to its number, and the later
+    // day may have sent some numbers a second reminder.
+    let sent = accepted(log);
+    let once = |to: &String| sent.iter().filter(|(_, t)| t == to).count() == 1;
+    let mut one: Option<(String, String, String, String)> = None; // (message, number, child, series)
+    for (id, to) in &sent {
+        let children = store.children_of_message(id).await.unwrap();
+        let vaccination: Vec<_> = children
+            .iter()
+            .filter(|c| c.item.starts_with("vaccination/"))
+            .collect();
+        if to != &other && children.len() == 1 && vaccination.len() == 1 && once(to) {
+            let series = vaccination[0].item.split('/').nth(1).unwrap().to_string();
+            let child = vaccination[0].personal_id.clone();
+            one = Some((id.clone(), to.clone(), child, series));
+            break;
+        }
+    }
+    let (answered, phone, child, series) = one.expect("a message about one child's vaccination");
+    let child_commune = store
+        .citizen(vongdoi::registry::PersonalId::parse(&child).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .citizen
+        .commune_code
+        .to_string();
+    let nurse = account(
+        &db,
+        dir,
+        "y.ta.xa",
+        &["--role", "health", "--commune", &child_commune],
+    );
+    let elsewhere = if child_commune == FAR { HOME } else { FAR };
+    let far_nurse = account(
+        &db,
+        dir,
+        "y.ta.xa.xa",
+        &["--role", "health", "--commune", elsewhere],
     );
 
     // 3. "đăng ký" restarts them, with its own confirmation.
