@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod api;
 pub mod app;
+pub mod cdsi;
 pub mod cli;
 pub mod clock;
 pub mod delivery;

@@ -109,7 +109,7 @@ impl Duration {
 
 /// Moves `date` by `months` calendar months; a day that does not exist in the target month
 /// rolls to the first day of the following month.
-fn shift_months(date: NaiveDate, months: i64) -> Option<NaiveDate> {
+pub(crate) fn shift_months(date: NaiveDate, months: i64) -> Option<NaiveDate> {
     let index = i64::from(date.year()) * 12 + i64::from(date.month0()) + months;
     let year = i32::try_from(index.div_euclid(12)).ok()?;
     let month = index.rem_euclid(12) as u32 + 1;
