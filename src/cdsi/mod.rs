@@ -6,6 +6,9 @@
 //! each vaccine group. Evaluation is pure: a schedule, a person, their doses and a date in,
 //! a forecast out.
 
+pub mod evaluate;
+pub mod folder;
+pub mod forecast;
 pub mod model;
 pub mod span;
 pub mod xml;

@@ -26,14 +26,22 @@ impl Span {
     /// `date + self`; saturates at the ends of the calendar (an age never reached).
     pub fn add_to(&self, date: NaiveDate) -> NaiveDate {
         let Some(d) = shift_months(date, i64::from(self.months)) else {
-            return if self.months < 0 { NaiveDate::MIN } else { NaiveDate::MAX };
+            return if self.months < 0 {
+                NaiveDate::MIN
+            } else {
+                NaiveDate::MAX
+            };
         };
         let moved = if self.days >= 0 {
             d.checked_add_days(Days::new(self.days as u64))
         } else {
             d.checked_sub_days(Days::new(self.days.unsigned_abs() as u64))
         };
-        moved.unwrap_or(if self.days < 0 { NaiveDate::MIN } else { NaiveDate::MAX })
+        moved.unwrap_or(if self.days < 0 {
+            NaiveDate::MIN
+        } else {
+            NaiveDate::MAX
+        })
     }
 }
 
@@ -127,13 +135,31 @@ mod tests {
     #[test]
     fn reads_the_forms_the_supporting_data_uses() {
         let s: Span = "6 weeks - 4 days".parse().unwrap();
-        assert_eq!(s, Span { months: 0, days: 38 });
+        assert_eq!(
+            s,
+            Span {
+                months: 0,
+                days: 38
+            }
+        );
         let s: Span = "12 months - 4 days".parse().unwrap();
-        assert_eq!(s, Span { months: 12, days: -4 });
+        assert_eq!(
+            s,
+            Span {
+                months: 12,
+                days: -4
+            }
+        );
         let s: Span = "8 months + 1 day".parse().unwrap();
         assert_eq!(s, Span { months: 8, days: 1 });
         let s: Span = "4 years".parse().unwrap();
-        assert_eq!(s, Span { months: 48, days: 0 });
+        assert_eq!(
+            s,
+            Span {
+                months: 48,
+                days: 0
+            }
+        );
         assert!("soon".parse::<Span>().is_err());
         assert!("".parse::<Span>().is_err());
         assert!("4 fortnights".parse::<Span>().is_err());
@@ -146,7 +172,13 @@ mod tests {
         let s: Span = "1 month".parse().unwrap();
         // 2026-01-31 + 1 month: 31 February does not exist, so 1 March.
         assert_eq!(s.add_to(d("2026-01-31")), d("2026-03-01"));
-        for text in ["12 months - 4 days", "4 years", "8 months + 1 day", "0 days", "1 years 6 months + 3 days"] {
+        for text in [
+            "12 months - 4 days",
+            "4 years",
+            "8 months + 1 day",
+            "0 days",
+            "1 years 6 months + 3 days",
+        ] {
             let s: Span = text.parse().unwrap();
             assert_eq!(s.to_string().parse::<Span>().unwrap(), s, "{text}");
         }

@@ -157,7 +157,10 @@ pub fn antigen(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Option<A
     let root = doc.root_element();
     let mut antigen = Antigen::default();
     if let Some(imm) = child(root, "immunity") {
-        for c in imm.descendants().filter(|n| n.has_tag_name("clinicalHistory")) {
+        for c in imm
+            .descendants()
+            .filter(|n| n.has_tag_name("clinicalHistory"))
+        {
             if let Some(code) = r.text(c, "guidelineCode") {
                 antigen.immunity_codes.push(code.to_string());
             }
@@ -191,7 +194,10 @@ pub fn antigen(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Option<A
         }
     }
     if antigen.name.is_empty() {
-        r.problem(root, "no <series> with a <targetDisease>: nothing to convert".into());
+        r.problem(
+            root,
+            "no <series> with a <targetDisease>: nothing to convert".into(),
+        );
         return None;
     }
     Some(antigen)
@@ -199,19 +205,29 @@ pub fn antigen(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Option<A
 
 fn series(r: &mut Reader, s: Node) -> Option<Series> {
     let name = r.text(s, "seriesName").unwrap_or_default().to_string();
-    let kind = match r.text(s, "seriesType").map(str::to_ascii_lowercase).as_deref() {
+    let kind = match r
+        .text(s, "seriesType")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("standard") => SeriesType::Standard,
         Some("risk") => SeriesType::Risk,
         Some("evaluation only") => SeriesType::EvaluationOnly,
         other => {
-            r.problem(s, format!("series \"{name}\": unknown <seriesType> {other:?}"));
+            r.problem(
+                s,
+                format!("series \"{name}\": unknown <seriesType> {other:?}"),
+            );
             return None;
         }
     };
     let select = child(s, "selectSeries").unwrap_or(s);
     let group = r.text(select, "seriesGroup").and_then(|g| g.parse().ok());
     let Some(group) = group else {
-        r.problem(select, format!("series \"{name}\": no numeric <seriesGroup>"));
+        r.problem(
+            select,
+            format!("series \"{name}\": no numeric <seriesGroup>"),
+        );
         return None;
     };
     let required_gender = (children(s, "requiredGender"))
@@ -258,7 +274,10 @@ fn dose(r: &mut Reader, d: Node, series: &str) -> SeriesDose {
     let number = (r.text(d, "doseNumber"))
         .and_then(|n| n.trim_start_matches("Dose").trim().parse().ok())
         .unwrap_or_else(|| {
-            r.problem(d, format!("series \"{series}\": <doseNumber> is not \"Dose N\""));
+            r.problem(
+                d,
+                format!("series \"{series}\": <doseNumber> is not \"Dose N\""),
+            );
             0
         });
     let mut out = SeriesDose {
@@ -290,7 +309,9 @@ fn dose(r: &mut Reader, d: Node, series: &str) -> SeriesDose {
     }
     for (tag, allowable) in [("preferableVaccine", false), ("allowableVaccine", true)] {
         for v in children(d, tag) {
-            let Some(vaccine) = r.vaccine(v) else { continue };
+            let Some(vaccine) = r.vaccine(v) else {
+                continue;
+            };
             let use_ = VaccineUse {
                 vaccine,
                 begin_age: r.span(v, "beginAge"),
@@ -370,7 +391,10 @@ fn logic(r: &mut Reader, node: Node, tag: &str) -> Option<Logic> {
         Some("and") => Some(Logic::And),
         Some("or") => Some(Logic::Or),
         Some(other) => {
-            r.problem(node, format!("<{tag}>: unknown logic \"{other}\" (AND or OR)"));
+            r.problem(
+                node,
+                format!("<{tag}>: unknown logic \"{other}\" (AND or OR)"),
+            );
             None
         }
     }
@@ -386,7 +410,10 @@ fn skip(r: &mut Reader, s: Node) -> Option<ConditionalSkip> {
         Some("forecast") => SkipContext::Forecast,
         Some("both") => SkipContext::Both,
         other => {
-            r.problem(s, format!("<context>: unknown {other:?} (Evaluation, Forecast, Both)"));
+            r.problem(
+                s,
+                format!("<context>: unknown {other:?} (Evaluation, Forecast, Both)"),
+            );
             return None;
         }
     };
@@ -407,7 +434,10 @@ fn skip(r: &mut Reader, s: Node) -> Option<ConditionalSkip> {
             continue;
         }
         sets.push(SkipSet {
-            description: r.text(set, "setDescription").unwrap_or_default().to_string(),
+            description: r
+                .text(set, "setDescription")
+                .unwrap_or_default()
+                .to_string(),
             logic: logic(r, set, "conditionLogic")?,
             effective: r.date(set, "effectiveDate"),
             cessation: r.date(set, "cessationDate"),
@@ -422,7 +452,10 @@ fn skip(r: &mut Reader, s: Node) -> Option<ConditionalSkip> {
 }
 
 fn condition(r: &mut Reader, c: Node) -> Option<Condition> {
-    let kind_text = r.text(c, "conditionType").unwrap_or_default().to_ascii_lowercase();
+    let kind_text = r
+        .text(c, "conditionType")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let kind = match kind_text.as_str() {
         "age" => ConditionKind::Age,
         "interval" => ConditionKind::Interval,
@@ -435,16 +468,27 @@ fn condition(r: &mut Reader, c: Node) -> Option<Condition> {
             return None;
         }
     };
-    let dose_type = match r.text(c, "doseType").map(str::to_ascii_lowercase).as_deref() {
+    let dose_type = match r
+        .text(c, "doseType")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None => None,
         Some("total") => Some(DoseType::Total),
         Some("valid") => Some(DoseType::Valid),
         Some(other) => {
-            r.problem(c, format!("<doseType>: unknown \"{other}\" (Total or Valid)"));
+            r.problem(
+                c,
+                format!("<doseType>: unknown \"{other}\" (Total or Valid)"),
+            );
             return None;
         }
     };
-    let count_logic = match r.text(c, "doseCountLogic").map(str::to_ascii_lowercase).as_deref() {
+    let count_logic = match r
+        .text(c, "doseCountLogic")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None => None,
         Some("greater than") | Some("greater") => Some(CountLogic::Greater),
         Some("equal to") | Some("equal") | Some("equals") => Some(CountLogic::Equal),
@@ -509,7 +553,10 @@ pub fn schedule(file: &Path, text: &str, into: &mut Schedule, problems: &mut Vec
                 .collect();
             into.vaccine.push(VaccineAntigens {
                 code,
-                name: r.text(m, "shortDescription").unwrap_or_default().to_string(),
+                name: r
+                    .text(m, "shortDescription")
+                    .unwrap_or_default()
+                    .to_string(),
                 antigens,
             });
         }
@@ -531,14 +578,19 @@ pub fn schedule(file: &Path, text: &str, into: &mut Schedule, problems: &mut Vec
                         end,
                     })
                 }
-                _ => r.problem(c, "a live-virus conflict without both vaccines and its intervals".into()),
+                _ => r.problem(
+                    c,
+                    "a live-virus conflict without both vaccines and its intervals".into(),
+                ),
             }
         }
     }
     let mut groups: Vec<VaccineGroup> = Vec::new();
     if let Some(list) = child(root, "vaccineGroups") {
         for g in children(list, "vaccineGroup") {
-            let Some(name) = r.text(g, "name") else { continue };
+            let Some(name) = r.text(g, "name") else {
+                continue;
+            };
             groups.push(VaccineGroup {
                 id: group_id(name),
                 name: name.to_string(),
@@ -549,13 +601,20 @@ pub fn schedule(file: &Path, text: &str, into: &mut Schedule, problems: &mut Vec
     }
     if let Some(list) = child(root, "vaccineGroupToAntigenMap") {
         for m in children(list, "vaccineGroupMap") {
-            let Some(name) = r.text(m, "name") else { continue };
+            let Some(name) = r.text(m, "name") else {
+                continue;
+            };
             let antigens: Vec<String> = (children(m, "antigen"))
                 .filter_map(|a| a.text().map(str::trim).map(str::to_string))
                 .collect();
             match groups.iter_mut().find(|g| g.name == name) {
                 Some(g) => g.antigens = antigens,
-                None => r.problem(m, format!("antigens for \"{name}\", a vaccine group not listed in <vaccineGroups>")),
+                None => r.problem(
+                    m,
+                    format!(
+                        "antigens for \"{name}\", a vaccine group not listed in <vaccineGroups>"
+                    ),
+                ),
             }
         }
     }
@@ -573,7 +632,10 @@ pub fn read_dir(dir: &Path) -> std::io::Result<(Schedule, Vec<Problem>)> {
     paths.sort();
     let mut saw_schedule = false;
     for path in &paths {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         let text = std::fs::read_to_string(path)?;
         if name.starts_with("AntigenSupportingData") {
             if let Some(a) = antigen(path, &text, &mut problems) {
@@ -609,7 +671,10 @@ mod tests {
         let dip = s.antigen.iter().find(|a| a.name == "Diphtheria").unwrap();
         let first = &dip.series[0];
         assert_eq!(first.vaccine_group, "dtap");
-        assert_eq!(first.dose[0].age[0].abs_min, Some("6 weeks - 4 days".parse().unwrap()));
+        assert_eq!(
+            first.dose[0].age[0].abs_min,
+            Some("6 weeks - 4 days".parse().unwrap())
+        );
         assert!(s.vaccine.iter().any(|v| v.code == "CVX20"));
         let mmr = s.vaccine_group.iter().find(|g| g.id == "mmr").unwrap();
         assert!(mmr.administer_full_group);
@@ -625,6 +690,10 @@ mod tests {
         assert_eq!(a.series[0].dose.len(), 1);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].line, 10);
-        assert!(problems[0].to_string().starts_with("x.xml:10: <minAge>"), "{}", problems[0]);
+        assert!(
+            problems[0].to_string().starts_with("x.xml:10: <minAge>"),
+            "{}",
+            problems[0]
+        );
     }
 }

@@ -18,6 +18,10 @@ pub(super) enum RulesCommand {
     /// Every notice template rendered for a typical child, teenager and adults, in its
     /// sender's SMS, vi and en: what families will read (names and places are made up).
     Preview { dir: Option<PathBuf> },
+    /// Convert the US CDC's CDSi supporting data (a folder of AntigenSupportingData-*.xml and
+    /// ScheduleSupportingData.xml) into a rules folder; what cannot be expressed is listed as
+    /// file:line and left out.
+    FromCdsi { xml_dir: PathBuf, out_dir: PathBuf },
 }
 
 impl RulesCommand {
@@ -27,6 +31,7 @@ impl RulesCommand {
     pub(super) async fn run(&self, rules: Option<&Path>, database_url: &str) -> Result<()> {
         let dir = match self {
             RulesCommand::Check { dir } => dir,
+            RulesCommand::FromCdsi { xml_dir, out_dir } => return from_cdsi(xml_dir, out_dir),
             RulesCommand::Preview { dir } => {
                 let rules = load_rules(dir.as_deref().or(rules))?;
                 print!("{}", crate::rules::template_checks::preview(&rules));
@@ -52,6 +57,31 @@ impl RulesCommand {
         }
         Ok(())
     }
+}
+
+fn from_cdsi(xml_dir: &Path, out_dir: &Path) -> Result<()> {
+    let (schedule, problems) = crate::cdsi::xml::read_dir(xml_dir)
+        .with_context(|| format!("cannot read the supporting data in {}", xml_dir.display()))?;
+    if schedule.antigen.is_empty() {
+        bail!(
+            "{}: no AntigenSupportingData-*.xml here; give the folder of the CDC's supporting data",
+            xml_dir.display()
+        );
+    }
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    let files = crate::cdsi::folder::write(&schedule, out_dir, &xml_dir.display().to_string())?;
+    let series: usize = schedule.antigen.iter().map(|a| a.series.len()).sum();
+    println!(
+        "đã chuyển / converted: {} kháng nguyên/antigens, {series} phác đồ/series, {} vắc xin/vaccines → {} ({} tệp/files); {} chỗ không chuyển được/not converted",
+        schedule.antigen.len(),
+        schedule.vaccine.len(),
+        out_dir.display(),
+        files.len(),
+        problems.len()
+    );
+    Ok(())
 }
 
 /// The database to read, if one is configured and there: a URL other than the default, or

@@ -11,6 +11,7 @@ mod alerts;
 mod api;
 mod api_contract;
 mod bulk_import;
+mod cdsi;
 mod delivery;
 mod facilities;
 mod forecast_cli;
