@@ -324,10 +324,8 @@ pub fn evaluate<'s>(c: &Context, series: &'s Series) -> Evaluated<'s> {
         next: 0,
     };
     for at in 0..e.doses.len() {
-        loop {
-            let Some(target) = series.dose.get(e.next) else {
-                break;
-            };
+        // Skipped target doses pass; the dose is judged against the first one left.
+        while let Some(target) = series.dose.get(e.next) {
             let date = e.doses[at].date;
             if skips(c, &e, target, SkipContext::Evaluation, date) {
                 e.targets[e.next] = Target::Skipped;
@@ -514,16 +512,18 @@ fn condition_met(
                     k.vaccines.iter().any(|x| x == v)
                 }
             };
+            // Evaluating a dose counts the doses before it; a forecast counts all to date.
+            let before = |d: NaiveDate| match context {
+                SkipContext::Evaluation => d < date,
+                _ => d <= date,
+            };
             let count = match k.dose_type.unwrap_or(DoseType::Total) {
                 DoseType::Valid => (e.doses.iter())
-                    .filter(|d| d.status == Some(DoseStatus::Valid) && d.date < date)
+                    .filter(|d| d.status == Some(DoseStatus::Valid) && before(d.date))
                     .filter(|d| window(d.date) && of_type(&d.vaccine, &c.given[d.record]))
                     .count(),
                 DoseType::Total => (c.given.iter())
-                    .filter(|g| match context {
-                        SkipContext::Evaluation => g.date < date,
-                        _ => g.date <= date,
-                    })
+                    .filter(|g| before(g.date))
                     .filter(|g| window(g.date) && of_type(&g.vaccine, g))
                     .count(),
             } as u32;

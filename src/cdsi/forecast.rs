@@ -72,6 +72,17 @@ pub struct GroupForecast {
     pub status: SeriesStatus,
     pub next: Option<NextDose>,
     pub evaluations: Vec<DoseEvaluation>,
+    /// Every series considered, with what it said (for explaining a choice).
+    pub considered: Vec<Considered>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Considered {
+    pub antigen: String,
+    pub series: String,
+    pub status: SeriesStatus,
+    pub next: Option<NextDose>,
+    pub selected: bool,
 }
 
 fn minus_day(d: NaiveDate) -> NaiveDate {
@@ -95,10 +106,7 @@ fn forecast_series<'s>(c: &Context, mut e: Evaluated<'s>, as_of: NaiveDate) -> S
     let mut reference = as_of;
     for _round in 0..series.dose.len() + 2 {
         // Skip what the forecast does not need, on the reference date.
-        loop {
-            let Some(target) = series.dose.get(e.next) else {
-                break;
-            };
+        while let Some(target) = series.dose.get(e.next) {
             match e.targets[e.next] {
                 Target::Satisfied(_) if !target.recurring => e.next += 1,
                 Target::Skipped => e.next += 1,
@@ -269,13 +277,46 @@ fn best_series<'s>(c: &Context<'s>, as_of: NaiveDate) -> (Vec<SeriesForecast<'s>
     let mut groups: Vec<u32> = all.iter().map(|f| f.eval.series.group).collect();
     groups.sort();
     groups.dedup();
+    let prioritized: Vec<(u32, usize)> = (groups.iter())
+        .filter_map(|&g| {
+            let members: Vec<usize> = (0..all.len())
+                .filter(|&i| all[i].eval.series.group == g)
+                .collect();
+            select(&all, &members, c).map(|i| (g, i))
+        })
+        .collect();
+    // The best series of the antigen (CDSi 8.14): one per series group, unless an
+    // equivalent group already protects.
+    let equivalent = |i: usize, pred: &dyn Fn(&SeriesForecast) -> bool| {
+        let s = all[i].eval.series;
+        (prioritized.iter())
+            .any(|&(g, j)| j != i && s.equivalent_groups.contains(&g) && pred(&all[j]))
+    };
     let mut best = Vec::new();
-    for g in groups {
-        let members: Vec<usize> = (0..all.len())
-            .filter(|&i| all[i].eval.series.group == g)
-            .collect();
-        if let Some(i) = select(&all, &members, c) {
+    for &(_, i) in &prioritized {
+        let f = &all[i];
+        let keep = match f.status {
+            SeriesStatus::Complete | SeriesStatus::Immune => true,
+            _ if equivalent(i, &|o| o.status == SeriesStatus::Complete) => false,
+            _ if f.eval.series.kind == SeriesType::EvaluationOnly => false,
+            SeriesStatus::AgedOut | SeriesStatus::NotRecommended => false,
+            _ if f.eval.series.kind == SeriesType::Risk => true,
+            _ => !equivalent(i, &|o| o.eval.series.kind == SeriesType::Risk),
+        };
+        if keep {
             best.push(i);
+        }
+    }
+    if best.is_empty() {
+        // Nothing to forecast from: report the status of the first group's choice (aged out,
+        // not recommended) without dates.
+        if let Some(&(_, i)) = prioritized.first() {
+            if matches!(
+                all[i].status,
+                SeriesStatus::AgedOut | SeriesStatus::NotRecommended
+            ) {
+                best.push(i);
+            }
         }
     }
     (all, best)
@@ -425,6 +466,7 @@ pub fn forecast(
     for group in &schedule.vaccine_group {
         let mut parts: Vec<(SeriesStatus, Option<NextDose>, bool)> = Vec::new();
         let mut evaluations = Vec::new();
+        let mut considered = Vec::new();
         let mut last_given: Option<NaiveDate> = None;
         for name in &group.antigens {
             let Some(antigen) = schedule.antigen.iter().find(|a| &a.name == name) else {
@@ -443,6 +485,13 @@ pub fn forecast(
             }
             let (all, best) = best_series(&c, as_of);
             for (i, f) in all.iter().enumerate() {
+                considered.push(Considered {
+                    antigen: antigen.name.clone(),
+                    series: f.eval.series.name.clone(),
+                    status: f.status,
+                    next: f.next.clone(),
+                    selected: best.contains(&i),
+                });
                 for d in &f.eval.doses {
                     last_given = last_given.max(Some(d.date));
                     evaluations.push(DoseEvaluation {
@@ -521,6 +570,7 @@ pub fn forecast(
             status,
             next,
             evaluations,
+            considered,
         });
     }
     out

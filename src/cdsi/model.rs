@@ -116,6 +116,9 @@ pub struct Series {
     pub product_path: bool,
     /// Series of one group are alternatives; CDSi picks the best of each group.
     pub group: u32,
+    /// Groups that protect the same way: one complete makes the others unnecessary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub equivalent_groups: Vec<u32>,
     /// "A" is the highest.
     pub priority: String,
     pub preference: u32,

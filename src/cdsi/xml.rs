@@ -256,6 +256,12 @@ fn series(r: &mut Reader, s: Node) -> Option<Series> {
         default_series: r.yes(select, "defaultSeries"),
         product_path: r.yes(select, "productPath"),
         group,
+        equivalent_groups: (r
+            .text(s, "equivalentSeriesGroups")
+            .unwrap_or_default()
+            .split(';'))
+        .filter_map(|g| g.trim().parse().ok())
+        .collect(),
         priority: r.text(select, "seriesPriority").unwrap_or("Z").to_string(),
         preference: r
             .text(select, "seriesPreference")

@@ -17,7 +17,7 @@ use vongdoi::cdsi::{folder, model::Schedule, xml};
 
 /// The rate reached outside influenza, COVID-19 and RSV. Raise it when the engine improves;
 /// never lower it to make a change pass.
-const REACHED: f64 = 0.0;
+const REACHED: f64 = 1.0;
 
 const SEASONAL: &[&str] = &["flu", "covid-19", "rsv"];
 
@@ -169,6 +169,30 @@ fn the_cdc_test_cases_pass() {
             .find(|g| g.id == group)
             .map(|g| g.antigens.clone())
             .unwrap_or_default();
+        if std::env::var("CDSI_CASE").is_ok_and(|c| c == id) {
+            let f = forecasts.iter().find(|f| f.group == group).unwrap();
+            println!("{id}: {:?} {:?}", f.status, f.next);
+            for c in &f.considered {
+                println!(
+                    "  {} {}{}: {:?} {:?}",
+                    c.antigen,
+                    c.series,
+                    if c.selected { " [selected]" } else { "" },
+                    c.status,
+                    c.next
+                );
+            }
+            for e in &f.evaluations {
+                println!(
+                    "  dose {} {} {}: {:?} {:?}",
+                    e.record + 1,
+                    e.antigen,
+                    e.series,
+                    e.status,
+                    e.reason
+                );
+            }
+        }
         let wrong = score(&row, forecasts.iter().find(|f| f.group == group), &antigens);
         let tally = by_group.entry(group.clone()).or_default();
         tally.1 += 1;
