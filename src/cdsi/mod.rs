@@ -6,6 +6,7 @@
 //! each vaccine group. Evaluation is pure: a schedule, a person, their doses and a date in,
 //! a forecast out.
 
+pub mod cases;
 pub mod evaluate;
 pub mod folder;
 pub mod forecast;

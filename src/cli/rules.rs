@@ -22,6 +22,16 @@ pub(super) enum RulesCommand {
     /// ScheduleSupportingData.xml) into a rules folder; what cannot be expressed is listed as
     /// file:line and left out.
     FromCdsi { xml_dir: PathBuf, out_dir: PathBuf },
+    /// Forecast the CDC's CDSi test cases (their CSV) with a rules folder converted by
+    /// from-cdsi, and print the pass rate per vaccine group and every case that fails.
+    TestCdsi {
+        rules_dir: PathBuf,
+        cases: PathBuf,
+        /// Exit with status 1 when the rate outside influenza, COVID-19 and RSV is below this
+        /// percentage.
+        #[arg(long, value_name = "PERCENT")]
+        fail_below: Option<f64>,
+    },
 }
 
 impl RulesCommand {
@@ -32,6 +42,11 @@ impl RulesCommand {
         let dir = match self {
             RulesCommand::Check { dir } => dir,
             RulesCommand::FromCdsi { xml_dir, out_dir } => return from_cdsi(xml_dir, out_dir),
+            RulesCommand::TestCdsi {
+                rules_dir,
+                cases,
+                fail_below,
+            } => return test_cdsi(rules_dir, cases, *fail_below),
             RulesCommand::Preview { dir } => {
                 let rules = load_rules(dir.as_deref().or(rules))?;
                 print!("{}", crate::rules::template_checks::preview(&rules));
@@ -81,6 +96,38 @@ fn from_cdsi(xml_dir: &Path, out_dir: &Path) -> Result<()> {
         files.len(),
         problems.len()
     );
+    Ok(())
+}
+
+fn test_cdsi(rules_dir: &Path, cases: &Path, fail_below: Option<f64>) -> Result<()> {
+    use crate::cdsi::{cases as cdc, folder};
+    let schedule = folder::read(rules_dir)?;
+    if schedule.antigen.is_empty() {
+        bail!(
+            "{}: no CDSi antigens here; convert the supporting data first: vongdoi rules from-cdsi XML_DIR {}",
+            rules_dir.display(),
+            rules_dir.display()
+        );
+    }
+    let all = cdc::read(cases)?;
+    let started = std::time::Instant::now();
+    let report = cdc::run(&schedule, &all)?;
+    for f in &report.failures {
+        println!("KHÔNG ĐẠT/FAIL {f}");
+    }
+    println!(
+        "{} ca/cases, {:.2} s:",
+        all.len(),
+        started.elapsed().as_secs_f64()
+    );
+    print!("{}", report.summary());
+    let (passed, routine) = report.routine();
+    let rate = 100.0 * passed as f64 / routine.max(1) as f64;
+    if let Some(min) = fail_below {
+        if rate < min {
+            bail!("{rate:.1} % of the routine cases pass, below --fail-below {min}");
+        }
+    }
     Ok(())
 }
 
