@@ -8,7 +8,6 @@
 pub mod alerts;
 pub mod api;
 pub mod app;
-pub mod cdsi;
 pub mod cli;
 pub mod clock;
 pub mod delivery;

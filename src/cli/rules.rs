@@ -75,7 +75,7 @@ impl RulesCommand {
 }
 
 fn from_cdsi(xml_dir: &Path, out_dir: &Path) -> Result<()> {
-    let (schedule, problems) = crate::cdsi::xml::read_dir(xml_dir)
+    let (schedule, problems) = crate::rules::cdsi::xml::read_dir(xml_dir)
         .with_context(|| format!("cannot read the supporting data in {}", xml_dir.display()))?;
     if schedule.antigen.is_empty() {
         bail!(
@@ -86,12 +86,13 @@ fn from_cdsi(xml_dir: &Path, out_dir: &Path) -> Result<()> {
     for p in &problems {
         eprintln!("{p}");
     }
-    let files = crate::cdsi::folder::write(&schedule, out_dir, &xml_dir.display().to_string())?;
+    let files =
+        crate::rules::cdsi::folder::write(&schedule, out_dir, &xml_dir.display().to_string())?;
     let series: usize = schedule.antigen.iter().map(|a| a.series.len()).sum();
     println!(
         "đã chuyển / converted: {} kháng nguyên/antigens, {series} phác đồ/series, {} vắc xin/vaccines → {} ({} tệp/files); {} chỗ không chuyển được/not converted",
         schedule.antigen.len(),
-        schedule.vaccine.len(),
+        schedule.cvx.len(),
         out_dir.display(),
         files.len(),
         problems.len()
@@ -100,7 +101,7 @@ fn from_cdsi(xml_dir: &Path, out_dir: &Path) -> Result<()> {
 }
 
 fn test_cdsi(rules_dir: &Path, cases: &Path, fail_below: Option<f64>) -> Result<()> {
-    use crate::cdsi::{cases as cdc, folder};
+    use crate::rules::cdsi::{cases as cdc, folder};
     let schedule = folder::read(rules_dir)?;
     if schedule.antigen.is_empty() {
         bail!(

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+pub mod cdsi;
 mod check;
 mod conditions;
 pub mod duration;

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use vongdoi::cdsi::{cases, folder, forecast::forecast, model::Schedule, xml};
+use vongdoi::rules::cdsi::{cases, folder, forecast::forecast, model::Schedule, xml};
 
 /// The share of cases passed outside influenza, COVID-19 and RSV (537 of 537 shared cases).
 /// Raise it when the engine improves; never lower it to make a change pass.

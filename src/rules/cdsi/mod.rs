@@ -11,5 +11,6 @@ pub mod evaluate;
 pub mod folder;
 pub mod forecast;
 pub mod model;
+mod select;
 pub mod span;
 pub mod xml;

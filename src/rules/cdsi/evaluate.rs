@@ -246,7 +246,7 @@ impl Context<'_> {
 
 /// Whether record `g` counts for `antigen` (the vaccine carries it at that age).
 pub fn carries(s: &Schedule, p: &Patient, g: &Given, antigen: &str) -> bool {
-    (s.vaccine.iter().find(|v| v.code == g.vaccine)).is_some_and(|v| {
+    (s.cvx.iter().find(|v| v.code == g.vaccine)).is_some_and(|v| {
         v.antigens.iter().any(|a| {
             a.antigen == antigen
                 && a.begin_age.map(|x| x.add_to(p.dob)).unwrap_or(FAR_PAST) <= g.date

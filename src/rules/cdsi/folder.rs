@@ -77,7 +77,7 @@ pub fn read(dir: &Path) -> Result<Schedule> {
 
 fn merge(into: &mut Schedule, one: Schedule) {
     into.antigen.extend(one.antigen);
-    into.vaccine.extend(one.vaccine);
+    into.cvx.extend(one.cvx);
     into.live_virus_conflict.extend(one.live_virus_conflict);
     into.vaccine_group.extend(one.vaccine_group);
 }

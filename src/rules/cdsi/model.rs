@@ -19,7 +19,7 @@ pub struct Schedule {
     pub antigen: Vec<Antigen>,
     /// CVX → the antigens it carries (with the ages the association holds for).
     #[serde(default)]
-    pub vaccine: Vec<VaccineAntigens>,
+    pub cvx: Vec<VaccineAntigens>,
     #[serde(default)]
     pub live_virus_conflict: Vec<LiveVirusConflict>,
     #[serde(default)]
