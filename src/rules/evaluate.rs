@@ -124,6 +124,9 @@ pub(super) fn evaluate(
         out.items
             .push(evaluate_cohort(cohort, subject.date_of_birth, as_of));
     }
+    if let Some(schedule) = &rules.cdsi {
+        super::cdsi::items::add(schedule, subject, &records, as_of, &mut out);
+    }
     if out.deceased {
         out.items.retain(|i| i.status == Status::Completed);
     }

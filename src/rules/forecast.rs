@@ -251,12 +251,38 @@ pub struct InvalidDose {
     pub reason: InvalidReason,
 }
 
+/// A CDSi vaccine group's status: `not-complete`, `complete`, `aged-out`, `immune`,
+/// `contraindicated` or `not-recommended`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeriesState {
+    pub series: String,
+    pub status: &'static str,
+}
+
+/// One record as a CDSi vaccine group judged it (`valid`, `not-valid`, `extraneous`,
+/// `sub-standard`), with why it did not count, in English (the CDC's words) and Vietnamese.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evaluation {
+    pub series: String,
+    pub vaccine: String,
+    pub date_given: NaiveDate,
+    pub status: &'static str,
+    pub reason: Option<String>,
+    pub reason_vi: Option<String>,
+}
+
 /// Every lifecycle item of one citizen on one date.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Forecast {
     /// In rule order: vaccination series (by dose), milestones (by age), school levels.
     pub items: Vec<Item>,
     pub invalid_doses: Vec<InvalidDose>,
+    /// CDSi schedules only (docs/interface.md, "CDSi schedules"): each vaccine group's status.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub series_status: Vec<SeriesState>,
+    /// CDSi schedules only: every record's verdict in each vaccine group it belongs to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evaluations: Vec<Evaluation>,
     /// The citizen died on or before the as-of date; `items` then holds completed ones only.
     #[serde(skip)]
     pub deceased: bool,
@@ -351,6 +377,32 @@ impl Forecast {
                         d.vaccine.to_string(),
                         d.date_given.to_string(),
                         reason.to_string(),
+                    ]
+                })
+                .collect();
+            write_table(&mut out, &heads, &rows);
+        }
+        // CDSi schedules: the records that did not count, and why.
+        let not_counted: Vec<&Evaluation> = (self.evaluations.iter())
+            .filter(|e| e.status != "valid")
+            .collect();
+        if !not_counted.is_empty() {
+            out.push('\n');
+            let heads: [&str; 4] = match lang {
+                Lang::Vi => ["Mũi không tính", "Vắc xin", "Ngày tiêm", "Lý do"],
+                Lang::En => ["Not counted", "Vaccine", "Given on", "Reason"],
+            };
+            let rows: Vec<[String; 4]> = (not_counted.iter())
+                .map(|e| {
+                    let reason = match lang {
+                        Lang::Vi => e.reason_vi.clone(),
+                        Lang::En => e.reason.clone(),
+                    };
+                    [
+                        e.series.clone(),
+                        e.vaccine.clone(),
+                        e.date_given.to_string(),
+                        reason.unwrap_or_else(|| e.status.to_string()),
                     ]
                 })
                 .collect();

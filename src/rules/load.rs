@@ -352,6 +352,7 @@ pub(super) fn build(
         .filter(|(p, _)| !keywords_only.contains(p.as_path()))
         .cloned()
         .collect();
+    let cdsi = cdsi_schedule(&mut parsed, &mut vaccines);
     Ok(RuleSet {
         fingerprint: fingerprint(&scheduled),
         vaccines,
@@ -362,7 +363,42 @@ pub(super) fn build(
         alerts,
         keywords,
         zns,
+        cdsi,
     })
+}
+
+/// The CDSi tables of every file as one schedule (None when there are none). Each CVX code
+/// joins the vaccine catalogue, so records of it can be imported and recorded.
+fn cdsi_schedule(
+    parsed: &mut [(Checker, RuleFile)],
+    vaccines: &mut Vec<Vaccine>,
+) -> Option<Arc<super::cdsi::model::Schedule>> {
+    let mut s = super::cdsi::model::Schedule::default();
+    for (_, file) in parsed.iter_mut() {
+        s.antigen.append(&mut file.antigen);
+        s.cvx.append(&mut file.cvx);
+        s.live_virus_conflict.append(&mut file.live_virus_conflict);
+        s.vaccine_group.append(&mut file.vaccine_group);
+    }
+    if s.antigen.is_empty() && s.cvx.is_empty() {
+        return None;
+    }
+    for v in &s.cvx {
+        if !vaccines.iter().any(|c| *c.code == *v.code) {
+            let name = if v.name.is_empty() {
+                v.code.clone()
+            } else {
+                v.name.clone()
+            };
+            vaccines.push(Vaccine {
+                code: Arc::from(v.code.as_str()),
+                name_vi: name.clone(),
+                name_en: name,
+                oral: false,
+            });
+        }
+    }
+    Some(Arc::new(s))
 }
 
 /// The `[[alert]]` entries: each names a template with both languages and a series the rules

@@ -138,6 +138,9 @@ pub struct RuleSet {
     keywords: Vec<keywords::Keyword>,
     /// The ZNS templates (`[[zns]]`), in file order.
     zns: Vec<zns::ZnsTemplate>,
+    /// A CDSi schedule, when the folder holds one: its vaccine groups are forecast the CDSi
+    /// way beside (or instead of) the `[[series]]`.
+    cdsi: Option<Arc<cdsi::model::Schedule>>,
 }
 
 /// An `[[alert]]` of the rule files: a template an outbreak alert may be sent with.

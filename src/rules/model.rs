@@ -36,6 +36,17 @@ pub struct RuleFile {
     /// which template id the OA had approved, with which parameters.
     #[serde(default)]
     pub zns: Vec<ZnsEntry>,
+    /// A CDSi schedule (issue #17; `vongdoi rules from-cdsi` writes these): antigens and
+    /// their series, the vaccines that carry each antigen, live-virus conflicts and vaccine
+    /// groups. rules/README.md, "CDSi schedules".
+    #[serde(default)]
+    pub antigen: Vec<super::cdsi::model::Antigen>,
+    #[serde(default)]
+    pub cvx: Vec<super::cdsi::model::VaccineAntigens>,
+    #[serde(default)]
+    pub live_virus_conflict: Vec<super::cdsi::model::LiveVirusConflict>,
+    #[serde(default)]
+    pub vaccine_group: Vec<super::cdsi::model::VaccineGroup>,
 }
 
 /// A keyword families may text back, its synonyms, and the confirmation they get. Words are

@@ -9,6 +9,8 @@
 
 use std::path::Path;
 
+use serde_json::json;
+
 use vongdoi::rules::cdsi::{cases, folder, forecast::forecast, model::Schedule, xml};
 
 /// The share of cases passed outside influenza, COVID-19 and RSV (537 of 537 shared cases).
@@ -119,3 +121,103 @@ fn explain(schedule: &Schedule, case: &cases::Case) {
         );
     }
 }
+
+/// Through the binary: `rules from-cdsi` writes a folder that `rules check` accepts and
+/// `forecast` uses — CVX records imported into the registry, the next DTaP dose as an item,
+/// the group's status, and the dose that did not count with its reason in Vietnamese.
+async fn forecast_with_converted_rules(db: crate::support::TestDb) {
+    use crate::support::vongdoi;
+    let b = db.backend;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let xml = root().join("data/cdsi/supporting-data-4.64");
+    let rules = dir.join("cdsi-rules");
+    let (ok, out, err) = vongdoi(
+        &db,
+        dir,
+        &[
+            "rules",
+            "from-cdsi",
+            xml.to_str().unwrap(),
+            rules.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        ok && out.contains("30 kháng nguyên/antigens"),
+        "{b}: {out} {err}"
+    );
+    let r = rules.to_str().unwrap();
+    let (ok, out, err) = vongdoi(&db, dir, &["rules", "check", r]);
+    assert!(ok, "{b}: {out} {err}");
+    std::fs::write(
+        dir.join("c.csv"),
+        "personal_id,full_name,sex,date_of_birth,date_of_death,commune_code,household_id,mother_id,father_id,guardian_id,phone,email,language\n\
+         001225000003,Lê Văn Bình,M,2025-09-05,,00004,HK1,,,,,,vi\n",
+    )
+    .unwrap();
+    // Case 2013-0003's DTaP doses, and an IPV three days below polio's absolute minimum age.
+    std::fs::write(
+        dir.join("i.csv"),
+        "personal_id,vaccine,date_given,place\n\
+         001225000003,CVX107,2025-10-17,\n\
+         001225000003,CVX107,2025-11-10,\n\
+         001225000003,CVX10,2025-10-10,\n",
+    )
+    .unwrap();
+    for (kind, file) in [("citizens", "c.csv"), ("immunizations", "i.csv")] {
+        let (ok, out, err) = vongdoi(&db, dir, &["--rules", r, "import", kind, file]);
+        assert!(ok && out.contains("từ chối/rejected 0"), "{b}: {out} {err}");
+    }
+    let args = [
+        "--rules",
+        r,
+        "forecast",
+        "001225000003",
+        "--as-of",
+        "2025-11-10",
+    ];
+    let (ok, out, err) = vongdoi(&db, dir, &[&args[..], &["--format", "json"]].concat());
+    assert!(ok, "{b}: {err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let dtap = (json["items"].as_array().unwrap().iter())
+        .find(|i| i["series"] == "dtap")
+        .expect("a DTaP item");
+    assert_eq!(
+        (
+            &dtap["dose"],
+            &dtap["earliest"],
+            &dtap["due"],
+            &dtap["overdue"]
+        ),
+        (
+            &json!(3),
+            &json!("2025-12-12"),
+            &json!("2026-03-05"),
+            &json!("2026-05-02")
+        ),
+        "{b}: {dtap}"
+    );
+    assert!(
+        (json["series_status"].as_array().unwrap().iter())
+            .any(|s| s == &json!({"series": "dtap", "status": "not-complete"})),
+        "{b}: {}",
+        json["series_status"]
+    );
+    let ipv = (json["evaluations"].as_array().unwrap().iter())
+        .find(|e| e["vaccine"] == "CVX10")
+        .expect("the IPV record judged");
+    assert_eq!(
+        (&ipv["series"], &ipv["status"], &ipv["reason"]),
+        (&json!("pol"), &json!("not-valid"), &json!("Age: Too Young")),
+        "{b}: {ipv}"
+    );
+    // The table says why, in Vietnamese: 7 days before polio's minimum age of 6 weeks.
+    let (ok, out, err) = vongdoi(&db, dir, &args);
+    assert!(ok, "{b}: {err}");
+    assert!(
+        out.contains("quá sớm 7 ngày so với tuổi tối thiểu"),
+        "{b}: {out}"
+    );
+}
+
+on_each_backend!(forecast_with_converted_rules);

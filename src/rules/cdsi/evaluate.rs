@@ -76,12 +76,12 @@ impl DoseStatus {
 /// Why a dose did not count, with what a person needs to act on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
-    /// Given `days` before the absolute minimum age.
+    /// Below the absolute minimum age; `days` before the minimum age.
     TooYoung {
         days: i64,
     },
     TooOld,
-    /// Given `days` before the absolute minimum interval had passed.
+    /// Within the absolute minimum interval; `days` before the minimum interval.
     TooSoon {
         days: i64,
     },
@@ -363,7 +363,9 @@ fn judge(c: &Context, e: &mut Evaluated, at: usize, target: &SeriesDose) {
     if let Some(ages) = ages_on(target, date) {
         let abs_min = c.at(ages.abs_min.or(ages.min)).unwrap_or(FAR_PAST);
         if date < abs_min {
-            let days = days_between(date, abs_min);
+            // Counted from the minimum age, the earliest date the forecast shows.
+            let min = c.at(ages.min.or(ages.abs_min)).unwrap_or(abs_min);
+            let days = days_between(date, min);
             return verdict(e, DoseStatus::NotValid, Some(Reason::TooYoung { days }));
         }
         if date >= c.at(ages.max).unwrap_or(FAR_FUTURE) {
@@ -406,12 +408,10 @@ fn too_soon(
         let Some(from) = reference(c, e, i, at, date) else {
             continue;
         };
-        let min = i
-            .abs_min
-            .or(i.min)
-            .map(|s| s.add_to(from))
-            .unwrap_or(FAR_PAST);
-        if date < min {
+        let abs_min = (i.abs_min.or(i.min).map(|s| s.add_to(from))).unwrap_or(FAR_PAST);
+        if date < abs_min {
+            // Counted from the minimum interval, as the forecast's earliest date is.
+            let min = i.min.map(|s| s.add_to(from)).unwrap_or(abs_min);
             short = short.max(days_between(date, min));
         }
     }

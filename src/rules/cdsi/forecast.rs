@@ -72,6 +72,8 @@ pub struct GroupForecast {
     pub status: SeriesStatus,
     pub next: Option<NextDose>,
     pub evaluations: Vec<DoseEvaluation>,
+    /// The vaccines the data names for forecasting the next dose (`forecastVaccineType`).
+    pub forecast_vaccines: Vec<String>,
     /// Every series considered, with what it said (for explaining a choice).
     pub considered: Vec<Considered>,
 }
@@ -279,6 +281,7 @@ pub fn forecast(
         let mut parts: Vec<(SeriesStatus, Option<NextDose>, bool)> = Vec::new();
         let mut evaluations = Vec::new();
         let mut considered = Vec::new();
+        let mut forecast_vaccines: Vec<String> = Vec::new();
         let mut last_given: Option<NaiveDate> = None;
         for name in &group.antigens {
             let Some(antigen) = schedule.antigen.iter().find(|a| &a.name == name) else {
@@ -332,6 +335,16 @@ pub fn forecast(
                     .unwrap_or(SeriesStatus::NotRecommended);
                 parts.push((status, None, false));
             } else {
+                for f in &usable {
+                    let Some(target) = f.eval.series.dose.get(f.eval.next) else {
+                        continue;
+                    };
+                    for v in target.preferable.iter().filter(|v| v.forecast) {
+                        if !forecast_vaccines.contains(&v.vaccine) {
+                            forecast_vaccines.push(v.vaccine.clone());
+                        }
+                    }
+                }
                 let status = combine(usable.iter().map(|f| f.status));
                 let next = min_dates(usable.iter().filter_map(|f| f.next.clone()));
                 parts.push((status, next, usable.iter().any(|f| f.priority)));
@@ -382,6 +395,7 @@ pub fn forecast(
             status,
             next,
             evaluations,
+            forecast_vaccines,
             considered,
         });
     }

@@ -10,6 +10,7 @@ pub mod cases;
 pub mod evaluate;
 pub mod folder;
 pub mod forecast;
+pub(crate) mod items;
 pub mod model;
 mod select;
 pub mod span;
