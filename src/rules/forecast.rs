@@ -228,6 +228,16 @@ pub enum InvalidReason {
 }
 
 impl InvalidReason {
+    /// What the CLI table and the staff page say.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match (lang, self) {
+            (Lang::En, r) => r.as_str(),
+            (Lang::Vi, InvalidReason::TooEarly) => "tiêm quá sớm",
+            (Lang::Vi, InvalidReason::TooLate) => "tiêm quá tuổi",
+            (Lang::Vi, InvalidReason::WrongVaccine) => "sai loại vắc xin cho mũi này",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             InvalidReason::TooEarly => "too early",
@@ -298,6 +308,27 @@ pub struct ForecastDocument<'a> {
 }
 
 impl Forecast {
+    /// Why the record of `vaccine` on `date` did not count, for each series that did not
+    /// count it ("dtp mũi 2: tiêm quá sớm"); empty when it counted everywhere.
+    pub fn why_not_counted(&self, vaccine: &str, date: NaiveDate, lang: Lang) -> Vec<String> {
+        let invalid = (self.invalid_doses.iter())
+            .filter(|d| &*d.vaccine == vaccine && d.date_given == date)
+            .map(|d| match lang {
+                Lang::Vi => format!("{} mũi {}: {}", d.series, d.dose, d.reason.label(lang)),
+                Lang::En => format!("{} dose {}: {}", d.series, d.dose, d.reason.label(lang)),
+            });
+        let cdsi = (self.evaluations.iter())
+            .filter(|e| e.vaccine == vaccine && e.date_given == date && e.status != "valid")
+            .map(|e| {
+                let reason = match lang {
+                    Lang::Vi => e.reason_vi.as_deref(),
+                    Lang::En => e.reason.as_deref(),
+                };
+                format!("{}: {}", e.series, reason.unwrap_or(e.status))
+            });
+        invalid.chain(cdsi).collect()
+    }
+
     pub fn document<'a>(&'a self, personal_id: &'a str, as_of: NaiveDate) -> ForecastDocument<'a> {
         ForecastDocument {
             personal_id,
@@ -362,12 +393,7 @@ impl Forecast {
                 .invalid_doses
                 .iter()
                 .map(|d| {
-                    let reason = match (lang, d.reason) {
-                        (Lang::En, r) => r.as_str(),
-                        (Lang::Vi, InvalidReason::TooEarly) => "tiêm quá sớm",
-                        (Lang::Vi, InvalidReason::TooLate) => "tiêm quá tuổi",
-                        (Lang::Vi, InvalidReason::WrongVaccine) => "sai loại vắc xin cho mũi này",
-                    };
+                    let reason = d.reason.label(lang);
                     let dose = match lang {
                         Lang::Vi => format!("{} mũi {}", d.series, d.dose),
                         Lang::En => format!("{} dose {}", d.series, d.dose),

@@ -218,6 +218,25 @@ async fn forecast_with_converted_rules(db: crate::support::TestDb) {
         out.contains("quá sớm 7 ngày so với tuổi tối thiểu"),
         "{b}: {out}"
     );
+
+    // And the nurse's page of the child, beside the record.
+    use crate::support::api::{account, no_redirects, page_get, person_session};
+    let nurse = account(
+        &db,
+        dir,
+        "y.ta",
+        &["--role", "health", "--commune", "00004"],
+    );
+    let served = crate::support::serve(&db, dir, &["--no-schedule"], &[("VONGDOI_RULES", r)]);
+    let http = no_redirects();
+    let session = person_session(&http, &served.base, &nurse).await;
+    let url = format!("{}/staff/citizens/001225000003", served.base);
+    let (status, page) = page_get(&http, &url, &session).await;
+    assert_eq!(status, 200, "{b}: {page}");
+    assert!(
+        page.contains("Không tính — pol: quá sớm 7 ngày so với tuổi tối thiểu"),
+        "{b}: {page}"
+    );
 }
 
 on_each_backend!(forecast_with_converted_rules);

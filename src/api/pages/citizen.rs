@@ -346,6 +346,7 @@ fn render(
                 lot => r.lot,
                 reason => failed.map(|s| s.reason.clone()),
                 error => failed.map(|s| s.error.clone()),
+                not_counted => l.forecast.why_not_counted(&r.vaccine, r.date_given, lang),
             }
         })
         .collect();
