@@ -131,64 +131,90 @@ fn select(all: &[SeriesForecast], members: &[usize], c: &Context) -> Option<usiz
     if complete.is_empty() && process.len() == 1 {
         return Some(process[0]);
     }
-    let pool = if complete.len() >= 2 {
-        complete
+    // CDSi tables 8-5 to 8-11: score the complete series among themselves, else those in
+    // progress, else (no valid dose anywhere) every candidate, each way by its own table.
+    let (pool, kind) = if complete.len() >= 2 {
+        (complete, Pool::Complete)
     } else if process.len() >= 2 {
-        process
+        (process, Pool::InProcess)
     } else {
         if default.is_some() && scorable.iter().all(|&i| all[i].eval.valid_count() == 0) {
             return default;
         }
-        scorable
+        (scorable, Pool::NoValidDose)
     };
+    // +win alone at the best value, 0 tied there, −lose elsewhere.
+    let rank = |mine: i64, best: i64, tied: usize, win: i32, lose: i32| {
+        if mine != best {
+            -lose
+        } else if tied == 1 {
+            win
+        } else {
+            0
+        }
+    };
+    let measure = |f: &dyn Fn(usize) -> i64, i: usize, higher_wins: bool| {
+        let values: Vec<i64> = pool.iter().map(|&j| f(j)).collect();
+        let best = if higher_wins {
+            *values.iter().max().unwrap_or(&0)
+        } else {
+            *values.iter().min().unwrap_or(&0)
+        };
+        (f(i), best, values.iter().filter(|&&v| v == best).count())
+    };
+    let valid = |j: usize| all[j].eval.valid_count() as i64;
+    let remaining = |j: usize| {
+        (all[j].eval.targets.iter())
+            .filter(|t| matches!(t, Target::Open))
+            .count() as i64
+    };
+    // The earliest the series could be finished, as days from the birth (never: i64::MAX).
+    let finish = |j: usize| match finish_date(&all[j], c) {
+        Some(d) => (d - dob).num_days(),
+        None => i64::MAX,
+    };
+    let start = |j: usize| {
+        (all[j].next.as_ref())
+            .map(|n| (n.earliest - dob).num_days())
+            .unwrap_or(i64::MAX)
+    };
+    let completable = |j: usize| finish_date(&all[j], c).is_some();
     let score = |i: usize| -> i32 {
         let f = &all[i];
-        let mut s = 0;
-        let valid = |j: usize| all[j].eval.valid_count();
-        let most = pool.iter().map(|&j| valid(j)).max().unwrap_or(0);
-        let tied = pool.iter().filter(|&&j| valid(j) == most).count();
-        s += if valid(i) == most {
-            if tied == 1 {
-                2
-            } else {
-                0
+        let product = f.eval.series.product_path;
+        match kind {
+            Pool::Complete => {
+                let (m, b, t) = measure(&valid, i, true);
+                rank(m, b, t, 1, 1)
             }
-        } else {
-            -2
-        };
-        let remaining = |j: usize| {
-            (all[j].eval.targets.iter())
-                .filter(|t| matches!(t, Target::Open))
-                .count()
-        };
-        let fewest = pool.iter().map(|&j| remaining(j)).min().unwrap_or(0);
-        let tied = pool.iter().filter(|&&j| remaining(j) == fewest).count();
-        s += if remaining(i) == fewest {
-            if tied == 1 {
-                2
-            } else {
-                0
+            Pool::InProcess => {
+                let mut s = 0;
+                if product {
+                    let all_valid =
+                        (f.eval.doses.iter()).all(|d| d.status == Some(DoseStatus::Valid));
+                    s += if all_valid { 2 } else { -2 };
+                }
+                s += if completable(i) { 3 } else { -3 };
+                let (m, b, t) = measure(&valid, i, true);
+                s += rank(m, b, t, 2, 2);
+                let (m, b, t) = measure(&remaining, i, false);
+                s += rank(m, b, t, 2, 2);
+                if completable(i) {
+                    let (m, b, t) = measure(&finish, i, false);
+                    s += rank(m, b, t, 1, 1);
+                } else {
+                    s -= 1;
+                }
+                s
             }
-        } else {
-            -2
-        };
-        if f.eval.series.product_path {
-            let all_valid = f
-                .eval
-                .doses
-                .iter()
-                .all(|d| d.status == Some(DoseStatus::Valid));
-            s += if all_valid { 2 } else { -2 };
+            Pool::NoValidDose => {
+                let (m, b, t) = measure(&start, i, false);
+                let mut s = rank(m, b, t, 1, 1);
+                s += if completable(i) { 1 } else { -1 };
+                s += if product { -1 } else { 1 };
+                s
+            }
         }
-        let finish = |j: usize| all[j].next.as_ref().map(|n| n.earliest);
-        let soonest = pool.iter().filter_map(|&j| finish(j)).min();
-        if let (Some(mine), Some(first)) = (finish(i), soonest) {
-            s += if mine == first { 1 } else { -1 };
-        }
-        if f.status == SeriesStatus::AgedOut || f.status == SeriesStatus::NotRecommended {
-            s -= 3;
-        }
-        s
     };
     pool.iter().copied().max_by(|&a, &b| {
         let (sa, sb) = (score(a), score(b));
@@ -202,4 +228,38 @@ fn select(all: &[SeriesForecast], members: &[usize], c: &Context) -> Option<usiz
             )
             .then(b.cmp(&a))
     })
+}
+
+#[derive(Clone, Copy)]
+enum Pool {
+    Complete,
+    InProcess,
+    NoValidDose,
+}
+
+/// When the series could be finished: the next dose's earliest date plus the minimum
+/// intervals of the doses after it; None when it cannot be finished before the last dose's
+/// maximum age (or has nothing left to forecast).
+fn finish_date(f: &SeriesForecast, c: &Context) -> Option<NaiveDate> {
+    let next = f.next.as_ref()?;
+    let doses = &f.eval.series.dose;
+    let mut date = next.earliest;
+    for d in doses.iter().skip(f.eval.next + 1) {
+        let step = (d.interval.iter())
+            .filter(|i| i.from == super::model::From::Previous)
+            .filter_map(|i| i.min)
+            .map(|m| m.add_to(date))
+            .max();
+        if let Some(s) = step {
+            date = date.max(s);
+        }
+    }
+    let max_age = (doses.iter())
+        .flat_map(|d| d.age.iter().filter_map(|a| a.max))
+        .map(|m| m.add_to(c.patient.dob))
+        .max();
+    match max_age {
+        Some(m) if date >= m => None,
+        _ => Some(date),
+    }
 }
