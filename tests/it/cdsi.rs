@@ -240,3 +240,42 @@ async fn forecast_with_converted_rules(db: crate::support::TestDb) {
 }
 
 on_each_backend!(forecast_with_converted_rules);
+
+/// Evidence of immunity, from the data: born before 1957 (measles, mumps, rubella), or an
+/// observation that is an antigen's immunity code (a lab-confirmed varicella).
+#[test]
+fn immunity_comes_from_the_birth_date_and_the_observations() {
+    use vongdoi::rules::cdsi::evaluate::{Gender, Patient};
+    let schedule = converted();
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let status = |dob: &str, observations: Vec<String>, group: &str| {
+        let p = Patient {
+            dob: day(dob),
+            gender: Gender::Female,
+            observations,
+        };
+        let f = forecast(&schedule, &p, &[], day("2025-11-10"));
+        f.into_iter()
+            .find(|g| g.group == group)
+            .unwrap()
+            .status
+            .cdc()
+    };
+    assert_eq!(status("1950-03-01", vec![], "mmr"), "Immune");
+    assert_eq!(status("1960-03-01", vec![], "mmr"), "Not complete");
+    let varicella = (schedule.antigen.iter())
+        .find(|a| a.name == "Varicella")
+        .unwrap();
+    let code = varicella.immunity_codes[0].clone();
+    assert_eq!(status("2015-03-01", vec![], "var"), "Not complete");
+    // "55" is "055": written without its leading zero, the code still matches.
+    let short = code.trim_start_matches('0').to_string();
+    assert_eq!(
+        status(
+            "2015-03-01",
+            vec![vongdoi::rules::cdsi::model::observation_code(&short)],
+            "var"
+        ),
+        "Immune"
+    );
+}

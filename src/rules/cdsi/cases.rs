@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 
 use super::evaluate::{Gender, Given, Patient};
 use super::forecast::{forecast, GroupForecast};
-use super::model::Schedule;
+use super::model::{observation_code, Schedule};
 use super::xml::vaccine_code;
 
 /// Influenza, COVID-19 and RSV: reported apart (their cases depend on the season's data).
@@ -98,9 +98,11 @@ impl Case {
                 "M" => Gender::Male,
                 _ => Gender::Unknown,
             },
-            observations: (!self.get("Med_History_Code").is_empty())
-                .then(|| self.get("Med_History_Code").to_string())
-                .into_iter()
+            // One code or several ("055;076"), written with or without leading zeros.
+            observations: (self.get("Med_History_Code").split([';', ',', '|']))
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(observation_code)
                 .collect(),
         })
     }

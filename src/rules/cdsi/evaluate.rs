@@ -209,7 +209,9 @@ impl Context<'_> {
 
     /// The records that carry this antigen, in date order (indices into `given`).
     pub fn antigen_records(&self) -> Vec<usize> {
+        // A dose dated before birth is a data error: left out, its index kept for the rest.
         let mut out: Vec<usize> = (0..self.given.len())
+            .filter(|&i| self.given[i].date >= self.patient.dob)
             .filter(|&i| {
                 carries(
                     self.schedule,
@@ -293,10 +295,23 @@ pub fn reference(
     match &i.from {
         From::Previous => e.previous(at).map(|d| d.date),
         From::TargetDose(n) => e.satisfied_date((*n as usize).checked_sub(1)?),
-        From::MostRecent(codes) => (c.given.iter())
-            .filter(|g| g.date < date && codes.contains(&g.vaccine))
-            .map(|g| g.date)
-            .max(),
+        // This antigen's doses before this one (a same-day one listed earlier counts), never
+        // an inadvertent one, and in a forecast only doses that were judged; other antigens'
+        // records before this date.
+        From::MostRecent(codes) => {
+            let forecast = at >= e.doses.len();
+            let own = (e.doses[..at.min(e.doses.len())].iter())
+                .filter(|d| codes.contains(&d.vaccine) && !d.inadvertent)
+                .filter(|d| {
+                    !forecast || matches!(d.status, Some(DoseStatus::Valid | DoseStatus::NotValid))
+                })
+                .map(|d| d.date);
+            let mine: Vec<usize> = e.doses.iter().map(|d| d.record).collect();
+            let others = (c.given.iter().enumerate())
+                .filter(|(i, g)| !mine.contains(i) && g.date < date && codes.contains(&g.vaccine))
+                .map(|(_, g)| g.date);
+            own.chain(others).max()
+        }
         From::Observation(_) => None,
     }
 }
@@ -328,7 +343,10 @@ pub fn evaluate<'s>(c: &Context, series: &'s Series) -> Evaluated<'s> {
         while let Some(target) = series.dose.get(e.next) {
             let date = e.doses[at].date;
             if skips(c, &e, target, SkipContext::Evaluation, date) {
-                e.targets[e.next] = Target::Skipped;
+                // A recurring dose already satisfied stays satisfied: the skip moves on.
+                if e.targets[e.next] == Target::Open {
+                    e.targets[e.next] = Target::Skipped;
+                }
                 e.next += 1;
                 continue;
             }

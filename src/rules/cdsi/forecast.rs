@@ -157,7 +157,7 @@ pub(super) fn forecast_series<'s>(
         let next = next.expect("dates for a series not complete");
         // CDSi checks the skip again on the earliest date: a dose not needed by then is not
         // forecast.
-        if next.earliest > reference
+        if next.earliest != reference
             && evaluate::skips(c, &e, target, SkipContext::Forecast, next.earliest)
         {
             reference = next.earliest;
@@ -271,11 +271,6 @@ pub fn forecast(
     given: &[Given],
     as_of: NaiveDate,
 ) -> Vec<GroupForecast> {
-    let given: Vec<Given> = given
-        .iter()
-        .filter(|g| g.date >= patient.dob)
-        .cloned()
-        .collect();
     let mut out = Vec::new();
     for group in &schedule.vaccine_group {
         let mut parts: Vec<(SeriesStatus, Option<NextDose>, bool)> = Vec::new();
@@ -291,7 +286,7 @@ pub fn forecast(
                 schedule,
                 antigen,
                 patient,
-                given: &given,
+                given,
                 completed_groups: &[],
             };
             if let Some(status) = immune_or_contraindicated(&c) {
@@ -320,7 +315,7 @@ pub fn forecast(
                 }
             }
             let chosen: Vec<&SeriesForecast> = best.iter().map(|&i| &all[i]).collect();
-            let usable: Vec<&&SeriesForecast> = (chosen.iter())
+            let mut usable: Vec<&&SeriesForecast> = (chosen.iter())
                 .filter(|f| {
                     !matches!(
                         f.status,
@@ -328,6 +323,13 @@ pub fn forecast(
                     )
                 })
                 .collect();
+            // A risk series forecasts apart from the others, and is the one reported.
+            if usable
+                .iter()
+                .any(|f| f.eval.series.kind == SeriesType::Risk)
+            {
+                usable.retain(|f| f.eval.series.kind == SeriesType::Risk);
+            }
             if usable.is_empty() {
                 let status = chosen
                     .first()

@@ -343,3 +343,13 @@ pub struct Season {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<NaiveDate>,
 }
+
+/// A CDSi observation code as the schedule holds it: three digits ("55" and "055" are one),
+/// anything else as written.
+pub fn observation_code(code: &str) -> String {
+    let code = code.trim();
+    match code.parse::<u32>() {
+        Ok(n) if code.chars().all(|c| c.is_ascii_digit()) => format!("{n:03}"),
+        _ => code.to_string(),
+    }
+}

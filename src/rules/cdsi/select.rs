@@ -87,12 +87,18 @@ fn in_process(f: &SeriesForecast) -> bool {
 /// The prioritized series of one series group.
 fn select(all: &[SeriesForecast], members: &[usize], c: &Context) -> Option<usize> {
     let dob = c.patient.dob;
-    let scorable: Vec<usize> = (members.iter().copied())
+    let kind = |i: usize| all[i].eval.series.kind;
+    // Only the risk series of the best priority ("A" before "B") are candidates.
+    let best_risk = (members.iter())
+        .filter(|&&i| kind(i) == SeriesType::Risk)
+        .map(|&i| all[i].eval.series.priority.as_str())
+        .min();
+    let mut scorable: Vec<usize> = (members.iter().copied())
         .filter(|&i| {
             let f = &all[i];
             let s = f.eval.series;
             match s.kind {
-                SeriesType::Risk => true,
+                SeriesType::Risk => Some(s.priority.as_str()) == best_risk,
                 SeriesType::EvaluationOnly => f.status == SeriesStatus::Complete,
                 SeriesType::Standard => {
                     let first_valid = (f.eval.doses.iter())
@@ -107,6 +113,17 @@ fn select(all: &[SeriesForecast], members: &[usize], c: &Context) -> Option<usiz
         })
         .collect();
     let default = (members.iter().copied()).find(|&i| all[i].eval.series.default_series);
+    // No standard series begun and no default: every standard series is a candidate.
+    let begun =
+        (members.iter()).any(|&i| kind(i) == SeriesType::Standard && all[i].eval.valid_count() > 0);
+    if !begun && default.is_none() {
+        for &i in members {
+            if kind(i) == SeriesType::Standard && !scorable.contains(&i) {
+                scorable.push(i);
+            }
+        }
+        scorable.sort_unstable();
+    }
     let scorable = if scorable.is_empty() {
         let any_default = default.is_some();
         if any_default {
@@ -131,6 +148,11 @@ fn select(all: &[SeriesForecast], members: &[usize], c: &Context) -> Option<usiz
     if complete.is_empty() && process.len() == 1 {
         return Some(process[0]);
     }
+    if complete.is_empty() && process.is_empty() {
+        if let Some(d) = (scorable.iter().copied()).find(|&i| all[i].eval.series.default_series) {
+            return Some(d);
+        }
+    }
     // CDSi tables 8-5 to 8-11: score the complete series among themselves, else those in
     // progress, else (no valid dose anywhere) every candidate, each way by its own table.
     let (pool, kind) = if complete.len() >= 2 {
@@ -138,9 +160,6 @@ fn select(all: &[SeriesForecast], members: &[usize], c: &Context) -> Option<usiz
     } else if process.len() >= 2 {
         (process, Pool::InProcess)
     } else {
-        if default.is_some() && scorable.iter().all(|&i| all[i].eval.valid_count() == 0) {
-            return default;
-        }
         (scorable, Pool::NoValidDose)
     };
     // +win alone at the best value, 0 tied there, −lose elsewhere.

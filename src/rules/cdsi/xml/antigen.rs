@@ -33,14 +33,14 @@ pub fn antigen(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Option<A
             .filter(|n| n.has_tag_name("clinicalHistory"))
         {
             if let Some(code) = r.text(c, "guidelineCode") {
-                antigen.immunity_codes.push(code.to_string());
+                antigen.immunity_codes.push(observation_code(code));
             }
         }
         for b in imm.descendants().filter(|n| n.has_tag_name("dateOfBirth")) {
             if let Some(date) = r.date(b, "immunityBirthDate") {
                 let exclusion_codes = (b.descendants())
                     .filter(|n| n.has_tag_name("exclusion"))
-                    .filter_map(|e| r.text(e, "exclusionCode").map(str::to_string))
+                    .filter_map(|e| r.text(e, "exclusionCode").map(observation_code))
                     .collect();
                 antigen.immunity_birth_before.push(ImmunityBirthDate {
                     date,
@@ -52,7 +52,7 @@ pub fn antigen(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Option<A
     if let Some(c) = child(root, "contraindications").and_then(|c| child(c, "vaccineGroup")) {
         for x in children(c, "contraindication") {
             if let Some(code) = r.text(x, "observationCode") {
-                antigen.contraindication_codes.push(code.to_string());
+                antigen.contraindication_codes.push(observation_code(code));
             }
         }
     }
@@ -111,7 +111,7 @@ fn series(r: &mut Reader, s: Node) -> Option<Series> {
         if let Some(code) = code {
             let (begin_age, end_age) = (r.span(i, "beginAge"), r.span(i, "endAge"));
             indications.push(Indication {
-                code: code.to_string(),
+                code: observation_code(code),
                 begin_age,
                 end_age,
             });
