@@ -279,3 +279,34 @@ fn immunity_comes_from_the_birth_date_and_the_observations() {
         "Immune"
     );
 }
+
+/// A 12-year-old with this season's influenza dose and a second one is done for the season:
+/// the second dose's skip does not undo the first (a recurring dose stays satisfied).
+#[test]
+fn two_doses_this_season_complete_influenza() {
+    use vongdoi::rules::cdsi::evaluate::{Gender, Given, Patient};
+    let schedule = converted();
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let p = Patient {
+        dob: day("2013-05-01"),
+        gender: Gender::Male,
+        observations: vec![],
+    };
+    let dose = |d: &str| Given {
+        date: day(d),
+        vaccine: "CVX150".into(),
+        mvx: None,
+    };
+    let one = forecast(&schedule, &p, &[dose("2025-09-15")], day("2025-11-10"));
+    let two = forecast(
+        &schedule,
+        &p,
+        &[dose("2025-09-15"), dose("2025-10-20")],
+        day("2025-11-10"),
+    );
+    let flu = |f: &[vongdoi::rules::cdsi::forecast::GroupForecast]| {
+        f.iter().find(|g| g.group == "flu").unwrap().status.cdc()
+    };
+    assert_eq!(flu(&one), "Complete");
+    assert_eq!(flu(&two), "Complete");
+}
