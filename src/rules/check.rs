@@ -9,7 +9,6 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use toml::Spanned;
 
 use super::conditions::{Conditions, DateRange};
@@ -136,6 +135,7 @@ impl<'a> Checker<'a> {
         let id = entry.id.get_ref().as_str();
         self.id(&entry.id, errors);
         let when = self.when(&entry.when, entry.id.span(), env, errors);
+        let start = self.start_window(entry, errors);
         let grace = match entry.grace.as_ref().or(defaults.grace.as_ref()) {
             Some(g) => *g.get_ref(),
             None => {
@@ -196,6 +196,8 @@ impl<'a> Checker<'a> {
         (errors.len() == before).then(|| SeriesRule {
             id: Arc::from(id),
             when,
+            start,
+            siblings: Vec::new(),
             grace,
             doses,
         })
@@ -244,14 +246,7 @@ impl<'a> Checker<'a> {
             }
         }
         // Compare ages on dates where calendar months differ most (month ends, 29 February).
-        let later = |a: Duration, b: Duration| {
-            ["2023-01-31", "2024-02-29", "2025-12-31", "2025-06-15"]
-                .iter()
-                .any(|d| {
-                    let d: NaiveDate = d.parse().expect("a valid constant date");
-                    a.add_to(d) > b.add_to(d)
-                })
-        };
+        let later = |a: Duration, b: Duration| a.may_exceed(b);
         let max_age = *dose.max_age.get_ref();
         for (field, age) in [("min_age", &dose.min_age), ("rec_age", &dose.rec_age)] {
             if let Some(age) = age {

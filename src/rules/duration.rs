@@ -105,6 +105,21 @@ impl Duration {
             .and_then(|d| d.checked_sub_days(Days::new(self.total_days())))
             .unwrap_or(NaiveDate::MIN)
     }
+
+    /// Whether `self` reaches past `other` counted from at least one birth date where calendar
+    /// months differ most (month ends, 29 February): "1 month" and "30 days" are not always in
+    /// the same order, so `rules check` compares ages this way, erring towards "later".
+    pub(crate) fn may_exceed(&self, other: Duration) -> bool {
+        probe_births().any(|d| self.add_to(d) > other.add_to(d))
+    }
+}
+
+/// Birth dates where calendar months differ most (month ends, 29 February), to compare ages
+/// that mix months and days.
+pub(crate) fn probe_births() -> impl Iterator<Item = NaiveDate> {
+    [(2023, 1, 31), (2024, 2, 29), (2025, 12, 31), (2025, 6, 15)]
+        .into_iter()
+        .filter_map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d))
 }
 
 /// Moves `date` by `months` calendar months; a day that does not exist in the target month

@@ -1,6 +1,6 @@
-//! Evaluation: docs/domain.md §3 steps 1–3 for vaccination series, §4 for age milestones (the
-//! identity card) and §5 for school cohorts. Everything here is a pure function of its
-//! arguments.
+//! Evaluation: docs/domain.md §3 steps 0–3 for vaccination series (step 0, the version for a
+//! child's start, is in `start`), §4 for age milestones (the identity card) and §5 for school
+//! cohorts. Everything here is a pure function of its arguments.
 
 use std::sync::Arc;
 
@@ -13,12 +13,12 @@ use super::{
 
 /// The four dates of an open item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Window {
-    earliest: NaiveDate,
+pub(super) struct Window {
+    pub earliest: NaiveDate,
     due: NaiveDate,
     overdue: NaiveDate,
     /// `None` = never expires.
-    expires: Option<NaiveDate>,
+    pub expires: Option<NaiveDate>,
 }
 
 impl Window {
@@ -56,7 +56,7 @@ impl Window {
 
 impl DoseRule {
     /// docs/domain.md §3 step 2, with `prev` the date of the previous valid dose of the series.
-    fn window(&self, dob: NaiveDate, prev: Option<NaiveDate>) -> Window {
+    pub(super) fn window(&self, dob: NaiveDate, prev: Option<NaiveDate>) -> Window {
         let from_prev = |d: Option<Duration>| Some(d?.add_to(prev?));
         let from_dob = |d: Option<Duration>| d.map(|d| d.add_to(dob));
         // A dose with neither a minimum age nor an interval can be given from birth.
@@ -74,7 +74,7 @@ impl DoseRule {
         }
     }
 
-    fn counts(&self, vaccine: &str) -> bool {
+    pub(super) fn counts(&self, vaccine: &str) -> bool {
         self.info.vaccines.iter().any(|c| &**c == vaccine)
     }
 }
@@ -95,12 +95,11 @@ pub(super) fn evaluate(
         deceased: subject.date_of_death.is_some_and(|d| d <= as_of),
         ..Forecast::default()
     };
-    // `rules check` guarantees at most one version of each rule matches a citizen on a day.
-    for series in rules
-        .series
-        .iter()
-        .filter(|s| s.when.matches(subject, as_of))
-    {
+    // `rules check` guarantees at most one version of each rule matches a citizen on a day,
+    // and, among versions with start windows, at most one contains the child's start.
+    for series in rules.series.iter().filter(|s| {
+        s.when.matches(subject, as_of) && s.starts_here(rules, subject, &records, as_of)
+    }) {
         evaluate_series(series, subject.date_of_birth, &records, as_of, &mut out);
     }
     for milestone in rules

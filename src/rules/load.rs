@@ -15,6 +15,7 @@ use super::check::{line_of, reword_toml_error, Checker, Env, Place};
 use super::conditions::Conditions;
 use super::forecast::ItemInfo;
 use super::model::RuleFile;
+use super::start::{link_siblings, StartWindow};
 use super::template_checks;
 use super::{CheckContext, CohortRule, MilestoneRule, RuleError, RuleSet, SeriesRule, Vaccine};
 
@@ -259,31 +260,54 @@ pub(super) fn build(
     }
 
     // Versions of one rule must never both apply to the same citizen on the same day, so
-    // that evaluation never has to choose.
-    let versions: Vec<(String, &Conditions, &Place)> = (series.iter())
-        .map(|(r, at)| (format!("series \"{}\"", r.id), &r.when, at))
+    // that evaluation never has to choose. Versions of a series may also be told apart by
+    // their start windows (the age at the first dose, `start`).
+    let versions: Vec<(String, &Conditions, Option<&StartWindow>, &Place)> = (series.iter())
+        .map(|(r, at)| {
+            (
+                format!("series \"{}\"", r.id),
+                &r.when,
+                r.start.as_ref(),
+                at,
+            )
+        })
         .chain(
             milestones
                 .iter()
-                .map(|(r, at)| (format!("milestone \"{}\"", r.id), &r.when, at)),
+                .map(|(r, at)| (format!("milestone \"{}\"", r.id), &r.when, None, at)),
         )
         .chain(
             cohorts
                 .iter()
-                .map(|(r, at)| (format!("cohort \"{}\"", r.id), &r.when, at)),
+                .map(|(r, at)| (format!("cohort \"{}\"", r.id), &r.when, None, at)),
         )
         .collect();
-    for (i, (rule, when, at)) in versions.iter().enumerate() {
-        for (_, _, first) in versions[..i]
-            .iter()
-            .filter(|(other, other_when, _)| other == rule && other_when.may_overlap(when))
+    for (i, (rule, when, start, at)) in versions.iter().enumerate() {
+        for (_, _, other_start, first) in
+            versions[..i]
+                .iter()
+                .filter(|(other, other_when, other_start, _)| {
+                    other == rule
+                        && other_when.may_overlap(when)
+                        && StartWindow::may_overlap(*other_start, *start)
+                })
         {
-            errors.push(at.error(format!(
-                "this version of {rule} applies to some of the same citizens as the version at \
-                 {first}; a schedule change must be a new version that starts where the old one \
-                 ends: give them non-overlapping `when` ranges (born_from/born_until, from/until) \
-                 or different provinces"
-            )));
+            errors.push(at.error(if start.is_some() || other_start.is_some() {
+                format!(
+                    "this version of {rule} applies to some of the same citizens as the version \
+                     at {first}, and their start windows overlap: a child whose first dose came \
+                     at one age would have both schedules. Make the ages touch without \
+                     overlapping (start_before = \"12 months\" on one, start_from = \"12 \
+                     months\" on the other), or give them non-overlapping `when` ranges"
+                )
+            } else {
+                format!(
+                    "this version of {rule} applies to some of the same citizens as the version at \
+                     {first}; a schedule change must be a new version that starts where the old one \
+                     ends: give them non-overlapping `when` ranges (born_from/born_until, from/until) \
+                     or different provinces"
+                )
+            }));
         }
     }
 
@@ -353,10 +377,12 @@ pub(super) fn build(
         .cloned()
         .collect();
     let cdsi = cdsi_schedule(&mut parsed, &mut vaccines);
+    let mut series: Vec<SeriesRule> = series.into_iter().map(|(s, _)| s).collect();
+    link_siblings(&mut series);
     Ok(RuleSet {
         fingerprint: fingerprint(&scheduled),
         vaccines,
-        series: series.into_iter().map(|(s, _)| s).collect(),
+        series,
         milestones: milestones.into_iter().map(|(m, _)| m).collect(),
         cohorts: cohorts.into_iter().map(|(c, _)| c).collect(),
         templates,

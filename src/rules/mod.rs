@@ -11,7 +11,8 @@
 //! - `load`: reading rule folders and the embedded files, cross-file checks.
 //! - `check`: `rules check` on each entry, compiling it into the engine's rules.
 //! - `conditions`: who an entry applies to; overlap between versions.
-//! - `evaluate`: docs/domain.md §3 steps 1–3, §4 and §5.
+//! - `start`: versions of a series chosen by the age at the first dose (catch-up schedules).
+//! - `evaluate`: docs/domain.md §3 steps 0–3, §4 and §5.
 //! - [`forecast`]: output types, JSON and the text table.
 
 use std::collections::{BTreeMap, HashSet};
@@ -31,6 +32,7 @@ pub mod keywords;
 mod load;
 pub mod model;
 mod next_change;
+mod start;
 pub mod template_checks;
 pub mod wording;
 pub mod zns;
@@ -175,6 +177,11 @@ impl AlertWording {
 struct SeriesRule {
     id: Arc<str>,
     when: Conditions,
+    /// The ages at the first dose this version is for (`start_from`, `start_before`).
+    start: Option<start::StartWindow>,
+    /// With a start window: the indices in [`RuleSet::series`] of every windowed version of
+    /// this id, itself included (their first doses decide the start).
+    siblings: Vec<usize>,
     grace: Duration,
     doses: Vec<DoseRule>,
 }

@@ -148,6 +148,12 @@ pub struct SeriesEntry {
     pub source: Option<String>,
     #[serde(default)]
     pub when: When,
+    /// The start window (issue #17): this version is for children whose first dose of the
+    /// series came at this age or later (with no dose yet: who are this old on the as-of
+    /// date). A late starter's catch-up schedule is a version with its own doses.
+    pub start_from: Option<Spanned<Duration>>,
+    /// …and before this age.
+    pub start_before: Option<Spanned<Duration>>,
     pub grace: Option<Spanned<Duration>>,
     pub notices: Option<Vec<NoticeEntry>>,
     /// `health`, `police` or `school`: the facility that speaks, and the message it goes in.

@@ -54,6 +54,13 @@ impl RuleSet {
             consider(when.active.from);
             consider(when.active.until.map(|u| Duration::days(1).add_to(u)));
         }
+        // A child who has not started a series with start windows moves from one version to
+        // the next as their age reaches a window's edge.
+        for window in self.series.iter().filter_map(|s| s.start.as_ref()) {
+            window
+                .edges(subject.date_of_birth)
+                .for_each(|d| consider(Some(d)));
+        }
         next
     }
 }

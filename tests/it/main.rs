@@ -21,6 +21,7 @@ mod incremental;
 mod records;
 mod reminders;
 mod reports;
+mod rules_catchup;
 mod rules_check;
 mod rules_conditions;
 mod rules_evaluate;

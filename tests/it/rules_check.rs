@@ -12,7 +12,7 @@ fn shipped() -> PathBuf {
 }
 
 /// A temporary folder, removed when the test ends.
-struct Fixture(PathBuf);
+pub(crate) struct Fixture(PathBuf);
 
 impl Drop for Fixture {
     fn drop(&mut self) {
@@ -28,7 +28,7 @@ impl std::ops::Deref for Fixture {
 }
 
 /// A copy of the shipped rules in a fresh temporary folder.
-fn copy(name: &str) -> Fixture {
+pub(crate) fn copy(name: &str) -> Fixture {
     let dir = std::env::temp_dir().join(format!("vongdoi-rules-{}-{name}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(dir.join("templates")).unwrap();
@@ -45,7 +45,7 @@ fn copy(name: &str) -> Fixture {
 
 /// Replaces the `nth` (0-based) occurrence of `from` in `file` and returns the line where the
 /// replacement now starts.
-fn edit(dir: &Path, file: &str, from: &str, to: &str, nth: usize) -> usize {
+pub(crate) fn edit(dir: &Path, file: &str, from: &str, to: &str, nth: usize) -> usize {
     let path = dir.join(file);
     let text = fs::read_to_string(&path).unwrap();
     let at = text
@@ -58,7 +58,7 @@ fn edit(dir: &Path, file: &str, from: &str, to: &str, nth: usize) -> usize {
     text[..at].matches('\n').count() + 1
 }
 
-fn errors(dir: &Path) -> Vec<RuleError> {
+pub(crate) fn errors(dir: &Path) -> Vec<RuleError> {
     errors_with(dir, &CheckContext::builtin())
 }
 
@@ -71,7 +71,13 @@ fn errors_with(dir: &Path, ctx: &CheckContext) -> Vec<RuleError> {
 
 /// Exactly one problem, at `file:line`, whose text contains every word of `words`.
 #[track_caller]
-fn assert_one(errors: &[RuleError], dir: &Path, file: &str, line: usize, words: &[&str]) {
+pub(crate) fn assert_one(
+    errors: &[RuleError],
+    dir: &Path,
+    file: &str,
+    line: usize,
+    words: &[&str],
+) {
     assert_eq!(errors.len(), 1, "{errors:#?}");
     let e = &errors[0];
     assert_eq!(e.file, dir.join(file), "{e}");
