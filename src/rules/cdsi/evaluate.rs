@@ -121,17 +121,6 @@ impl Reason {
             Reason::SeriesComplete => "phác đồ đã đủ mũi, mũi này là thừa".into(),
         }
     }
-
-    pub fn en(self) -> String {
-        match self {
-            Reason::TooYoung { days } => format!("{days} days before the minimum age"),
-            Reason::TooOld => "past the maximum age for this dose".into(),
-            Reason::TooSoon { days } => {
-                format!("{days} days before the minimum interval from the previous dose")
-            }
-            other => other.cdc().to_string(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::model::{Antigen, Schedule};
+use super::model::Schedule;
 
 /// The file of one antigen: "Meningococcal B" → `antigen-meningococcal-b.toml`.
 fn antigen_file(name: &str) -> String {
@@ -80,11 +80,6 @@ fn merge(into: &mut Schedule, one: Schedule) {
     into.cvx.extend(one.cvx);
     into.live_virus_conflict.extend(one.live_virus_conflict);
     into.vaccine_group.extend(one.vaccine_group);
-}
-
-/// The antigen by name.
-pub fn antigen<'s>(s: &'s Schedule, name: &str) -> Option<&'s Antigen> {
-    s.antigen.iter().find(|a| a.name == name)
 }
 
 #[cfg(test)]
