@@ -189,6 +189,14 @@ pub struct Context<'a> {
     pub given: &'a [Given],
     /// Series groups of this antigen already complete ("Completed Series" skips).
     pub completed_groups: &'a [u32],
+    /// For each record of `given`, whether it carries this antigen ([`carrying`]): worked out
+    /// once per antigen, not again for every series and every skip condition.
+    pub carrying: &'a [bool],
+}
+
+/// For each record, whether it carries `antigen` (the vaccine carries it at that age).
+pub fn carrying(s: &Schedule, p: &Patient, given: &[Given], antigen: &str) -> Vec<bool> {
+    given.iter().map(|g| carries(s, p, g, antigen)).collect()
 }
 
 impl Context<'_> {
@@ -200,15 +208,7 @@ impl Context<'_> {
     pub fn antigen_records(&self) -> Vec<usize> {
         // A dose dated before birth is a data error: left out, its index kept for the rest.
         let mut out: Vec<usize> = (0..self.given.len())
-            .filter(|&i| self.given[i].date >= self.patient.dob)
-            .filter(|&i| {
-                carries(
-                    self.schedule,
-                    self.patient,
-                    &self.given[i],
-                    &self.antigen.name,
-                )
-            })
+            .filter(|&i| self.given[i].date >= self.patient.dob && self.carrying[i])
             .collect();
         out.sort_by_key(|&i| (self.given[i].date, i));
         out
@@ -512,9 +512,9 @@ fn condition_met(
             let window = |d: NaiveDate| {
                 (!by_age || (age_from <= d && d <= age_until)) && (!by_date || in_dates(d))
             };
-            let of_type = |v: &str, record: &Given| {
+            let of_type = |v: &str, record: usize| {
                 if k.vaccines.is_empty() {
-                    carries(c.schedule, c.patient, record, &c.antigen.name)
+                    c.carrying[record]
                 } else {
                     k.vaccines.iter().any(|x| x == v)
                 }
@@ -527,11 +527,11 @@ fn condition_met(
             let count = match k.dose_type.unwrap_or(DoseType::Total) {
                 DoseType::Valid => (e.doses.iter())
                     .filter(|d| d.status == Some(DoseStatus::Valid) && before(d.date))
-                    .filter(|d| window(d.date) && of_type(&d.vaccine, &c.given[d.record]))
+                    .filter(|d| window(d.date) && of_type(&d.vaccine, d.record))
                     .count(),
-                DoseType::Total => (c.given.iter())
-                    .filter(|g| before(g.date))
-                    .filter(|g| window(g.date) && of_type(&g.vaccine, g))
+                DoseType::Total => (c.given.iter().enumerate())
+                    .filter(|(_, g)| before(g.date))
+                    .filter(|(i, g)| window(g.date) && of_type(&g.vaccine, *i))
                     .count(),
             } as u32;
             let n = k.dose_count.unwrap_or(0);

@@ -282,12 +282,14 @@ pub fn forecast(
             let Some(antigen) = schedule.antigen.iter().find(|a| &a.name == name) else {
                 continue;
             };
+            let carrying = evaluate::carrying(schedule, patient, given, &antigen.name);
             let c = Context {
                 schedule,
                 antigen,
                 patient,
                 given,
                 completed_groups: &[],
+                carrying: &carrying,
             };
             if let Some(status) = immune_or_contraindicated(&c) {
                 parts.push((status, None, false));
